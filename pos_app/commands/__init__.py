@@ -1,0 +1,1 @@
+"""Click subcommands, each imported lazily by pos_app.cli."""

@@ -1,0 +1,200 @@
+"""Typed settings: one TOML file per profile, overridden by ``POS_*`` environment variables.
+
+Where the file is:
+- ``POS_HOME=DIR``: ``DIR/pos.toml``, and every relative path in it (journal, keys, databases) is
+  resolved against ``DIR``;
+- else ``--config FILE`` where a command offers it;
+- else the platform's user config dir (platformdirs), e.g. ``~/.local/share/pos_app/pos.toml``.
+
+Environment overrides use ``__`` for nesting: ``POS_TERMINAL__ENGINE_URL=http://…``.
+A missing or broken file is a one-line ConfigError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pos_app.domain.errors import ConfigError
+from pos_app.domain.money import DEFAULT_MAX_SALE_FEN
+
+CONFIG_NAME = "pos.toml"
+
+
+class _Section(BaseModel):
+    # A misspelt field is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TerminalSettings(_Section):
+    """`[terminal]` — the checkout terminal (the TUI process). Holds no provider keys."""
+
+    engine_url: str = Field("http://127.0.0.1:8700", description="Base URL of the payment engine.")
+    store_id: str = Field("S00001", description="Store code (1–6 letters/digits), part of every order number.")
+    store_name: str = Field("Demo Store", description="Printed on receipts and shown in the header.")
+    terminal_id: str = Field("T001", description="Terminal code (1–4 letters/digits), unique within the store.")
+    name: str = Field("Till 1", description="Human name of this till.")
+    journal_path: Path = Field(Path("journal.sqlite3"), description="The terminal's fsynced SQLite journal.")
+    terminal_key_file: Path = Field(
+        Path("terminal.key"), description="Written at activation: this terminal's HMAC key (0600)."
+    )
+    activation_code_file: Path | None = Field(
+        None, description="A one-time activation code to use on first start (demo profiles write one)."
+    )
+    max_sale_fen: int = Field(DEFAULT_MAX_SALE_FEN, gt=0, description="Per-sale limit in fen.")
+    sandbox: bool = Field(False, description="Show the SANDBOX badge (training mode, no real money).")
+
+
+class EngineSettings(_Section):
+    """`[engine]` — the payment engine, the only process holding provider keys."""
+
+    listen: str = Field("127.0.0.1:8700", description="host:port to bind; loopback unless you mean otherwise.")
+    public_url: str = Field(
+        "http://127.0.0.1:8700", description="How the gateways reach this engine (notify URLs are built from it)."
+    )
+    database_url: str = Field(
+        "sqlite:///engine.sqlite3",
+        description="Ledger database: sqlite:///FILE (default) or postgresql+psycopg://user@host/db.",
+    )
+    activation_codes_file: Path = Field(
+        Path("activation-codes.json"), description="Pending one-time terminal activation codes."
+    )
+    max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
+    request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
+    resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
+    log_file: Path | None = Field(None, description="JSON log file (rotated); console logs are plain text.")
+
+
+class WechatPaySettings(_Section):
+    """`[wechatpay]` — direct merchant (普通商户) WeChat Pay APIv3."""
+
+    enabled: bool = Field(True, description="Offer WeChat Pay.")
+    mchid: str = Field("", description="Merchant id (商户号).")
+    appid: str = Field("", description="AppID bound to the merchant.")
+    merchant_private_key: Path = Field(Path("keys/wechat_merchant_key.pem"), description="apiclient_key.pem.")
+    merchant_serial_no: str = Field("", description="Merchant API certificate serial, uppercase hex.")
+    apiv3_key_file: Path = Field(Path("keys/wechat_apiv3.key"), description="File with the 32-char APIv3 key.")
+    verify_mode: Literal["public_key", "platform_cert"] = Field(
+        "public_key", description="How responses/notifications are verified: WeChat Pay public key or certificates."
+    )
+    platform_public_key: Path | None = Field(
+        Path("keys/wechat_pay_pub_key.pem"), description="WeChat Pay public key (pub_key.pem), public-key mode."
+    )
+    platform_public_key_id: str = Field("", description="PUB_KEY_ID_… of that public key.")
+    base_url: str = Field("https://api.mch.weixin.qq.com", description="Gateway base URL (the sandbox in demos).")
+
+
+class AlipaySettings(_Section):
+    """`[alipay]` — Alipay OpenAPI face-to-face (当面付), RSA2 keys mode."""
+
+    enabled: bool = Field(True, description="Offer Alipay.")
+    app_id: str = Field("", description="The app id (APPID).")
+    seller_id: str = Field("", description="The merchant's PID (2088…), checked on notifications when set.")
+    app_private_key: Path = Field(Path("keys/alipay_app_key.pem"), description="App private key, PKCS#1 or PKCS#8.")
+    alipay_public_key: Path = Field(Path("keys/alipay_public_key.pem"), description="Alipay's public key.")
+    gateway: str = Field("https://openapi.alipay.com/gateway.do", description="gateway.do URL (the sandbox in demos).")
+
+
+class UploadSettings(_Section):
+    """`[upload]` — where daily reconciliation results go: an HTTP endpoint or a directory."""
+
+    url: str | None = Field(None, description="HQ endpoint receiving uploads (HMAC-signed).")
+    dir: Path | None = Field(None, description="Directory receiving uploads as files.")
+    hmac_key_file: Path | None = Field(None, description="Key for the upload signature.")
+
+
+class SandboxSettings(_Section):
+    """`[sandbox]` — the simulated gateways (training mode and tests)."""
+
+    listen: str = Field("127.0.0.1:8800", description="host:port of the simulated gateways.")
+    state_path: Path = Field(Path("sandbox.sqlite3"), description="The sandbox's own SQLite state.")
+    keys_dir: Path = Field(Path("sandbox-keys"), description="The simulated gateways' own keys.")
+    wechat_mode: Literal["public_key", "platform_cert"] = Field(
+        "public_key", description="Sign WeChat responses with the public-key pair or platform certificates."
+    )
+    time_scale: float = Field(
+        1.0, gt=0, description="Divides notification retry delays (e.g. 3600 makes an hour a second)."
+    )
+    signtest_probes: bool = Field(False, description="Occasionally send WECHATPAY/SIGNTEST/ probe notifications.")
+
+
+class Settings(BaseSettings):
+    """A whole profile. Every section is optional in the file; defaults are documented per field."""
+
+    model_config = SettingsConfigDict(env_prefix="POS_", env_nested_delimiter="__", extra="forbid")
+
+    terminal: TerminalSettings = Field(default_factory=TerminalSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    wechatpay: WechatPaySettings = Field(default_factory=WechatPaySettings)
+    alipay: AlipaySettings = Field(default_factory=AlipaySettings)
+    upload: UploadSettings = Field(default_factory=UploadSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+    #: The directory relative paths are resolved against (set by the loader, not the file).
+    home: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file, which arrives as init kwargs from load_settings.
+        return (env_settings, init_settings)
+
+    def path(self, value: Path) -> Path:
+        """Resolve a path from the file against the profile's home directory."""
+        return value if value.is_absolute() else self.home / value
+
+    @property
+    def database_url(self) -> str:
+        """The engine database URL with a relative SQLite path resolved against the home directory."""
+        url = self.engine.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.home / url[len(prefix) :])
+        return url
+
+
+def default_home() -> Path:
+    """``POS_HOME`` if set, else the platform's data directory for this app."""
+    env = os.environ.get("POS_HOME")
+    return Path(env).expanduser() if env else Path(user_data_dir("pos_app", appauthor=False))
+
+
+def config_path(home: Path | None = None) -> Path:
+    return (home or default_home()) / CONFIG_NAME
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ())]
+    where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else (loc[0] if loc else "?")
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def load_settings(path: Path | None = None, *, must_exist: bool = True) -> Settings:
+    """Load a profile. ``path`` defaults to :func:`config_path`; its directory is the profile home."""
+    file = path or config_path()
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc}).") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}).") from None
+    elif must_exist:
+        raise ConfigError(f"{file}: no such configuration file (run `pos demo init --dir DIR` to make one).")
+    try:
+        return Settings(**data, home=file.parent.resolve())
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_describe(exc.errors()[0])}") from None

@@ -1,0 +1,1 @@
+"""RSA, AES-GCM and key loading. Shared by the engine's providers and (on its own side) the sandbox."""

@@ -1,0 +1,132 @@
+"""The engine HTTP API's request and response bodies (DESIGN.md §4).
+
+Shared by the server (`engine/server.py`) and the terminal's client (`engine/client.py`), so the two
+cannot drift. Pure pydantic: no keys, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from pos_app.domain.routing import Channel, PaymentMode
+from pos_app.domain.states import PaymentState, RefundState
+
+TRADE_NO_PATTERN = r"^[0-9A-Za-z]{6,32}$"
+
+
+class ActivateRequest(BaseModel):
+    activation_code: str = Field(min_length=8, max_length=128)
+    store_id: str = Field(min_length=1, max_length=6)
+    terminal_id: str = Field(min_length=1, max_length=4)
+    name: str = Field("", max_length=64)
+
+
+class ActivateResponse(BaseModel):
+    terminal_id: str
+    store_id: str
+    terminal_key: str  # base64url HMAC key; shown once, stored by the terminal (0600)
+
+
+class CreatePayment(BaseModel):
+    out_trade_no: str = Field(pattern=TRADE_NO_PATTERN)
+    amount_fen: int = Field(gt=0, le=100_000_000_00)
+    mode: PaymentMode
+    channel: Channel | None = Field(None, description="Required for native; derived from auth_code for micropay.")
+    auth_code: str | None = Field(None, max_length=64, description="The customer's payment code (micropay).")
+    subject: str = Field(min_length=1, max_length=127)
+    operator: str = Field(min_length=1, max_length=64)
+
+
+class PaymentView(BaseModel):
+    out_trade_no: str
+    terminal_id: str
+    channel: Channel
+    mode: PaymentMode
+    amount_fen: int
+    subject: str
+    operator: str
+    state: PaymentState
+    code_url: str | None = None
+    expires_at: datetime | None = None  # native QR expiry
+    deadline_at: datetime | None = None  # micropay: when the engine stops waiting and reverses
+    transaction_id: str | None = None
+    masked_auth_code: str | None = None
+    failure_reason: str | None = None  # cashier-readable
+    refunded_fen: int = 0
+    needs_attention: bool = False  # could not be settled automatically: the manager must look
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None = None
+
+
+class CancelPayment(BaseModel):
+    operator: str = Field(min_length=1, max_length=64)
+    reason: str = Field("", max_length=80)
+
+
+class CreateRefund(BaseModel):
+    out_refund_no: str = Field(pattern=TRADE_NO_PATTERN)
+    amount_fen: int = Field(gt=0)
+    reason: str = Field("", max_length=80)
+    operator: str = Field(min_length=1, max_length=64)
+
+
+class RefundView(BaseModel):
+    out_refund_no: str
+    out_trade_no: str
+    amount_fen: int
+    state: RefundState
+    refund_id: str | None = None
+    failure_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentEvent(BaseModel):
+    """One item of the `GET /v1/events` stream (SSE `id` = `event_id`)."""
+
+    event_id: int
+    type: Literal["payment", "refund"]
+    payment: PaymentView
+    refund: RefundView | None = None
+
+
+class JournalEvent(BaseModel):
+    seq: int = Field(gt=0)
+    kind: str
+    payload: dict[str, object]
+    at: datetime
+    prev_hash: str
+    hash: str
+
+
+class SyncBatch(BaseModel):
+    events: list[JournalEvent] = Field(max_length=1000)
+
+
+class SyncAck(BaseModel):
+    acked_seq: int  # highest contiguous seq the engine holds for this terminal
+
+
+class ChannelTotals(BaseModel):
+    channel: Channel
+    count: int
+    amount_fen: int
+    refunded_fen: int
+
+
+class DailyReport(BaseModel):
+    date: str
+    terminal_id: str | None
+    totals: list[ChannelTotals]
+    unsettled: list[PaymentView]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx of the engine API: a stable code and a message a cashier can act on."""
+
+    code: str
+    message: str
