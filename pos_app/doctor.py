@@ -162,7 +162,9 @@ def check_disk(settings: Settings) -> Iterable[Finding]:
 def check_zbar(settings: Settings) -> Iterable[Finding]:
     if ctypes.util.find_library("zbar") is None:
         yield Finding(
-            Level.WARN, "scanner", "libzbar is not installed: image/camera scanning is off.",
+            Level.WARN,
+            "scanner",
+            "libzbar is not installed: image/camera scanning is off.",
             "apt-get install libzbar0 (USB scanners work without it).",
         )
     else:
@@ -175,7 +177,9 @@ def check_database(settings: Settings) -> Iterable[Finding]:
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        yield Finding(Level.WARN, "database", "Engine ledger not created yet.", "It is created on first `pos engine serve`.")
+        yield Finding(
+            Level.WARN, "database", "Engine ledger not created yet.", "It is created on first `pos engine serve`."
+        )
         return
     engine = create_engine(url)
     try:
@@ -186,7 +190,9 @@ def check_database(settings: Settings) -> Iterable[Finding]:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         yield _ok("database", f"engine ledger reachable, schema version {version}")
     except SQLAlchemyError as exc:
-        yield _err("database", f"Engine database unreachable ({exc.__class__.__name__}).", "Check [engine] database_url.")
+        yield _err(
+            "database", f"Engine database unreachable ({exc.__class__.__name__}).", "Check [engine] database_url."
+        )
     finally:
         engine.dispose()
 

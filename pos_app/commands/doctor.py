@@ -14,7 +14,9 @@ _MARK = {Level.OK: "ok   ", Level.WARN: "WARN ", Level.ERROR: "ERROR"}
 
 
 @click.command()
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="Profile file (default: $POS_HOME/pos.toml).")
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path), help="Profile file (default: $POS_HOME/pos.toml)."
+)
 @click.option("--engine", "role", flag_value="engine", help="Only the engine's checks (keys, database).")
 @click.option("--terminal", "role", flag_value="terminal", help="Only the terminal's checks (engine, activation).")
 def doctor(config_file: Path | None, role: str | None) -> None:

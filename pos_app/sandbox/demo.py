@@ -144,8 +144,12 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
         sandbox_keys / "merchant.toml",
         tomli_w.dumps(
             {
-                "wechat": {"mchid": DEMO_MCHID, "appid": DEMO_WECHAT_APPID, "merchant_serial_no": merchant_serial,
-                           "pub_key_id": pub_key_id},
+                "wechat": {
+                    "mchid": DEMO_MCHID,
+                    "appid": DEMO_WECHAT_APPID,
+                    "merchant_serial_no": merchant_serial,
+                    "pub_key_id": pub_key_id,
+                },
                 "alipay": {"app_id": DEMO_ALIPAY_APP_ID, "seller_id": DEMO_ALIPAY_SELLER_ID},
             }
         ).encode("utf-8"),
