@@ -1,1 +1,1 @@
-"""See DESIGN.md §3."""
+"""Terminal → engine synchronisation: the journal outbox drain (and the engine event stream)."""

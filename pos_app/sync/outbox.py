@@ -1,0 +1,185 @@
+"""Drain the journal outbox to ``POST /v1/sync/batches``: in sequence order, at least once.
+
+The engine answers the highest contiguous seq it holds for this terminal; everything up to it is
+marked sent. Replays are harmless (the engine upserts by (terminal_id, seq)), so after a crash or a
+lost answer the drain simply sends again from the first unacknowledged event.
+
+While the engine is away the drain backs off exponentially with jitter, capped (tenacity). A refusal
+(a gap or a fork in the chain, HTTP 409) is not retried quickly: it needs a person, so it is kept in
+``status.error`` for the status bar and retried only at the capped interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from pos_app.domain.errors import EngineUnavailable, PosError
+from pos_app.engine.schemas import JournalEvent as UploadEvent
+from pos_app.engine.schemas import SyncAck
+from pos_app.journal.models import JournalEvent, OutboxEntry
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+class SyncTransport(Protocol):
+    """What the drain needs from the engine client."""
+
+    async def sync_batch(self, events: Sequence[UploadEvent]) -> SyncAck: ...
+
+
+@dataclass
+class SyncStatus:
+    """What the terminal's status bar shows."""
+
+    online: bool = False
+    unsent: int = 0
+    acked_seq: int = 0
+    error: str | None = None  # the engine refused the chain (gap/fork): a person must look
+    last_success: datetime | None = None
+    caught_up: bool = field(default=False)
+
+
+def unsent_count(session: Session, terminal_id: str) -> int:
+    statement = (
+        select(func.count())
+        .select_from(OutboxEntry)
+        .where(OutboxEntry.terminal_id == terminal_id, col(OutboxEntry.sent_at).is_(None))
+    )
+    return int(session.exec(statement).one())
+
+
+def pending_events(session: Session, terminal_id: str, limit: int = BATCH_SIZE) -> list[JournalEvent]:
+    """The oldest unsent events of this terminal, in sequence order."""
+    statement = (
+        select(JournalEvent)
+        .join(
+            OutboxEntry,
+            (col(OutboxEntry.terminal_id) == col(JournalEvent.terminal_id))
+            & (col(OutboxEntry.seq) == col(JournalEvent.seq)),
+        )
+        .where(JournalEvent.terminal_id == terminal_id, col(OutboxEntry.sent_at).is_(None))
+        .order_by(col(JournalEvent.seq))
+        .limit(limit)
+    )
+    return list(session.exec(statement).all())
+
+
+def mark_acked(session: Session, terminal_id: str, acked_seq: int, now: datetime) -> None:
+    """Everything up to ``acked_seq`` is held by the engine; anything above it must be (re)sent.
+
+    The second statement matters when the engine answers lower than what we had marked sent (its
+    database was restored from a backup): those events go out again.
+    """
+    session.execute(
+        update(OutboxEntry)
+        .where(col(OutboxEntry.terminal_id) == terminal_id, col(OutboxEntry.seq) <= acked_seq)
+        .where(col(OutboxEntry.sent_at).is_(None))
+        .values(sent_at=now)
+    )
+    session.execute(
+        update(OutboxEntry)
+        .where(col(OutboxEntry.terminal_id) == terminal_id, col(OutboxEntry.seq) > acked_seq)
+        .where(col(OutboxEntry.sent_at).is_not(None))
+        .values(sent_at=None)
+    )
+
+
+class ChainRefused(PosError):
+    """The engine refused our events (a gap or a fork): retried slowly, shown to the manager."""
+
+
+class OutboxDrain:
+    def __init__(
+        self,
+        journal: Engine,
+        transport: SyncTransport,
+        terminal_id: str,
+        *,
+        batch_size: int = BATCH_SIZE,
+        initial_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self._journal = journal
+        self._transport = transport
+        self._terminal_id = terminal_id
+        self._batch_size = batch_size
+        self._initial_backoff_s = initial_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self.status = SyncStatus()
+        self.wake = asyncio.Event()
+
+    def refresh_unsent(self) -> int:
+        with Session(self._journal) as session:
+            self.status.unsent = unsent_count(session, self._terminal_id)
+        return self.status.unsent
+
+    async def drain_once(self) -> int:
+        """Send every unsent event, batch by batch. Returns how many were acknowledged.
+
+        Raises EngineUnavailable when the engine cannot be reached, ChainRefused when it refuses.
+        """
+        acknowledged = 0
+        previous_ack = -1
+        while True:
+            with Session(self._journal) as session:
+                batch = pending_events(session, self._terminal_id, self._batch_size)
+            if not batch:
+                break
+            uploads = [UploadEvent.model_validate(event.as_upload()) for event in batch]
+            try:
+                ack = await self._transport.sync_batch(uploads)
+            except EngineUnavailable:
+                self.status.online = False
+                raise
+            except PosError as exc:
+                self.status.online = True
+                self.status.error = exc.message
+                raise ChainRefused(exc.message) from exc
+            self.status.online = True
+            self.status.error = None
+            with Session(self._journal) as session:
+                mark_acked(session, self._terminal_id, ack.acked_seq, datetime.now(UTC))
+                session.commit()
+            self.status.acked_seq = ack.acked_seq
+            acknowledged += sum(1 for event in batch if event.seq <= ack.acked_seq)
+            if ack.acked_seq < batch[-1].seq and ack.acked_seq <= previous_ack:
+                # The engine did not move forward: stop here, the next round tries again.
+                break
+            # If the engine holds less than we sent, mark_acked re-queued the rest: loop resends it.
+            previous_ack = ack.acked_seq
+        self.status.last_success = datetime.now(UTC)
+        self.status.caught_up = self.refresh_unsent() == 0
+        return acknowledged
+
+    async def run(self, stop: asyncio.Event, *, idle_s: float = 2.0) -> None:
+        """Drain forever: immediately when woken (a new event), else every ``idle_s``; back off when away."""
+        while not stop.is_set():
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type((EngineUnavailable, ChainRefused)),
+                wait=wait_exponential_jitter(initial=self._initial_backoff_s, max=self._max_backoff_s),
+                reraise=True,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        if stop.is_set():
+                            return
+                        self.refresh_unsent()
+                        await self.drain_once()
+            except (EngineUnavailable, ChainRefused):  # pragma: no cover - tenacity never stops here
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=idle_s)
