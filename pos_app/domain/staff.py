@@ -1,0 +1,36 @@
+"""Who may do what at the till. Roles decide; a manager PIN authorises a cashier's sensitive step."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CASHIER = "cashier"
+    MANAGER = "manager"
+
+
+class Action(StrEnum):
+    SELL = "sell"
+    REFUND = "refund"
+    VOID = "void"
+    CASH_IN = "cash_in"
+    CASH_OUT = "cash_out"
+    OPEN_SHIFT = "open_shift"
+    CLOSE_SHIFT = "close_shift"  # the blind count; the sign-off of the difference is a manager's
+    SIGN_OFF = "sign_off"
+    X_REPORT = "x_report"
+    Z_REPORT = "z_report"  # day close
+    DASHBOARD = "dashboard"
+
+
+_CASHIER = frozenset({Action.SELL, Action.CASH_IN, Action.OPEN_SHIFT, Action.CLOSE_SHIFT, Action.X_REPORT})
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.CASHIER: _CASHIER,
+    Role.MANAGER: frozenset(Action),
+}
+
+
+def may(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[role]
