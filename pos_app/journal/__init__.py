@@ -1,1 +1,115 @@
-"""See DESIGN.md §3."""
+"""The terminal's journal: SQLite (WAL, synchronous=FULL) holding sales, payments, refunds, shifts,
+cash, staff and an append-only, hash-chained event log with its upload outbox.
+
+Import the public API from here::
+
+    from pos_app.journal import open_journal, session_scope, start_sale, record_attempt_state, ...
+
+Repository functions never commit; wrap one use case in ``with session_scope(engine) as session:``.
+Imports ``pos_app.domain`` only (import-linter), never the configuration.
+"""
+
+from pos_app.journal.db import open_journal, session_scope
+from pos_app.journal.events import GENESIS_HASH, append_event, at_text, canonical_json, event_hash, next_seq
+from pos_app.journal.models import (
+    CashMovement,
+    Counter,
+    JournalEvent,
+    OutboxEntry,
+    PaymentAttempt,
+    Refund,
+    Sale,
+    SaleLine,
+    Shift,
+    Staff,
+)
+from pos_app.journal.repo import (
+    JournalError,
+    LineIn,
+    close_shift,
+    current_shift,
+    expected_cash_fen,
+    get_attempt,
+    get_refund,
+    get_sale,
+    list_sales,
+    mark_sent,
+    new_out_refund_no,
+    new_out_trade_no,
+    non_final_attempts,
+    open_shift,
+    pending_outbox,
+    record_attempt_state,
+    record_cash_movement,
+    record_cash_sale,
+    record_refund,
+    record_refund_state,
+    refundable_fen,
+    sale_events,
+    sale_lines,
+    sale_refunds,
+    start_sale,
+    unsent_count,
+    unsettled_refunds,
+    void_cash_sale,
+)
+from pos_app.journal.staff import Role, add_staff, check_pin, hash_pin, list_staff, pin_matches, require_manager
+from pos_app.journal.verify import VerifyResult, verify_chain
+
+__all__ = [
+    "GENESIS_HASH",
+    "CashMovement",
+    "Counter",
+    "JournalError",
+    "JournalEvent",
+    "LineIn",
+    "OutboxEntry",
+    "PaymentAttempt",
+    "Refund",
+    "Role",
+    "Sale",
+    "SaleLine",
+    "Shift",
+    "Staff",
+    "VerifyResult",
+    "add_staff",
+    "append_event",
+    "at_text",
+    "canonical_json",
+    "check_pin",
+    "close_shift",
+    "current_shift",
+    "event_hash",
+    "expected_cash_fen",
+    "get_attempt",
+    "get_refund",
+    "get_sale",
+    "hash_pin",
+    "list_sales",
+    "list_staff",
+    "mark_sent",
+    "new_out_refund_no",
+    "new_out_trade_no",
+    "next_seq",
+    "non_final_attempts",
+    "open_journal",
+    "open_shift",
+    "pending_outbox",
+    "pin_matches",
+    "record_attempt_state",
+    "record_cash_movement",
+    "record_cash_sale",
+    "record_refund",
+    "record_refund_state",
+    "refundable_fen",
+    "require_manager",
+    "sale_events",
+    "sale_lines",
+    "sale_refunds",
+    "session_scope",
+    "start_sale",
+    "unsent_count",
+    "unsettled_refunds",
+    "verify_chain",
+    "void_cash_sale",
+]

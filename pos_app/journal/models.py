@@ -1,0 +1,199 @@
+"""The journal's tables (SQLModel). Schema changes go through Alembic (``journal/migrations``).
+
+Money columns are ``*_fen`` integers. Datetimes are time-zone aware (SQLModel stores them as UTC and
+returns them in UTC); ``business_day`` is the store's local date of the sale, used by day searches
+and reports.
+Every row that a person causes carries the cashier's (operator's) name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from pos_app.domain.routing import Channel, PaymentMode
+from pos_app.domain.states import PaymentState, RefundState
+
+
+class Staff(SQLModel, table=True):
+    """A cashier or manager. The PIN is kept only as ``scrypt$n$r$p$salt$hash`` (hashlib.scrypt)."""
+
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # "cashier" | "manager"
+    pin_hash: str = Field(max_length=256)
+    active: bool = True
+    created_at: datetime
+
+
+class Counter(SQLModel, table=True):
+    """A durable per-terminal counter: order-number sequences ("trade", "refund") and the event seq."""
+
+    __tablename__ = "counters"
+
+    terminal_id: str = Field(primary_key=True, max_length=8)
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = 0
+
+
+class Sale(SQLModel, table=True):
+    """One sale. ``state`` mirrors its payment attempt; ``refunded_fen`` sums successful refunds."""
+
+    __tablename__ = "sales"
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_trade_no: str = Field(unique=True, max_length=32)
+    terminal_id: str = Field(index=True, max_length=8)
+    store_id: str = Field(max_length=8)
+    cashier: str = Field(max_length=64)
+    channel: Channel
+    mode: PaymentMode
+    subject: str = Field(max_length=127)
+    amount_fen: int
+    state: PaymentState = Field(index=True)
+    refunded_fen: int = 0
+    transaction_id: str | None = Field(default=None, max_length=64)
+    shift_id: int | None = Field(default=None, foreign_key="shifts.id")
+    business_day: str = Field(index=True, max_length=10)  # local YYYY-MM-DD
+    created_at: datetime
+    updated_at: datetime
+
+
+class SaleLine(SQLModel, table=True):
+    __tablename__ = "sale_lines"
+    __table_args__ = (UniqueConstraint("sale_id", "line_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sale_id: int = Field(foreign_key="sales.id", index=True)
+    line_no: int
+    name: str = Field(max_length=127)
+    qty: int
+    unit_fen: int
+    amount_fen: int
+
+
+class PaymentAttempt(SQLModel, table=True):
+    """The payment of a sale under one out_trade_no (kept across retries and restarts)."""
+
+    __tablename__ = "payment_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sale_id: int = Field(foreign_key="sales.id", index=True)
+    out_trade_no: str = Field(unique=True, max_length=32)
+    channel: Channel
+    mode: PaymentMode
+    amount_fen: int
+    state: PaymentState = Field(index=True)
+    transaction_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=255)
+    cashier: str = Field(max_length=64)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Refund(SQLModel, table=True):
+    __tablename__ = "refunds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_refund_no: str = Field(unique=True, max_length=32)
+    sale_id: int = Field(foreign_key="sales.id", index=True)
+    out_trade_no: str = Field(max_length=32, index=True)
+    amount_fen: int
+    state: RefundState
+    reason: str = Field(default="", max_length=80)
+    refund_id: str | None = Field(default=None, max_length=64)
+    failure_reason: str | None = Field(default=None, max_length=255)
+    cashier: str = Field(max_length=64)
+    approved_by: str = Field(max_length=64)  # the manager whose PIN allowed it
+    created_at: datetime
+    updated_at: datetime
+
+
+class Shift(SQLModel, table=True):
+    __tablename__ = "shifts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    terminal_id: str = Field(index=True, max_length=8)
+    cashier: str = Field(max_length=64)
+    opening_float_fen: int
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    expected_cash_fen: int | None = None
+    counted_cash_fen: int | None = None
+
+
+class CashMovement(SQLModel, table=True):
+    """Cash into (+) or out of (-) the drawer: float, sale, refund, void, pay-in, pay-out, drop."""
+
+    __tablename__ = "cash_movements"
+
+    id: int | None = Field(default=None, primary_key=True)
+    terminal_id: str = Field(index=True, max_length=8)
+    shift_id: int | None = Field(default=None, foreign_key="shifts.id", index=True)
+    kind: str = Field(max_length=16)
+    amount_fen: int
+    out_trade_no: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=80)
+    cashier: str = Field(max_length=64)
+    at: datetime
+
+
+class JournalEvent(SQLModel, table=True):
+    """One append-only event. ``hash`` = SHA-256 of the canonical JSON of
+    ``{seq, kind, payload, at, prev_hash}`` (see :mod:`pos_app.journal.events`).
+
+    ``payload_json`` and ``at_text`` are stored exactly as hashed, so verification never depends on
+    how a datetime or a dict is re-serialised. ``ref`` (the sale's out_trade_no, if any) is an index
+    copied from the payload; verification checks it too.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_ref", "ref"),)
+
+    terminal_id: str = Field(primary_key=True, max_length=8)
+    seq: int = Field(primary_key=True)
+    kind: str = Field(max_length=32)
+    payload_json: str = Field(sa_column=Column(Text, nullable=False))
+    at_text: str = Field(max_length=40)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    ref: str | None = Field(default=None, max_length=32)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        from pos_app.journal.events import load_payload
+
+        return load_payload(self.payload_json)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromisoformat(self.at_text)
+
+    def as_upload(self) -> dict[str, Any]:
+        """The body of ``pos_app.engine.schemas.JournalEvent`` for ``POST /v1/sync/batches``."""
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "payload": self.payload,
+            "at": self.at_text,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+class OutboxEntry(SQLModel, table=True):
+    """An event not yet acknowledged by the engine. Rows are kept (``sent_at`` set) once acked."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (ForeignKeyConstraint(["terminal_id", "seq"], ["events.terminal_id", "events.seq"]),)
+
+    terminal_id: str = Field(primary_key=True, max_length=8)
+    seq: int = Field(primary_key=True)
+    created_at: datetime
+    sent_at: datetime | None = Field(default=None, index=True)
