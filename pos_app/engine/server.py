@@ -1,0 +1,531 @@
+"""The engine's HTTP API (DESIGN.md §4): routes only. The only module of the engine importing FastAPI.
+
+Every ``/v1`` route except activation is HMAC-signed by the terminal (``terminal_auth``); every
+error is an :class:`ErrorBody` whose message a cashier can act on. The use cases live in
+``service.py``; this module translates HTTP to calls and exceptions to status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+import httpx
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pos_app.config import Settings
+from pos_app.domain import errors as domain_errors
+from pos_app.domain.routing import Channel
+from pos_app.engine import terminal_auth
+from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
+from pos_app.engine.providers import base as provider_base
+from pos_app.engine.schemas import (
+    TRADE_NO_PATTERN,
+    ActivateRequest,
+    ActivateResponse,
+    CancelPayment,
+    CreatePayment,
+    CreateRefund,
+    DailyReport,
+    ErrorBody,
+    PaymentEvent,
+    PaymentView,
+    RefundView,
+    SyncAck,
+    SyncBatch,
+)
+from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
+
+log = logging.getLogger("pos_app.engine.server")
+
+Clock = Callable[[], datetime]
+SSE_HEARTBEAT_S = 15.0
+EVENTS_PAGE = 100
+_NONCE_MIN, _NONCE_MAX = 8, 64
+CHINA_TZ = timezone(timedelta(hours=8))  # Alipay notify_time is Beijing time
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiError(Exception):
+    """An error answered as ``ErrorBody`` with ``status_code``."""
+
+    def __init__(self, status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthedTerminal:
+    terminal_id: str
+    store_id: str
+
+
+@dataclass
+class EngineState:
+    """What the lifespan builds and the routes use (kept on ``app.state.engine``)."""
+
+    settings: Settings
+    registry: TerminalRegistry
+    service: Any  # pos_app.engine.service.PaymentService
+    metrics: EngineMetrics
+    clock: Clock
+
+
+# --- error mapping ----------------------------------------------------------------------------
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Refused input"),
+        (401, "Not signed, bad signature, clock skew, replayed nonce or unknown terminal"),
+        (404, "No such payment or refund"),
+        (409, "Conflicts with what the engine holds"),
+        (422, "Invalid request body or parameters"),
+        (502, "The gateway refused or failed"),
+        (503, "The engine cannot serve the request right now"),
+    )
+}
+
+
+def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
+    """Status and stable code of a domain error. Unknown subclasses fall back by family."""
+    name = type(exc).__name__
+    by_class: list[tuple[type[BaseException], int, str]] = [
+        (domain_errors.AmountError, 422, "amount_error"),
+        (domain_errors.AuthCodeError, 422, "auth_code_error"),
+        (domain_errors.IdError, 422, "id_error"),
+        (domain_errors.InputError, 422, "input_error"),
+        (domain_errors.IllegalTransition, 409, "conflict"),
+        (domain_errors.PaymentDeclined, 402, "declined"),
+        (domain_errors.OutcomeUnknown, 503, "outcome_unknown"),
+        (domain_errors.AuthorisationError, 403, "forbidden"),
+        (domain_errors.ConfigError, 503, "engine_misconfigured"),
+    ]
+    if "NotFound" in name:
+        return 404, "not_found"
+    if "Conflict" in name or "Duplicate" in name or "Mismatch" in name:
+        return 409, "conflict"
+    for cls, status, code in by_class:
+        if isinstance(exc, cls):
+            return status, code
+    return 400, "refused"
+
+
+def _error_for_gateway(exc: provider_base.GatewayError) -> tuple[int, str]:
+    if isinstance(exc, provider_base.OrderNotFound):
+        return 404, "not_found"
+    if isinstance(exc, provider_base.DefiniteFailure):
+        return 402, "declined"
+    if isinstance(exc, provider_base.ConfigurationError):
+        return 503, "gateway_misconfigured"
+    return 503, "outcome_unknown"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "The request was not understood — update the terminal software."
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header"))
+    return f"{where or 'request'}: {first.get('msg', 'invalid')}."
+
+
+def _json_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def api_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _json_error(exc.status_code, exc.code, exc.message, exc.headers)
+
+    async def validation_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _json_error(422, "invalid_request", _validation_message(exc))
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {
+            404: "No such endpoint — check the engine URL.",
+            405: "That method is not allowed here — update the terminal software.",
+        }.get(exc.status_code, str(exc.detail))
+        return _json_error(exc.status_code, code, message, exc.headers)
+
+    async def pos_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, domain_errors.PosError)
+        status, code = _error_for_pos_error(exc)
+        return _json_error(status, code, exc.message)
+
+    async def gateway_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, provider_base.GatewayError)
+        status, code = _error_for_gateway(exc)
+        log.warning("gateway error answered as %s: %s", status, exc.reason)
+        return _json_error(status, code, exc.reason)
+
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected error", exc_info=exc)
+        return _json_error(
+            500, "internal", "The engine hit an unexpected error — nothing was charged twice; try again."
+        )
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(domain_errors.PosError, pos_error)
+    app.add_exception_handler(provider_base.GatewayError, gateway_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+def _build_service(
+    settings: Settings, *, provider_transport: httpx.AsyncBaseTransport | None, clock: Clock | None
+) -> tuple[Any, Callable[[], Any]]:
+    """The ledger, the providers and the PaymentService. Returns (service, async closer)."""
+    from pos_app.engine.providers import build_providers  # type: ignore[attr-defined]
+    from pos_app.engine.service import PaymentService  # type: ignore[import-not-found]
+    from pos_app.engine.store import open_ledger  # type: ignore[attr-defined]
+
+    ledger = open_ledger(settings.database_url)
+    providers = build_providers(settings, transport=provider_transport, clock=clock)
+    service = PaymentService(ledger=ledger, providers=providers, settings=settings, clock=clock)
+
+    async def close() -> None:
+        for provider in providers.values():
+            with contextlib.suppress(Exception):
+                await provider.aclose()
+        closer = getattr(ledger, "close", None) or getattr(ledger, "dispose", None)
+        if closer is not None:
+            result = closer()
+            if asyncio.iscoroutine(result):
+                await result
+
+    return service, close
+
+
+def _state(request: Request) -> EngineState:
+    state: EngineState = request.app.state.engine
+    return state
+
+
+def _service(request: Request) -> Any:
+    return _state(request).service
+
+
+# --- terminal authentication ------------------------------------------------------------------
+
+
+def _path_and_query(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    path = raw.split(b"?", 1)[0].decode("latin-1") if raw else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+_UNAUTH = {"WWW-Authenticate": "X-Pos-Signature"}
+
+
+async def authenticate(request: Request) -> AuthedTerminal:
+    """The FastAPI dependency guarding every signed route."""
+    state = _state(request)
+    headers = request.headers
+    terminal_id = headers.get(terminal_auth.HEADER_TERMINAL, "")
+    timestamp = headers.get(terminal_auth.HEADER_TIMESTAMP, "")
+    nonce = headers.get(terminal_auth.HEADER_NONCE, "")
+    signature = headers.get(terminal_auth.HEADER_SIGNATURE, "")
+    if not (terminal_id and timestamp and nonce and signature):
+        raise ApiError(401, "unsigned", "This request is not signed — activate the terminal first.", _UNAUTH)
+    if not timestamp.isdigit() or not _NONCE_MIN <= len(nonce) <= _NONCE_MAX or not nonce.isascii():
+        raise ApiError(401, "bad_signature", "The request signature headers are malformed.", _UNAUTH)
+    now = state.clock()
+    sent_at = int(timestamp)
+    skew = abs(now.timestamp() - sent_at)
+    if skew > terminal_auth.MAX_SKEW_S:
+        raise ApiError(
+            401,
+            "clock_skew",
+            f"This till's clock is off by {int(skew)} s — correct its date and time, then try again.",
+            _UNAUTH,
+        )
+    known = await run_in_threadpool(state.registry.terminal_key, terminal_id)
+    if known is None:
+        raise ApiError(
+            401,
+            "unknown_terminal",
+            f"Terminal {terminal_id[:8]} is not activated on this engine — activate it with a new code.",
+            _UNAUTH,
+        )
+    store_id, key = known
+    body = await request.body()
+    if not terminal_auth.verify(key, request.method, _path_and_query(request), timestamp, nonce, body, signature):
+        raise ApiError(
+            401,
+            "bad_signature",
+            "The request signature is wrong — this terminal's key does not match; re-activate it.",
+            _UNAUTH,
+        )
+    keep_until = datetime.fromtimestamp(max(sent_at, int(now.timestamp())), UTC) + timedelta(
+        seconds=terminal_auth.MAX_SKEW_S + 1
+    )
+    fresh = await run_in_threadpool(state.registry.remember_nonce, terminal_id, nonce, keep_until=keep_until)
+    if not fresh:
+        raise ApiError(
+            401,
+            "replayed",
+            "This request was already received once (replayed nonce) — it was not run again.",
+            _UNAUTH,
+        )
+    return AuthedTerminal(terminal_id=terminal_id, store_id=store_id)
+
+
+Authed = Annotated[AuthedTerminal, Depends(authenticate)]
+TradeNo = Annotated[str, Path(pattern=TRADE_NO_PATTERN, description="The merchant order number.")]
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def create_engine_app(
+    settings: Settings,
+    *,
+    provider_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The engine ASGI app. The lifespan opens the ledger, builds providers and the service, and
+    runs the resolver (settles unknown outcomes) until shutdown."""
+    metrics = EngineMetrics()
+    now = clock or _utcnow
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = TerminalRegistry.open(settings.database_url, clock=now)
+        service, close_service = _build_service(settings, provider_transport=provider_transport, clock=clock)
+        app.state.engine = EngineState(settings, registry, service, metrics, now)
+        stop = asyncio.Event()
+        resolver = asyncio.create_task(service.run_resolver(stop), name="pos-engine-resolver")
+        log.info("engine started (listen %s)", settings.engine.listen)
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(resolver, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                resolver.cancel()
+                with contextlib.suppress(BaseException):
+                    await resolver
+            except Exception:
+                log.exception("resolver stopped with an error")
+            await close_service()
+            registry.close()
+            log.info("engine stopped")
+
+    app = FastAPI(
+        title="pos_app payment engine",
+        version="1",
+        description="Payments, refunds, events and journal sync for checkout terminals. "
+        "Every /v1 route except activation needs the X-Pos-* HMAC signature headers.",
+        lifespan=lifespan,
+        responses=_ERROR_RESPONSES,
+    )
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+
+    @app.post("/v1/terminals/activate", response_model=ActivateResponse, tags=["terminals"])
+    async def activate(request: Request, body: ActivateRequest) -> ActivateResponse:
+        """Trade a one-time activation code (from `pos engine activation-code`) for this terminal's key."""
+        registry = _state(request).registry
+        try:
+            key = await run_in_threadpool(
+                lambda: registry.activate(
+                    code=body.activation_code, store_id=body.store_id, terminal_id=body.terminal_id, name=body.name
+                )
+            )
+        except ActivationError as exc:
+            raise ApiError(401, "activation_refused", exc.message) from None
+        log.info("terminal %s of store %s activated", body.terminal_id, body.store_id)
+        return ActivateResponse(
+            terminal_id=body.terminal_id,
+            store_id=body.store_id,
+            terminal_key=base64.urlsafe_b64encode(key).decode("ascii").rstrip("="),
+        )
+
+    @app.post("/v1/payments", response_model=PaymentView, tags=["payments"])
+    async def create_payment(request: Request, terminal: Authed, body: CreatePayment) -> PaymentView:
+        """Start (or, for a repeated out_trade_no, return) a payment. Micropay waits briefly for the result."""
+        view: PaymentView = await _service(request).create_payment(terminal.terminal_id, terminal.store_id, body)
+        metrics.payment_results.labels(view.channel.value, view.state.value).inc()
+        return view
+
+    @app.get("/v1/payments/{out_trade_no}", response_model=PaymentView, tags=["payments"])
+    async def get_payment(request: Request, terminal: Authed, out_trade_no: TradeNo) -> PaymentView:
+        view: PaymentView = await _service(request).get_payment(terminal.terminal_id, out_trade_no)
+        return view
+
+    @app.post("/v1/payments/{out_trade_no}/cancel", response_model=PaymentView, tags=["payments"])
+    async def cancel_payment(
+        request: Request, terminal: Authed, out_trade_no: TradeNo, body: CancelPayment
+    ) -> PaymentView:
+        """Close an unpaid native order or reverse a micropay (returns the money if it was paid)."""
+        view: PaymentView = await _service(request).cancel_payment(terminal.terminal_id, out_trade_no, body)
+        metrics.payment_results.labels(view.channel.value, view.state.value).inc()
+        return view
+
+    @app.post("/v1/payments/{out_trade_no}/refunds", response_model=RefundView, tags=["payments"])
+    async def create_refund(
+        request: Request, terminal: Authed, out_trade_no: TradeNo, body: CreateRefund
+    ) -> RefundView:
+        view: RefundView = await _service(request).create_refund(terminal.terminal_id, out_trade_no, body)
+        return view
+
+    @app.get("/v1/payments/{out_trade_no}/refunds/{out_refund_no}", response_model=RefundView, tags=["payments"])
+    async def get_refund(
+        request: Request, terminal: Authed, out_trade_no: TradeNo, out_refund_no: TradeNo
+    ) -> RefundView:
+        view: RefundView = await _service(request).get_refund(terminal.terminal_id, out_trade_no, out_refund_no)
+        return view
+
+    @app.get(
+        "/v1/events",
+        tags=["events"],
+        response_class=EventSourceResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "PaymentEvent JSON per event."}},
+    )
+    async def events(
+        request: Request,
+        terminal: Authed,
+        last_event_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+        last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> EventSourceResponse:
+        """Server-sent events: this terminal's payment and refund changes. Resumes after Last-Event-ID."""
+        start = last_event_id or 0
+        if last_event_header and last_event_header.strip().isdigit():
+            start = max(start, int(last_event_header.strip()))
+        service = _service(request)
+        return EventSourceResponse(
+            _event_stream(service, terminal.terminal_id, start),
+            ping=SSE_HEARTBEAT_S,
+            send_timeout=30,
+        )
+
+    @app.post("/v1/sync/batches", response_model=SyncAck, tags=["sync"])
+    async def sync_batch(request: Request, terminal: Authed, body: SyncBatch) -> SyncAck:
+        """Store journal events by (terminal, seq): replays are harmless, gaps and forks are refused."""
+        items = [IncomingEvent(e.seq, e.kind, dict(e.payload), e.at, e.prev_hash, e.hash) for e in body.events]
+        registry = _state(request).registry
+        try:
+            held = await run_in_threadpool(registry.store_journal_events, terminal.terminal_id, items)
+        except SyncConflict as exc:
+            raise ApiError(409, "sync_conflict", exc.message) from None
+        return SyncAck(acked_seq=held)
+
+    @app.get("/v1/reports/daily", response_model=DailyReport, tags=["reports"])
+    async def daily_report(
+        request: Request,
+        terminal: Authed,
+        day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, default today")] = None,
+        scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
+    ) -> DailyReport:
+        """Totals by channel for one day, and the payments still being settled."""
+        the_day = day or now().astimezone().date()
+        report: DailyReport = await _service(request).daily_report(
+            the_day, terminal.terminal_id if scope == "terminal" else None
+        )
+        return report
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        try:
+            metrics.unknowns_pending.set(len(await _service(request).unsettled()))
+        except Exception:
+            log.exception("could not count unsettled payments")
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def notify(request: Request, channel: Channel) -> Response:
+        limit = settings.engine.max_notify_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _notify_refusal(channel, 413, "body too large")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                return _notify_refusal(channel, 413, "body too large")
+        try:
+            ack: provider_base.NotificationAck = await _service(request).handle_notification(
+                channel, dict(request.headers), bytes(body)
+            )
+        except provider_base.NotificationInvalid as exc:
+            log.warning("%s notification refused: %s", channel.value, exc.reason)
+            return _notify_refusal(channel, exc.status_code, exc.reason)
+        if 200 <= ack.status_code < 300:
+            lag = _notification_lag(channel, request.headers, bytes(body), now())
+            if lag is not None:
+                metrics.notification_lag.labels(channel.value).observe(lag)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+
+    @app.post("/notify/wechatpay", tags=["notifications"], response_class=Response)
+    async def notify_wechatpay(request: Request) -> Response:
+        """WeChat Pay callback: verified over the raw bytes, decrypted, deduplicated, stored, then acked."""
+        return await notify(request, Channel.WECHAT)
+
+    @app.post("/notify/alipay", tags=["notifications"], response_class=Response)
+    async def notify_alipay(request: Request) -> Response:
+        """Alipay asynchronous notification: verified, stored, then answered `success`."""
+        return await notify(request, Channel.ALIPAY)
+
+    return app
+
+
+async def _event_stream(service: Any, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+    last = start
+    while True:
+        batch: list[PaymentEvent] = await service.events_since(terminal_id, last, EVENTS_PAGE)
+        for item in batch:
+            last = max(last, item.event_id)
+            yield ServerSentEvent(data=item.model_dump_json(), id=str(item.event_id), event=item.type)
+        if len(batch) < EVENTS_PAGE:
+            await service.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S)
+
+
+def _notify_refusal(channel: Channel, status: int, reason: str) -> Response:
+    if channel is Channel.WECHAT:
+        return JSONResponse({"code": "FAIL", "message": reason[:120]}, status_code=status)
+    return Response(b"fail", status_code=status, media_type="text/plain")
+
+
+def _notification_lag(channel: Channel, headers: Mapping[str, str], body: bytes, now: datetime) -> float | None:
+    """Seconds from the gateway's own timestamp to our acknowledgement (None if it has none)."""
+    if channel is Channel.WECHAT:
+        stamp = headers.get("wechatpay-timestamp", "")
+        return max(0.0, now.timestamp() - int(stamp)) if stamp.isdigit() else None
+    try:
+        notify_time = parse_qs(body.decode("utf-8", "replace")).get("notify_time", [""])[0]
+        sent = datetime.strptime(notify_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        return None
+    return max(0.0, (now - sent).total_seconds())

@@ -1,0 +1,377 @@
+"""Terminals, their activation codes, seen request nonces and uploaded journal events.
+
+These tables live in the engine ledger database (SQLite or PostgreSQL) on the shared SQLModel
+metadata. Nothing here is kept in process memory that another engine process would need: a reused
+nonce is caught by a primary key, a replayed journal event by the (terminal_id, seq) key.
+
+The caller owns the transaction: every function takes ``session=`` and never commits, except the
+few ``TerminalRegistry`` methods, which are whole use cases (one transaction each).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, delete, select
+
+from pos_app.domain.errors import AuthorisationError, PosError
+
+#: Activation codes are typed by a person: no 0/O/1/I/L to confuse.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_CODE_GROUPS, _CODE_GROUP_LEN = 3, 4
+TERMINAL_KEY_BYTES = 32
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """Datetimes are stored as naive UTC (SQLite keeps no zone); they come back aware."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _stored(value: datetime) -> datetime:
+    """The naive-UTC form every datetime column of these tables holds."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+class Terminal(SQLModel, table=True):
+    """An activated terminal. ``key_b64`` is the HMAC key: the engine needs it in the clear to verify."""
+
+    __tablename__ = "terminals"
+
+    terminal_id: str = Field(primary_key=True, max_length=4)
+    store_id: str = Field(max_length=6, index=True)
+    name: str = Field(default="", max_length=64)
+    key_b64: str = Field(max_length=64)
+    activated_at: datetime
+    disabled: bool = False
+
+
+class ActivationCode(SQLModel, table=True):
+    """A one-time code; only its SHA-256 is stored, so a copy of the database cannot activate anything."""
+
+    __tablename__ = "activation_codes"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    store_id: str | None = Field(default=None, max_length=6)
+    terminal_id: str | None = Field(default=None, max_length=4)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: str | None = Field(default=None, max_length=4)
+
+
+class SeenNonce(SQLModel, table=True):
+    """A nonce already used by a terminal, kept until its timestamp is outside the skew window."""
+
+    __tablename__ = "terminal_nonces"
+
+    terminal_id: str = Field(primary_key=True, max_length=4)
+    nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(index=True)
+
+
+class SyncedJournalEvent(SQLModel, table=True):
+    """One terminal journal event as uploaded by ``POST /v1/sync/batches``."""
+
+    __tablename__ = "terminal_journal_events"
+
+    terminal_id: str = Field(primary_key=True, max_length=4)
+    seq: int = Field(primary_key=True)
+    kind: str = Field(max_length=64)
+    payload_json: str
+    at: datetime
+    prev_hash: str = Field(max_length=128)
+    hash: str = Field(max_length=128)
+    received_at: datetime
+
+
+TABLES = [Terminal.__table__, ActivationCode.__table__, SeenNonce.__table__, SyncedJournalEvent.__table__]  # type: ignore[attr-defined]
+
+
+class ActivationError(AuthorisationError):
+    """The activation code is unknown, used, expired or meant for another terminal."""
+
+    default_message = "That activation code is not valid — ask the manager for a new one."
+
+
+class SyncConflict(PosError):
+    """An uploaded journal batch has a gap or disagrees with what the engine holds."""
+
+    def __init__(self, message: str, *, acked_seq: int) -> None:
+        super().__init__(message)
+        self.acked_seq = acked_seq
+
+
+def normalise_activation_code(raw: str) -> str:
+    return "".join(ch for ch in raw.upper() if ch.isalnum())
+
+
+def hash_activation_code(raw: str) -> str:
+    return hashlib.sha256(normalise_activation_code(raw).encode("ascii", "replace")).hexdigest()
+
+
+def new_activation_code() -> str:
+    """``XXXX-XXXX-XXXX``: 12 characters from a 31-letter alphabet (about 59 bits)."""
+    groups = ("".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUP_LEN)) for _ in range(_CODE_GROUPS))
+    return "-".join(groups)
+
+
+# --- queries (the caller owns the session and the transaction) ---------------------------------
+
+
+def add_activation_code(
+    *,
+    session: Session,
+    code: str,
+    ttl: timedelta,
+    store_id: str | None = None,
+    terminal_id: str | None = None,
+    now: datetime | None = None,
+) -> ActivationCode:
+    created = now or utcnow()
+    row = ActivationCode(
+        code_hash=hash_activation_code(code),
+        store_id=store_id,
+        terminal_id=terminal_id,
+        created_at=_stored(created),
+        expires_at=_stored(created + ttl),
+    )
+    session.add(row)
+    return row
+
+
+def redeem_activation_code(
+    *, session: Session, code: str, store_id: str, terminal_id: str, name: str, now: datetime | None = None
+) -> bytes:
+    """Use up the code and (re)key the terminal. Returns the new terminal key."""
+    moment = now or utcnow()
+    row = session.get(ActivationCode, hash_activation_code(code), with_for_update=True)
+    if row is None or row.used_at is not None:
+        raise ActivationError()
+    if _aware(row.expires_at) <= moment:
+        raise ActivationError("That activation code has expired — ask the manager for a new one.")
+    if (row.store_id and row.store_id != store_id) or (row.terminal_id and row.terminal_id != terminal_id):
+        raise ActivationError(
+            "That activation code was made for another store or terminal — check the store and terminal codes."
+        )
+    existing = session.get(Terminal, terminal_id, with_for_update=True)
+    if existing is not None and existing.store_id != store_id:
+        raise ActivationError(
+            f"Terminal {terminal_id} already belongs to store {existing.store_id} — pick another terminal code."
+        )
+    key = secrets.token_bytes(TERMINAL_KEY_BYTES)
+    row.used_at = _stored(moment)
+    row.used_by = terminal_id
+    terminal = existing or Terminal(
+        terminal_id=terminal_id, store_id=store_id, key_b64="", activated_at=_stored(moment)
+    )
+    terminal.name = name
+    terminal.key_b64 = base64.urlsafe_b64encode(key).decode("ascii")
+    terminal.activated_at = _stored(moment)
+    terminal.disabled = False
+    session.add(row)
+    session.add(terminal)
+    return key
+
+
+def get_terminal(*, session: Session, terminal_id: str) -> Terminal | None:
+    return session.get(Terminal, terminal_id)
+
+
+def purge_nonces(*, session: Session, now: datetime) -> None:
+    session.execute(delete(SeenNonce).where(col(SeenNonce.expires_at) < _stored(now)))
+
+
+def held_seq(*, session: Session, terminal_id: str) -> int:
+    """Highest seq held; batches are only ever stored contiguously, so every seq below it is held too."""
+    value = session.exec(
+        select(func.max(SyncedJournalEvent.seq)).where(SyncedJournalEvent.terminal_id == terminal_id)
+    ).one()
+    return int(value or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    at: datetime
+    prev_hash: str
+    hash: str
+
+
+def store_journal_events(
+    *, session: Session, terminal_id: str, events: Sequence[IncomingEvent], now: datetime | None = None
+) -> int:
+    """Upsert a batch by (terminal_id, seq); returns the highest contiguous seq held afterwards.
+
+    A replayed event (same seq, same hash) changes nothing. A different hash for a held seq (a
+    fork: the terminal's journal was edited or re-created) or a seq beyond the next one (a gap)
+    raises SyncConflict and stores nothing of the batch.
+    """
+    received = now or utcnow()
+    held = held_seq(session=session, terminal_id=terminal_id)
+    last_hash: str | None = None
+    if held:
+        last = session.get(SyncedJournalEvent, (terminal_id, held))
+        last_hash = last.hash if last else None
+    for item in sorted(events, key=lambda e: e.seq):
+        if item.seq <= held:
+            stored = session.get(SyncedJournalEvent, (terminal_id, item.seq))
+            if stored is not None and stored.hash != item.hash:
+                raise SyncConflict(
+                    f"Journal event {item.seq} differs from the copy the engine already holds — the terminal "
+                    "journal was changed; run `pos journal verify` and call support.",
+                    acked_seq=held,
+                )
+            continue
+        if item.seq > held + 1:
+            raise SyncConflict(
+                f"Journal events {held + 1}..{item.seq - 1} are missing — the engine holds up to {held}; "
+                f"send again from {held + 1}.",
+                acked_seq=held,
+            )
+        if last_hash is not None and item.prev_hash != last_hash:
+            raise SyncConflict(
+                f"Journal event {item.seq} does not follow event {held} (hash chain broken) — the terminal "
+                "journal was changed; run `pos journal verify` and call support.",
+                acked_seq=held,
+            )
+        session.add(
+            SyncedJournalEvent(
+                terminal_id=terminal_id,
+                seq=item.seq,
+                kind=item.kind,
+                payload_json=json.dumps(item.payload, sort_keys=True, separators=(",", ":"), default=str),
+                at=_stored(item.at),
+                prev_hash=item.prev_hash,
+                hash=item.hash,
+                received_at=_stored(received),
+            )
+        )
+        held, last_hash = item.seq, item.hash
+    return held
+
+
+# --- the registry: whole use cases, one transaction each ---------------------------------------
+
+
+class TerminalRegistry:
+    """Activation, request-nonce bookkeeping and journal uploads over one database engine."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._purge_after = datetime.min.replace(tzinfo=UTC)
+
+    @classmethod
+    def open(cls, database_url: str, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
+        """Open (and migrate) the ledger database, then make sure these tables exist."""
+        from pos_app.engine.store.db import open_ledger
+
+        registry = cls(open_ledger(database_url), clock=clock)
+        registry.create_tables()
+        return registry
+
+    def create_tables(self) -> None:
+        SQLModel.metadata.create_all(self.engine, tables=TABLES)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def new_activation_code(
+        self, *, ttl: timedelta, store_id: str | None = None, terminal_id: str | None = None
+    ) -> str:
+        code = new_activation_code()
+        with Session(self.engine) as session:
+            add_activation_code(
+                session=session, code=code, ttl=ttl, store_id=store_id, terminal_id=terminal_id, now=self.clock()
+            )
+            session.commit()
+        return code
+
+    def activate(self, *, code: str, store_id: str, terminal_id: str, name: str) -> bytes:
+        with Session(self.engine) as session:
+            key = redeem_activation_code(
+                session=session, code=code, store_id=store_id, terminal_id=terminal_id, name=name, now=self.clock()
+            )
+            session.commit()
+        return key
+
+    def terminal(self, terminal_id: str) -> Terminal | None:
+        with Session(self.engine) as session:
+            row = get_terminal(session=session, terminal_id=terminal_id)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def terminal_key(self, terminal_id: str) -> tuple[str, bytes] | None:
+        """(store_id, key) of an active terminal, or None."""
+        row = self.terminal(terminal_id)
+        if row is None or row.disabled:
+            return None
+        return row.store_id, base64.urlsafe_b64decode(row.key_b64)
+
+    def remember_nonce(self, terminal_id: str, nonce: str, *, keep_until: datetime) -> bool:
+        """Record a nonce; False if this terminal used it before (a replayed request)."""
+        now = self.clock()
+        with Session(self.engine) as session:
+            if now >= self._purge_after:
+                purge_nonces(session=session, now=now)
+                self._purge_after = now + timedelta(seconds=60)
+            session.add(SeenNonce(terminal_id=terminal_id, nonce=nonce, expires_at=_stored(keep_until)))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        return True
+
+    def store_journal_events(self, terminal_id: str, events: Sequence[IncomingEvent]) -> int:
+        # Two uploads of the same terminal racing: the loser's insert hits the primary key; retrying
+        # once re-reads what the winner stored and turns the batch into a harmless replay.
+        for attempt in range(2):
+            with Session(self.engine) as session:
+                try:
+                    held = store_journal_events(
+                        session=session, terminal_id=terminal_id, events=events, now=self.clock()
+                    )
+                    session.commit()
+                    return held
+                except IntegrityError:
+                    session.rollback()
+                    if attempt:
+                        raise SyncConflict(
+                            "Another upload from this terminal is in progress — try again.",
+                            acked_seq=0,
+                        ) from None
+        raise AssertionError("unreachable")
+
+    def acked_seq(self, terminal_id: str) -> int:
+        with Session(self.engine) as session:
+            return held_seq(session=session, terminal_id=terminal_id)
+
+
+__all__ = [
+    "ActivationCode",
+    "ActivationError",
+    "IncomingEvent",
+    "SeenNonce",
+    "SyncConflict",
+    "SyncedJournalEvent",
+    "Terminal",
+    "TerminalRegistry",
+    "new_activation_code",
+]
