@@ -6,11 +6,11 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
 from pos_app.domain.errors import AuthorisationError, InputError
+from pos_app.domain.staff import Role
 from pos_app.journal.events import append_event, aware
 from pos_app.journal.models import Staff
 from pos_app.journal.repo import now
@@ -19,11 +19,6 @@ from pos_app.journal.snapshots import STAFF, staff_snapshot
 # ~16 MiB and a few tens of milliseconds per check: slow for guessing, quick for a cashier.
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**14, 8, 1, 32
 PIN_MIN, PIN_MAX = 4, 8
-
-
-class Role(StrEnum):
-    CASHIER = "cashier"
-    MANAGER = "manager"
 
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
