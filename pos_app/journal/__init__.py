@@ -9,6 +9,7 @@ Repository functions never commit; wrap one use case in ``with session_scope(eng
 Imports ``pos_app.domain`` only (import-linter), never the configuration.
 """
 
+from pos_app.domain.staff import Role
 from pos_app.journal.db import open_journal, session_scope
 from pos_app.journal.events import GENESIS_HASH, append_event, at_text, canonical_json, event_hash, next_seq
 from pos_app.journal.models import (
@@ -53,7 +54,7 @@ from pos_app.journal.repo import (
     unsettled_refunds,
     void_cash_sale,
 )
-from pos_app.journal.staff import Role, add_staff, check_pin, hash_pin, list_staff, pin_matches, require_manager
+from pos_app.journal.staff import add_staff, check_pin, hash_pin, list_staff, pin_matches, require_manager
 from pos_app.journal.verify import VerifyResult, verify_chain
 
 __all__ = [
