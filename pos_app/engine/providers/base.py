@@ -44,8 +44,11 @@ class ConfigurationError(GatewayError):
     """Signature refused, wrong mchid/app id, no permission: an operator must fix the configuration."""
 
 
-class ResponseVerificationError(GatewayError):
-    """A gateway response failed signature verification: treated like an unknown outcome."""
+class ResponseVerificationError(OutcomeUnknownError):
+    """A gateway response failed signature verification: treated like an unknown outcome.
+
+    (Subclass of OutcomeUnknownError so that ``except OutcomeUnknownError`` settles it by query.)
+    """
 
 
 class NotificationInvalid(Exception):

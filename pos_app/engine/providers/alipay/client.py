@@ -1,0 +1,444 @@
+"""Alipay OpenAPI face-to-face (当面付) client, RSA2 keys mode (spec specs/alipay-f2f.md).
+
+Requests are POSTed as one form (common params + ``biz_content``) to the injected gateway URL.
+Answers are believed only after the raw ``<method>_response`` text verifies; 20000, ACQ.SYSTEM_ERROR,
+timeouts, unreadable or unsigned answers raise OutcomeUnknownError (or its ResponseVerificationError).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pos_app.domain.errors import AmountError
+from pos_app.domain.money import fen_to_yuan, yuan_to_fen
+from pos_app.domain.routing import Channel, mask_code
+from pos_app.domain.states import PaymentState, RefundState
+from pos_app.engine.crypto.rsa import SignatureInvalid
+from pos_app.engine.providers.alipay import codes
+from pos_app.engine.providers.alipay.signing import (
+    EnvelopeError,
+    sign_request,
+    verify_notification,
+    verify_response,
+)
+from pos_app.engine.providers.base import (
+    ConfigurationError,
+    DefiniteFailure,
+    GatewayError,
+    NativeOrder,
+    Notification,
+    NotificationAck,
+    NotificationInvalid,
+    OrderNotFound,
+    OutcomeUnknownError,
+    RefundResult,
+    ResponseVerificationError,
+    ReverseResult,
+    TradeResult,
+)
+from pos_app.engine.providers.common import CST, Clock, RetryPolicy, system_clock
+
+log = logging.getLogger(__name__)
+
+CHARSET = "utf-8"
+FORM_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _unknown(detail: str, code: str) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"Alipay's answer is not conclusive ({detail}) — the result is being checked, do not charge again.",
+        code=code,
+    )
+
+
+def _fen(value: Any) -> int | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return yuan_to_fen(value)
+    except AmountError:
+        return None
+
+
+def _cst_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.strptime(value[:19], TIME_FORMAT).replace(tzinfo=CST)
+    except ValueError:
+        return None
+
+
+def trade_status_result(data: Mapping[str, Any], *, out_trade_no: str) -> TradeResult:
+    """A query answer or notification (``trade_status``) as a TradeResult."""
+    status = str(data.get("trade_status", ""))
+    state = codes.TRADE_STATUSES.get(status)
+    if state is None:
+        raise _unknown(f"trade_status {status[:32]!r}", "UNKNOWN_TRADE_STATUS")
+    refunded = _fen(data.get("refund_fee")) or 0
+    total = _fen(data.get("total_amount"))
+    if refunded and state is PaymentState.PAID:
+        state = PaymentState.REFUNDED if total is not None and refunded >= total else PaymentState.PARTIALLY_REFUNDED
+    elif refunded and state is PaymentState.CLOSED:
+        state = PaymentState.REFUNDED  # TRADE_CLOSED after a full refund
+    paid = state not in (PaymentState.AWAITING_SCAN, PaymentState.CLOSED)
+    paid_at = _cst_time(data.get("gmt_payment") or data.get("send_pay_date")) if paid else None
+    return TradeResult(
+        out_trade_no=out_trade_no,
+        state=state,
+        transaction_id=data.get("trade_no") or None,
+        amount_fen=total,
+        paid_at=paid_at,
+        gateway_code=status,
+        refunded_fen=refunded,
+        raw=dict(data),
+    )
+
+
+class AlipayClient:
+    """The :class:`~pos_app.engine.providers.base.PaymentProvider` for Alipay face-to-face payments."""
+
+    channel = Channel.ALIPAY
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_private_key: rsa.RSAPrivateKey,
+        alipay_public_key: rsa.RSAPublicKey,
+        gateway: str,
+        seller_id: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = 10.0,
+        clock: Clock = system_clock,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self.seller_id = seller_id
+        self._private_key = app_private_key
+        self._public_key = alipay_public_key
+        self._gateway = gateway
+        self._clock = clock
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s)
+
+    # ---------------------------------------------------------------- transport and mapping
+
+    def signed_params(self, method: str, biz: Mapping[str, Any], *, notify_url: str | None = None) -> dict[str, str]:
+        """The complete, signed form of one call (``biz`` is serialised once, then signed as sent)."""
+        params = {
+            "app_id": self.app_id,
+            "method": method,
+            "format": "JSON",
+            "charset": CHARSET,
+            "sign_type": "RSA2",
+            "timestamp": self._clock().astimezone(CST).strftime(TIME_FORMAT),
+            "version": "1.0",
+            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
+        }
+        if notify_url:
+            params["notify_url"] = notify_url
+        return {**params, "sign": sign_request(params, self._private_key, charset=CHARSET)}
+
+    async def _call(
+        self, method: str, biz: Mapping[str, Any], *, idempotent: bool, notify_url: str | None = None
+    ) -> dict[str, Any]:
+        """Send one call; return the verified ``<method>_response`` object (any code)."""
+        content = urlencode(self.signed_params(method, biz, notify_url=notify_url)).encode("ascii")
+
+        async def once() -> httpx.Response:
+            return await self._http.post(self._gateway, content=content, headers={"Content-Type": FORM_TYPE})
+
+        response = await self._retry.run(once, idempotent=idempotent)
+        if response.status_code >= 500:
+            raise _unknown(f"HTTP {response.status_code}", f"HTTP_{response.status_code}")
+        if response.status_code != 200:
+            raise ConfigurationError(
+                f"Alipay gave an unexpected answer (HTTP {response.status_code}) — check the gateway URL.",
+                code=f"HTTP_{response.status_code}",
+            )
+        try:
+            text = response.content.decode(CHARSET)
+            signed = verify_response(text, method, self._public_key, charset=CHARSET)
+            data = json.loads(signed)
+        except (UnicodeDecodeError, EnvelopeError, ValueError) as exc:
+            log.warning("Alipay %s answer unreadable: %s", method, exc)
+            raise _unknown("unreadable answer", "UNREADABLE") from None
+        except SignatureInvalid as exc:
+            log.warning("Alipay %s answer refused: %s", method, exc)
+            raise ResponseVerificationError(
+                "Alipay's answer failed signature verification — the result is being checked.",
+                code="RESPONSE_SIGNATURE",
+            ) from None
+        if not isinstance(data, dict):
+            raise _unknown("unexpected answer", "UNREADABLE")
+        return data
+
+    @staticmethod
+    def _error(data: Mapping[str, Any]) -> GatewayError:
+        code = str(data.get("code", ""))
+        sub_code = str(data.get("sub_code", ""))
+        label = sub_code or code
+        if code == codes.UNKNOWN or sub_code in codes.UNKNOWN_SUB_CODES:
+            return _unknown(label, label or "UNKNOWN")
+        if code in codes.CONFIGURATION_CODES or sub_code in codes.CONFIGURATION_SUB_CODES:
+            return ConfigurationError(
+                f"Alipay refused the request as misconfigured ({label}) — contact the administrator.", code=label
+            )
+        if code == codes.BUSINESS_FAILED:
+            if sub_code == codes.TRADE_NOT_EXIST:
+                return OrderNotFound("Alipay has no such order.", code=sub_code)
+            return DefiniteFailure(codes.refusal_reason(sub_code), code=label)
+        return _unknown(f"code {code[:16]!r}", label or "UNKNOWN")
+
+    # ---------------------------------------------------------------- payments
+
+    async def create_native(
+        self, *, out_trade_no: str, amount_fen: int, subject: str, notify_url: str, expires_at: datetime
+    ) -> NativeOrder:
+        biz = {
+            "out_trade_no": out_trade_no,
+            "total_amount": fen_to_yuan(amount_fen),
+            "subject": subject[:256],
+            "product_code": "FACE_TO_FACE_PAYMENT",
+            "time_expire": expires_at.astimezone(CST).strftime(TIME_FORMAT),
+        }
+        # Replays with the same out_trade_no and identical fields are the same order.
+        data = await self._call("alipay.trade.precreate", biz, idempotent=True, notify_url=notify_url)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        qr_code = data.get("qr_code")
+        if not isinstance(qr_code, str) or not qr_code:
+            raise _unknown("no qr_code", "NO_QR_CODE")
+        return NativeOrder(out_trade_no=out_trade_no, code_url=qr_code, expires_at=expires_at)
+
+    async def micropay(
+        self, *, out_trade_no: str, amount_fen: int, subject: str, auth_code: str, store_id: str, device_id: str
+    ) -> TradeResult:
+        biz = {
+            "out_trade_no": out_trade_no,
+            "scene": "bar_code",
+            "auth_code": auth_code,
+            "subject": subject[:256],
+            "total_amount": fen_to_yuan(amount_fen),
+            "product_code": "FACE_TO_FACE_PAYMENT",
+            "store_id": store_id,
+            "terminal_id": device_id,
+        }
+        log.info("Alipay pay %s for %d fen, code %s", out_trade_no, amount_fen, mask_code(auth_code))
+        # Never replayed: an unknown outcome is settled by query, then cancel.
+        data = await self._call("alipay.trade.pay", biz, idempotent=False)
+        code = data.get("code")
+        if code == codes.SUCCESS:
+            return TradeResult(
+                out_trade_no=out_trade_no,
+                state=PaymentState.PAID,
+                transaction_id=data.get("trade_no") or None,
+                amount_fen=_fen(data.get("total_amount")) or amount_fen,
+                paid_at=_cst_time(data.get("gmt_payment")),
+                gateway_code=codes.SUCCESS,
+                raw=data,
+            )
+        if code == codes.PAYING:
+            return TradeResult(
+                out_trade_no,
+                PaymentState.USER_PAYING,
+                transaction_id=data.get("trade_no") or None,
+                gateway_code=codes.PAYING,
+                raw=data,
+            )
+        if data.get("sub_code") == codes.TRADE_HAS_SUCCESS:
+            return await self.query(out_trade_no)  # paid already (a replayed sale): the query has the details
+        raise self._error(data)
+
+    async def query(self, out_trade_no: str) -> TradeResult:
+        """TRADE_NOT_EXIST raises OrderNotFound: for a precreate (native) order it means the QR has
+        not been scanned yet (spec §3.1) and the caller treats it as AWAITING_SCAN."""
+        data = await self._call("alipay.trade.query", {"out_trade_no": out_trade_no}, idempotent=True)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        if data.get("out_trade_no") not in (None, out_trade_no):
+            raise ResponseVerificationError(
+                "Alipay answered about another order — the result is being checked.", code="ORDER_MISMATCH"
+            )
+        return trade_status_result(data, out_trade_no=out_trade_no)
+
+    async def close(self, out_trade_no: str) -> TradeResult:
+        data = await self._call("alipay.trade.close", {"out_trade_no": out_trade_no}, idempotent=True)
+        if data.get("code") == codes.SUCCESS:
+            return TradeResult(
+                out_trade_no,
+                PaymentState.CLOSED,
+                transaction_id=data.get("trade_no") or None,
+                gateway_code="TRADE_CLOSED",
+                raw=data,
+            )
+        sub_code = data.get("sub_code")
+        if sub_code == codes.TRADE_STATUS_ERROR:
+            # Not closable: paid (or already closed). The query says which.
+            return await self.query(out_trade_no)
+        if sub_code == codes.TRADE_NOT_EXIST:
+            # A never-scanned precreate has no Alipay trade to close; cancel forbids a later payment.
+            cancelled = await self.reverse(out_trade_no)
+            if cancelled.done:
+                return TradeResult(out_trade_no, PaymentState.CLOSED, gateway_code=codes.TRADE_NOT_EXIST, raw=data)
+            raise _unknown("cancel asked to retry", "RETRY_CANCEL")
+        raise self._error(data)
+
+    async def reverse(self, out_trade_no: str) -> ReverseResult:
+        data = await self._call("alipay.trade.cancel", {"out_trade_no": out_trade_no}, idempotent=True)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        retry = data.get("retry_flag") == "Y"
+        return ReverseResult(out_trade_no, done=not retry, retry=retry, money_returned=data.get("action") == "refund")
+
+    # ---------------------------------------------------------------- refunds
+
+    async def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        amount_fen: int,
+        total_fen: int,
+        reason: str,
+        notify_url: str | None,
+    ) -> RefundResult:
+        biz: dict[str, Any] = {
+            "out_trade_no": out_trade_no,
+            "refund_amount": fen_to_yuan(amount_fen),
+            "out_request_no": out_refund_no,
+        }
+        if reason:
+            biz["refund_reason"] = reason[:256]
+        # Replays reuse out_request_no: Alipay answers the same refund (fund_change N).
+        data = await self._call("alipay.trade.refund", biz, idempotent=True, notify_url=notify_url)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        return RefundResult(
+            out_trade_no=out_trade_no,
+            out_refund_no=out_refund_no,
+            state=RefundState.SUCCESS,
+            amount_fen=amount_fen,
+            refund_id=data.get("trade_no") or None,
+            refunded_total_fen=_fen(data.get("refund_fee")),
+            raw=data,
+        )
+
+    async def refund_query(self, *, out_trade_no: str, out_refund_no: str) -> RefundResult:
+        """REFUND_SUCCESS → SUCCESS; no refund_status means Alipay has no such refund (not received
+        or failed, spec §3.7): OrderNotFound, and a replay with the same out_request_no is safe."""
+        biz = {"out_trade_no": out_trade_no, "out_request_no": out_refund_no}
+        data = await self._call("alipay.trade.fastpay.refund.query", biz, idempotent=True)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        if data.get("refund_status") != "REFUND_SUCCESS":
+            raise OrderNotFound("Alipay has no such refund.", code="REFUND_NOT_FOUND")
+        return RefundResult(
+            out_trade_no=out_trade_no,
+            out_refund_no=out_refund_no,
+            state=RefundState.SUCCESS,
+            amount_fen=_fen(data.get("refund_amount")) or 0,
+            refund_id=data.get("trade_no") or None,
+            raw=data,
+        )
+
+    # ---------------------------------------------------------------- notifications
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        """Form body raw bytes → verified Notification, or NotificationInvalid."""
+        charset = "gbk" if b"charset=gbk" in body.lower() else CHARSET
+        try:
+            pairs = parse_qsl(
+                body.decode("ascii"), keep_blank_values=True, strict_parsing=True, encoding=charset, errors="strict"
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise NotificationInvalid("notification body is not a URL-encoded form") from None
+        params: dict[str, str] = {}
+        for key, value in pairs:
+            if key in params:
+                raise NotificationInvalid(f"notification repeats the field {key[:40]!r}")
+            params[key] = value
+        if params.get("sign_type", "RSA2") != "RSA2":
+            raise NotificationInvalid("notification sign_type is not RSA2", status_code=401)
+        try:
+            verify_notification(params, self._public_key, charset=charset)
+        except SignatureInvalid as exc:
+            raise NotificationInvalid(f"notification signature refused: {exc}", status_code=401) from None
+        if params.get("app_id") != self.app_id:
+            raise NotificationInvalid("notification for another app_id")
+        if self.seller_id and params.get("seller_id") not in (None, "", self.seller_id):
+            raise NotificationInvalid("notification for another seller_id")
+        out_trade_no = params.get("out_trade_no") or None
+        event_id = params.get("notify_id", "")
+        status = params.get("trade_status", "")
+        if not out_trade_no or not event_id:
+            raise NotificationInvalid("notification without out_trade_no or notify_id")
+        try:
+            trade = trade_status_result(params, out_trade_no=out_trade_no) if status else None
+        except OutcomeUnknownError:
+            trade = None
+        refund = None
+        refunded = _fen(params.get("refund_fee")) or 0
+        if params.get("out_biz_no") and refunded:
+            refund = RefundResult(
+                out_trade_no=out_trade_no,
+                out_refund_no=params["out_biz_no"],
+                state=RefundState.SUCCESS,
+                amount_fen=refunded,  # Alipay notifies the cumulative refund_fee
+                refunded_total_fen=refunded,
+                raw=params,
+            )
+        kind: Any = "refund" if refund else ("payment" if trade else "other")
+        return Notification(
+            channel=self.channel,
+            event_id=event_id,
+            kind=kind,
+            out_trade_no=out_trade_no,
+            trade=trade,
+            refund=refund,
+            event_type=status,
+            raw=params,
+        )
+
+    def ack(self, ok: bool) -> NotificationAck:
+        """Alipay reads the body: exactly ``success``, anything else makes it re-send."""
+        if ok:
+            return NotificationAck(200, b"success", "text/plain")
+        return NotificationAck(400, b"fail", "text/plain")
+
+    # ---------------------------------------------------------------- bills
+
+    async def download_bill(self, bill_date: date) -> bytes:
+        """The trade bill ZIP of ``bill_date`` (GBK CSV entries; parsing is reconcile's job)."""
+        biz = {"bill_type": "trade", "bill_date": bill_date.isoformat()}
+        data = await self._call("alipay.data.dataservice.bill.downloadurl.query", biz, idempotent=True)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        url = data.get("bill_download_url")
+        if not isinstance(url, str) or not url:
+            raise _unknown("no bill_download_url", "BILL_ANSWER")
+
+        async def fetch() -> httpx.Response:
+            return await self._http.get(url)
+
+        response = await self._retry.run(fetch, idempotent=True)
+        if response.status_code != 200:
+            raise _unknown(f"bill download HTTP {response.status_code}", "BILL_DOWNLOAD")
+        if not zipfile.is_zipfile(io.BytesIO(response.content)):
+            raise ResponseVerificationError("The Alipay bill is not a ZIP file — download it again.", code="BILL_ZIP")
+        return response.content
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
