@@ -1,0 +1,200 @@
+"""Control endpoints (used by `pos sandbox pay/authcode/fault` and tests) and the wallet web page.
+
+- ``POST /sandbox/authcodes`` {channel, password_seconds, balance_fen, expired, user_cancels} → {auth_code}
+- ``POST /sandbox/pay`` {qr, after_s, fail} → the :class:`~pos_app.sandbox.wallet.PayOutcome`
+- ``GET|POST|DELETE /sandbox/faults``, ``DELETE /sandbox/faults/{id}``
+- ``GET /sandbox/notifications`` (?gateway=&out_trade_no=), ``POST /sandbox/tick``
+- ``GET|POST /sandbox/platform-certs`` (POST adds a certificate: a rotation)
+- ``GET /wallet`` — plain HTML forms doing the same by hand; ``GET /healthz``
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from pos_app.domain.money import format_fen
+from pos_app.sandbox.context import SandboxContext, get_ctx
+from pos_app.sandbox.faults import Fault, FaultSpec
+from pos_app.sandbox.keys import add_platform_cert
+from pos_app.sandbox.wallet import FAIL_REASONS, UnknownQrCode, issue_auth_code, pay_native
+
+router = APIRouter()
+Ctx = Annotated[SandboxContext, Depends(get_ctx)]
+
+
+class AuthCodeRequest(BaseModel):
+    channel: Literal["wechat", "alipay"]
+    password_seconds: float = Field(0, ge=0)
+    balance_fen: int | None = Field(None, ge=0)
+    expired: bool = False
+    user_cancels: bool = False
+
+
+class AuthCodeAnswer(BaseModel):
+    auth_code: str
+    channel: str
+
+
+class PayBody(BaseModel):
+    qr: str
+    after_s: float = Field(0, ge=0)
+    fail: str | None = None
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, Any]:
+    return {"ok": True, "service": "sandbox"}
+
+
+@router.post("/sandbox/authcodes")
+def post_authcode(body: AuthCodeRequest, ctx: Ctx) -> AuthCodeAnswer:
+    code = issue_auth_code(
+        ctx.store,
+        body.channel,
+        password_seconds=body.password_seconds,
+        balance_fen=body.balance_fen,
+        expired=body.expired,
+        user_cancels=body.user_cancels,
+        now=ctx.now(body.channel),
+    )
+    return AuthCodeAnswer(auth_code=code, channel=body.channel)
+
+
+@router.post("/sandbox/pay")
+def post_pay(body: PayBody, ctx: Ctx) -> dict[str, Any]:
+    try:
+        outcome = pay_native(ctx, body.qr, after_s=body.after_s, fail=body.fail)
+    except UnknownQrCode as exc:
+        raise HTTPException(404, str(exc)) from None
+    return asdict(outcome)
+
+
+@router.get("/sandbox/faults")
+def list_faults(ctx: Ctx) -> list[Fault]:
+    return ctx.faults.list()
+
+
+@router.post("/sandbox/faults", status_code=201)
+def add_fault(spec: FaultSpec, ctx: Ctx) -> Fault:
+    return ctx.faults.add(spec)
+
+
+@router.delete("/sandbox/faults")
+def clear_faults(ctx: Ctx) -> dict[str, int]:
+    return {"cleared": ctx.faults.clear()}
+
+
+@router.delete("/sandbox/faults/{fault_id}")
+def delete_fault(fault_id: int, ctx: Ctx) -> dict[str, int]:
+    if not ctx.faults.remove(fault_id):
+        raise HTTPException(404, f"no fault {fault_id}")
+    return {"cleared": 1}
+
+
+@router.get("/sandbox/notifications")
+def list_notifications(ctx: Ctx, gateway: str | None = None, out_trade_no: str | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id, "gateway": r.gateway, "url": r.url, "event": r.event, "out_trade_no": r.out_trade_no,
+            "state": r.state, "attempts": r.attempts, "next_at": r.next_at, "probe": r.probe,
+            "last_status": r.last_status, "last_error": r.last_error,
+        }
+        for r in ctx.notifier.list(gateway=gateway, out_trade_no=out_trade_no)
+    ]
+
+
+@router.post("/sandbox/tick")
+async def tick(ctx: Ctx) -> dict[str, int]:
+    return {"attempts": await ctx.step()}
+
+
+def _certs(ctx: SandboxContext) -> list[dict[str, str]]:
+    return [
+        {"serial_no": c.serial_no, "effective_time": c.effective_at.isoformat(), "expire_time": c.expire_at.isoformat()}
+        for c in ctx.keys.wechat.platform_certs
+    ]
+
+
+@router.get("/sandbox/platform-certs")
+def list_platform_certs(ctx: Ctx) -> list[dict[str, str]]:
+    return _certs(ctx)
+
+
+@router.post("/sandbox/platform-certs", status_code=201)
+def rotate_platform_cert(ctx: Ctx) -> list[dict[str, str]]:
+    add_platform_cert(ctx.keys)
+    return _certs(ctx)
+
+
+# ---- the wallet page ---------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox wallet</title>
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto}}fieldset{{margin:1em 0}}
+.result{{background:#eef;padding:.6em;font-family:monospace;font-size:1.3em}}</style></head>
+<body><h1>Sandbox wallet (training mode, no real money)</h1>
+{result}
+<form method="post" action="/wallet/authcode"><fieldset><legend>Show a payment code (付款码)</legend>
+<label>Wallet <select name="channel"><option value="wechat">WeChat Pay</option>
+<option value="alipay">Alipay</option></select></label><br>
+<label>Password takes <input name="password_seconds" value="0" size="4"> seconds</label><br>
+<label>Balance (fen, empty = enough) <input name="balance_fen" size="8"></label><br>
+<label><input type="checkbox" name="expired" value="1"> already expired</label>
+<label><input type="checkbox" name="user_cancels" value="1"> customer cancels at the password</label><br>
+<button>Show code</button></fieldset></form>
+<form method="post" action="/wallet/pay"><fieldset><legend>Scan a QR code and pay</legend>
+<label>QR content <input name="qr" size="60" placeholder="weixin://wxpay/bizpayurl?pr=… or https://qr.alipay.com/…">
+</label><br><label>Pay after <input name="after_s" value="0" size="4"> seconds</label><br>
+<label>Outcome <select name="fail"><option value="">pay</option>{fail_options}</select></label><br>
+<button>Pay</button></fieldset></form>
+</body></html>"""
+
+
+def _page(result: str = "") -> HTMLResponse:
+    options = "".join(f'<option value="{r}">fail: {r}</option>' for r in FAIL_REASONS)
+    block = f'<p class="result">{result}</p>' if result else ""
+    return HTMLResponse(_PAGE.format(result=block, fail_options=options))
+
+
+@router.get("/wallet", response_class=HTMLResponse)
+def wallet_page() -> HTMLResponse:
+    return _page()
+
+
+@router.post("/wallet/authcode", response_class=HTMLResponse)
+def wallet_authcode(
+    ctx: Ctx,
+    channel: Annotated[Literal["wechat", "alipay"], Form()],
+    password_seconds: Annotated[float, Form(ge=0)] = 0,
+    balance_fen: Annotated[str, Form()] = "",
+    expired: Annotated[bool, Form()] = False,
+    user_cancels: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    balance = int(balance_fen) if balance_fen.strip().isdigit() else None
+    code = issue_auth_code(
+        ctx.store, channel, password_seconds=password_seconds, balance_fen=balance, expired=expired,
+        user_cancels=user_cancels, now=ctx.now(channel),
+    )
+    label = "WeChat Pay" if channel == "wechat" else "Alipay"
+    extra = f" (balance {format_fen(balance)})" if balance is not None else ""
+    return _page(f"{label} payment code: {html.escape(code)}{extra}")
+
+
+@router.post("/wallet/pay", response_class=HTMLResponse)
+def wallet_pay(
+    ctx: Ctx,
+    qr: Annotated[str, Form()],
+    after_s: Annotated[float, Form(ge=0)] = 0,
+    fail: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    try:
+        outcome = pay_native(ctx, qr, after_s=after_s, fail=fail or None)
+    except UnknownQrCode as exc:
+        return _page(html.escape(str(exc)))
+    return _page(html.escape(f"{outcome.out_trade_no}: {outcome.state} — {outcome.message}"))

@@ -1,0 +1,1 @@
+"""Simulated WeChat Pay APIv3 gateway (specs/wechatpay-v3.md), direct-merchant mode."""

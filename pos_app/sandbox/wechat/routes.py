@@ -1,0 +1,7 @@
+"""WeChat Pay v3 routes (filled in below the core)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
