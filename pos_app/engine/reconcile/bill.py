@@ -1,0 +1,122 @@
+"""A parsed provider bill, held column by column so a million rows stay small.
+
+One entry per detail line of the bill, in file order. Payment rows and refund rows share the
+columns; ``kind`` tells them apart. Amounts are ``int`` fen (fees: ``int`` millifen, i.e. 1/1000 fen
+= 1e-5 yuan, the precision of WeChat's fee column), never floats.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from dataclasses import dataclass, field
+from datetime import date
+
+from pos_app.domain.errors import AmountError
+from pos_app.domain.money import yuan_to_fen
+from pos_app.domain.routing import Channel
+
+PAYMENT = 0
+REFUND = 1
+
+#: Bill row status vocabulary shared by both parsers (interned strings, one object each).
+PAID = "PAID"  # a payment the provider collected (WeChat SUCCESS/REFUND, Alipay 交易)
+REVOKED = "REVOKED"  # WeChat: a codepay payment reversed (撤销)
+REFUND_SUCCESS = "SUCCESS"
+REFUND_PROCESSING = "PROCESSING"
+REFUND_FAILED = "FAILED"
+
+
+@dataclass(slots=True)
+class Bill:
+    """A whole day's bill of one channel; every list/array has one entry per detail row."""
+
+    channel: Channel
+    source: str  # e.g. "WeChat Pay bill 2026-11-21" — used in messages
+    bill_date: date | None = None
+    line_no: array[int] = field(default_factory=lambda: array("q"))
+    kind: bytearray = field(default_factory=bytearray)
+    out_trade_no: list[str] = field(default_factory=list)
+    transaction_id: list[str] = field(default_factory=list)
+    out_refund_no: list[str] = field(default_factory=list)  # "" on payment rows
+    status: list[str] = field(default_factory=list)  # PAID/REVOKED, or the refund status on refund rows
+    #: Payment rows: the order amount; refund rows: the refund amount (positive).
+    amount_fen: array[int] = field(default_factory=lambda: array("q"))
+    #: What the merchant is credited: 应结订单金额 / 商家实收 (refund rows: the amount taken back, positive).
+    settle_fen: array[int] = field(default_factory=lambda: array("q"))
+    #: Provider fee of the row; negative on refund rows when the fee is returned.
+    fee_millifen: array[int] = field(default_factory=lambda: array("q"))
+    #: hash() of the raw line without its line break: tells a repeated line from a changed one.
+    line_hash: array[int] = field(default_factory=lambda: array("q"))
+    #: The file's own summary figures (already checked against the rows), for the report.
+    summary: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def append(
+        self,
+        *,
+        line_no: int,
+        kind: int,
+        out_trade_no: str,
+        transaction_id: str,
+        out_refund_no: str,
+        status: str,
+        amount_fen: int,
+        settle_fen: int,
+        fee_millifen: int,
+        line_hash: int,
+    ) -> None:
+        self.line_no.append(line_no)
+        self.kind.append(kind)
+        self.out_trade_no.append(out_trade_no)
+        self.transaction_id.append(transaction_id)
+        self.out_refund_no.append(out_refund_no)
+        self.status.append(status)
+        self.amount_fen.append(amount_fen)
+        self.settle_fen.append(settle_fen)
+        self.fee_millifen.append(fee_millifen)
+        self.line_hash.append(line_hash)
+
+
+def fen(text: str) -> int:
+    """A bill amount in yuan (``"12.30"``, ``"-0.04"``) to int fen, exactly; AmountError otherwise.
+
+    The fast path covers the bills' own form (exactly two decimals); anything else goes through
+    the domain's strict parser, which accepts ``"12"``/``"12.3"`` and refuses the rest.
+    """
+    if text == "0.00":
+        return 0
+    if len(text) >= 4 and text[-3] == "." and text.isascii():
+        digits = text[:-3] + text[-2:]
+        if digits.isdigit() or (digits[0] == "-" and digits[1:].isdigit()):
+            return int(digits)
+    return yuan_to_fen(text)
+
+
+_MILLI = re.compile(r"(-?)(\d+)(?:\.(\d{1,5}))?", re.ASCII)
+
+
+def millifen(text: str) -> int:
+    """A fee in yuan with up to five decimals (``"0.00600"``) to int millifen (1e-5 yuan)."""
+    if text in ("0.00000", "0.00"):
+        return 0
+    match = _MILLI.fullmatch(text.strip())
+    if match is None:
+        raise AmountError(f"{text!r} is not a fee amount.")
+    value = int(match.group(2)) * 100_000 + int((match.group(3) or "0").ljust(5, "0"))
+    return -value if match.group(1) else value
+
+
+def millifen_to_fen(value: int) -> int:
+    """Round millifen to fen, half away from zero (only for display totals; sums stay exact)."""
+    sign = -1 if value < 0 else 1
+    return sign * ((abs(value) + 500) // 1000)
+
+
+def format_millifen(value: int) -> str:
+    """``600`` → ``"0.00600"`` (yuan with five decimals, as WeChat prints fees)."""
+    sign = "-" if value < 0 else ""
+    whole, part = divmod(abs(value), 100_000)
+    return f"{sign}{whole}.{part:05d}"

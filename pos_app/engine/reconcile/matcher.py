@@ -1,0 +1,687 @@
+"""The three-way matcher: provider bill ↔ engine ledger ↔ synced terminal journals.
+
+Built for a million rows a side: every side is held column by column (lists of ``str`` keys and
+``array('q')`` amounts), the join is one dict from ``out_trade_no`` to a row index, and only rows
+that differ become objects (:class:`OpenItem`). Everything equal costs a dict lookup and two
+comparisons.
+
+What the bill proves is settled here (a payment the engine still had as unknown that the bill shows
+paid, or reversed); everything else that differs becomes an open item for the manager, with the
+action to take.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import compress
+
+from pos_app.domain.money import format_fen
+from pos_app.domain.routing import Channel
+from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState, RefundState
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_FAILED, REFUND_SUCCESS, REVOKED, Bill
+
+_MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES)
+_SETTLED = frozenset(s.value for s in SETTLED_STATES)
+_NO_MONEY = frozenset({PaymentState.FAILED.value, PaymentState.CLOSED.value})
+_REVERSED = PaymentState.REVERSED.value
+_PAID_STR = PaymentState.PAID.value
+
+
+class Difference(StrEnum):
+    """How one payment or refund differs between the sources."""
+
+    MISSING_AT_PROVIDER = "missing_at_provider"  # we have it as paid; the provider's bill does not
+    MISSING_LOCALLY = "missing_locally"  # the bill (or the engine) has it; the engine (or a terminal) does not
+    AMOUNT_DIFFERS = "amount_differs"
+    STATUS_DIFFERS = "status_differs"
+    REFUND_DIFFERS = "refund_differs"
+    DUPLICATE_IN_BILL = "duplicate_in_bill"
+    SETTLED_FROM_BILL = "settled_from_bill"  # not open: the bill proved the outcome and it was applied
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """One difference, with what the manager should do about it."""
+
+    kind: Difference
+    channel: Channel
+    out_trade_no: str
+    detail: str
+    action: str
+    out_refund_no: str | None = None
+    missing_from: str | None = None  # "provider", "ledger" or "journal" for MISSING_* items
+    bill_fen: int | None = None
+    ledger_fen: int | None = None
+    journal_fen: int | None = None
+    bill_status: str | None = None
+    ledger_status: str | None = None
+    journal_status: str | None = None
+    terminal_id: str | None = None
+    bill_line: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.kind is not Difference.SETTLED_FROM_BILL
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "channel": self.channel.value,
+            "out_trade_no": self.out_trade_no,
+            "out_refund_no": self.out_refund_no,
+            "missing_from": self.missing_from,
+            "bill_fen": self.bill_fen,
+            "ledger_fen": self.ledger_fen,
+            "journal_fen": self.journal_fen,
+            "bill_status": self.bill_status,
+            "ledger_status": self.ledger_status,
+            "journal_status": self.journal_status,
+            "terminal_id": self.terminal_id,
+            "bill_line": self.bill_line,
+            "detail": self.detail,
+            "action": self.action,
+            "open": self.is_open,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A ledger change the bill proves. ``out_refund_no`` set: a refund settled to SUCCESS."""
+
+    channel: Channel
+    out_trade_no: str
+    target: PaymentState | RefundState
+    amount_fen: int
+    transaction_id: str | None = None
+    out_refund_no: str | None = None
+
+
+@dataclass(slots=True)
+class LedgerPayments:
+    """The engine's payments of one channel, column by column.
+
+    ``due`` marks the payments that must appear in this day's bill if they were paid (paid within
+    the bill day); payments of the window that were paid on another day are matched when the bill
+    has them and never reported missing.
+    """
+
+    out_trade_no: list[str] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # PaymentState values
+    amount_fen: array[int] = field(default_factory=lambda: array("q"))
+    terminal_id: list[str] = field(default_factory=list)
+    due: bytearray = field(default_factory=bytearray)
+
+    def __len__(self) -> int:
+        return len(self.out_trade_no)
+
+    def append(self, out_trade_no: str, state: str, amount_fen: int, terminal_id: str, due: bool) -> None:
+        self.out_trade_no.append(out_trade_no)
+        self.state.append(state)
+        self.amount_fen.append(amount_fen)
+        self.terminal_id.append(terminal_id)
+        self.due.append(1 if due else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRefund:
+    out_refund_no: str
+    out_trade_no: str
+    amount_fen: int
+    state: str  # RefundState value
+    due: bool = True  # succeeded (or was asked for) within the bill day
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSale:
+    """A wallet payment as a terminal journaled it (the last state the terminal knew)."""
+
+    out_trade_no: str
+    terminal_id: str
+    channel: Channel
+    amount_fen: int
+    state: str  # PaymentState value
+
+
+#: Fetches ledger rows of other days for bill rows the day's window did not hold: payments
+#: (out_trade_nos → LedgerPayments with due=0) and refunds (out_refund_nos → LedgerRefund list).
+PaymentLookup = Callable[[list[str]], LedgerPayments]
+RefundLookup = Callable[[list[str]], list[LedgerRefund]]
+
+
+@dataclass(slots=True)
+class ChannelMatch:
+    channel: Channel
+    matched: int = 0
+    settled: list[Settlement] = field(default_factory=list)
+    items: list[OpenItem] = field(default_factory=list)
+
+    @property
+    def open_items(self) -> list[OpenItem]:
+        return [item for item in self.items if item.is_open]
+
+
+_ACT_MISSING_AT_PROVIDER = (
+    "Look the order up in the provider's merchant platform: if it was not paid, the goods left unpaid — "
+    "contact the customer; if it was paid, the payment will be in a later bill."
+)
+_ACT_MISSING_LOCALLY = (
+    "The provider collected money the engine has no record of: find the sale (time, terminal) and "
+    "record it, or refund the customer from the merchant platform."
+)
+_ACT_AMOUNT = "Compare the receipt with the provider's record; refund or collect the difference."
+_ACT_NOT_SYNCED = "Start terminal {terminal} so its journal syncs; if it lost the sale, re-enter it from the engine."
+_ACT_DUPLICATE = "Report the duplicated bill line to the provider; nothing was charged twice in the engine."
+
+
+def _fen(value: int | None) -> str:
+    return "—" if value is None else format_fen(value)
+
+
+def match_channel(
+    bill: Bill,
+    ledger: LedgerPayments,
+    refunds: Iterable[LedgerRefund] = (),
+    journal: dict[str, JournalSale] | None = None,
+    *,
+    lookup_payments: PaymentLookup | None = None,
+    lookup_refunds: RefundLookup | None = None,
+) -> ChannelMatch:
+    """Match one channel's bill against the engine's payments and refunds (and terminal journals).
+
+    ``journal`` is None when journals are not compared; otherwise it maps out_trade_no to what the
+    terminals synced (only wallet payments of this channel matter here).
+    """
+    channel = bill.channel
+    result = ChannelMatch(channel)
+    items = result.items
+    settled = result.settled
+    kinds = bill.kind
+    b_otn, b_status, b_amount, b_lines = bill.out_trade_no, bill.status, bill.amount_fen, bill.line_no
+    n = len(bill)
+
+    # 1. Index the bill's payment rows by out_trade_no (dict(zip) runs at C speed).
+    is_payment = kinds.translate(_PAYMENT_MASK)
+    payment_rows = list(compress(range(n), is_payment))
+    index: dict[str, int] = dict(zip(compress(b_otn, is_payment), payment_rows, strict=True))
+    if len(index) != len(payment_rows):
+        _duplicates(bill, payment_rows, index, items)
+    refund_rows = [i for i in range(n) if not is_payment[i]]
+
+    # 2. Walk the ledger once; pop each key so what is left is missing locally.
+    pop = index.pop
+    l_otn, l_state, l_amount, l_due, l_terminal = (
+        ledger.out_trade_no,
+        ledger.state,
+        ledger.amount_fen,
+        ledger.due,
+        ledger.terminal_id,
+    )
+    money_in = _MONEY_IN
+    matched = 0
+    for i in range(len(l_otn)):
+        j = pop(l_otn[i], -1)
+        state = l_state[i]
+        if j >= 0 and b_status[j] is PAID and state in money_in and b_amount[j] == l_amount[i]:
+            matched += 1  # the common case: both say paid, same amount
+            continue
+        if j < 0 and (not l_due[i] or (state in _SETTLED and state not in money_in)):
+            matched += 1  # nothing collected (or collected another day) and not in the bill: consistent
+            continue
+        matched += _classify(bill, j, l_otn[i], state, l_amount[i], bool(l_due[i]), l_terminal[i], items, settled)
+    # 3. Bill payments the day's window did not hold: ask the ledger about other days, else missing.
+    if index:
+        leftover = dict(index)
+        other = lookup_payments(list(leftover)) if lookup_payments is not None else LedgerPayments()
+        for i in range(len(other)):
+            j = leftover.pop(other.out_trade_no[i], -1)
+            if j < 0:
+                continue
+            matched += _classify(
+                bill,
+                j,
+                other.out_trade_no[i],
+                other.state[i],
+                other.amount_fen[i],
+                False,
+                other.terminal_id[i],
+                items,
+                settled,
+            )
+        for otn, j in leftover.items():
+            items.append(
+                OpenItem(
+                    Difference.MISSING_LOCALLY,
+                    channel,
+                    otn,
+                    f"The provider's bill has a payment of {_fen(b_amount[j])} ({b_status[j]}) the engine has "
+                    "no record of.",
+                    _ACT_MISSING_LOCALLY if b_status[j] is PAID else "Nothing was collected (reversed); note it.",
+                    missing_from="ledger",
+                    bill_fen=b_amount[j],
+                    bill_status=b_status[j],
+                    bill_line=b_lines[j],
+                )
+            )
+    result.matched = matched + _match_refunds(bill, refund_rows, refunds, ledger, lookup_refunds, result)
+    if journal is not None:
+        _match_journal(channel, ledger, journal, settled, items)
+    return result
+
+
+_PAYMENT_MASK = bytes([1] + [0] * 255)  # kind byte PAYMENT (0) -> 1, anything else -> 0
+assert PAYMENT == 0
+
+
+def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], items: list[OpenItem]) -> None:
+    """A key seen twice: keep the first row for matching, report each repeat once."""
+    first: dict[str, int] = {}
+    for i in payment_rows:
+        otn = bill.out_trade_no[i]
+        j = first.setdefault(otn, i)
+        if j == i:
+            continue
+        identical = bill.line_hash[i] == bill.line_hash[j]
+        if not identical and {bill.status[i], bill.status[j]} == {PAID, REVOKED}:
+            # Paid, then reversed, listed on two lines: the reversal is the outcome.
+            index[otn] = i if bill.status[i] is REVOKED else j
+            continue
+        what = "repeats line" if identical else "has the same order number as line"
+        items.append(
+            OpenItem(
+                Difference.DUPLICATE_IN_BILL,
+                bill.channel,
+                otn,
+                f"Bill line {bill.line_no[i]} {what} {bill.line_no[j]} ({format_fen(bill.amount_fen[i])}); "
+                "it is counted once.",
+                _ACT_DUPLICATE,
+                bill_fen=bill.amount_fen[i],
+                bill_status=bill.status[i],
+                bill_line=bill.line_no[i],
+            )
+        )
+    for otn, j in first.items():
+        if index.get(otn, j) != j and bill.status[index[otn]] is not REVOKED:
+            index[otn] = j
+
+
+def _classify(
+    bill: Bill,
+    j: int,
+    otn: str,
+    state: str,
+    amount: int,
+    due: bool,
+    terminal: str,
+    items: list[OpenItem],
+    settled: list[Settlement],
+) -> int:
+    """Classify one ledger payment against bill row ``j`` (-1: not in the bill). Returns 1 if matched."""
+    channel = bill.channel
+    if j < 0:
+        if state in _MONEY_IN:
+            items.append(
+                OpenItem(
+                    Difference.MISSING_AT_PROVIDER,
+                    channel,
+                    otn,
+                    f"The engine has {otn} as {state} ({format_fen(amount)}) but the provider's bill does not list it.",
+                    _ACT_MISSING_AT_PROVIDER,
+                    missing_from="provider",
+                    ledger_fen=amount,
+                    ledger_status=state,
+                    terminal_id=terminal,
+                )
+            )
+            return 0
+        if state in _SETTLED or not due:
+            return 1
+        items.append(
+            OpenItem(
+                Difference.STATUS_DIFFERS,
+                channel,
+                otn,
+                f"The engine still has {otn} as {state}; the provider's bill shows no payment that day.",
+                "The engine keeps querying and will close it; if it stays open, check it in the merchant platform.",
+                ledger_fen=amount,
+                ledger_status=state,
+                terminal_id=terminal,
+            )
+        )
+        return 0
+    b_status, b_amount, line = bill.status[j], bill.amount_fen[j], bill.line_no[j]
+    txid = bill.transaction_id[j] or None
+    if b_amount != amount:
+        items.append(
+            OpenItem(
+                Difference.AMOUNT_DIFFERS,
+                channel,
+                otn,
+                f"The bill says {format_fen(b_amount)}, the engine {format_fen(amount)} "
+                f"(difference {format_fen(b_amount - amount)}).",
+                _ACT_AMOUNT,
+                bill_fen=b_amount,
+                ledger_fen=amount,
+                bill_status=b_status,
+                ledger_status=state,
+                terminal_id=terminal,
+                bill_line=line,
+            )
+        )
+        return 0
+    if b_status is PAID:
+        if state in _MONEY_IN:
+            return 1
+        if state not in _SETTLED:
+            settled.append(Settlement(channel, otn, PaymentState.PAID, amount, txid))
+            items.append(
+                OpenItem(
+                    Difference.SETTLED_FROM_BILL,
+                    channel,
+                    otn,
+                    f"The engine had {otn} as {state}; the bill proves it was paid "
+                    f"({format_fen(amount)}): set to PAID.",
+                    "Nothing to do.",
+                    bill_fen=b_amount,
+                    ledger_fen=amount,
+                    bill_status=b_status,
+                    ledger_status=state,
+                    terminal_id=terminal,
+                    bill_line=line,
+                )
+            )
+            return 1
+        if state == _REVERSED and _bill_refunded(bill, otn) >= amount:
+            return 1  # Alipay cancel of a paid trade: listed as a payment and its refund
+        items.append(
+            OpenItem(
+                Difference.STATUS_DIFFERS,
+                channel,
+                otn,
+                f"The provider collected {format_fen(b_amount)} for {otn} but the engine has it as {state}.",
+                "Check the sale with the cashier: hand over the goods and record the sale, or refund the customer.",
+                bill_fen=b_amount,
+                ledger_fen=amount,
+                bill_status=b_status,
+                ledger_status=state,
+                terminal_id=terminal,
+                bill_line=line,
+            )
+        )
+        return 0
+    # The bill shows the payment reversed (WeChat REVOKED): the money went back.
+    if state == _REVERSED or state in _NO_MONEY:
+        return 1
+    if state not in _SETTLED:
+        settled.append(Settlement(channel, otn, PaymentState.REVERSED, amount, txid))
+        items.append(
+            OpenItem(
+                Difference.SETTLED_FROM_BILL,
+                channel,
+                otn,
+                f"The engine had {otn} as {state}; the bill proves it was reversed: set to REVERSED.",
+                "Nothing to do.",
+                bill_fen=b_amount,
+                ledger_fen=amount,
+                bill_status=b_status,
+                ledger_status=state,
+                terminal_id=terminal,
+                bill_line=line,
+            )
+        )
+        return 1
+    items.append(
+        OpenItem(
+            Difference.STATUS_DIFFERS,
+            channel,
+            otn,
+            f"The provider reversed {otn} (money returned) but the engine has it as {state}.",
+            "Ask the customer to pay again or take the goods back; then void the sale.",
+            bill_fen=b_amount,
+            ledger_fen=amount,
+            bill_status=b_status,
+            ledger_status=state,
+            terminal_id=terminal,
+            bill_line=line,
+        )
+    )
+    return 0
+
+
+def _bill_refunded(bill: Bill, otn: str) -> int:
+    return sum(
+        bill.amount_fen[i]
+        for i in range(len(bill))
+        if bill.kind[i] != PAYMENT and bill.out_trade_no[i] == otn and bill.status[i] is REFUND_SUCCESS
+    )
+
+
+def _match_refunds(
+    bill: Bill,
+    refund_rows: list[int],
+    refunds: Iterable[LedgerRefund],
+    ledger: LedgerPayments,
+    lookup: RefundLookup | None,
+    result: ChannelMatch,
+) -> int:
+    channel, items = bill.channel, result.items
+    index: dict[str, int] = {}
+    for i in refund_rows:
+        rno = bill.out_refund_no[i]
+        j = index.setdefault(rno, i)
+        if j != i:
+            items.append(
+                OpenItem(
+                    Difference.DUPLICATE_IN_BILL,
+                    channel,
+                    bill.out_trade_no[i],
+                    f"Bill line {bill.line_no[i]} repeats refund {rno} of line {bill.line_no[j]}; it is counted once.",
+                    _ACT_DUPLICATE,
+                    out_refund_no=rno,
+                    bill_fen=bill.amount_fen[i],
+                    bill_status=bill.status[i],
+                    bill_line=bill.line_no[i],
+                )
+            )
+    matched = 0
+
+    def one(refund: LedgerRefund, j: int) -> None:
+        nonlocal matched
+        rno = refund.out_refund_no
+        if j < 0:
+            if refund.state == RefundState.SUCCESS.value and refund.due:
+                items.append(
+                    OpenItem(
+                        Difference.REFUND_DIFFERS,
+                        channel,
+                        refund.out_trade_no,
+                        f"The engine refunded {format_fen(refund.amount_fen)} ({rno}) but the provider's bill does "
+                        "not list the refund.",
+                        "Look the refund up in the merchant platform; if it never happened, refund the customer again.",
+                        out_refund_no=rno,
+                        missing_from="provider",
+                        ledger_fen=refund.amount_fen,
+                        ledger_status=refund.state,
+                    )
+                )
+            else:
+                matched += 1
+            return
+        b_amount, b_status, line = bill.amount_fen[j], bill.status[j], bill.line_no[j]
+        common = {
+            "out_refund_no": rno,
+            "bill_fen": b_amount,
+            "ledger_fen": refund.amount_fen,
+            "bill_status": b_status,
+            "ledger_status": refund.state,
+            "bill_line": line,
+        }
+        if b_amount != refund.amount_fen:
+            items.append(
+                OpenItem(
+                    Difference.REFUND_DIFFERS,
+                    channel,
+                    refund.out_trade_no,
+                    f"Refund {rno}: the bill says {format_fen(b_amount)}, the engine {format_fen(refund.amount_fen)}.",
+                    _ACT_AMOUNT,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+            return
+        if b_status is REFUND_SUCCESS and refund.state != RefundState.SUCCESS.value:
+            if refund.state == RefundState.FAILED.value:
+                items.append(
+                    OpenItem(
+                        Difference.REFUND_DIFFERS,
+                        channel,
+                        refund.out_trade_no,
+                        f"Refund {rno} succeeded at the provider but the engine recorded it as failed.",
+                        "Do not refund again; mark the refund done with the manager PIN.",
+                        **common,  # type: ignore[arg-type]
+                    )
+                )
+                return
+            result.settled.append(
+                Settlement(channel, refund.out_trade_no, RefundState.SUCCESS, b_amount, out_refund_no=rno)
+            )
+            items.append(
+                OpenItem(
+                    Difference.SETTLED_FROM_BILL,
+                    channel,
+                    refund.out_trade_no,
+                    f"Refund {rno} was {refund.state} in the engine; the bill proves it succeeded: set to SUCCESS.",
+                    "Nothing to do.",
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+        elif b_status is REFUND_FAILED and refund.state == RefundState.SUCCESS.value:
+            items.append(
+                OpenItem(
+                    Difference.REFUND_DIFFERS,
+                    channel,
+                    refund.out_trade_no,
+                    f"Refund {rno} failed at the provider but the engine recorded it as done.",
+                    "The customer did not get the money back: refund again from the till.",
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+            return
+        matched += 1
+
+    for refund in refunds:
+        one(refund, index.pop(refund.out_refund_no, -1))
+    if index and lookup is not None:
+        for refund in lookup(list(index)):
+            j = index.pop(refund.out_refund_no, -1)
+            if j >= 0:
+                one(LedgerRefund(refund.out_refund_no, refund.out_trade_no, refund.amount_fen, refund.state, False), j)
+    reversed_trades: set[str] = set()
+    if index:
+        reversed_trades = {o for o, s in zip(ledger.out_trade_no, ledger.state, strict=True) if s == _REVERSED}
+    for rno, j in index.items():
+        otn = bill.out_trade_no[j]
+        if otn in reversed_trades and bill.status[j] is REFUND_SUCCESS:
+            matched += 1  # the money-returning half of an Alipay cancel
+            continue
+        items.append(
+            OpenItem(
+                Difference.REFUND_DIFFERS,
+                channel,
+                otn,
+                f"The provider's bill has a refund of {format_fen(bill.amount_fen[j])} ({rno}, {bill.status[j]}) "
+                "that was not made through this system.",
+                "Find out who refunded it in the merchant platform; record it against the sale for the day's totals.",
+                out_refund_no=rno,
+                missing_from="ledger",
+                bill_fen=bill.amount_fen[j],
+                bill_status=bill.status[j],
+                bill_line=bill.line_no[j],
+            )
+        )
+    return matched
+
+
+def _match_journal(
+    channel: Channel,
+    ledger: LedgerPayments,
+    journal: dict[str, JournalSale],
+    settled: list[Settlement],
+    items: list[OpenItem],
+) -> None:
+    """Third way: what the terminals journaled against the engine's ledger (after this run's settling)."""
+    after = {s.out_trade_no: s.target.value for s in settled if s.out_refund_no is None}
+    seen: set[str] = set()
+    for i in range(len(ledger)):
+        otn = ledger.out_trade_no[i]
+        sale = journal.get(otn)
+        state = after.get(otn, ledger.state[i])
+        terminal = ledger.terminal_id[i]
+        if sale is None:
+            if state in _MONEY_IN and ledger.due[i]:
+                items.append(
+                    OpenItem(
+                        Difference.MISSING_LOCALLY,
+                        channel,
+                        otn,
+                        f"Terminal {terminal or '?'} has not synced the payment {otn} "
+                        f"({format_fen(ledger.amount_fen[i])}).",
+                        _ACT_NOT_SYNCED.format(terminal=terminal or "?"),
+                        missing_from="journal",
+                        ledger_fen=ledger.amount_fen[i],
+                        ledger_status=state,
+                        terminal_id=terminal,
+                    )
+                )
+            continue
+        seen.add(otn)
+        if sale.amount_fen != ledger.amount_fen[i]:
+            items.append(
+                OpenItem(
+                    Difference.AMOUNT_DIFFERS,
+                    channel,
+                    otn,
+                    f"Terminal {sale.terminal_id} journaled {format_fen(sale.amount_fen)}, the engine "
+                    f"{format_fen(ledger.amount_fen[i])}.",
+                    _ACT_AMOUNT,
+                    ledger_fen=ledger.amount_fen[i],
+                    journal_fen=sale.amount_fen,
+                    ledger_status=state,
+                    journal_status=sale.state,
+                    terminal_id=sale.terminal_id,
+                )
+            )
+        elif sale.state in _SETTLED and state in _SETTLED and (sale.state in _MONEY_IN) != (state in _MONEY_IN):
+            items.append(
+                OpenItem(
+                    Difference.STATUS_DIFFERS,
+                    channel,
+                    otn,
+                    f"Terminal {sale.terminal_id} shows {otn} as {sale.state}, the engine as {state}.",
+                    "Open the sale on the terminal so it refreshes from the engine; if goods left unpaid, "
+                    "contact the customer.",
+                    ledger_fen=ledger.amount_fen[i],
+                    journal_fen=sale.amount_fen,
+                    ledger_status=state,
+                    journal_status=sale.state,
+                    terminal_id=sale.terminal_id,
+                )
+            )
+    for otn, sale in journal.items():
+        if otn in seen or sale.channel != channel or sale.state not in _MONEY_IN:
+            continue
+        items.append(
+            OpenItem(
+                Difference.MISSING_LOCALLY,
+                channel,
+                otn,
+                f"Terminal {sale.terminal_id} journaled a paid {channel.label} sale {otn} "
+                f"({format_fen(sale.amount_fen)}) the engine has no record of.",
+                "Check the payment in the merchant platform and with the cashier.",
+                missing_from="ledger",
+                journal_fen=sale.amount_fen,
+                journal_status=sale.state,
+                terminal_id=sale.terminal_id,
+            )
+        )
