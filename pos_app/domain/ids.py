@@ -31,7 +31,8 @@ MAX_SEQ = 10**SEQ_LEN - 1
 
 _CODE = re.compile(r"[0-9A-Z]+")
 _TRADE_NO = re.compile(
-    r"(?P<kind>[PR])(?P<date>\d{6})(?P<time>\d{6})(?P<store>[0-9A-Z]{6})(?P<terminal>[0-9A-Z]{4})(?P<seq>\d{8})"
+    r"(?P<kind>[PR])(?P<date>\d{6})(?P<time>\d{6})(?P<store>[0-9A-Z]{6})(?P<terminal>[0-9A-Z]{4})(?P<seq>\d{8})",
+    re.ASCII,
 )
 #: What both gateways accept for our own numbers (WeChat allows more, we never generate it).
 GATEWAY_SAFE = re.compile(r"[0-9A-Za-z]{6,32}")
@@ -70,6 +71,8 @@ def make_trade_no(kind: IdKind, *, store: str, terminal: str, seq: int, at: date
     """Build an out_trade_no (kind P) or out_refund_no (kind R). ``at`` is the local wall time."""
     if not 0 < seq <= MAX_SEQ:
         raise IdError(f"Sequence {seq} is outside 1..{MAX_SEQ}.")
+    if not 2000 <= at.year <= 2099:
+        raise IdError(f"The clock says {at.year}: order numbers carry a year from 2000 to 2099.")
     trade_no = TradeNo(
         kind,
         at.replace(microsecond=0),
@@ -94,7 +97,8 @@ def parse_trade_no(text: str) -> TradeNo:
     if match is None:
         raise IdError(f"{text!r} is not an order number made by this system.")
     try:
-        at = datetime.strptime(match.group("date") + match.group("time"), "%y%m%d%H%M%S")
+        # Years are 2000–2099: strptime's %y would read 69–99 as 1969–1999.
+        at = datetime.strptime("20" + match.group("date") + match.group("time"), "%Y%m%d%H%M%S")
     except ValueError as exc:
         raise IdError(f"{text!r} carries an impossible date or time.") from exc
     return TradeNo(

@@ -16,7 +16,8 @@ from pos_app.domain.errors import AmountError
 DEFAULT_MAX_SALE_FEN = 10_000_000
 
 _CURRENCY_SIGNS = ("¥", "￥", "RMB", "CNY")
-_AMOUNT = re.compile(r"(?P<yuan>\d+)(?:\.(?P<fen>\d*))?")
+# re.ASCII: \d must not match other scripts' digits (NFKC folds full-width ones, not e.g. "٣").
+_AMOUNT = re.compile(r"(?P<yuan>\d+)(?:\.(?P<fen>\d*))?", re.ASCII)
 
 
 def parse_amount(text: str, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> int:
@@ -80,7 +81,7 @@ def fen_to_yuan(fen: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-_YUAN = re.compile(r"(?P<sign>-?)(?P<yuan>\d+)(?:\.(?P<fen>\d{1,2}))?")
+_YUAN = re.compile(r"(?P<sign>-?)(?P<yuan>\d+)(?:\.(?P<fen>\d{1,2}))?", re.ASCII)
 
 
 def yuan_to_fen(yuan: str) -> int:
