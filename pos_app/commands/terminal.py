@@ -1,0 +1,138 @@
+"""`pos terminal` (and `pos` with no command): the checkout terminal.
+
+With no configuration it is the embedded default (DESIGN.md §2): a sandbox demo profile is made in
+the data directory, the sandbox and the engine start as child processes on its loopback ports, the
+terminal activates itself, a demo cashier and manager are added, and the till opens in training
+mode with a SANDBOX badge. Quitting stops the children. With a configuration it connects to the
+configured engine (a sandbox profile whose engine is not running gets its children started too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from pos_app.config import CONFIG_NAME, Settings, default_home, load_settings
+
+DEMO_STAFF = (("Demo Cashier", "1234", "cashier"), ("Demo Manager", "9999", "manager"))
+
+
+def profile_home(profile: str | None) -> Path:
+    base = default_home()
+    return base if not profile else base / "profiles" / profile
+
+
+def engine_up(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url.rstrip("/") + "/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def write_key(path: Path, text: str) -> None:
+    """The terminal key, mode 0600 from its first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text.strip() + "\n")
+    path.chmod(0o600)
+
+
+def activate(settings: Settings, code: str) -> None:
+    from pos_app.engine.client import EngineClient
+
+    terminal = settings.terminal
+
+    async def run() -> str:
+        async with EngineClient(terminal.engine_url, terminal.terminal_id, None) as client:
+            response = await client.activate(code, terminal.store_id, terminal.terminal_id, terminal.name)
+            return response.terminal_key
+
+    write_key(settings.path(terminal.terminal_key_file), asyncio.run(run()))
+
+
+def seed_demo_staff(settings: Settings) -> None:
+    from pos_app.journal import add_staff, list_staff, open_journal, session_scope
+
+    engine = open_journal(settings.path(settings.terminal.journal_path))
+    try:
+        with session_scope(engine) as session:
+            if list_staff(session, active_only=False):
+                return
+            for name, pin, role in DEMO_STAFF:
+                add_staff(session, name, pin, role, terminal_id=settings.terminal.terminal_id)
+    finally:
+        engine.dispose()
+
+
+def start_embedded(settings: Settings) -> object:
+    """Start sandbox + engine children for a sandbox profile; returns the Supervisor."""
+    from pos_app.launcher import Supervisor, run_pos
+
+    home = settings.home
+    supervisor = Supervisor(home)
+    try:
+        sandbox_url = f"http://{settings.sandbox.listen}"
+        sandbox = supervisor.start("sandbox", ["sandbox", "serve"], sandbox_url + "/healthz")
+        engine = supervisor.start("engine", ["engine", "serve"], settings.terminal.engine_url.rstrip("/") + "/healthz")
+        supervisor.wait_healthy(sandbox)
+        supervisor.wait_healthy(engine)
+        if not settings.path(settings.terminal.terminal_key_file).exists():
+            code = run_pos(home, ["engine", "activation-code"]).strip().splitlines()[-1].strip()
+            activate(settings, code)
+        seed_demo_staff(settings)
+    except BaseException:
+        supervisor.stop_all()
+        raise
+    return supervisor
+
+
+def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object | None]:
+    """Load (or create) the profile and start what it needs. Returns (settings, supervisor or None)."""
+    if config is not None:
+        settings = load_settings(config)
+    else:
+        home = profile_home(profile)
+        if not (home / CONFIG_NAME).exists():
+            from pos_app.sandbox.demo import init_demo_profile
+
+            click.echo(f"No configuration found: creating a sandbox demo profile in {home}", err=True)
+            init_demo_profile(home)
+        settings = load_settings(home / CONFIG_NAME)
+    supervisor = None
+    if settings.terminal.sandbox and not engine_up(settings.terminal.engine_url):
+        click.echo("Starting the sandbox gateways and the payment engine…", err=True)
+        supervisor = start_embedded(settings)
+    elif not settings.path(settings.terminal.terminal_key_file).exists():
+        code_file = settings.terminal.activation_code_file
+        if code_file is not None and settings.path(code_file).exists():
+            activate(settings, settings.path(code_file).read_text("utf-8").strip())
+    return settings, supervisor
+
+
+@click.command()
+@click.option("--profile", default=None, help="Use the named profile under the data directory.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Use this pos.toml (its directory is the profile home).",
+)
+def terminal(profile: str | None, config: Path | None) -> None:
+    """Open the checkout terminal (the default command)."""
+    from pos_app.tui.app import make_app
+
+    settings, supervisor = prepare(profile, config)
+    watchdog = getattr(supervisor, "problem", None)
+    try:
+        app = make_app(settings, watchdog=watchdog)
+        app.run()
+    finally:
+        if supervisor is not None:
+            supervisor.stop_all()  # type: ignore[attr-defined]

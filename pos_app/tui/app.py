@@ -1,0 +1,230 @@
+"""The Textual app and its one factory, :func:`make_app`, used by `pos terminal` and by the tests.
+
+The app owns what every screen shares: the :class:`~pos_app.tui.till.Till` (journal + engine
+client), the engine's online state, the count of unsent journal events, and the event stream that
+turns engine notifications into :class:`PaymentUpdated` messages. One handler turns any failed
+worker into a message the cashier can act on — never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from pos_app.config import Settings
+from pos_app.engine.client import EngineClient
+from pos_app.engine.schemas import PaymentView
+from pos_app.engine.terminal_auth import decode_key
+from pos_app.sync.outbox import OutboxDrain
+from pos_app.tui.logic.errors import describe
+from pos_app.tui.logic.wedge import DEFAULT_MAX_GAP_S
+from pos_app.tui.messages import PaymentUpdated
+from pos_app.tui.till import Till
+
+log = logging.getLogger(__name__)
+
+#: Returns a one-line description of a problem outside the app (a crashed child process), or None.
+Watchdog = Callable[[], str | None]
+
+
+class PosApp(App[None]):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "pos"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        till: Till,
+        *,
+        sandbox: bool = False,
+        watchdog: Watchdog | None = None,
+        wedge_max_gap_s: float = DEFAULT_MAX_GAP_S,
+        health_interval_s: float = 3.0,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.till = till
+        self.sandbox = sandbox
+        self.watchdog = watchdog
+        self.wedge_max_gap_s = wedge_max_gap_s
+        self.health_interval_s = health_interval_s
+        self.poll_interval_s = poll_interval_s
+        self.engine_online: bool | None = None
+        self.events_connected = False
+        self.unsent = 0
+        self.problem = ""
+        self.drain = OutboxDrain(till.journal, till.client, till.terminal_id)
+        self.drain_stop = asyncio.Event()
+        till.on_journal_write = self.journal_written
+
+    @classmethod
+    def current(cls) -> PosApp:
+        from textual._context import active_app
+
+        app = active_app.get()
+        assert isinstance(app, PosApp)
+        return app
+
+    # -- shared state -------------------------------------------------------------------------------
+
+    @property
+    def cashier_name(self) -> str:
+        return self.till.cashier or ""
+
+    def on_mount(self) -> None:
+        from pos_app.tui.screens.login import LoginScreen
+
+        self.push_screen(LoginScreen())
+        self.health_loop()
+        self.events_loop()
+        self.sync_loop()
+        self.set_interval(1.0, self.check_watchdog)
+
+    def after_login(self) -> None:
+        """Logged in: settle what an earlier run left open, then the checkout."""
+        from pos_app.tui.screens.checkout import CheckoutScreen
+        from pos_app.tui.screens.pending import PendingScreen
+
+        self.switch_screen(CheckoutScreen())
+        if self.till.pending():
+            self.push_screen(PendingScreen())
+
+    def logout(self) -> None:
+        from pos_app.tui.screens.login import LoginScreen
+
+        self.till.logout()
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen())
+
+    def action_help(self) -> None:
+        from pos_app.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # -- engine link ------------------------------------------------------------------------------
+
+    def check_watchdog(self) -> None:
+        if self.watchdog is None:
+            return
+        problem = self.watchdog() or ""
+        if problem and problem != self.problem:
+            self.notify(problem, title="Background process stopped", severity="error", timeout=30)
+        self.problem = problem
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def health_loop(self) -> None:
+        while True:
+            online = await self.till.engine_reachable()
+            if online is False and self.engine_online:
+                self.notify("Engine unreachable — cash only until it is back.", severity="error")
+            elif online and self.engine_online is False:
+                self.notify("Engine back online — QR and scan payments work again.")
+            self.engine_online = online
+            self.unsent = self.till.unsent_count()
+            await asyncio.sleep(self.health_interval_s)
+
+    @work(exclusive=True, group="events", exit_on_error=False)
+    async def events_loop(self) -> None:
+        """Follow the engine's event stream; reconnect with the last id after any break."""
+        last_id = 0
+        while True:
+            try:
+                async for event in self.till.client.events(last_id):
+                    self.events_connected = True
+                    last_id = event.event_id
+                    if event.refund is not None:
+                        self.till.apply_refund(event.refund)
+                    self.payment_changed(event.payment)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # refused (e.g. not activated): polling carries the screens
+                log.warning("event stream ended: %s", exc.__class__.__name__)
+            self.events_connected = False
+            await asyncio.sleep(5.0)
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def sync_loop(self) -> None:
+        """Upload the journal outbox to the engine, in order, at least once."""
+        await self.drain.run(self.drain_stop, idle_s=2.0)
+
+    def journal_written(self) -> None:
+        self.drain.wake.set()
+
+    def payment_changed(self, view: PaymentView) -> None:
+        """Journal the new state, then tell every screen (the one showing it updates itself)."""
+        try:
+            self.till.apply_view(view)
+        except Exception as exc:
+            log.warning("could not journal %s: %s", view.out_trade_no, exc.__class__.__name__)
+        for screen in self.screen_stack:
+            screen.post_message(PaymentUpdated(view))
+
+    # -- the one error handler -------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        if event.worker.group in {"health", "events"}:
+            log.warning("background worker %s failed: %r", event.worker.group, error)
+        message = describe(error)
+        if message.text.startswith("Something went wrong"):
+            log.exception("worker %s failed", event.worker.name, exc_info=error)
+        self.notify(message.text, title=message.title, severity=message.severity, timeout=10)  # type: ignore[arg-type]
+        handler = getattr(self.screen, "worker_failed", None)
+        if callable(handler):
+            handler(error)
+
+
+def make_app(
+    settings: Settings,
+    *,
+    engine_client: EngineClient | None = None,
+    journal_engine: Engine | None = None,
+    watchdog: Watchdog | None = None,
+    sandbox: bool | None = None,
+    **options: Any,
+) -> PosApp:
+    """Build the terminal app from a profile: the CLI and the tests use this same wiring.
+
+    ``engine_client`` defaults to an :class:`EngineClient` on ``settings.terminal.engine_url`` with the
+    stored terminal key; ``journal_engine`` to the journal at ``settings.terminal.journal_path``.
+    """
+    from pos_app.journal.db import open_journal
+
+    terminal = settings.terminal
+    if journal_engine is None:
+        journal_engine = open_journal(settings.path(terminal.journal_path))
+    if engine_client is None:
+        key_file = settings.path(terminal.terminal_key_file)
+        key = read_terminal_key(key_file)
+        engine_client = EngineClient(terminal.engine_url, terminal.terminal_id, key)
+    till = Till(settings, journal_engine, engine_client)
+    return PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
+
+
+def read_terminal_key(path: Path) -> bytes:
+    """The terminal's HMAC key, stored base64url at activation (0600)."""
+    from pos_app.domain.errors import ConfigError
+
+    try:
+        return decode_key(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: this terminal is not activated yet (run `pos engine activation-code` on the engine)."
+        ) from None

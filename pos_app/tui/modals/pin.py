@@ -1,0 +1,48 @@
+"""A manager's PIN for a refund or a void. Stays open on a wrong PIN (saying so); returns the
+manager's name on the right one, None on Escape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from pos_app.domain.errors import PosError
+
+
+class ManagerPinModal(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, purpose: str, check: Callable[[str], str]) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal"):
+            yield Label(f"Manager PIN — {self.purpose}")
+            yield Input(password=True, placeholder="PIN", id="manager-pin", max_length=12)
+            yield Static("", id="pin-error", classes="error")
+            yield Label("Enter to approve · Esc to cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#manager-pin", Input).focus()
+
+    @on(Input.Submitted, "#manager-pin")
+    def submitted(self, event: Input.Submitted) -> None:
+        pin = event.value.strip()
+        event.input.clear()
+        try:
+            manager = self.check(pin)
+        except PosError as exc:
+            self.query_one("#pin-error", Static).update(exc.message)
+            return
+        self.dismiss(manager)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,52 @@
+"""What every full screen shares: the title line, a line of keys, the status bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Static
+
+from pos_app.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from pos_app.tui.app import PosApp
+    from pos_app.tui.till import Till
+
+
+class TillScreen(Screen[None]):
+    #: Shown in the title line after the store name.
+    HEADING = ""
+    #: The keys line at the bottom (the help screen lists every key with more words).
+    KEYS = ""
+
+    @property
+    def pos(self) -> PosApp:
+        return cast("PosApp", self.app)
+
+    @property
+    def till(self) -> Till:
+        return self.pos.till
+
+    def title_text(self) -> Text:
+        terminal = self.till.settings.terminal
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.pos.sandbox:
+            text.append(" SANDBOX ", style="bold black on yellow")
+            text.append(" ")
+        text.append(terminal.store_name, style="bold")
+        text.append(f" · {terminal.name}")
+        if self.HEADING:
+            text.append(f" · {self.HEADING}", style="bold")
+        return text
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text(), id="title")
+        yield from self.body()
+        yield Static(self.KEYS, classes="keys", id="keys")
+        yield StatusBar()
+
+    def body(self) -> ComposeResult:
+        yield from ()

@@ -1,0 +1,229 @@
+"""Checkout: the amount (keypad) or item lines, the subject, and the payment method keys.
+
+Digits, '.', Backspace edit the amount. A USB scanner firing a payment code into this screen (a fast
+burst of digits ending in Enter) is recognised by key timing and starts a scan payment at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Digits, Label, Static
+
+from pos_app.domain.errors import AuthCodeError, InputError, PosError
+from pos_app.domain.money import format_fen
+from pos_app.domain.routing import Channel, route_auth_code
+from pos_app.tui.logic.cart import Cart, ItemLine
+from pos_app.tui.logic.keypad import AmountBuffer
+from pos_app.tui.logic.wedge import WedgeClassifier
+from pos_app.tui.screens.base import TillScreen
+from pos_app.tui.till import SaleDraft
+
+DEFAULT_SUBJECT = "In-store purchase"
+
+
+class CheckoutScreen(TillScreen):
+    HEADING = "Checkout"
+    KEYS = "w WeChat QR · a Alipay QR · s scan code · c cash · i item · t subject · h history · F1 help"
+    BINDINGS = [
+        Binding("w", "qr('wechat')", "WeChat QR"),
+        Binding("a", "qr('alipay')", "Alipay QR"),
+        Binding("s", "scan", "Scan code"),
+        Binding("c", "cash", "Cash"),
+        Binding("i", "add_item", "Add item"),
+        Binding("d", "remove_item", "Remove last item"),
+        Binding("t", "subject", "Subject"),
+        Binding("h", "history", "History"),
+        Binding("escape", "clear", "Clear"),
+        Binding("ctrl+l", "logout", "Sign out"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = AmountBuffer()
+        self.cart = Cart()
+        self.subject = DEFAULT_SUBJECT
+        self.wedge = WedgeClassifier()
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="checkout"):
+            with Vertical(id="amount-panel"):
+                yield Label("Amount (¥) — type digits, '.' and Backspace", classes="hint")
+                yield Digits("0", id="amount")
+                yield Static("", id="amount-error", classes="error")
+                yield Static("", id="subject")
+                yield Static("", id="cashier-line", classes="hint")
+            with Vertical(id="lines-panel"):
+                yield Label("Items (i add, d remove last)", classes="hint")
+                yield DataTable(id="lines", cursor_type="none", zebra_stripes=True)
+                yield Static("", id="total")
+
+    def on_mount(self) -> None:
+        self.wedge.max_gap_s = self.pos.wedge_max_gap_s
+        table = self.query_one("#lines", DataTable)
+        table.add_columns("Item", "Qty", "Unit", "Total")
+        table.can_focus = False
+        self.refresh_view()
+
+    # -- the amount ---------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        now = time.monotonic()
+        char = event.character
+        if event.key == "enter":
+            event.stop()
+            self.enter_pressed(now)
+            return
+        if event.key == "backspace":
+            event.stop()
+            self.wedge.backspace()
+            self.buffer.press("backspace")
+            self.refresh_view()
+            return
+        if char is not None and (char.isdigit() or char == "."):
+            event.stop()
+            self.wedge.key(char, now)
+            self.buffer.press(char)
+            self.refresh_view()
+
+    def enter_pressed(self, now: float) -> None:
+        split = self.wedge.split_burst(now)
+        self.wedge.reset()
+        if split is None:
+            return
+        typed, scanned = split
+        # The scanner's digits landed in the amount: put the amount back as the cashier typed it.
+        self.buffer = AmountBuffer()
+        for char in typed:
+            self.buffer.press(char)
+        self.refresh_view()
+        try:
+            routed = route_auth_code(scanned)
+        except AuthCodeError as exc:
+            self.show_error(exc.message)
+            return
+        draft = self.draft()
+        if draft is not None:
+            from pos_app.tui.screens.scan import ScanScreen
+
+            self.app.push_screen(ScanScreen(draft, routed=routed))
+
+    def amount_fen(self) -> int:
+        if self.cart.lines:
+            return self.cart.total_fen
+        return self.buffer.fen(max_fen=self.till.settings.terminal.max_sale_fen)
+
+    def draft(self) -> SaleDraft | None:
+        try:
+            amount = self.amount_fen()
+        except PosError as exc:
+            self.show_error(exc.message)
+            return None
+        return SaleDraft(amount, self.cart.subject(self.subject), list(self.cart.lines))
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#amount-error", Static).update(message)
+        self.notify(message, severity="warning")
+
+    def refresh_view(self) -> None:
+        shown = format_fen(self.cart.total_fen).lstrip("¥") if self.cart.lines else self.buffer.text or "0"
+        self.query_one("#amount", Digits).update(shown)
+        self.query_one("#amount-error", Static).update("")
+        self.query_one("#subject", Static).update(f"Subject: {self.cart.subject(self.subject)}")
+        self.query_one("#cashier-line", Static).update(f"Cashier: {self.till.cashier or '-'}")
+        table = self.query_one("#lines", DataTable)
+        table.clear()
+        for line in self.cart.lines:
+            table.add_row(line.description, str(line.quantity), format_fen(line.unit_fen), format_fen(line.total_fen))
+        total = format_fen(self.cart.total_fen) if self.cart.lines else "—"
+        self.query_one("#total", Static).update(f"Total {total}")
+
+    def new_sale(self) -> None:
+        """Called when a sale is finished: a clean checkout for the next customer."""
+        self.buffer.clear()
+        self.cart.clear()
+        self.subject = DEFAULT_SUBJECT
+        self.wedge.reset()
+        self.refresh_view()
+
+    # -- methods --------------------------------------------------------------------------------
+
+    def wallet_allowed(self) -> bool:
+        if self.pos.engine_online is False:
+            self.show_error("Engine unreachable — cash only until it is back.")
+            return False
+        if self.till.pending():
+            from pos_app.tui.screens.pending import PendingScreen
+
+            self.notify("An earlier payment is still open — settle it first.", severity="warning")
+            self.app.push_screen(PendingScreen())
+            return False
+        return True
+
+    def action_qr(self, channel: str) -> None:
+        draft = self.draft()
+        if draft is None or not self.wallet_allowed():
+            return
+        from pos_app.tui.screens.qr import QrScreen
+
+        self.app.push_screen(QrScreen(draft, Channel(channel)))
+
+    def action_scan(self) -> None:
+        draft = self.draft()
+        if draft is None or not self.wallet_allowed():
+            return
+        from pos_app.tui.screens.scan import ScanScreen
+
+        self.app.push_screen(ScanScreen(draft))
+
+    def action_cash(self) -> None:
+        draft = self.draft()
+        if draft is None:
+            return
+        from pos_app.tui.screens.cash import CashScreen
+
+        self.app.push_screen(CashScreen(draft))
+
+    def action_add_item(self) -> None:
+        from pos_app.tui.modals.item import ItemModal
+
+        def added(line: ItemLine | None) -> None:
+            if line is None:
+                return
+            try:
+                self.cart.add(line, max_fen=self.till.settings.terminal.max_sale_fen)
+            except InputError as exc:
+                self.show_error(exc.message)
+                return
+            self.refresh_view()
+
+        self.app.push_screen(ItemModal(max_fen=self.till.settings.terminal.max_sale_fen), added)
+
+    def action_remove_item(self) -> None:
+        self.cart.remove_last()
+        self.refresh_view()
+
+    def action_subject(self) -> None:
+        from pos_app.tui.modals.text import TextModal
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.subject = text[:127]
+                self.refresh_view()
+
+        self.app.push_screen(TextModal("Payment subject (shown in the customer's wallet)", self.subject), chosen)
+
+    def action_clear(self) -> None:
+        self.new_sale()
+
+    def action_history(self) -> None:
+        from pos_app.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen())
+
+    def action_logout(self) -> None:
+        self.pos.logout()

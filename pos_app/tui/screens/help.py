@@ -1,0 +1,65 @@
+"""Every key of every screen. The whole till works without a mouse."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Everywhere", [("F1", "this help"), ("Ctrl+Q", "quit the till"), ("Esc", "back / cancel")]),
+    ("Sign in", [("digits, Enter", "cashier PIN")]),
+    (
+        "Checkout",
+        [
+            ("0–9 . Backspace", "type the amount"),
+            ("i / d", "add an item line / remove the last one"),
+            ("t", "payment subject"),
+            ("w / a", "show a WeChat Pay / Alipay QR for the customer to scan"),
+            ("s", "scan the customer's payment code"),
+            ("(scanner)", "scanning a code here starts a scan payment at once"),
+            ("c", "cash"),
+            ("h", "today's sales (history)"),
+            ("Esc", "clear the sale"),
+            ("Ctrl+L", "sign out"),
+        ],
+    ),
+    ("QR", [("Esc", "cancel: closes the order"), ("Enter", "back when the payment is over")]),
+    (
+        "Scan",
+        [
+            ("scanner / digits + Enter", "the customer's payment code"),
+            ("f", "read the code from a picture file"),
+            ("r", "retry the SAME order after a network error"),
+            ("Esc", "back"),
+        ],
+    ),
+    ("Cash", [("digits, Enter", "cash tendered (empty = exact), shows the change")]),
+    ("Result", [("Enter / n", "next sale"), ("h", "history")]),
+    ("History", [("type", "search by amount, time, channel, order no"), ("↑↓ Enter", "open a sale")]),
+    ("Sale", [("r", "refund part or all (manager PIN)"), ("v", "void (manager PIN)")]),
+    ("Open payments", [("r", "retry settling"), ("Enter", "continue"), ("Esc", "continue, cash only")]),
+]
+
+
+def help_text() -> str:
+    lines: list[str] = []
+    for section, keys in KEYS:
+        lines.append(f"[b]{section}[/b]")
+        lines += [f"  {key:<26} {what}" for key, what in keys]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("f1", "close", "Close"), Binding("q", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="modal", id="help"):
+            yield Static("[b]Keys[/b]  (Esc closes)\n")
+            yield Static(help_text())
+
+    def action_close(self) -> None:
+        self.dismiss(None)

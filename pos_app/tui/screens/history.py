@@ -1,0 +1,75 @@
+"""Today's sales, searchable by amount, time, channel, out_trade_no (and cashier, state, subject).
+Enter opens a sale with its full event trail, refunds and voids."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input
+
+from pos_app.domain.money import format_fen
+from pos_app.tui.logic.text import STATE_WORDS
+from pos_app.tui.screens.base import TillScreen
+
+
+class HistoryScreen(TillScreen):
+    HEADING = "Today's sales"
+    KEYS = "type to search · ↑↓ choose · Enter open · / search · Esc back · F1 help"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with Vertical():
+            yield Input(placeholder="Search: amount (12.50), time (14:05), wechat/alipay/cash, order no", id="search")
+            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history-table", DataTable)
+        table.add_columns("Time", "Amount", "Channel", "State", "Cashier", "Order")
+        self.reload("")
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload(self.query_one("#search", Input).value)
+
+    def reload(self, query: str) -> None:
+        table = self.query_one("#history-table", DataTable)
+        table.clear()
+        for row in self.till.history(query):
+            amount = format_fen(row.amount_fen)
+            if row.refunded_fen:
+                amount += f" (-{format_fen(row.refunded_fen).lstrip('¥')})"
+            table.add_row(
+                f"{row.at.astimezone():%H:%M:%S}",
+                amount,
+                row.channel.label,
+                STATE_WORDS.get(row.state, row.state.value) if row.state.value != "PAID" else "PAID",
+                row.cashier,
+                row.out_trade_no,
+                key=row.out_trade_no,
+            )
+
+    @on(Input.Changed, "#search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.reload(event.value)
+
+    @on(Input.Submitted, "#search")
+    def search_done(self) -> None:
+        self.query_one("#history-table", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#history-table")
+    def open_sale(self, event: DataTable.RowSelected) -> None:
+        from pos_app.tui.screens.sale import SaleScreen
+
+        if event.row_key.value:
+            self.app.push_screen(SaleScreen(event.row_key.value))
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

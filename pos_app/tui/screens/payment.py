@@ -1,0 +1,68 @@
+"""What the QR and scan screens share: following one payment until it is final."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from textual import on
+
+from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.engine.schemas import PaymentView
+from pos_app.tui.messages import PaymentUpdated
+from pos_app.tui.screens.base import TillScreen
+from pos_app.tui.till import Attempt
+
+
+class PaymentScreen(TillScreen):
+    """A screen that follows ``self.attempt``; subclasses draw it in :meth:`show_view`."""
+
+    attempt: Attempt | None = None
+    done: bool = False
+
+    def show_view(self, view: PaymentView) -> None:
+        raise NotImplementedError
+
+    @on(PaymentUpdated)
+    def payment_updated(self, message: PaymentUpdated) -> None:
+        attempt = self.attempt
+        if attempt is None or message.view.out_trade_no != attempt.out_trade_no:
+            return
+        self.accept_view(message.view)
+
+    def accept_view(self, view: PaymentView) -> None:
+        """Take a newer view of our payment (never step back: late polls are ignored)."""
+        attempt = self.attempt
+        assert attempt is not None
+        if attempt.view is not None and attempt.view.state in SETTLED_STATES and view.state not in SETTLED_STATES:
+            return
+        if self.done:
+            return
+        attempt.view = view
+        self.show_view(view)
+        if view.state in SETTLED_STATES:
+            self.done = True
+            self.finished(view)
+
+    def finished(self, view: PaymentView) -> None:
+        """The payment is decided: PAID goes to the result screen; other ends stay for the cashier."""
+        if view.state == PaymentState.PAID and self.is_current:
+            from pos_app.tui.screens.result import ResultScreen
+
+            assert self.attempt is not None
+            self.app.switch_screen(ResultScreen.for_attempt(self.attempt))
+
+    async def follow(self) -> None:
+        """Poll the engine as a fallback: the event stream usually brings the news first."""
+        assert self.attempt is not None
+        while not self.done:
+            await asyncio.sleep(self.pos.poll_interval_s)
+            try:
+                view = await self.till.refresh(self.attempt)
+            except Exception:
+                continue  # offline for a moment: the status bar says so; keep following
+            self.accept_view(view)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
