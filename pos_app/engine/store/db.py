@@ -1,0 +1,96 @@
+"""Opening the ledger: engine construction, SQLite pragmas, PostgreSQL, Alembic migrations to head.
+
+SQLite (the default) runs in WAL mode with ``synchronous=FULL`` and a busy timeout, and every
+transaction starts with ``BEGIN IMMEDIATE``: one writer at a time, so a read-then-compare-and-set
+inside a transaction cannot interleave with another writer. PostgreSQL (``postgresql+psycopg://``)
+relies on row locks and the compare-and-set on ``(state, version)``; migrations take an advisory
+lock so that several engine processes starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import StaticPool
+
+import pos_app.engine.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Arbitrary constant naming the "migrating the ledger" advisory lock on PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x504F5301
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    else:
+        path = url[len("sqlite:///") :]
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(database_url: str) -> Engine:
+    """Build (but do not migrate) the ledger engine for ``sqlite:///…`` or ``postgresql+psycopg://…``."""
+    if database_url.startswith("sqlite"):
+        return _sqlite_engine(database_url)
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Run Alembic migrations to ``revision`` in one transaction (serialised across processes)."""
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        if not is_sqlite(engine):
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+def open_ledger(database_url: str) -> Engine:
+    """The ledger engine, migrated to the newest schema. ``database_url`` as in Settings.database_url."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    log.info("ledger open (%s)", engine.dialect.name)
+    return engine

@@ -1,0 +1,172 @@
+"""The engine's use cases against the sandbox, in-process over httpx.ASGITransport.
+
+One :class:`FakeTime` drives everything: the sandbox clock, the providers' clock and the service's
+clock. The service's injected ``sleep`` moves that time forward and lets the sandbox do what became
+due (complete password entries, deliver notifications), so a 45 s poll-then-reverse runs instantly.
+Notifications from the sandbox are posted to a tiny ASGI app that calls
+``PaymentService.handle_notification`` with the raw body and headers, like the real server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from pos_app.config import Settings
+from pos_app.domain.routing import Channel
+from pos_app.engine.providers import RetryPolicy, build_providers
+from pos_app.engine.providers.base import PaymentProvider, TradeResult
+from pos_app.engine.service import PaymentService
+from pos_app.engine.store import open_ledger
+from pos_app.sandbox.app import create_app
+from pos_app.sandbox.context import SandboxContext
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class FakeTime:
+    """Shared clock: ``now()`` (Unix seconds) for the sandbox, ``()`` (aware datetime) for the engine."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def now(self) -> float:
+        return self.t
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class NotifyReceiver:
+    """The engine's notification endpoints, reduced to what the sandbox posts to."""
+
+    def __init__(self) -> None:
+        self.service: PaymentService | None = None
+        self.answers: list[tuple[str, int]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        channel = {"/notify/wechatpay": Channel.WECHAT, "/notify/alipay": Channel.ALIPAY}.get(scope["path"])
+        if channel is None or self.service is None:
+            status, payload, media = 404, b"", "text/plain"
+        else:
+            ack = await self.service.handle_notification(channel, headers, body)
+            status, payload, media = ack.status_code, ack.body, ack.media_type
+        self.answers.append((scope["path"], status))
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    time: FakeTime
+    ctx: SandboxContext
+    sandbox: httpx.AsyncClient  # control endpoints of the sandbox (the customer's side)
+    providers: dict[Channel, PaymentProvider]
+    ledger: Engine
+    service: PaymentService
+    receiver: NotifyReceiver
+    sleeps: list[float]
+
+    async def sleep(self, seconds: float) -> None:
+        """The service's sleep: time passes, the sandbox does what became due."""
+        self.sleeps.append(seconds)
+        self.time.advance(seconds)
+        await self.ctx.step()
+        await asyncio.sleep(0)
+
+    async def step(self, seconds: float = 0.0) -> None:
+        self.time.advance(seconds)
+        await self.ctx.step()
+
+    async def authcode(self, channel: str, **options: Any) -> str:
+        r = await self.sandbox.post("/sandbox/authcodes", json={"channel": channel, **options})
+        r.raise_for_status()
+        return str(r.json()["auth_code"])
+
+    async def pay_qr(self, qr: str, *, after_s: float = 0, fail: str | None = None) -> dict[str, Any]:
+        r = await self.sandbox.post("/sandbox/pay", json={"qr": qr, "after_s": after_s, "fail": fail})
+        r.raise_for_status()
+        result: dict[str, Any] = r.json()
+        return result
+
+    async def fault(self, **spec: Any) -> None:
+        r = await self.sandbox.post("/sandbox/faults", json=spec)
+        r.raise_for_status()
+
+    async def clear_faults(self) -> None:
+        (await self.sandbox.delete("/sandbox/faults")).raise_for_status()
+
+    async def truth(self, channel: Channel, out_trade_no: str) -> TradeResult:
+        """The gateway's own view of the order (the sandbox's truth), faults cleared."""
+        await self.clear_faults()
+        return await self.providers[channel].query(out_trade_no)
+
+    def notifications(self, out_trade_no: str) -> list[Any]:
+        return self.ctx.notifier.list(out_trade_no=out_trade_no)
+
+    def new_service(self, **kwargs: Any) -> PaymentService:
+        """Another engine process on the same ledger (a restart, or a second instance)."""
+        return PaymentService(self.ledger, self.providers, self.settings, clock=self.time, sleep=self.sleep, **kwargs)
+
+
+def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
+    clock = FakeTime()
+    receiver = NotifyReceiver()
+    sandbox_app = create_app(settings, clock=clock, notify_transport=httpx.ASGITransport(app=receiver))
+    ctx: SandboxContext = sandbox_app.state.ctx
+    transport = httpx.ASGITransport(app=sandbox_app)
+    providers = build_providers(settings, transport=transport, clock=clock, retry=RetryPolicy.instant())
+    ledger = open_ledger(database_url or settings.database_url)
+    sleeps: list[float] = []
+    rig = Rig(
+        settings=settings,
+        time=clock,
+        ctx=ctx,
+        sandbox=httpx.AsyncClient(transport=transport, base_url="http://sandbox"),
+        providers=providers,
+        ledger=ledger,
+        service=None,  # type: ignore[arg-type]
+        receiver=receiver,
+        sleeps=sleeps,
+    )
+    rig.service = rig.new_service()
+    receiver.service = rig.service
+    return rig
+
+
+@pytest.fixture
+async def rig(demo_settings: Settings) -> AsyncIterator[Rig]:
+    r = make_rig(demo_settings)
+    yield r
+    await r.service.aclose()
+    await r.sandbox.aclose()
+    for provider in r.providers.values():
+        await provider.aclose()
+    r.ledger.dispose()
+
+
+def db_path(settings: Settings) -> Path:
+    return Path(settings.database_url[len("sqlite:///") :])
