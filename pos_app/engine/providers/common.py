@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from pos_app.engine.providers.base import OutcomeUnknownError
 
@@ -33,7 +33,9 @@ def system_clock() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Bounded retries with capped exponential backoff and jitter (tenacity).
+    """Bounded retries with capped exponential backoff plus random jitter (tenacity).
+
+    Wait before retry n (n = 1, 2, …): ``min(initial_s * 2**(n-1), max_s) + uniform(0, jitter_s)``.
 
     ``attempts`` counts the first try. ``RetryPolicy.instant()`` keeps the count but never sleeps.
     """
@@ -54,7 +56,7 @@ class RetryPolicy:
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             stop=stop_after_attempt(max(1, self.attempts)),
-            wait=wait_exponential_jitter(initial=self.initial_s, max=self.max_s, jitter=self.jitter_s),
+            wait=wait_exponential(multiplier=self.initial_s, max=self.max_s) + wait_random(0, self.jitter_s),
             retry=retry_if_exception_type(httpx.TransportError),
             reraise=True,
         )

@@ -47,7 +47,7 @@ from pos_app.engine.providers.wechatpay.verifier import CERTIFICATES_PATH, Certi
 
 log = logging.getLogger(__name__)
 
-FAIL_BODY = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False).encode("utf-8")
+FAIL_BODY = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 _REFUND_STATES: dict[str, RefundState] = {
     "SUCCESS": RefundState.SUCCESS,
