@@ -20,7 +20,7 @@ from typing import IO
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, seconds_of_day
 from pos_app.engine.reconcile.errors import BillFormatError
 
 ENCODING = "gb18030"  # a superset of GBK: decodes every GBK file the same way
@@ -38,16 +38,9 @@ SUMMARY_HEADER = (
 )
 _TRADE_TOTAL = re.compile(r"#交易合计：(\d+)笔，商家实收共(-?[\d.]+)元，商家优惠共(-?[\d.]+)元")
 _REFUND_TOTAL = re.compile(r"#退款合计：(\d+)笔，商家实收退款共(-?[\d.]+)元，商家优惠退款共(-?[\d.]+)元")
-_C_TRADE_NO, _C_OTN, _C_TYPE, _C_TOTAL, _C_RECEIVED, _C_MERCHANT_DISCOUNT, _C_REQUEST_NO, _C_FEE = (
-    0,
-    1,
-    2,
-    11,
-    12,
-    16,
-    21,
-    22,
-)
+# Column positions in the 25-column header.
+_C_TRADE_NO, _C_OTN, _C_TYPE, _C_FINISHED, _C_TOTAL, _C_RECEIVED = 0, 1, 2, 5, 11, 12
+_C_MERCHANT_DISCOUNT, _C_REQUEST_NO, _C_FEE = 16, 21, 22
 
 
 def _fields(line: str) -> list[str]:
@@ -111,8 +104,13 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
             received = fen(_clean(fields[_C_RECEIVED]))
             discount = fen(_clean(fields[_C_MERCHANT_DISCOUNT]))
             fee_fen = fen(_clean(fields[_C_FEE]) or "0.00")
+            at_s = seconds_of_day(_clean(fields[_C_FINISHED]))
         except AmountError as exc:
             raise BillFormatError(source, line_no, exc.message) from None
+        except ValueError:
+            raise BillFormatError(
+                source, line_no, f"完成时间 {fields[_C_FINISHED]!r} is not yyyy-MM-dd HH:mm:ss"
+            ) from None
         if kind_text == "交易":
             trades += 1
             trade_received += received
@@ -128,6 +126,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
                 settle_fen=received,
                 fee_millifen=abs(fee_fen) * 1000,
                 line_hash=hash(line),
+                at_s=at_s,
             )
         elif kind_text == "退款":
             refunds += 1
@@ -145,6 +144,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
                 settle_fen=abs(received),
                 fee_millifen=-abs(fee_fen) * 1000,
                 line_hash=hash(line),
+                at_s=at_s,
             )
         else:
             raise BillFormatError(source, line_no, f"unknown 业务类型 {kind_text!r}")

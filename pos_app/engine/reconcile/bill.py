@@ -46,6 +46,8 @@ class Bill:
     settle_fen: array[int] = field(default_factory=lambda: array("q"))
     #: Provider fee of the row; negative on refund rows when the fee is returned.
     fee_millifen: array[int] = field(default_factory=lambda: array("q"))
+    #: Time of day of the row (payment success / refund time), seconds after local midnight.
+    at_s: array[int] = field(default_factory=lambda: array("q"))
     #: hash() of the raw line without its line break: tells a repeated line from a changed one.
     line_hash: array[int] = field(default_factory=lambda: array("q"))
     #: The file's own summary figures (already checked against the rows), for the report.
@@ -67,6 +69,7 @@ class Bill:
         settle_fen: int,
         fee_millifen: int,
         line_hash: int,
+        at_s: int = 0,
     ) -> None:
         self.line_no.append(line_no)
         self.kind.append(kind)
@@ -78,6 +81,7 @@ class Bill:
         self.settle_fen.append(settle_fen)
         self.fee_millifen.append(fee_millifen)
         self.line_hash.append(line_hash)
+        self.at_s.append(at_s)
 
 
 def fen(text: str) -> int:
@@ -120,3 +124,13 @@ def format_millifen(value: int) -> str:
     sign = "-" if value < 0 else ""
     whole, part = divmod(abs(value), 100_000)
     return f"{sign}{whole}.{part:05d}"
+
+
+def seconds_of_day(text: str) -> int:
+    """``"2026-11-21 09:15:02"`` → 33302; ValueError if the text is not that form."""
+    if len(text) != 19 or text[10] != " " or text[13] != ":" or text[16] != ":" or not text.isascii():
+        raise ValueError(text)
+    hours, minutes, seconds = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError(text)
+    return hours * 3600 + minutes * 60 + seconds

@@ -97,6 +97,7 @@ class Settlement:
     amount_fen: int
     transaction_id: str | None = None
     out_refund_no: str | None = None
+    at_s: int = 0  # the bill's time of day of the payment (seconds after local midnight)
 
 
 @dataclass(slots=True)
@@ -224,7 +225,7 @@ def match_channel(
     for i in range(len(l_otn)):
         j = pop(l_otn[i], -1)
         state = l_state[i]
-        if j >= 0 and b_status[j] is PAID and state in money_in and b_amount[j] == l_amount[i]:
+        if j >= 0 and b_status[j] == PAID and state in money_in and b_amount[j] == l_amount[i]:
             matched += 1  # the common case: both say paid, same amount
             continue
         if j < 0 and (not l_due[i] or (state in _SETTLED and state not in money_in)):
@@ -258,7 +259,7 @@ def match_channel(
                     otn,
                     f"The provider's bill has a payment of {_fen(b_amount[j])} ({b_status[j]}) the engine has "
                     "no record of.",
-                    _ACT_MISSING_LOCALLY if b_status[j] is PAID else "Nothing was collected (reversed); note it.",
+                    _ACT_MISSING_LOCALLY if b_status[j] == PAID else "Nothing was collected (reversed); note it.",
                     missing_from="ledger",
                     bill_fen=b_amount[j],
                     bill_status=b_status[j],
@@ -286,7 +287,7 @@ def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], item
         identical = bill.line_hash[i] == bill.line_hash[j]
         if not identical and {bill.status[i], bill.status[j]} == {PAID, REVOKED}:
             # Paid, then reversed, listed on two lines: the reversal is the outcome.
-            index[otn] = i if bill.status[i] is REVOKED else j
+            index[otn] = i if bill.status[i] == REVOKED else j
             continue
         what = "repeats line" if identical else "has the same order number as line"
         items.append(
@@ -303,7 +304,7 @@ def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], item
             )
         )
     for otn, j in first.items():
-        if index.get(otn, j) != j and bill.status[index[otn]] is not REVOKED:
+        if index.get(otn, j) != j and bill.status[index[otn]] != REVOKED:
             index[otn] = j
 
 
@@ -371,11 +372,11 @@ def _classify(
             )
         )
         return 0
-    if b_status is PAID:
+    if b_status == PAID:
         if state in _MONEY_IN:
             return 1
         if state not in _SETTLED:
-            settled.append(Settlement(channel, otn, PaymentState.PAID, amount, txid))
+            settled.append(Settlement(channel, otn, PaymentState.PAID, amount, txid, at_s=bill.at_s[j]))
             items.append(
                 OpenItem(
                     Difference.SETTLED_FROM_BILL,
@@ -415,7 +416,7 @@ def _classify(
     if state == _REVERSED or state in _NO_MONEY:
         return 1
     if state not in _SETTLED:
-        settled.append(Settlement(channel, otn, PaymentState.REVERSED, amount, txid))
+        settled.append(Settlement(channel, otn, PaymentState.REVERSED, amount, txid, at_s=bill.at_s[j]))
         items.append(
             OpenItem(
                 Difference.SETTLED_FROM_BILL,
@@ -454,7 +455,7 @@ def _bill_refunded(bill: Bill, otn: str) -> int:
     return sum(
         bill.amount_fen[i]
         for i in range(len(bill))
-        if bill.kind[i] != PAYMENT and bill.out_trade_no[i] == otn and bill.status[i] is REFUND_SUCCESS
+        if bill.kind[i] != PAYMENT and bill.out_trade_no[i] == otn and bill.status[i] == REFUND_SUCCESS
     )
 
 
@@ -530,7 +531,7 @@ def _match_refunds(
                 )
             )
             return
-        if b_status is REFUND_SUCCESS and refund.state != RefundState.SUCCESS.value:
+        if b_status == REFUND_SUCCESS and refund.state != RefundState.SUCCESS.value:
             if refund.state == RefundState.FAILED.value:
                 items.append(
                     OpenItem(
@@ -543,20 +544,19 @@ def _match_refunds(
                     )
                 )
                 return
-            result.settled.append(
-                Settlement(channel, refund.out_trade_no, RefundState.SUCCESS, b_amount, out_refund_no=rno)
-            )
             items.append(
                 OpenItem(
-                    Difference.SETTLED_FROM_BILL,
+                    Difference.REFUND_DIFFERS,
                     channel,
                     refund.out_trade_no,
-                    f"Refund {rno} was {refund.state} in the engine; the bill proves it succeeded: set to SUCCESS.",
-                    "Nothing to do.",
+                    f"Refund {rno} succeeded at the provider; the engine still has it as {refund.state}.",
+                    "Nothing to pay out again: the engine confirms it on its next refund query; "
+                    "if it stays open, mark it done with the manager PIN.",
                     **common,  # type: ignore[arg-type]
                 )
             )
-        elif b_status is REFUND_FAILED and refund.state == RefundState.SUCCESS.value:
+            return
+        elif b_status == REFUND_FAILED and refund.state == RefundState.SUCCESS.value:
             items.append(
                 OpenItem(
                     Difference.REFUND_DIFFERS,
@@ -582,7 +582,7 @@ def _match_refunds(
         reversed_trades = {o for o, s in zip(ledger.out_trade_no, ledger.state, strict=True) if s == _REVERSED}
     for rno, j in index.items():
         otn = bill.out_trade_no[j]
-        if otn in reversed_trades and bill.status[j] is REFUND_SUCCESS:
+        if otn in reversed_trades and bill.status[j] == REFUND_SUCCESS:
             matched += 1  # the money-returning half of an Alipay cancel
             continue
         items.append(

@@ -28,6 +28,7 @@ from pos_app.engine.reconcile.bill import (
     fen,
     format_millifen,
     millifen,
+    seconds_of_day,
 )
 from pos_app.engine.reconcile.errors import BillFormatError
 
@@ -128,8 +129,11 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
                 req_refund = fen(fields[c_req_refund])
             else:
                 refund = coupon_refund = req_refund = 0
+            at_s = seconds_of_day(fields[0])
         except AmountError as exc:
             raise BillFormatError(source, line_no, exc.message) from None
+        except ValueError:
+            raise BillFormatError(source, line_no, f"交易时间 {fields[0]!r} is not yyyy-MM-dd HH:mm:ss") from None
         s_settle += settle
         s_total += total
         s_fee += fee
@@ -155,6 +159,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
                 settle_fen=refund,
                 fee_millifen=fee,
                 line_hash=hash(line),
+                at_s=at_s,
             )
         else:
             state = fields[c_state]
@@ -175,6 +180,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
                 settle_fen=settle,
                 fee_millifen=fee,
                 line_hash=hash(line),
+                at_s=at_s,
             )
     else:
         raise BillFormatError(source, line_no + 1, "the file ends before its summary lines (truncated?)")

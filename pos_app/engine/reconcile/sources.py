@@ -1,0 +1,189 @@
+"""Reading the engine side of a day (ledger payments/refunds, synced terminal journals) into the
+matcher's compact columns, and applying what the bill proved back to the ledger.
+
+Times: a bill day is a Beijing calendar day (UTC+8). The ledger stores aware UTC datetimes; a
+payment is *due* in day D's bill when it was paid within D (Beijing time).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+from sqlalchemy import Engine, and_, case, or_, select
+from sqlmodel import Session
+
+from pos_app.domain.routing import Channel
+from pos_app.domain.states import PaymentState, advance
+from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, Settlement
+from pos_app.engine.store import repo
+from pos_app.engine.store.models import Payment, Refund
+from pos_app.engine.store.terminals import SyncedJournalEvent
+
+log = logging.getLogger(__name__)
+
+CST = timezone(timedelta(hours=8), "CST")
+_IN_CHUNK = 500
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The bill day as a UTC interval [start, end)."""
+    start = datetime.combine(day, time(0), CST).astimezone(UTC)
+    return start, start + timedelta(days=1)
+
+
+def _payment_columns(start: datetime, end: datetime, day: str) -> tuple[object, ...]:
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    paid_in_day = and_(p.paid_at >= start, p.paid_at < end)
+    due = case((paid_in_day, 1), (and_(p.paid_at.is_(None), p.business_day == day), 1), else_=0)
+    return (p.out_trade_no, p.state, p.amount_fen, p.terminal_id, due)
+
+
+def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:
+    """Payments of ``channel`` created on ``day`` or paid on it (created the evening before)."""
+    start, end = day_bounds(day)
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
+    stmt = (
+        select(*_payment_columns(start, end, today))  # type: ignore[call-overload]
+        .where(
+            p.channel == channel.value,
+            or_(p.business_day == today, and_(p.business_day == yesterday, p.paid_at >= start, p.paid_at < end)),
+        )
+        .execution_options(yield_per=20_000)
+    )
+    out = LedgerPayments()
+    otn, state, amount, terminal, due = out.out_trade_no, out.state, out.amount_fen, out.terminal_id, out.due
+    with engine.connect() as conn:
+        for row in conn.execute(stmt):
+            otn.append(row[0])
+            state.append(row[1])
+            amount.append(row[2])
+            terminal.append(row[3])
+            due.append(row[4])
+    return out
+
+
+def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> LedgerPayments:
+    """Payments by number, whatever their day (for bill rows outside the day's window); due = 0."""
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    out = LedgerPayments()
+    with engine.connect() as conn:
+        for i in range(0, len(out_trade_nos), _IN_CHUNK):
+            chunk = list(out_trade_nos[i : i + _IN_CHUNK])
+            stmt = select(p.out_trade_no, p.state, p.amount_fen, p.terminal_id).where(p.out_trade_no.in_(chunk))
+            for row in conn.execute(stmt):
+                out.append(row[0], row[1], row[2], row[3], False)
+    return out
+
+
+def load_ledger_refunds(engine: Engine, day: date, channel: Channel) -> list[LedgerRefund]:
+    """Refunds of ``channel``'s payments asked for or succeeded on ``day``."""
+    start, end = day_bounds(day)
+    r = Refund.__table__.c  # type: ignore[attr-defined]
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    today = day.isoformat()
+    succeeded_in_day = and_(r.succeeded_at >= start, r.succeeded_at < end)
+    due = case((succeeded_in_day, 1), (and_(r.succeeded_at.is_(None), r.business_day == today), 1), else_=0)
+    stmt = (
+        select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state, due)
+        .join_from(Refund.__table__, Payment.__table__, r.out_trade_no == p.out_trade_no)  # type: ignore[attr-defined]
+        .where(p.channel == channel.value, or_(r.business_day == today, succeeded_in_day))
+    )
+    with engine.connect() as conn:
+        return [LedgerRefund(row[0], row[1], row[2], row[3], bool(row[4])) for row in conn.execute(stmt)]
+
+
+def lookup_refunds(engine: Engine, out_refund_nos: Sequence[str]) -> list[LedgerRefund]:
+    r = Refund.__table__.c  # type: ignore[attr-defined]
+    found: list[LedgerRefund] = []
+    with engine.connect() as conn:
+        for i in range(0, len(out_refund_nos), _IN_CHUNK):
+            chunk = list(out_refund_nos[i : i + _IN_CHUNK])
+            stmt = select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state).where(r.out_refund_no.in_(chunk))
+            found.extend(LedgerRefund(row[0], row[1], row[2], row[3], False) for row in conn.execute(stmt))
+    return found
+
+
+def has_journals(engine: Engine) -> bool:
+    """True once any terminal has synced its journal: only then are journals compared."""
+    with engine.connect() as conn:
+        return conn.execute(select(SyncedJournalEvent.__table__.c.seq).limit(1)).first() is not None  # type: ignore[attr-defined]
+
+
+def load_journal_sales(engine: Engine, day: date) -> dict[str, JournalSale]:
+    """The last state each terminal journaled for its wallet and cash sales of ``day``.
+
+    Every sale-changing event carries a ``sale`` snapshot (pos_app.journal.snapshots); the latest
+    one per out_trade_no, in (terminal, seq) order, is what the terminal last knew.
+    """
+    start, end = day_bounds(day)
+    t = SyncedJournalEvent.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        select(t.terminal_id, t.payload_json)
+        .where(t.at >= _naive(start - timedelta(days=1)), t.at < _naive(end + timedelta(days=1)))
+        .order_by(t.terminal_id, t.seq)
+    )
+    sales: dict[str, JournalSale] = {}
+    wanted = day.isoformat()
+    with engine.connect() as conn:
+        for terminal_id, payload_json in conn.execute(stmt):
+            try:
+                sale = json.loads(payload_json).get("sale")
+            except ValueError:
+                continue
+            if not isinstance(sale, dict) or sale.get("business_day") != wanted:
+                continue
+            try:
+                channel = Channel(str(sale["channel"]))
+                sales[str(sale["out_trade_no"])] = JournalSale(
+                    str(sale["out_trade_no"]),
+                    str(sale.get("terminal_id") or terminal_id),
+                    channel,
+                    int(sale["amount_fen"]),
+                    str(sale["state"]),
+                )
+            except (KeyError, ValueError, TypeError):
+                log.warning("journal event of terminal %s has an unreadable sale snapshot", terminal_id)
+    return sales
+
+
+def _naive(value: datetime) -> datetime:
+    # terminal_journal_events keeps naive UTC datetimes.
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def apply_settlements(engine: Engine, settlements: Iterable[Settlement], *, bill_day: date, now: datetime) -> list[str]:
+    """Move each payment the bill proved to its state (compare-and-set + a status event for its terminal).
+
+    A payment that changed meanwhile (another process settled it) is left alone. Returns the
+    out_trade_nos changed. ``paid_at`` is the bill's time of the payment.
+    """
+    changed: list[str] = []
+    day_start = datetime.combine(bill_day, time(0), CST)
+    for item in settlements:
+        if item.out_refund_no is not None or not isinstance(item.target, PaymentState):
+            continue
+        with Session(engine) as session, session.begin():
+            payment = repo.get_payment(session, item.out_trade_no, lock=True)
+            if payment is None or payment.amount_fen != item.amount_fen:
+                continue
+            current = PaymentState(payment.state)
+            if current == item.target or not advance(current, item.target):
+                continue
+            changes: dict[str, object] = {"state": item.target.value}
+            if item.target is PaymentState.PAID:
+                changes["paid_at"] = day_start + timedelta(seconds=item.at_s)
+                if item.transaction_id and not payment.transaction_id:
+                    changes["transaction_id"] = item.transaction_id
+            if not repo.cas_update_payment(session, payment, changes, now):
+                continue
+            repo.record_attempt(
+                session, payment.out_trade_no, "reconcile", item.target.value.lower(), now, detail="provider bill"
+            )
+            repo.append_event(session, repo.payment_view(payment), now)
+            changed.append(payment.out_trade_no)
+            log.info("reconcile settled %s as %s from the provider's bill", payment.out_trade_no, item.target)
+    return changed
