@@ -1,0 +1,3 @@
+from journal_kit import journal, journal_path
+
+__all__ = ["journal", "journal_path"]
