@@ -11,7 +11,7 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
@@ -31,6 +31,7 @@ from pos_app.domain.routing import Channel
 from pos_app.engine import terminal_auth
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import base as provider_base
+from pos_app.engine.providers import build_providers
 from pos_app.engine.schemas import (
     TRADE_NO_PATTERN,
     ActivateRequest,
@@ -46,6 +47,8 @@ from pos_app.engine.schemas import (
     SyncAck,
     SyncBatch,
 )
+from pos_app.engine.service import PaymentService
+from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
 
 log = logging.getLogger("pos_app.engine.server")
@@ -84,7 +87,7 @@ class EngineState:
 
     settings: Settings
     registry: TerminalRegistry
-    service: Any  # pos_app.engine.service.PaymentService
+    service: PaymentService
     metrics: EngineMetrics
     clock: Clock
 
@@ -121,8 +124,10 @@ def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
     ]
     if "NotFound" in name:
         return 404, "not_found"
-    if "Conflict" in name or "Duplicate" in name or "Mismatch" in name:
+    if "Conflict" in name or "StateError" in name or "Duplicate" in name:
         return 409, "conflict"
+    if name == "ChannelUnavailable":
+        return 422, "channel_unavailable"
     for cls, status, code in by_class:
         if isinstance(exc, cls):
             return status, code
@@ -199,26 +204,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _build_service(
-    settings: Settings, *, provider_transport: httpx.AsyncBaseTransport | None, clock: Clock | None
-) -> tuple[Any, Callable[[], Any]]:
-    """The ledger, the providers and the PaymentService. Returns (service, async closer)."""
-    from pos_app.engine.providers import build_providers  # type: ignore[attr-defined]
-    from pos_app.engine.service import PaymentService  # type: ignore[import-not-found]
-    from pos_app.engine.store import open_ledger  # type: ignore[attr-defined]
-
-    ledger = open_ledger(settings.database_url)
+    settings: Settings,
+    ledger: Any,
+    *,
+    provider_transport: httpx.AsyncBaseTransport | None,
+    clock: Clock | None,
+) -> tuple[PaymentService, Callable[[], Awaitable[None]]]:
+    """The providers and the PaymentService over an open ledger. Returns (service, async closer)."""
     providers = build_providers(settings, transport=provider_transport, clock=clock)
-    service = PaymentService(ledger=ledger, providers=providers, settings=settings, clock=clock)
+    service = PaymentService(ledger, providers, settings, clock=clock)
 
     async def close() -> None:
+        await service.aclose()
         for provider in providers.values():
-            with contextlib.suppress(Exception):
+            try:
                 await provider.aclose()
-        closer = getattr(ledger, "close", None) or getattr(ledger, "dispose", None)
-        if closer is not None:
-            result = closer()
-            if asyncio.iscoroutine(result):
-                await result
+            except Exception:
+                log.exception("closing a provider failed")
 
     return service, close
 
@@ -228,7 +230,7 @@ def _state(request: Request) -> EngineState:
     return state
 
 
-def _service(request: Request) -> Any:
+def _service(request: Request) -> PaymentService:
     return _state(request).service
 
 
@@ -318,8 +320,10 @@ def create_engine_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = TerminalRegistry.open(settings.database_url, clock=now)
-        service, close_service = _build_service(settings, provider_transport=provider_transport, clock=clock)
+        ledger = await run_in_threadpool(open_ledger, settings.database_url)
+        registry = TerminalRegistry(ledger, clock=now)
+        await run_in_threadpool(registry.create_tables)
+        service, close_service = _build_service(settings, ledger, provider_transport=provider_transport, clock=clock)
         app.state.engine = EngineState(settings, registry, service, metrics, now)
         stop = asyncio.Event()
         resolver = asyncio.create_task(service.run_resolver(stop), name="pos-engine-resolver")
@@ -337,7 +341,7 @@ def create_engine_app(
             except Exception:
                 log.exception("resolver stopped with an error")
             await close_service()
-            registry.close()
+            ledger.dispose()
             log.info("engine stopped")
 
     app = FastAPI(
@@ -447,10 +451,9 @@ def create_engine_app(
         scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
     ) -> DailyReport:
         """Totals by channel for one day, and the payments still being settled."""
-        the_day = day or now().astimezone().date()
-        report: DailyReport = await _service(request).daily_report(
-            the_day, terminal.terminal_id if scope == "terminal" else None
-        )
+        service = _service(request)
+        the_day = day or date.fromisoformat(service.business_day(now()))
+        report: DailyReport = await service.daily_report(the_day, terminal.terminal_id if scope == "terminal" else None)
         return report
 
     @app.get("/healthz", tags=["ops"])
@@ -501,15 +504,16 @@ def create_engine_app(
     return app
 
 
-async def _event_stream(service: Any, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+async def _event_stream(service: PaymentService, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+    """Everything after ``start``, then each new event as it happens (the service wakes us)."""
     last = start
     while True:
         batch: list[PaymentEvent] = await service.events_since(terminal_id, last, EVENTS_PAGE)
+        if not batch:
+            batch = await service.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S, limit=EVENTS_PAGE)
         for item in batch:
             last = max(last, item.event_id)
             yield ServerSentEvent(data=item.model_dump_json(), id=str(item.event_id), event=item.type)
-        if len(batch) < EVENTS_PAGE:
-            await service.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S)
 
 
 def _notify_refusal(channel: Channel, status: int, reason: str) -> Response:

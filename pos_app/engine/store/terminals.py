@@ -36,13 +36,13 @@ def utcnow() -> datetime:
 
 
 def _aware(value: datetime) -> datetime:
-    """Datetimes are stored as naive UTC (SQLite keeps no zone); they come back aware."""
+    """Datetimes are stored and read as aware UTC; a naive one (SQLite, raw SQL) is taken as UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _stored(value: datetime) -> datetime:
-    """The naive-UTC form every datetime column of these tables holds."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    """The aware-UTC form every datetime column of these tables holds."""
+    return _aware(value).astimezone(UTC)
 
 
 class Terminal(SQLModel, table=True):
@@ -222,7 +222,7 @@ def store_journal_events(
     raises SyncConflict and stores nothing of the batch.
     """
     received = now or utcnow()
-    held = held_seq(session=session, terminal_id=terminal_id)
+    held = initial = held_seq(session=session, terminal_id=terminal_id)
     last_hash: str | None = None
     if held:
         last = session.get(SyncedJournalEvent, (terminal_id, held))
@@ -234,20 +234,20 @@ def store_journal_events(
                 raise SyncConflict(
                     f"Journal event {item.seq} differs from the copy the engine already holds — the terminal "
                     "journal was changed; run `pos journal verify` and call support.",
-                    acked_seq=held,
+                    acked_seq=initial,
                 )
             continue
         if item.seq > held + 1:
             raise SyncConflict(
-                f"Journal events {held + 1}..{item.seq - 1} are missing — the engine holds up to {held}; "
-                f"send again from {held + 1}.",
-                acked_seq=held,
+                f"Journal events {held + 1}..{item.seq - 1} are missing — the engine holds up to {initial}; "
+                f"send again from {initial + 1}.",
+                acked_seq=initial,
             )
         if last_hash is not None and item.prev_hash != last_hash:
             raise SyncConflict(
                 f"Journal event {item.seq} does not follow event {held} (hash chain broken) — the terminal "
                 "journal was changed; run `pos journal verify` and call support.",
-                acked_seq=held,
+                acked_seq=initial,
             )
         session.add(
             SyncedJournalEvent(

@@ -1,0 +1,41 @@
+"""Fixtures of the engine API contract tests (helpers live in api_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from api_support import STORE, TERMINAL, Stack, _LateTransport, make_sandbox_app, running
+
+from pos_app.config import Settings
+from pos_app.engine.client import EngineClient
+from pos_app.engine.server import create_engine_app
+
+
+@pytest.fixture(autouse=True)
+def fast_resolver(demo_settings: Settings) -> None:
+    """Settle unknown outcomes quickly (the default pass interval is 5 s)."""
+    demo_settings.engine.resolver_interval_s = 0.2
+
+
+@pytest.fixture
+async def stack(demo_settings: Settings) -> AsyncIterator[Stack]:
+    late = _LateTransport()
+    sandbox = make_sandbox_app(demo_settings, late)
+    engine = create_engine_app(demo_settings, provider_transport=httpx.ASGITransport(sandbox))
+    late.target = httpx.ASGITransport(engine)
+    async with (
+        running(sandbox),
+        running(engine),
+        httpx.AsyncClient(transport=httpx.ASGITransport(sandbox), base_url="http://sandbox.test") as sandbox_http,
+    ):
+        yield Stack(demo_settings, sandbox, engine, sandbox_http)
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[EngineClient]:
+    """An activated terminal T001 of store S00001."""
+    async with stack.client() as engine_client:
+        await engine_client.activate(stack.new_code(), STORE, TERMINAL, "Till 1")
+        yield engine_client
