@@ -21,7 +21,12 @@ from fastapi import FastAPI
 from pos_app.config import Settings
 from pos_app.sandbox import control, hq
 from pos_app.sandbox.clock import Clock, SystemClock
-from pos_app.sandbox.context import SandboxContext, registered_preparers, registered_tickers
+from pos_app.sandbox.context import (
+    SandboxContext,
+    registered_preparers,
+    registered_setups,
+    registered_tickers,
+)
 from pos_app.sandbox.faults import FaultRegistry, ReplyLostMiddleware
 from pos_app.sandbox.keys import load_sandbox_keys
 from pos_app.sandbox.notifier import Notifier
@@ -71,6 +76,8 @@ def create_app(
     """The sandbox app. ``notify_transport`` routes notifications (tests: an ASGI app's transport)."""
     routers = _gateway_routers()  # importing them registers their hooks
     ctx = build_context(settings, clock=clock, notify_transport=notify_transport, fault_seed=fault_seed)
+    for setup in registered_setups().values():
+        setup(ctx)
     ctx.tickers = registered_tickers()
     for gateway, factory in registered_preparers().items():
         ctx.notifier.register_preparer(gateway, factory(ctx))

@@ -8,6 +8,8 @@ Routes get the context with the FastAPI dependency :func:`get_ctx`::
 Gateways (WeChat here, Alipay in ``pos_app.sandbox.alipay``) register, when their routes module is
 imported:
 
+- :func:`register_setup` — run once per app right after the context is built (create your tables
+  with ``ctx.store.ensure_schema(DDL)``);
 - :func:`register_ticker` — a function run about every 50 ms by the running app (and by
   :meth:`SandboxContext.tick` in tests) that completes what is due: delayed native payments, password
   entries, refunds that settle later;
@@ -33,8 +35,19 @@ from pos_app.sandbox.store import SandboxStore
 Ticker = Callable[["SandboxContext"], None]
 PreparerFactory = Callable[["SandboxContext"], Preparer]
 
+Setup = Callable[["SandboxContext"], None]
+
+_SETUPS: dict[str, Setup] = {}
 _TICKERS: dict[str, Ticker] = {}
 _PREPARERS: dict[str, PreparerFactory] = {}
+
+
+def register_setup(gateway: str, setup: Setup) -> None:
+    _SETUPS[gateway] = setup
+
+
+def registered_setups() -> dict[str, Setup]:
+    return dict(_SETUPS)
 
 
 def register_ticker(gateway: str, ticker: Ticker) -> None:

@@ -1,0 +1,152 @@
+"""`pos sandbox …`: run the simulated gateways and act as the customer against a running one.
+
+``serve`` runs the ASGI app; ``pay``, ``authcode``, ``fault`` and ``rotate-cert`` talk to the running
+sandbox over its control endpoints, so all state stays in that one process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from pos_app.config import Settings, load_settings
+
+FAULT_KINDS = ("latency", "reply_lost", "server_error", "notify_duplicate", "notify_reorder", "notify_delay",
+               "notify_drop", "clock_skew")
+config_option = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Profile file (default: $POS_HOME/pos.toml).")
+url_option = click.option("--url", help="Sandbox base URL (default: http://[sandbox] listen of the profile).")
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def _base_url(config: Path | None, url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    return "http://" + _settings(config).sandbox.listen
+
+
+def _call(base: str, method: str, path: str, body: Any = None) -> Any:
+    try:
+        response = httpx.request(method, base + path, json=body, timeout=10)
+    except httpx.HTTPError:
+        raise click.ClickException(f"Sandbox not reachable at {base} — start it with `pos sandbox serve`.") from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise click.ClickException(f"Sandbox refused: {detail}")
+    return response.json()
+
+
+@click.group()
+def sandbox() -> None:
+    """Simulated WeChat Pay / Alipay gateways and the customer's wallet."""
+
+
+@sandbox.command()
+@config_option
+@click.option("--listen", help="host:port (default: [sandbox] listen).")
+def serve(config: Path | None, listen: str | None) -> None:
+    """Run the simulated gateways (WeChat Pay v3, Alipay), wallet page at /wallet."""
+    import uvicorn
+
+    from pos_app.sandbox.app import create_app
+
+    settings = _settings(config)
+    host, _, port = (listen or settings.sandbox.listen).rpartition(":")
+    app = create_app(settings)
+    click.echo(f"Sandbox on http://{host}:{port} (wallet: http://{host}:{port}/wallet)", err=True)
+    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
+
+
+@sandbox.command()
+@click.argument("code_url_or_qr")
+@click.option("--after", "after_s", type=float, default=0.0, show_default=True,
+              help="Confirm the payment this many seconds from now.")
+@click.option("--fail", "fail", help="Fail instead of paying: cancel, balance, risk.")
+@config_option
+@url_option
+def pay(code_url_or_qr: str, after_s: float, fail: str | None, config: Path | None, url: str | None) -> None:
+    """The customer scans a native QR code (weixin://… or https://qr.alipay.com/…) and pays."""
+    outcome = _call(_base_url(config, url), "POST", "/sandbox/pay",
+                    {"qr": code_url_or_qr, "after_s": after_s, "fail": fail})
+    click.echo(f"{outcome['gateway']} {outcome['out_trade_no']}: {outcome['state']} — {outcome['message']}")
+    if not outcome["ok"]:
+        raise SystemExit(1)
+
+
+@sandbox.command()
+@click.argument("channel", type=click.Choice(["wechat", "alipay"]))
+@click.option("--password", "password_s", type=float, default=0.0, help="Seconds the customer takes for the password.")
+@click.option("--balance", "balance_fen", type=int, help="Wallet balance in fen (default: enough).")
+@click.option("--expired", is_flag=True, help="Issue a code that has already expired.")
+@click.option("--cancel", "user_cancels", is_flag=True, help="The customer cancels at the password prompt.")
+@config_option
+@url_option
+def authcode(channel: str, password_s: float, balance_fen: int | None, expired: bool, user_cancels: bool,
+             config: Path | None, url: str | None) -> None:
+    """Print a fresh customer payment code (WeChat 18 digits, Alipay 18 digits starting 28)."""
+    answer = _call(_base_url(config, url), "POST", "/sandbox/authcodes",
+                   {"channel": channel, "password_seconds": password_s, "balance_fen": balance_fen,
+                    "expired": expired, "user_cancels": user_cancels})
+    click.echo(answer["auth_code"])
+
+
+@sandbox.group()
+def fault() -> None:
+    """Inject gateway faults into the running sandbox."""
+
+
+@fault.command("add")
+@click.argument("kind", type=click.Choice(FAULT_KINDS))
+@click.option("--probability", type=float, default=1.0, show_default=True, help="Share of matching requests.")
+@click.option("--out-trade-no", help="Only this order.")
+@click.option("--gateway", type=click.Choice(["wechat", "alipay"]), help="Only this gateway.")
+@click.option("--operation", help="Only this operation (e.g. codepay, query, alipay.trade.pay).")
+@click.option("--seconds", type=float, default=0.0, help="Latency, notification delay/hold, or clock skew.")
+@click.option("--status", type=int, default=500, show_default=True, help="HTTP status for server_error.")
+@click.option("--times", type=int, help="Used up after this many hits.")
+@config_option
+@url_option
+def fault_add(kind: str, probability: float, out_trade_no: str | None, gateway: str | None, operation: str | None,
+              seconds: float, status: int, times: int | None, config: Path | None, url: str | None) -> None:
+    """Add a fault; prints it with its id."""
+    body = {"kind": kind, "probability": probability, "out_trade_no": out_trade_no, "gateway": gateway,
+            "operation": operation, "seconds": seconds, "status": status, "times": times}
+    click.echo(json.dumps(_call(_base_url(config, url), "POST", "/sandbox/faults", body), ensure_ascii=False))
+
+
+@fault.command("list")
+@config_option
+@url_option
+def fault_list(config: Path | None, url: str | None) -> None:
+    """List active faults (one JSON object a line)."""
+    for item in _call(_base_url(config, url), "GET", "/sandbox/faults"):
+        click.echo(json.dumps(item, ensure_ascii=False))
+
+
+@fault.command("clear")
+@click.argument("fault_id", type=int, required=False)
+@config_option
+@url_option
+def fault_clear(fault_id: int | None, config: Path | None, url: str | None) -> None:
+    """Remove one fault by id, or all of them."""
+    path = f"/sandbox/faults/{fault_id}" if fault_id is not None else "/sandbox/faults"
+    click.echo(f"cleared {_call(_base_url(config, url), 'DELETE', path)['cleared']}")
+
+
+@sandbox.command("rotate-cert")
+@config_option
+@url_option
+def rotate_cert(config: Path | None, url: str | None) -> None:
+    """Platform-certificate mode: add a newer WeChat Pay platform certificate (several live)."""
+    for cert in _call(_base_url(config, url), "POST", "/sandbox/platform-certs"):
+        click.echo(f"{cert['serial_no']}  {cert['effective_time']} .. {cert['expire_time']}")
