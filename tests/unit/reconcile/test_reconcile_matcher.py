@@ -1,0 +1,146 @@
+"""The matcher over parsed bills and ledger/journal columns: every kind of difference, and nothing else."""
+
+from __future__ import annotations
+
+from pos_app.domain.routing import Channel
+from pos_app.domain.states import PaymentState
+from pos_app.engine.reconcile.bill import Bill
+from pos_app.engine.reconcile.matcher import (
+    Difference,
+    JournalSale,
+    LedgerPayments,
+    LedgerRefund,
+    match_channel,
+)
+from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill_bytes
+from reconcile_kit import wechat_bill, wechat_row
+
+A, B, C, D = (f"P261121100000S00001T001{n:08d}" for n in (1, 2, 3, 4))
+R1 = "R261121120000S00001T00100000009"
+
+
+def _bill(*rows: tuple[str, int, int, int]) -> Bill:
+    return parse_wechat_bill_bytes(wechat_bill(list(rows)).encode())
+
+
+def _ledger(*rows: tuple[str, str, int]) -> LedgerPayments:
+    ledger = LedgerPayments()
+    for otn, state, amount in rows:
+        ledger.append(otn, state, amount, "T001", True)
+    return ledger
+
+
+def _kinds(result: object) -> list[tuple[str, str]]:
+    return sorted((i.kind.value, i.out_trade_no) for i in result.items)  # type: ignore[attr-defined]
+
+
+def test_everything_equal_flags_nothing() -> None:
+    bill = _bill(wechat_row(A, 1230), wechat_row(B, 800), wechat_row(A, 0, out_refund_no=R1, refund_fen=300))
+    ledger = _ledger((A, "PARTIALLY_REFUNDED", 1230), (B, "PAID", 800), (C, "CLOSED", 500), (D, "FAILED", 100))
+    result = match_channel(bill, ledger, [LedgerRefund(R1, A, 300, "SUCCESS")])
+    assert result.items == [] and result.settled == []
+    assert result.matched == 5
+
+
+def test_unknown_payment_the_bill_shows_paid_is_settled() -> None:
+    bill = _bill(wechat_row(A, 1230, at="2026-11-21 09:15:02", txid="4200000001202611219999999999"))
+    result = match_channel(bill, _ledger((A, "UNKNOWN", 1230)), [])
+    assert [(s.out_trade_no, s.target, s.transaction_id, s.at_s) for s in result.settled] == [
+        (A, PaymentState.PAID, "4200000001202611219999999999", 33302)
+    ]
+    assert _kinds(result) == [("settled_from_bill", A)]
+    assert result.open_items == []
+
+
+def test_reversed_in_bill_settles_an_unknown_and_matches_a_reversed() -> None:
+    bill = _bill(wechat_row(A, 600, state="REVOKED"), wechat_row(B, 700, state="REVOKED"))
+    result = match_channel(bill, _ledger((A, "USER_PAYING", 600), (B, "REVERSED", 700)), [])
+    assert [(s.out_trade_no, s.target) for s in result.settled] == [(A, PaymentState.REVERSED)]
+    assert result.open_items == []
+
+
+def test_missing_at_provider_and_missing_locally() -> None:
+    bill = _bill(wechat_row(A, 1230), wechat_row(C, 999))
+    result = match_channel(bill, _ledger((A, "PAID", 1230), (B, "PAID", 800)), [])
+    assert _kinds(result) == [("missing_at_provider", B), ("missing_locally", C)]
+    missing = {i.kind: i for i in result.items}
+    assert missing[Difference.MISSING_LOCALLY].bill_fen == 999
+    assert missing[Difference.MISSING_LOCALLY].bill_line == 3
+    assert missing[Difference.MISSING_AT_PROVIDER].missing_from == "provider"
+
+
+def test_bill_row_of_another_day_is_found_through_the_lookup() -> None:
+    bill = _bill(wechat_row(A, 1230))
+    asked: list[list[str]] = []
+
+    def lookup(numbers: list[str]) -> LedgerPayments:
+        asked.append(numbers)
+        return _ledger((A, "PAID", 1230))
+
+    result = match_channel(bill, _ledger(), [], lookup_payments=lookup)
+    assert asked == [[A]] and result.items == [] and result.matched == 1
+
+
+def test_amount_and_status_differences() -> None:
+    bill = _bill(wechat_row(A, 1231), wechat_row(B, 800), wechat_row(C, 500, state="REVOKED"))
+    result = match_channel(bill, _ledger((A, "PAID", 1230), (B, "CLOSED", 800), (C, "PAID", 500)), [])
+    assert _kinds(result) == [("amount_differs", A), ("status_differs", B), ("status_differs", C)]
+    amount = next(i for i in result.items if i.kind is Difference.AMOUNT_DIFFERS)
+    assert (amount.bill_fen, amount.ledger_fen) == (1231, 1230)
+    assert result.settled == []
+
+
+def test_refund_differences() -> None:
+    r2, r3 = "R261121120000S00001T00100000010", "R261121120000S00001T00100000011"
+    bill = _bill(
+        wechat_row(A, 1230),
+        wechat_row(A, 0, out_refund_no=R1, refund_fen=300),
+        wechat_row(A, 0, out_refund_no=r2, refund_fen=200),
+    )
+    refunds = [LedgerRefund(R1, A, 301, "SUCCESS"), LedgerRefund(r3, A, 100, "SUCCESS")]
+    result = match_channel(bill, _ledger((A, "PARTIALLY_REFUNDED", 1230)), refunds)
+    by_refund = {i.out_refund_no: i for i in result.items}
+    assert set(by_refund) == {R1, r2, r3}
+    assert all(i.kind is Difference.REFUND_DIFFERS for i in result.items)
+    assert by_refund[r2].missing_from == "ledger"  # made outside this system
+    assert by_refund[r3].missing_from == "provider"
+    assert (by_refund[R1].bill_fen, by_refund[R1].ledger_fen) == (300, 301)
+
+
+def test_duplicated_bill_line_is_reported_once_and_nothing_else() -> None:
+    row = wechat_row(A, 1230)
+    bill = _bill(row, wechat_row(B, 800), row)
+    result = match_channel(bill, _ledger((A, "PAID", 1230), (B, "PAID", 800)), [])
+    assert _kinds(result) == [("duplicate_in_bill", A)]
+    assert result.items[0].bill_line == 4 and "repeats line 2" in result.items[0].detail
+
+
+def test_journal_third_way() -> None:
+    bill = _bill(wechat_row(A, 1230), wechat_row(B, 800), wechat_row(C, 500))
+    ledger = _ledger((A, "PAID", 1230), (B, "PAID", 800), (C, "PAID", 500))
+    journal = {
+        A: JournalSale(A, "T001", Channel.WECHAT, 1230, "PAID"),
+        C: JournalSale(C, "T001", Channel.WECHAT, 500, "FAILED"),
+        D: JournalSale(D, "T002", Channel.WECHAT, 700, "PAID"),
+        "P261121100000S00001T00200000001": JournalSale("P261121100000S00001T00200000001", "T002", Channel.CASH,
+                                                       1000, "PAID"),  # fmt: skip
+    }
+    result = match_channel(bill, ledger, [], journal)
+    assert _kinds(result) == [("missing_locally", B), ("missing_locally", D), ("status_differs", C)]
+    by_otn = {i.out_trade_no: i for i in result.items}
+    assert by_otn[B].missing_from == "journal" and by_otn[D].missing_from == "ledger"
+
+
+def test_settled_payment_is_compared_with_the_journal_after_settling() -> None:
+    bill = _bill(wechat_row(A, 1230))
+    journal = {A: JournalSale(A, "T001", Channel.WECHAT, 1230, "UNKNOWN")}
+    result = match_channel(bill, _ledger((A, "UNKNOWN", 1230)), [], journal)
+    assert result.open_items == [] and len(result.settled) == 1
+
+
+def test_payment_paid_another_day_is_not_missing_and_unknown_not_in_bill_is_open() -> None:
+    ledger = LedgerPayments()
+    ledger.append(A, "PAID", 1230, "T001", False)  # paid after midnight: in tomorrow's bill
+    ledger.append(B, "UNKNOWN", 800, "T001", True)
+    result = match_channel(_bill(), ledger, [])
+    assert _kinds(result) == [("status_differs", B)]
