@@ -13,7 +13,7 @@ from pos_app.engine.reconcile.matcher import (
     match_channel,
 )
 from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill_bytes
-from reconcile_kit import wechat_bill, wechat_row
+from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
 
 A, B, C, D = (f"P261121100000S00001T001{n:08d}" for n in (1, 2, 3, 4))
 R1 = "R261121120000S00001T00100000009"
@@ -122,8 +122,9 @@ def test_journal_third_way() -> None:
         A: JournalSale(A, "T001", Channel.WECHAT, 1230, "PAID"),
         C: JournalSale(C, "T001", Channel.WECHAT, 500, "FAILED"),
         D: JournalSale(D, "T002", Channel.WECHAT, 700, "PAID"),
-        "P261121100000S00001T00200000001": JournalSale("P261121100000S00001T00200000001", "T002", Channel.CASH,
-                                                       1000, "PAID"),  # fmt: skip
+        "P261121100000S00001T00200000001": JournalSale(
+            "P261121100000S00001T00200000001", "T002", Channel.CASH, 1000, "PAID"
+        ),  # fmt: skip
     }
     result = match_channel(bill, ledger, [], journal)
     assert _kinds(result) == [("missing_locally", B), ("missing_locally", D), ("status_differs", C)]

@@ -16,7 +16,7 @@ from pos_app.engine.reconcile.alipay_bill import parse_alipay_bill_zip
 from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REVOKED, fen, format_millifen, millifen
 from pos_app.engine.reconcile.errors import BillFormatError
 from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill_bytes, parse_wechat_bill_file
-from reconcile_kit import FIXTURES, alipay_zip, fixture_text
+from tests.unit.reconcile.reconcile_kit import FIXTURES, alipay_zip, fixture_text
 
 
 def test_wechat_all_bill_parses_every_row_with_exact_fen() -> None:
@@ -188,12 +188,12 @@ def test_alipay_not_a_zip_and_no_detail_entry() -> None:
         parse_alipay_bill_zip(buffer.getvalue())
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12))
+@given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_bill_amounts_round_trip_exactly(value: int) -> None:
     assert fen(fen_to_yuan(value)) == value == yuan_to_fen(fen_to_yuan(value))
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12))
+@given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_fees_round_trip_exactly(value: int) -> None:
     assert millifen(format_millifen(value)) == value
 
