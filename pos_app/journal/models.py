@@ -12,13 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
 
 
-class Staff(SQLModel, table=True):
+class JournalTable(SQLModel, registry=registry()):
+    """Base of every journal table, on the journal's own metadata: the engine ledger has tables of
+    the same names (``refunds``) and both can be loaded in one process (tests, the embedded default)."""
+
+
+class Staff(JournalTable, table=True):
     """A cashier or manager. The PIN is kept only as ``scrypt$n$r$p$salt$hash`` (hashlib.scrypt)."""
 
     __tablename__ = "staff"
@@ -31,7 +37,7 @@ class Staff(SQLModel, table=True):
     created_at: datetime
 
 
-class Counter(SQLModel, table=True):
+class Counter(JournalTable, table=True):
     """A durable per-terminal counter: order-number sequences ("trade", "refund") and the event seq."""
 
     __tablename__ = "counters"
@@ -41,7 +47,7 @@ class Counter(SQLModel, table=True):
     value: int = 0
 
 
-class Sale(SQLModel, table=True):
+class Sale(JournalTable, table=True):
     """One sale. ``state`` mirrors its payment attempt; ``refunded_fen`` sums successful refunds."""
 
     __tablename__ = "sales"
@@ -64,7 +70,7 @@ class Sale(SQLModel, table=True):
     updated_at: datetime
 
 
-class SaleLine(SQLModel, table=True):
+class SaleLine(JournalTable, table=True):
     __tablename__ = "sale_lines"
     __table_args__ = (UniqueConstraint("sale_id", "line_no"),)
 
@@ -77,7 +83,7 @@ class SaleLine(SQLModel, table=True):
     amount_fen: int
 
 
-class PaymentAttempt(SQLModel, table=True):
+class PaymentAttempt(JournalTable, table=True):
     """The payment of a sale under one out_trade_no (kept across retries and restarts)."""
 
     __tablename__ = "payment_attempts"
@@ -96,7 +102,7 @@ class PaymentAttempt(SQLModel, table=True):
     updated_at: datetime
 
 
-class Refund(SQLModel, table=True):
+class Refund(JournalTable, table=True):
     __tablename__ = "refunds"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,7 +120,7 @@ class Refund(SQLModel, table=True):
     updated_at: datetime
 
 
-class Shift(SQLModel, table=True):
+class Shift(JournalTable, table=True):
     __tablename__ = "shifts"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -128,7 +134,7 @@ class Shift(SQLModel, table=True):
     counted_cash_fen: int | None = None
 
 
-class CashMovement(SQLModel, table=True):
+class CashMovement(JournalTable, table=True):
     """Cash into (+) or out of (-) the drawer: float, sale, refund, void, pay-in, pay-out, drop."""
 
     __tablename__ = "cash_movements"
@@ -144,7 +150,7 @@ class CashMovement(SQLModel, table=True):
     at: datetime
 
 
-class JournalEvent(SQLModel, table=True):
+class JournalEvent(JournalTable, table=True):
     """One append-only event. ``hash`` = SHA-256 of the canonical JSON of
     ``{seq, kind, payload, at, prev_hash}`` (see :mod:`pos_app.journal.events`).
 
@@ -187,7 +193,7 @@ class JournalEvent(SQLModel, table=True):
         }
 
 
-class OutboxEntry(SQLModel, table=True):
+class OutboxEntry(JournalTable, table=True):
     """An event not yet acknowledged by the engine. Rows are kept (``sent_at`` set) once acked."""
 
     __tablename__ = "outbox"

@@ -1,4 +1,4 @@
-"""The engine ledger's tables (SQLModel on the shared ``SQLModel.metadata``).
+"""The engine ledger's tables (SQLModel on the ledger's own metadata, see base.py).
 
 One row per payment, refund, gateway call, received notification and status event. Rows are never
 deleted. A payment's state moves only through the domain state machine, applied with a
@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from pos_app.engine.store.base import LedgerTable
 from pos_app.engine.store.types import UtcDateTime
 
 
@@ -23,7 +24,7 @@ def _at(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UtcDateTime, nullable=nullable, index=index)
 
 
-class Payment(SQLModel, table=True):
+class Payment(LedgerTable, table=True):
     __tablename__ = "payments"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,7 +56,7 @@ class Payment(SQLModel, table=True):
     paid_at: datetime | None = _at(nullable=True)
 
 
-class Attempt(SQLModel, table=True):
+class Attempt(LedgerTable, table=True):
     """One gateway call made for a payment or refund, and how it ended."""
 
     __tablename__ = "attempts"
@@ -69,7 +70,7 @@ class Attempt(SQLModel, table=True):
     at: datetime = _at()
 
 
-class Refund(SQLModel, table=True):
+class Refund(LedgerTable, table=True):
     __tablename__ = "refunds"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -90,7 +91,7 @@ class Refund(SQLModel, table=True):
     succeeded_at: datetime | None = _at(nullable=True)
 
 
-class InboxNotification(SQLModel, table=True):
+class InboxNotification(LedgerTable, table=True):
     """A verified gateway notification, recorded before it is applied and acknowledged."""
 
     __tablename__ = "notification_inbox"
@@ -109,7 +110,7 @@ class InboxNotification(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=64)
 
 
-class StatusEvent(SQLModel, table=True):
+class StatusEvent(LedgerTable, table=True):
     """A payment/refund status change for one terminal; the SSE stream's durable source."""
 
     __tablename__ = "status_events"

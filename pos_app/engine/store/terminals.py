@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel import Field, Session, col, delete, select
 
 from pos_app.domain.errors import AuthorisationError, PosError
+from pos_app.engine.store.base import LedgerTable
 
 #: Activation codes are typed by a person: no 0/O/1/I/L to confuse.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -45,7 +46,7 @@ def _stored(value: datetime) -> datetime:
     return _aware(value).astimezone(UTC)
 
 
-class Terminal(SQLModel, table=True):
+class Terminal(LedgerTable, table=True):
     """An activated terminal. ``key_b64`` is the HMAC key: the engine needs it in the clear to verify."""
 
     __tablename__ = "terminals"
@@ -58,7 +59,7 @@ class Terminal(SQLModel, table=True):
     disabled: bool = False
 
 
-class ActivationCode(SQLModel, table=True):
+class ActivationCode(LedgerTable, table=True):
     """A one-time code; only its SHA-256 is stored, so a copy of the database cannot activate anything."""
 
     __tablename__ = "activation_codes"
@@ -72,7 +73,7 @@ class ActivationCode(SQLModel, table=True):
     used_by: str | None = Field(default=None, max_length=4)
 
 
-class SeenNonce(SQLModel, table=True):
+class SeenNonce(LedgerTable, table=True):
     """A nonce already used by a terminal, kept until its timestamp is outside the skew window."""
 
     __tablename__ = "terminal_nonces"
@@ -82,7 +83,7 @@ class SeenNonce(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
-class SyncedJournalEvent(SQLModel, table=True):
+class SyncedJournalEvent(LedgerTable, table=True):
     """One terminal journal event as uploaded by ``POST /v1/sync/batches``."""
 
     __tablename__ = "terminal_journal_events"
@@ -286,7 +287,7 @@ class TerminalRegistry:
         return registry
 
     def create_tables(self) -> None:
-        SQLModel.metadata.create_all(self.engine, tables=TABLES)
+        LedgerTable.metadata.create_all(self.engine, tables=TABLES)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
-from sqlmodel import SQLModel
 
-from pos_app.journal import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from pos_app.journal import models  # noqa: F401  (registers the tables on JournalTable.metadata)
 
-target_metadata = SQLModel.metadata
+target_metadata = models.JournalTable.metadata
 
 
 def run_migrations() -> None:

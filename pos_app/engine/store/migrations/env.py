@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection, create_engine
-from sqlmodel import SQLModel
 
 import pos_app.engine.store.models  # noqa: F401
 import pos_app.engine.store.terminals  # noqa: F401  (terminals, nonces: same metadata)
+from pos_app.engine.store.base import LedgerTable  # noqa: E402
 
-target_metadata = SQLModel.metadata
+target_metadata = LedgerTable.metadata
 
 
 def _run(connection: Connection) -> None:
