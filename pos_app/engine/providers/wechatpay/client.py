@@ -158,6 +158,7 @@ class WechatPayClient:
         self._retry = retry or RetryPolicy()
         self._refresh_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
+        self._certificates_tried = False
         auth = WechatPayAuth(
             mchid=mchid,
             serial_no=merchant_serial_no,
@@ -181,6 +182,8 @@ class WechatPayClient:
         verify: bool = True,
     ) -> httpx.Response:
         content = _dump(body) if body is not None else None
+        if verify and not self._certificates_tried and self.verifier.use_platform_certificates:
+            await self._preload_certificates()
 
         async def once() -> httpx.Response:
             return await self._http.request(method, path, content=content, params=params)
@@ -211,9 +214,19 @@ class WechatPayClient:
                 code="RESPONSE_SIGNATURE",
             ) from None
 
+    async def _preload_certificates(self) -> None:
+        """Certificate mode: fetch the list before the first call, so that callbacks signed by a
+        certificate verify even when every answer so far came signed by the public key (migration)."""
+        self._certificates_tried = True
+        try:
+            await self.refresh_certificates()
+        except GatewayError as exc:
+            log.warning("WeChat Pay platform certificates not loaded yet: %s", exc.reason)
+
     async def refresh_certificates(self) -> frozenset[str]:
         """Download, decrypt and bootstrap-verify the platform certificates (platform-cert mode)."""
         async with self._refresh_lock:
+            self._certificates_tried = True
             response = await self._send("GET", CERTIFICATES_PATH, idempotent=True, verify=False)
             if response.status_code != 200:
                 code = self._error_code(response)
@@ -234,17 +247,24 @@ class WechatPayClient:
             return serials
 
     @staticmethod
-    def _error_code(response: httpx.Response) -> str:
+    def _error_fields(response: httpx.Response) -> tuple[str, str]:
+        """(code, message) of an error body; empty strings when there is none."""
         try:
             data = response.json()
         except ValueError:
-            return ""
-        return str(data.get("code", "")) if isinstance(data, Mapping) else ""
+            return "", ""
+        if not isinstance(data, Mapping):
+            return "", ""
+        return str(data.get("code", "")), str(data.get("message", ""))
+
+    @classmethod
+    def _error_code(cls, response: httpx.Response) -> str:
+        return cls._error_fields(response)[0]
 
     def _error(self, response: httpx.Response) -> GatewayError:
         """The error for a non-2xx answer (error bodies are not signed; they are not believed further)."""
         status = response.status_code
-        code = self._error_code(response)
+        code, message = self._error_fields(response)
         if status >= 500 or status == 429 or code in codes.UNKNOWN_CODES:
             return _unknown(f"HTTP {status} {code}".strip(), code or f"HTTP_{status}")
         if code in codes.NOT_FOUND_CODES:
@@ -255,7 +275,7 @@ class WechatPayClient:
             return ConfigurationError(
                 f"WeChat Pay gave an unexpected answer (HTTP {status}) — check the gateway URL.", code=f"HTTP_{status}"
             )
-        return DefiniteFailure(codes.refusal_reason(code), code=code)
+        return DefiniteFailure(codes.refusal_reason(code, message), code=code)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:

@@ -38,7 +38,6 @@ CONFIGURATION_CODES: dict[str, str] = {
     "NOAUTH": "WeChat Pay says this merchant may not use this payment method — contact the administrator.",
     "APPID_MCHID_NOT_MATCH": "WeChat Pay appid and mchid do not match — check the configuration.",
     "MCH_NOT_EXISTS": "WeChat Pay does not know this merchant id — check the configuration.",
-    "INVALID_REQUEST": "WeChat Pay refused the request as malformed — contact the administrator.",
     "PARAM_ERROR": "WeChat Pay refused a request parameter — contact the administrator.",
     "LACK_PARAMS": "WeChat Pay refused a request parameter — contact the administrator.",
 }
@@ -80,7 +79,10 @@ TRADE_STATES: dict[str, PaymentState] = {
 
 
 def refusal_reason(code: str, message: str = "") -> str:
+    """The cashier's text. INVALID_REQUEST ("format fine, business rule broken": refund over the
+    remaining amount, reversed order, …) and unlisted codes carry WeChat's own message."""
     known = DEFINITE_REASONS.get(code) or CONFIGURATION_CODES.get(code)
     if known:
         return known
-    return f"{GENERIC_REFUSAL} ({code}) — ask the customer to pay another way"
+    said = f": {message.strip()[:80]}" if message.strip() else ""
+    return f"{GENERIC_REFUSAL} ({code}{said})"
