@@ -122,6 +122,9 @@ class SandboxSettings(_Section):
         1.0, gt=0, description="Divides notification retry delays (e.g. 3600 makes an hour a second)."
     )
     signtest_probes: bool = Field(False, description="Occasionally send WECHATPAY/SIGNTEST/ probe notifications.")
+    alipay_notify_wait_buyer_pay: bool = Field(
+        False, description="Also notify WAIT_BUYER_PAY when a buyer scans an Alipay QR (F2F apps often get it)."
+    )
 
 
 class Settings(BaseSettings):
