@@ -480,6 +480,19 @@ def _refuse_finished(row: sqlite3.Row) -> None:
 
 def create_native(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) -> dict[str, Any]:
     """Native prepay → {"code_url"}. Same out_trade_no with identical params → the same code_url."""
+    token = _create_prepay(ctx, data, auth_mchid, "NATIVE")
+    return {"code_url": CODE_URL_PREFIX + token}
+
+
+def create_jsapi(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) -> dict[str, Any]:
+    """JSAPI prepay → {"prepay_id"} (not an in-store flow; here so the official signing example runs)."""
+    payer = _obj(data, "payer")
+    assert payer is not None
+    _text(payer, "openid", where="payer.")
+    return {"prepay_id": "wx" + _create_prepay(ctx, data, auth_mchid, "JSAPI")}
+
+
+def _create_prepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, trade_type: str) -> str:
     now = ctx.now("wechat")
     fields = _common_order_fields(ctx, data, auth_mchid)
     notify_url = _text(data, "notify_url", max_len=255)
@@ -490,24 +503,23 @@ def create_native(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) ->
         time_expire = _parse_time(expire_text, "time_expire")
         if time_expire < now + TIME_EXPIRE_MIN_S - TIME_EXPIRE_GRACE_S or time_expire > now + MAX_TIME_EXPIRE_S:
             raise param_error("time_expire", "must be between 1 minute and 90 days from now", value=expire_text)
-    print_ = fingerprint("native", data)
+    print_ = fingerprint(trade_type, data)
     with ctx.store.transaction() as conn:
         row = _existing(conn, fields["out_trade_no"], print_)
         if row is not None:
             row = _settle_order(ctx, conn, row, now)
             _refuse_finished(row)
-            if row["trade_type"] != "NATIVE":
-                raise WechatApiError(400, "INVALID_REQUEST", "参数与首次请求时不一致", rid_code=RID_PARAMS_DIFFER)
-            return {"code_url": CODE_URL_PREFIX + row["code_token"]}
-        token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+            return str(row["code_token"])
+        alphabet = string.ascii_letters + string.digits
+        token = "".join(secrets.choice(alphabet) for _ in range(12 if trade_type == "NATIVE" else 30))
         conn.execute(
             "INSERT INTO wechat_orders (out_trade_no, mchid, appid, trade_type, trade_state, description, attach,"
             " notify_url, total, currency, fingerprint, code_token, device_id, created_at, time_expire)"
-            " VALUES (?, ?, ?, 'NATIVE', 'NOTPAY', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (fields["out_trade_no"], auth_mchid, data["appid"], fields["description"], fields["attach"], notify_url,
-             fields["total"], fields["currency"], print_, token, fields["device_id"], now, time_expire),
+            " VALUES (?, ?, ?, ?, 'NOTPAY', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (fields["out_trade_no"], auth_mchid, data["appid"], trade_type, fields["description"], fields["attach"],
+             notify_url, fields["total"], fields["currency"], print_, token, fields["device_id"], now, time_expire),
         )
-    return {"code_url": CODE_URL_PREFIX + token}
+    return token
 
 
 def create_codepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) -> tuple[int, dict[str, Any]]:
@@ -709,7 +721,9 @@ def pay_native_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutco
     """Wallet handler for ``weixin://wxpay/bizpayurl?pr=…``."""
     token = qr[len(CODE_URL_PREFIX):]
     with ctx.store.transaction() as conn:
-        row = conn.execute("SELECT * FROM wechat_orders WHERE code_token = ?", (token,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM wechat_orders WHERE code_token = ? AND trade_type = 'NATIVE'", (token,)
+        ).fetchone()
         if row is None:
             raise UnknownQrCode("This WeChat Pay QR code belongs to no order of this sandbox.")
         otn = row["out_trade_no"]

@@ -81,6 +81,11 @@ async def native_prepay(request: Request, ctx: Ctx) -> Response:
                         lambda v, data: (200, orders.create_native(ctx, data, v.mchid)))
 
 
+@router.post("/v3/pay/transactions/jsapi")
+async def jsapi_prepay(request: Request, ctx: Ctx) -> Response:
+    return await _serve(ctx, request, "jsapi", lambda v, data: (200, orders.create_jsapi(ctx, data, v.mchid)))
+
+
 @router.post("/v3/pay/transactions/codepay")
 async def codepay(request: Request, ctx: Ctx) -> Response:
     return await _serve(ctx, request, "codepay", lambda v, data: orders.create_codepay(ctx, data, v.mchid))
