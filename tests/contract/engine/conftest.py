@@ -157,9 +157,29 @@ def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
     return rig
 
 
+@pytest.fixture(scope="session")
+def profile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo profile per session: generating its RSA keys is the slow part of a setup."""
+    from pos_app.sandbox.demo import init_demo_profile
+
+    return init_demo_profile(tmp_path_factory.mktemp("engine-template") / "profile").home
+
+
 @pytest.fixture
-async def rig(demo_settings: Settings) -> AsyncIterator[Rig]:
-    r = make_rig(demo_settings)
+def engine_settings(profile_template: Path, tmp_path: Path) -> Settings:
+    """A fresh copy of the template profile: same keys, empty ledger and sandbox state."""
+    import shutil
+
+    from pos_app.config import load_settings
+
+    home = tmp_path / "profile"
+    shutil.copytree(profile_template, home)
+    return load_settings(home / "pos.toml")
+
+
+@pytest.fixture
+async def rig(engine_settings: Settings) -> AsyncIterator[Rig]:
+    r = make_rig(engine_settings)
     yield r
     await r.service.aclose()
     await r.sandbox.aclose()
@@ -170,3 +190,106 @@ async def rig(demo_settings: Settings) -> AsyncIterator[Rig]:
 
 def db_path(settings: Settings) -> Path:
     return Path(settings.database_url[len("sqlite:///") :])
+
+
+# ---- helpers shared by the tests ------------------------------------------------------------
+
+TERMINAL, STORE = "T001", "S00001"
+_SEQ = iter(range(1, 10**6))
+
+
+def new_trade_no(kind: str = "P") -> str:
+    import secrets
+
+    return f"{kind}{secrets.token_hex(8).upper()}{next(_SEQ):06d}"
+
+
+def wechat_routes_ready() -> bool:
+    from pos_app.sandbox.wechat import routes
+
+    return bool(getattr(routes, "router", None) and routes.router.routes)
+
+
+CHANNELS = [
+    pytest.param(
+        Channel.WECHAT,
+        id="wechat",
+        marks=pytest.mark.skipif(not wechat_routes_ready(), reason="WeChat sandbox routes not there yet"),
+    ),
+    pytest.param(Channel.ALIPAY, id="alipay"),
+]
+
+
+def micropay_req(auth_code: str, amount_fen: int = 1234, otn: str | None = None, **extra: Any) -> Any:
+    from pos_app.domain.routing import PaymentMode
+    from pos_app.engine.schemas import CreatePayment
+
+    return CreatePayment(
+        out_trade_no=otn or new_trade_no(),
+        amount_fen=amount_fen,
+        mode=PaymentMode.MICROPAY,
+        auth_code=auth_code,
+        subject="Coffee",
+        operator="alice",
+        **extra,
+    )
+
+
+def native_req(channel: Channel, amount_fen: int = 2500, otn: str | None = None, **extra: Any) -> Any:
+    from pos_app.domain.routing import PaymentMode
+    from pos_app.engine.schemas import CreatePayment
+
+    return CreatePayment(
+        out_trade_no=otn or new_trade_no(),
+        amount_fen=amount_fen,
+        mode=PaymentMode.NATIVE,
+        channel=channel,
+        subject="Lunch",
+        operator="alice",
+        **extra,
+    )
+
+
+async def assert_matches_truth(rig: Rig, channel: Channel, out_trade_no: str) -> None:
+    """The ledger's final state says what the gateway says: money in, or definitely no money."""
+    from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState
+    from pos_app.engine.providers.base import OrderNotFound
+
+    view = await rig.service.find_payment(out_trade_no)
+    assert view.state in SETTLED_STATES, f"{out_trade_no} left {view.state}"
+    try:
+        truth = await rig.truth(channel, out_trade_no)
+    except OrderNotFound:
+        assert view.state in (PaymentState.FAILED, PaymentState.CLOSED, PaymentState.REVERSED)
+        return
+    paid_at_gateway = truth.state in MONEY_IN_STATES or truth.state == PaymentState.REFUNDED
+    if view.state in (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED):
+        assert paid_at_gateway, f"ledger {view.state}, gateway {truth.state}"
+        assert truth.transaction_id == view.transaction_id
+        assert truth.amount_fen in (None, view.amount_fen)
+    else:
+        assert not paid_at_gateway, f"ledger {view.state} but the gateway holds the money ({truth.state})"
+
+
+def attempts(rig: Rig, out_trade_no: str, op: str | None = None) -> list[Any]:
+    from sqlmodel import Session
+
+    from pos_app.engine.store import repo
+
+    with Session(rig.ledger) as session:
+        rows = list(repo.attempts_for(session, out_trade_no))
+    return [a for a in rows if op is None or a.op == op]
+
+
+def event_states(rig: Rig, out_trade_no: str) -> list[str]:
+    import json
+
+    from sqlmodel import Session, col, select
+
+    from pos_app.engine.store.models import StatusEvent
+
+    with Session(rig.ledger) as session:
+        rows = session.exec(
+            select(StatusEvent).where(StatusEvent.out_trade_no == out_trade_no).order_by(col(StatusEvent.id))
+        ).all()
+    return [json.loads(r.payload)["payment"]["state"] for r in rows]
