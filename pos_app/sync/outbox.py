@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, func, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from pos_app.domain.errors import EngineUnavailable, PosError
 from pos_app.engine.schemas import JournalEvent as UploadEvent
 from pos_app.engine.schemas import SyncAck
-from pos_app.journal.models import JournalEvent, OutboxEntry
+from pos_app.journal.models import OutboxEntry
+from pos_app.journal.repo import mark_sent, pending_outbox, unsent_count
 
 log = logging.getLogger(__name__)
 
@@ -51,43 +52,12 @@ class SyncStatus:
     caught_up: bool = field(default=False)
 
 
-def unsent_count(session: Session, terminal_id: str) -> int:
-    statement = (
-        select(func.count())
-        .select_from(OutboxEntry)
-        .where(OutboxEntry.terminal_id == terminal_id, col(OutboxEntry.sent_at).is_(None))
-    )
-    return int(session.exec(statement).one())
+def requeue_above(session: Session, terminal_id: str, acked_seq: int) -> None:
+    """Events above ``acked_seq`` that were marked sent go out again.
 
-
-def pending_events(session: Session, terminal_id: str, limit: int = BATCH_SIZE) -> list[JournalEvent]:
-    """The oldest unsent events of this terminal, in sequence order."""
-    statement = (
-        select(JournalEvent)
-        .join(
-            OutboxEntry,
-            (col(OutboxEntry.terminal_id) == col(JournalEvent.terminal_id))
-            & (col(OutboxEntry.seq) == col(JournalEvent.seq)),
-        )
-        .where(JournalEvent.terminal_id == terminal_id, col(OutboxEntry.sent_at).is_(None))
-        .order_by(col(JournalEvent.seq))
-        .limit(limit)
-    )
-    return list(session.exec(statement).all())
-
-
-def mark_acked(session: Session, terminal_id: str, acked_seq: int, now: datetime) -> None:
-    """Everything up to ``acked_seq`` is held by the engine; anything above it must be (re)sent.
-
-    The second statement matters when the engine answers lower than what we had marked sent (its
-    database was restored from a backup): those events go out again.
+    This matters when the engine answers lower than what we had marked sent (its database was
+    restored from a backup): it must receive them again.
     """
-    session.execute(
-        update(OutboxEntry)
-        .where(col(OutboxEntry.terminal_id) == terminal_id, col(OutboxEntry.seq) <= acked_seq)
-        .where(col(OutboxEntry.sent_at).is_(None))
-        .values(sent_at=now)
-    )
     session.execute(
         update(OutboxEntry)
         .where(col(OutboxEntry.terminal_id) == terminal_id, col(OutboxEntry.seq) > acked_seq)
@@ -122,7 +92,7 @@ class OutboxDrain:
 
     def refresh_unsent(self) -> int:
         with Session(self._journal) as session:
-            self.status.unsent = unsent_count(session, self._terminal_id)
+            self.status.unsent = unsent_count(session, terminal_id=self._terminal_id)
         return self.status.unsent
 
     async def drain_once(self) -> int:
@@ -134,7 +104,7 @@ class OutboxDrain:
         previous_ack = -1
         while True:
             with Session(self._journal) as session:
-                batch = pending_events(session, self._terminal_id, self._batch_size)
+                batch = pending_outbox(session, self._batch_size, terminal_id=self._terminal_id)
             if not batch:
                 break
             uploads = [UploadEvent.model_validate(event.as_upload()) for event in batch]
@@ -150,14 +120,15 @@ class OutboxDrain:
             self.status.online = True
             self.status.error = None
             with Session(self._journal) as session:
-                mark_acked(session, self._terminal_id, ack.acked_seq, datetime.now(UTC))
+                mark_sent(session, ack.acked_seq, terminal_id=self._terminal_id)
+                requeue_above(session, self._terminal_id, ack.acked_seq)
                 session.commit()
             self.status.acked_seq = ack.acked_seq
             acknowledged += sum(1 for event in batch if event.seq <= ack.acked_seq)
             if ack.acked_seq < batch[-1].seq and ack.acked_seq <= previous_ack:
                 # The engine did not move forward: stop here, the next round tries again.
                 break
-            # If the engine holds less than we sent, mark_acked re-queued the rest: loop resends it.
+            # If the engine holds less than we sent, requeue_above re-queued the rest: loop resends it.
             previous_ack = ack.acked_seq
         self.status.last_success = datetime.now(UTC)
         self.status.caught_up = self.refresh_unsent() == 0
