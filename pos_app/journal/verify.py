@@ -66,7 +66,7 @@ def verify_session(session: Session) -> VerifyResult:
         terminal = event.terminal_id
         if terminal != previous_terminal:
             previous_terminal, previous_hash, expected_seq = terminal, GENESIS_HASH, 1
-        where = f"event {event.seq}" + (f" (terminal {terminal})" if terminal else "")
+        where = f"event {event.seq}"
         if event.seq != expected_seq:
             missing = f"{expected_seq}" if event.seq == expected_seq + 1 else f"{expected_seq}–{event.seq - 1}"
             return _fail(count, terminal, expected_seq, f"event {missing} missing (deleted?): seq jumps to {event.seq}")
@@ -120,7 +120,13 @@ def verify_session(session: Session) -> VerifyResult:
                 count, terminal, seq, f"event {seq}: {key} {identity} differs from what it recorded ({field} edited)"
             )
     for key, identity in sorted(set(current) - set(recorded)):
-        return _fail(count, None, None, f"{key} {identity} is not recorded by any event (inserted by hand?)")
+        return _fail(
+            count,
+            None,
+            None,
+            f"{key} {identity} is not recorded by any event (inserted by hand, or the events after"
+            f" event {max(last_seq.values(), default=0)} deleted)",
+        )
     return VerifyResult(True, count)
 
 
