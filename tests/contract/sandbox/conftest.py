@@ -117,6 +117,7 @@ class Receiver:
 
     answers: list[int] = field(default_factory=list)  # statuses for the next deliveries, then `default`
     default: int = 200
+    alipay_bodies: list[bytes] = field(default_factory=list)  # Alipay answers, then b"success"
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
     def app(self) -> FastAPI:
@@ -126,7 +127,11 @@ class Receiver:
         async def notify(gateway: str, request: Request) -> Response:
             self.received.append((dict(request.headers), await request.body()))
             status = self.answers.pop(0) if self.answers else self.default
-            return Response(status_code=status, content=b"" if status == 204 else b'{"code":"SUCCESS"}')
+            if gateway == "alipay":
+                body = self.alipay_bodies.pop(0) if self.alipay_bodies else b"success"
+            else:
+                body = b"" if status == 204 else b'{"code":"SUCCESS","message":"OK"}'
+            return Response(status_code=status, content=body)
 
         return app
 
