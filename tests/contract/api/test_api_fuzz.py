@@ -1,0 +1,149 @@
+"""Schemathesis against the engine's own OpenAPI document, every request HMAC-signed: no 5xx, and
+every error is an ErrorBody. Bounded (30 examples per operation) so it stays fast.
+
+The engine and the sandbox run with uvicorn on loopback ports in a background thread (the
+generated requests are sent with `requests` by schemathesis, synchronously).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import uvicorn
+from api_support import STORE, TERMINAL, free_port
+from hypothesis import HealthCheck, given, settings
+
+from pos_app.config import Settings
+from pos_app.engine import terminal_auth
+from pos_app.engine.server import create_engine_app
+from pos_app.sandbox.app import create_app as create_sandbox_app
+
+MAX_EXAMPLES = 30
+
+
+class RequestsSigner(requests.auth.AuthBase):
+    """The terminal signature for `requests` (the client's TerminalSigner is for httpx)."""
+
+    def __init__(self, terminal_id: str, key: bytes) -> None:
+        self.terminal_id, self.key = terminal_id, key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        timestamp, nonce = str(int(time.time())), f"{time.monotonic_ns():x}{threading.get_ident():x}"
+        assert request.method is not None
+        request.headers.update(
+            {
+                terminal_auth.HEADER_TERMINAL: self.terminal_id,
+                terminal_auth.HEADER_TIMESTAMP: timestamp,
+                terminal_auth.HEADER_NONCE: nonce,
+                terminal_auth.HEADER_SIGNATURE: terminal_auth.sign(
+                    self.key, request.method, request.path_url, timestamp, nonce, body
+                ),
+            }
+        )
+        return request
+
+
+class _Served:
+    """Run ASGI apps with uvicorn (lifespan on) in one background event loop."""
+
+    def __init__(self) -> None:
+        self.servers: list[tuple[uvicorn.Server, concurrent.futures.Future[None]]] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def serve(self, app: Any) -> str:
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.servers.append((server, asyncio.run_coroutine_threadsafe(server.serve(), self.loop)))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        for server, done in reversed(self.servers):
+            server.should_exit = True
+            done.result(timeout=15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(demo_settings: Settings) -> Iterator[tuple[str, bytes]]:
+    demo_settings.engine.resolver_interval_s = 0.5
+    runner = _Served()
+    try:
+        runner.serve(create_sandbox_app(demo_settings))
+        engine = create_engine_app(demo_settings)
+        base = runner.serve(engine)
+        code = engine.state.engine.registry.new_activation_code(ttl=timedelta(minutes=5))
+        answer = requests.post(
+            f"{base}/v1/terminals/activate",
+            json={"activation_code": code, "store_id": STORE, "terminal_id": TERMINAL, "name": "fuzz"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        yield base, terminal_auth.decode_key(answer.json()["terminal_key"])
+    finally:
+        runner.stop()
+
+
+def test_no_operation_answers_5xx(served: tuple[str, bytes]) -> None:
+    base, key = served
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    signer = RequestsSigner(TERMINAL, key)
+    session = requests.Session()
+    problems: list[str] = []
+    statuses: dict[str, int] = {}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    # Streams and the gateway callbacks are exercised elsewhere: the fuzzer cannot read an endless
+    # stream, and callbacks need gateway signatures (random bodies are refused there, see below).
+    checked = [op for op in operations if op.path not in ("/v1/events",)]
+    assert {op.path for op in checked} >= {"/v1/payments", "/v1/sync/batches", "/v1/terminals/activate"}
+
+    def fuzz(operation: Any) -> None:
+        path = operation.path
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def run(case: Any) -> None:
+            response = case.call(base_url=base, session=session, auth=signer, timeout=30)
+            key = f"{case.method} {path} {response.status_code}"
+            statuses[key] = statuses.get(key, 0) + 1
+            where = f"{case.method} {case.formatted_path} -> {response.status_code}"
+            if response.status_code >= 500:
+                problems.append(f"{where}: {response.text[:200]}")
+            elif response.status_code >= 400 and path.startswith("/v1/"):
+                body = response.json()
+                if set(body) != {"code", "message"}:
+                    problems.append(f"{where}: not an ErrorBody: {body}")
+
+        run()
+
+    for operation in checked:
+        fuzz(operation)
+    print("\n".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    assert not problems, "\n".join(problems[:20])
+    # The signature was accepted often enough for the fuzzer to reach the handlers.
+    assert any(key.endswith(" 200") and "/v1/" in key for key in statuses)
