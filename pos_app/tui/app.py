@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from pos_app.sync.outbox import OutboxDrain
 from pos_app.tui.logic.errors import describe
 from pos_app.tui.logic.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.messages import PaymentUpdated
-from pos_app.tui.till import Till
+from pos_app.tui.till import Till, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def make_app(
     journal_engine: Engine | None = None,
     watchdog: Watchdog | None = None,
     sandbox: bool | None = None,
+    clock: Callable[[], datetime] | None = None,
     **options: Any,
 ) -> PosApp:
     """Build the terminal app from a profile: the CLI and the tests use this same wiring.
@@ -214,7 +216,7 @@ def make_app(
         key_file = settings.path(terminal.terminal_key_file)
         key = read_terminal_key(key_file)
         engine_client = EngineClient(terminal.engine_url, terminal.terminal_id, key)
-    till = Till(settings, journal_engine, engine_client)
+    till = Till(settings, journal_engine, engine_client, clock=clock or utc_now)
     return PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
 
 

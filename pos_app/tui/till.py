@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from pos_app import journal
 from pos_app.config import Settings
@@ -369,12 +370,13 @@ class Till:
             sale = journal.get_sale(session, out_trade_no)
             return 0 if sale is None else journal.refundable_fen(session, sale)
 
-    def open_refund(self, out_trade_no: str, *, reason: str, manager: str) -> str | None:
-        """An earlier refund of this sale that never got a definite answer (to retry, not duplicate)."""
-        with journal.session_scope(self.journal) as session:
-            for refund in journal.sale_refunds(session, out_trade_no):
-                if refund.state in (RefundState.PENDING, RefundState.UNKNOWN, RefundState.PROCESSING):
-                    return refund.out_refund_no
+    @staticmethod
+    def _open_refund(session: Session, out_trade_no: str) -> str | None:
+        """An earlier refund of this sale still waiting for a definite answer (PENDING/UNKNOWN): a
+        retry sends it again under its own out_refund_no instead of creating a second refund."""
+        for refund in journal.sale_refunds(session, out_trade_no):
+            if refund.state in (RefundState.PENDING, RefundState.UNKNOWN):
+                return refund.out_refund_no
         return None
 
     async def refund(self, out_trade_no: str, amount_fen: int, *, reason: str, manager: str) -> RefundState:
@@ -390,7 +392,7 @@ class Till:
             if sale is None:
                 raise PosError(f"No sale {out_trade_no} on this till.")
             cash = Channel(sale.channel) == Channel.CASH
-            existing = None if cash else self.open_refund(out_trade_no, reason=reason, manager=manager)
+            existing = None if cash else self._open_refund(session, out_trade_no)
             if existing is not None:
                 refund = journal.get_refund(session, existing)
                 assert refund is not None

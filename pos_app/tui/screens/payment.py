@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from textual import on
 
@@ -62,7 +61,3 @@ class PaymentScreen(TillScreen):
             except Exception:
                 continue  # offline for a moment: the status bar says so; keep following
             self.accept_view(view)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -15,7 +15,7 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.schemas import PaymentView
 from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
-from pos_app.tui.screens.payment import PaymentScreen, now_utc
+from pos_app.tui.screens.payment import PaymentScreen
 from pos_app.tui.till import SaleDraft
 from pos_app.tui.widgets.qr_view import QrView
 
@@ -86,7 +86,7 @@ class QrScreen(PaymentScreen):
         if view is None or view.state not in {PaymentState.AWAITING_SCAN, PaymentState.USER_PAYING}:
             self.query_one("#qr-countdown", Static).update("")
             return
-        left = remaining_seconds(view.expires_at, now_utc())
+        left = remaining_seconds(view.expires_at, self.till.clock())
         if left is None:
             return
         self.query_one("#qr-countdown", Static).update(f"Expires in {countdown(left)}")

@@ -20,7 +20,7 @@ from pos_app.domain.states import PaymentState
 from pos_app.engine.schemas import PaymentView
 from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.tui.logic.wedge import WedgeClassifier
-from pos_app.tui.screens.payment import PaymentScreen, now_utc
+from pos_app.tui.screens.payment import PaymentScreen
 from pos_app.tui.till import SaleDraft
 
 
@@ -188,7 +188,7 @@ class ScanScreen(PaymentScreen):
         if view is None or view.state not in {PaymentState.USER_PAYING, PaymentState.SUBMITTED, PaymentState.UNKNOWN}:
             label.update("")
             return
-        left = remaining_seconds(view.deadline_at, now_utc())
+        left = remaining_seconds(view.deadline_at, self.till.clock())
         label.update("" if left is None else f"Time left {countdown(left)}")
 
     def action_back(self) -> None:

@@ -1,0 +1,121 @@
+"""The real parts behind the TUI tests: the sandbox gateways (`pos sandbox serve`) and the payment
+engine (`pos engine serve`) as real child processes on the profile's loopback ports, started by the
+same Supervisor the embedded default uses. Each test gets its own terminal (a fresh terminal id,
+activated with a one-time code from the engine's terminal registry) and its own journal file. The sandbox's
+control API (payment codes, "the customer pays this QR") is called over loopback HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pos_app.config import Settings
+from pos_app.engine.client import EngineClient
+from pos_app.launcher import Supervisor
+
+_terminal_numbers = itertools.count(1)
+
+
+@dataclass
+class ShiftedClock:
+    """Wall-clock time plus an offset a test can advance (the till's clock: QR expiry)."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    supervisor: Supervisor
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.settings.sandbox.listen}"
+
+    @property
+    def engine_url(self) -> str:
+        return self.settings.terminal.engine_url
+
+    def terminal_settings(self, journal_dir: Path) -> Settings:
+        """A new terminal of this store: its own id and journal (the engine is shared)."""
+        settings = self.settings.model_copy(deep=True)
+        settings.terminal.terminal_id = f"T{next(_terminal_numbers):03d}"
+        settings.terminal.journal_path = journal_dir / "journal.sqlite3"
+        settings.terminal.terminal_key_file = journal_dir / "terminal.key"
+        return settings
+
+    async def activated_client(self, settings: Settings) -> EngineClient:
+        from pos_app.engine.store.terminals import TerminalRegistry
+
+        registry = TerminalRegistry.open(self.settings.database_url)
+        try:
+            code = registry.new_activation_code(ttl=timedelta(minutes=10))
+        finally:
+            registry.close()
+        client = EngineClient(self.engine_url, settings.terminal.terminal_id, None)
+        await client.activate(code, settings.terminal.store_id, settings.terminal.terminal_id, "Till")
+        return client
+
+    async def auth_code(self, channel: str, **extra: Any) -> str:
+        async with httpx.AsyncClient(base_url=self.sandbox_url) as http:
+            response = await http.post("/sandbox/authcodes", json={"channel": channel, **extra})
+        response.raise_for_status()
+        return str(response.json()["auth_code"])
+
+    async def pay_qr(self, code_url: str, **extra: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.sandbox_url) as http:
+            response = await http.post("/sandbox/pay", json={"qr": code_url, **extra})
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def start_stack(settings: Settings) -> Iterator[Stack]:
+    supervisor = Supervisor(settings.home)
+    try:
+        sandbox = supervisor.start("sandbox", ["sandbox", "serve"], f"http://{settings.sandbox.listen}/healthz")
+        engine = supervisor.start("engine", ["engine", "serve"], settings.terminal.engine_url + "/healthz")
+        supervisor.wait_healthy(sandbox)
+        supervisor.wait_healthy(engine)
+        yield Stack(settings, supervisor)
+    finally:
+        supervisor.stop_all()
+
+
+async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> float:
+    """Let the app run until ``predicate()`` holds; returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            screen = pilot.app.screen
+            raise AssertionError(
+                f"timed out waiting for {what or predicate} on {type(screen).__name__}:\n{screen_text(pilot.app)}"
+            )
+        await pilot.pause(0.02)
+    return time.monotonic() - start
+
+
+def screen_text(app: Any) -> str:
+    """Everything the current screen shows, as plain text (Static contents, tables, notifications)."""
+    from textual.widgets import DataTable, Static
+
+    parts: list[str] = []
+    for widget in app.screen.query(Static):
+        rendered = widget.render()
+        parts.append(str(getattr(rendered, "plain", rendered)))
+    for table in app.screen.query(DataTable):
+        for row_key in table.rows:
+            parts.append(" ".join(str(c) for c in table.get_row(row_key)))
+    for notification in app._notifications:
+        parts.append(notification.message)
+    return "\n".join(parts)
