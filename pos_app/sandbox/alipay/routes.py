@@ -30,7 +30,7 @@ from pos_app.domain.routing import mask_code
 from pos_app.engine.crypto.rsa import SignatureInvalid
 from pos_app.sandbox.alipay import bill, rules
 from pos_app.sandbox.alipay import store as db
-from pos_app.sandbox.alipay.model import CST, TIME_FORMAT, Notice, Pending, Reply, Status, Trade, now_cst, parse_yuan
+from pos_app.sandbox.alipay.model import CST, TIME_FORMAT, Notice, Pending, Reply, Trade, now_cst, parse_yuan
 from pos_app.sandbox.alipay.notify import CONTENT_TYPE, notification_params, resign, signed_body
 from pos_app.sandbox.alipay.signing import (
     envelope,
@@ -64,6 +64,8 @@ BILL_URL_TTL_S = 30.0
 #: How far a request timestamp may stray from the gateway clock. Alipay's real window is unconfirmed,
 #: so it is enforced only while a clock-skew fault is active (tests move the sandbox clock freely).
 TIMESTAMP_WINDOW_S = 15 * 60
+#: A buyer who cancels at the password prompt still looks at it a moment (as the WeChat simulator does).
+CANCEL_PASSWORD_DEFAULT_S = 5.0
 INVALID_SIGNATURE_MSG = "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为："
 
 
@@ -265,10 +267,22 @@ def _settled(
 
 # --- methods ------------------------------------------------------------------------------------
 
-Handler = Callable[[SandboxContext, sqlite3.Connection, dict[str, Any], dict[str, str], datetime], Reply]
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One verified gateway request, as a method handler sees it."""
+
+    biz: dict[str, Any]  # biz_content, numbers kept as their text
+    params: dict[str, str]  # the merged common params
+    now: datetime  # the gateway clock
+    base_url: str  # where this sandbox is reached (bill links point back at it)
 
 
-def _env(ctx: SandboxContext, params: Mapping[str, str], now: datetime) -> rules.Env:
+Handler = Callable[[SandboxContext, sqlite3.Connection, Call], Reply]
+
+
+def _env(ctx: SandboxContext, call: Call) -> rules.Env:
+    params, now = call.params, call.now
     return rules.Env(
         now=now,
         app_id=params.get("app_id", ""),
@@ -277,12 +291,11 @@ def _env(ctx: SandboxContext, params: Mapping[str, str], now: datetime) -> rules
     )
 
 
-def _precreate(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _precreate(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     existing, notices = _load(conn, {"out_trade_no": biz.get("out_trade_no")}, now)
     _settled(ctx, conn, existing, notices, now)
-    outcome = rules.precreate(existing, biz, _env(ctx, params, now))
+    outcome = rules.precreate(existing, biz, _env(ctx, call))
     _apply(ctx, conn, outcome, now)
     return outcome.reply
 
@@ -300,41 +313,34 @@ def _payer(ctx: SandboxContext, biz: Mapping[str, Any], now: datetime) -> rules.
         return rules.Payer("balance", buyer_user_id=scenario.buyer_id)
     if scenario.password_seconds > 0 or scenario.user_cancels:
         pending = Pending.CANCEL if scenario.user_cancels else Pending.CONFIRM
-        # The password prompt runs from when the code was first used, so retries do not restart it.
-        return rules.Payer(
-            "pay",
-            buyer_user_id=scenario.buyer_id,
-            pending=pending,
-            pending_for=timedelta(seconds=scenario.password_seconds),
-        )
+        # The prompt starts with this pay call (a retry meanwhile answers 10003 without restarting it).
+        wait = scenario.password_seconds or CANCEL_PASSWORD_DEFAULT_S
+        return rules.Payer("pay", buyer_user_id=scenario.buyer_id, pending=pending, pending_for=timedelta(seconds=wait))
     return rules.Payer("pay", buyer_user_id=scenario.buyer_id)
 
 
-def _pay(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _pay(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     existing, notices = _load(conn, {"out_trade_no": biz.get("out_trade_no")}, now)
     _settled(ctx, conn, existing, notices, now)
     early = rules.check_pay(existing, biz)
     if early is not None:
         _apply(ctx, conn, early, now)
         return early.reply
-    outcome = rules.pay(existing, biz, _payer(ctx, biz, now), _env(ctx, params, now))
+    outcome = rules.pay(existing, biz, _payer(ctx, biz, now), _env(ctx, call))
     _apply(ctx, conn, outcome, now)
     return outcome.reply
 
 
-def _query(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _query(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
     _settled(ctx, conn, trade, notices, now)
     return rules.query(trade, str(biz.get("out_trade_no") or "")).reply
 
 
-def _cancel(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _cancel(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
     _settled(ctx, conn, trade, notices, now)
     outcome = rules.cancel(trade, str(biz.get("out_trade_no") or ""), bool(biz.get("trade_no")), now)
@@ -342,9 +348,8 @@ def _cancel(
     return outcome.reply
 
 
-def _close(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _close(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
     _settled(ctx, conn, trade, notices, now)
     outcome = rules.close(trade, now, str(biz.get("operator_id") or ""))
@@ -352,9 +357,8 @@ def _close(
     return outcome.reply
 
 
-def _refund(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _refund(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
     _settled(ctx, conn, trade, notices, now)
     refunds = db.load_refunds(conn, trade.out_trade_no) if trade is not None else []
@@ -363,9 +367,8 @@ def _refund(
     return outcome.reply
 
 
-def _refund_query(
-    ctx: SandboxContext, conn: sqlite3.Connection, biz: dict[str, Any], params: dict[str, str], now: datetime
-) -> Reply:
+def _refund_query(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
     _settled(ctx, conn, trade, notices, now)
     refunds = db.load_refunds(conn, trade.out_trade_no) if trade is not None else []
@@ -380,18 +383,13 @@ def _bill_lines(conn: sqlite3.Connection, start: datetime, end: datetime) -> lis
     return bill.lines_for_day(db.trades_paid_between(conn, start, end), db.refunds_between(conn, start, end))
 
 
-def _bill_url(
-    ctx: SandboxContext,
-    conn: sqlite3.Connection,
-    biz: dict[str, Any],
-    params: dict[str, str],
-    now: datetime,
-    base_url: str = "",
-) -> Reply:
+def _bill_url(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    """A 30-second link to the day's trade bill, served by this sandbox (signcustomer bills: none)."""
+    biz, now = call.biz, call.now
     bill_type = str(biz.get("bill_type") or "")
     bill_date = str(biz.get("bill_date") or "")
     if bill_type not in ("trade", "signcustomer"):
-        return Reply("40004", rules.BUSINESS_FAILED, "isv.invalid-parameter", "参数无效: bill_type")
+        return Reply("40002", "Invalid Arguments", "isv.invalid-parameter", "参数无效: bill_type")
     bounds = rules.bill_day_bounds(bill_date)
     not_exist = Reply("40004", rules.BUSINESS_FAILED, "isp.bill_not_exist", "账单不存在")
     if bounds is None:
@@ -412,7 +410,7 @@ def _bill_url(
             "fileId": token,
         }
     )
-    url = base_url.rstrip("/") + BILL_PATH + "?" + query
+    url = call.base_url.rstrip("/") + BILL_PATH + "?" + query
     return Reply(*rules.SUCCESS, fields={"bill_download_url": url})
 
 
@@ -448,12 +446,9 @@ async def gateway(request: Request, ctx: Ctx) -> Response:
     if fault is not None:
         answer = _fault_answer(method, fault, biz)
         return answer if isinstance(answer, Response) else _render(ctx, answer, charset)
-    now = _now(ctx)
+    call = Call(biz, params, _now(ctx), str(request.base_url))
     with ctx.store.transaction() as conn:
-        if method == "alipay.data.dataservice.bill.downloadurl.query":
-            reply = _bill_url(ctx, conn, biz, params, now, str(request.base_url))
-        else:
-            reply = METHODS[method](ctx, conn, biz, params, now)
+        reply = METHODS[method](ctx, conn, call)
     ctx.faults.after_commit(gateway=GATEWAY, operation=method, out_trade_no=out_trade_no)
     return _render(ctx, Answer(response_key(method), reply), charset)
 
@@ -529,4 +524,4 @@ register_ticker(GATEWAY, tick)
 register_preparer(GATEWAY, _preparer)
 register_native_handler(QR_PREFIX, GATEWAY, pay_qr)
 
-__all__ = ["router", "tick", "pay_qr", "Status"]
+__all__ = ["router", "tick", "pay_qr"]

@@ -277,7 +277,7 @@ async def test_bill_not_exist_and_url_expiry(client: Client) -> None:
     await client.at(10, 0, DAY + timedelta(days=1))
     assert (await ask("2026-11-19"))["sub_code"] == "isp.bill_not_exist"  # no business that day
     assert (await ask("2026-11"))["sub_code"] == "isp.bill_not_exist"  # no monthly bills here
-    assert (await ask("2026-11-20", "nonsense"))["code"] == "40004"
+    assert (await ask("2026-11-20", "nonsense"))["sub_code"] == "isv.invalid-parameter"
     reply = await ask("2026-11-20")
     assert reply["code"] == "10000"
     url = urlsplit(reply["bill_download_url"])

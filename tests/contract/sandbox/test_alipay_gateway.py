@@ -541,6 +541,13 @@ async def test_user_cancelling_the_password_fails_the_payment(gw: Gateway) -> No
     assert retry.sub_code == "ACQ.TRADE_HAS_CLOSE"
 
 
+async def test_user_cancelling_without_a_password_time_still_shows_the_prompt(gw: Gateway) -> None:
+    assert (await _bar_pay(gw, "BAR0010", user_cancels=True)).code == "10003"
+    assert (await gw.call("alipay.trade.query", {"out_trade_no": "BAR0010"})).obj["trade_status"] == "WAIT_BUYER_PAY"
+    await gw.advance(5)
+    assert (await gw.call("alipay.trade.query", {"out_trade_no": "BAR0010"})).obj["trade_status"] == "TRADE_CLOSED"
+
+
 async def test_balance_not_enough_and_codes_used_once(gw: Gateway) -> None:
     code = await gw.authcode(balance_fen=999)
     biz = _order("BAR0005", "10.00", scene="bar_code", auth_code=code)
