@@ -7,7 +7,7 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from conftest import Rig, notify_url
+from provider_contract_rig import Rig, notify_url
 
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.providers.base import DefiniteFailure, OrderNotFound, OutcomeUnknownError

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Rig, close_rig, make_settings, notify_url, open_rig
+from provider_contract_rig import Rig, close_rig, make_settings, notify_url, open_rig
 
 from pos_app.config import Settings
 from pos_app.domain.states import PaymentState, RefundState
@@ -189,9 +189,9 @@ async def test_trade_bill(rig: Rig, compressed: bool) -> None:
 # ------------------------------------------------------------------ platform certificates
 
 
-async def test_platform_certificate_mode_with_rotation(demo_settings: Settings) -> None:
+async def test_platform_certificate_mode_with_rotation(provider_settings: Settings) -> None:
     settings = make_settings(
-        demo_settings,
+        provider_settings,
         wechat={"verify_mode": "platform_cert", "platform_public_key_id": ""},
         sandbox={"wechat_mode": "platform_cert"},
     )
@@ -224,9 +224,9 @@ async def test_platform_certificate_mode_with_rotation(demo_settings: Settings) 
         await close_rig(rig)
 
 
-async def test_combined_mode_during_migration(demo_settings: Settings) -> None:
+async def test_combined_mode_during_migration(provider_settings: Settings) -> None:
     settings = make_settings(
-        demo_settings, wechat={"verify_mode": "platform_cert"}, sandbox={"wechat_mode": "platform_cert"}
+        provider_settings, wechat={"verify_mode": "platform_cert"}, sandbox={"wechat_mode": "platform_cert"}
     )
     rig = await open_rig(settings)
     try:

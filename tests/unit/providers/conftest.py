@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from provider_test_helpers import FixedClock
 
 from pos_app.engine.crypto.rsa import generate_rsa_key
 
 VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "signing.json"
-NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -26,16 +25,6 @@ def vectors() -> dict[str, Any]:
 def rsa_keys() -> list[rsa.RSAPrivateKey]:
     """Four independent RSA-2048 keys: [merchant/app, gateway, other gateway, attacker]."""
     return [generate_rsa_key() for _ in range(4)]
-
-
-class FixedClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

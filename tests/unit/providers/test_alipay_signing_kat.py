@@ -6,9 +6,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import FixedClock
 from cryptography.hazmat.primitives.asymmetric import rsa
-from provider_test_helpers import rsa_sign
+from provider_test_helpers import FixedClock, rsa_sign
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState

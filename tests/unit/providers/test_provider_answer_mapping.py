@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FixedClock
 from cryptography.hazmat.primitives.asymmetric import rsa
-from provider_test_helpers import rsa_sign, wechat_headers
+from provider_test_helpers import FixedClock, rsa_sign, wechat_headers
 
 from pos_app.domain.states import PaymentState
 from pos_app.engine.providers.alipay.client import AlipayClient

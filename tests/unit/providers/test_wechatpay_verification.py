@@ -6,9 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import FixedClock
 from cryptography.hazmat.primitives.asymmetric import rsa
-from provider_test_helpers import certificate_list, platform_certificate, wechat_headers, wechat_notification
+from provider_test_helpers import (
+    FixedClock,
+    certificate_list,
+    platform_certificate,
+    wechat_headers,
+    wechat_notification,
+)
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
