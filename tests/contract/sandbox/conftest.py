@@ -142,7 +142,9 @@ class Receiver:
 class WechatClient:
     """Hand-built, hand-signed WeChat Pay v3 requests."""
 
-    def __init__(self, http: httpx.AsyncClient, merchant: Merchant, clock: ManualClock) -> None:
+    def __init__(self, http: httpx.AsyncClient, merchant: Merchant, clock: ManualClock | Any,
+                 base_url: str = BASE_URL) -> None:
+        self.base_url = base_url
         self.http = http
         self.merchant = merchant
         self.clock = clock
@@ -181,7 +183,7 @@ class WechatClient:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(headers or {})
         sent = {k: v for k, v in all_headers.items() if v is not None}
-        request = self.http.build_request(method, BASE_URL + target, content=raw or None, headers=sent)
+        request = self.http.build_request(method, self.base_url + target, content=raw or None, headers=sent)
         # httpx would add its own User-Agent/Accept when we drop ours: remove what the test removed.
         for name, value in all_headers.items():
             if value is None and name in request.headers:
