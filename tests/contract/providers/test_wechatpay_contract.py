@@ -82,11 +82,13 @@ async def test_codepay_user_paying_then_paid(rig: Rig) -> None:
 async def test_codepay_user_paying_then_reverse(rig: Rig) -> None:
     code = await rig.auth_code("wechat", password_seconds=600)
     assert (await _pay(rig, "S00001T001W0006", code)).state is PaymentState.USER_PAYING
+    with pytest.raises(DefiniteFailure) as info:  # codepay orders are reversed, not closed
+        await rig.wechat.close("S00001T001W0006")
+    assert info.value.code == "CLOSE_NEEDS_REVERSE"
+    early = await rig.wechat.reverse("S00001T001W0006")  # USERPAYING: "call again later"
+    assert (early.done, early.retry) == (False, True)
     rig.clock.advance(16)  # not sooner than ~15 s after the pay call (spec §4)
     result = await rig.wechat.reverse("S00001T001W0006")
-    if not result.done:
-        assert result.retry
-        result = await rig.wechat.reverse("S00001T001W0006")
     assert result.done
     assert (await rig.wechat.query("S00001T001W0006")).state is PaymentState.REVERSED
 

@@ -346,3 +346,34 @@ async def test_alipay_unsigned_or_garbled_answer_is_unknown(
         with pytest.raises(OutcomeUnknownError):
             await client.query("S1")
         await client.aclose()
+
+
+@pytest.mark.parametrize(("compressed", "tamper"), [(True, False), (True, True), (False, False), (False, True)])
+async def test_wechat_bill_sha1_checked_on_uncompressed_bytes(
+    rsa_keys: list[rsa.RSAPrivateKey], clock: FixedClock, compressed: bool, tamper: bool
+) -> None:
+    import gzip
+    import hashlib
+
+    csv = "交易时间,公众账号ID\n`2026-11-22 10:00:00,`wxapp\n".encode()
+    seen: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        assert request.headers["Authorization"].startswith("WECHATPAY2-SHA256-RSA2048 ")
+        if request.url.path == "/v3/bill/tradebill":
+            digest = hashlib.sha1(csv + (b"x" if tamper else b"")).hexdigest()
+            url = "http://wechat.test/v3/billdownload/file?token=abc" + ("&tartype=gzip" if compressed else "")
+            return _wx_answer(rsa_keys, clock, 200, {"hash_type": "SHA1", "hash_value": digest, "download_url": url})
+        return httpx.Response(200, content=gzip.compress(csv) if compressed else csv)  # unsigned, as WeChat does
+
+    client = _wx(rsa_keys, clock, gateway)
+    try:
+        if tamper:
+            with pytest.raises(ResponseVerificationError, match="SHA1"):
+                await client.download_bill(clock().date(), compressed=compressed)
+        else:
+            assert await client.download_bill(clock().date(), compressed=compressed) == csv
+    finally:
+        await client.aclose()
+    assert seen[0] == "/v3/bill/tradebill?bill_date=2026-11-22&bill_type=ALL" + ("&tar_type=GZIP" if compressed else "")

@@ -379,6 +379,10 @@ class WechatPayClient:
             return await self.query(out_trade_no)
         if code in ("ORDER_CLOSED", "ORDERCLOSED"):
             return TradeResult(out_trade_no, PaymentState.CLOSED, gateway_code=code)
+        if response.headers.get("Request-ID", "").endswith(f"-{codes.RID_CLOSE_NEEDS_REVERSE}"):
+            raise DefiniteFailure(
+                "A payment-code order cannot be closed — reverse it instead.", code="CLOSE_NEEDS_REVERSE"
+            )
         raise self._error(response)
 
     async def reverse(self, out_trade_no: str) -> ReverseResult:

@@ -63,6 +63,9 @@ DEFINITE_REASONS: dict[str, str] = {
     "USER_ACCOUNT_ABNORMAL": "The customer's account cannot receive the refund — refund another way",
 }
 
+#: Request-ID suffix of "只能撤销": close refused for a codepay order (spec §4).
+RID_CLOSE_NEEDS_REVERSE = 268449641
+
 GENERIC_REFUSAL = "WeChat Pay refused the request"
 
 #: trade_state → the domain state (spec §4). NOTPAY: native order exists, unpaid.
