@@ -201,10 +201,10 @@ class PaymentService:
         waiting, self._wakeup = self._wakeup, asyncio.Event()
         waiting.set()
 
-    def _spawn(self, key: str, coro: Awaitable[None]) -> None:
+    def _spawn(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         async def run() -> None:
             try:
-                await coro
+                await work()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -296,18 +296,17 @@ class PaymentService:
             amount_fen=req.amount_fen,
             subject=req.subject,
             operator=req.operator,
+            state=(PaymentState.SUBMITTED if auth_code is not None else PaymentState.CREATED).value,
             business_day=self.business_day(now),
             created_at=now,
             updated_at=now,
         )
         if auth_code is not None:
             deadline = now + self._deadlines[channel]
-            row.state = PaymentState.SUBMITTED.value
             row.masked_auth_code = mask_code(auth_code)
             row.deadline_at = deadline
             row.lease_until = deadline + LEASE  # this process settles it; others wait for the lease
         else:
-            row.state = PaymentState.CREATED.value
             row.expires_at = now + self._qr_lifetime
         existing, created = await self._insert_payment(row)
         if not created:
@@ -383,8 +382,11 @@ class PaymentService:
             assert p is not None
             if p.state not in (PaymentState.CREATED.value, PaymentState.UNKNOWN.value):
                 return p  # a notification or a close got there first
-            changes = {"state": PaymentState.AWAITING_SCAN.value, "code_url": order.code_url}
-            changes["expires_at"] = order.expires_at
+            changes: dict[str, Any] = {
+                "state": PaymentState.AWAITING_SCAN.value,
+                "code_url": order.code_url,
+                "expires_at": order.expires_at,
+            }
             if not repo.cas_update_payment(session, p, changes, self._now()):
                 raise _StaleRow()
             repo.append_event(session, repo.payment_view(p), self._now())
@@ -426,7 +428,7 @@ class PaymentService:
             result = TradeResult(otn, PaymentState.USER_PAYING, raw=result.raw)
         updated = await self._apply_trade(otn, result, "micropay")
         if PaymentState(updated.state) not in SETTLED_STATES:
-            self._spawn(otn, self._drive_micropay(otn))
+            self._spawn(otn, lambda: self._drive_micropay(otn))
         else:
             await self._release(otn)
         return repo.payment_view(updated)
@@ -798,10 +800,9 @@ class PaymentService:
         if refund.state in (RefundState.PENDING.value, RefundState.UNKNOWN.value):
             # Sending again with the same out_refund_no is safe: the gateway keeps one refund per number.
             refund = await self._send_refund(refund, payment)
-        if refund.state in (RefundState.PROCESSING.value, RefundState.UNKNOWN.value) and (
-            refund.out_refund_no not in self._driving
-        ):
-            self._spawn(refund.out_refund_no, self._drive_refund(refund.out_refund_no))
+        orn = refund.out_refund_no
+        if refund.state in (RefundState.PROCESSING.value, RefundState.UNKNOWN.value) and orn not in self._driving:
+            self._spawn(refund.out_refund_no, lambda: self._drive_refund(orn))
         return repo.refund_view(refund)
 
     async def _load_refund(self, out_refund_no: str) -> Refund:

@@ -159,7 +159,7 @@ def append_event(session: Session, payment: PaymentView, now: datetime, *, refun
     taken just before the insert (held to commit) makes event ids commit in order.
     """
     if session.get_bind().dialect.name != "sqlite":
-        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_EVENT_LOCK_KEY))
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
     payload: dict[str, Any] = {"payment": payment.model_dump(mode="json")}
     if refund is not None:
         payload["refund"] = refund.model_dump(mode="json")

@@ -57,6 +57,7 @@ class NotifyReceiver:
     def __init__(self) -> None:
         self.service: PaymentService | None = None
         self.answers: list[tuple[str, int]] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []  # what the sandbox posted, raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -67,6 +68,7 @@ class NotifyReceiver:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.requests.append((scope["path"], headers, body))
         channel = {"/notify/wechatpay": Channel.WECHAT, "/notify/alipay": Channel.ALIPAY}.get(scope["path"])
         if channel is None or self.service is None:
             status, payload, media = 404, b"", "text/plain"
