@@ -11,6 +11,7 @@ Not part of ``pos_app.tui``: the TUI must not know about the sandbox.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -22,6 +23,15 @@ from pathlib import Path
 import httpx
 
 from pos_app.domain.errors import PosError
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM if the terminal process dies without stopping it (kill -9, a
+    closed terminal window), so a crashed till never leaves an engine holding its port."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class ChildFailed(PosError):
@@ -72,6 +82,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 # Its own session: Ctrl+C in the terminal reaches the TUI, which stops the children in order.
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         child = Child(name, process, log_path, health_url)
         self.children.append(child)

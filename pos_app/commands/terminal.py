@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -115,6 +116,10 @@ def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object 
     return settings, supervisor
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @click.command()
 @click.option("--profile", default=None, help="Use the named profile under the data directory.")
 @click.option(
@@ -130,6 +135,9 @@ def terminal(profile: str | None, config: Path | None) -> None:
 
     settings, supervisor = prepare(profile, config)
     watchdog = getattr(supervisor, "problem", None)
+    # A closed terminal window (SIGHUP) or a service stop (SIGTERM) still stops the children.
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _exit_on_signal)
     try:
         app = make_app(settings, watchdog=watchdog)
         app.run()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -45,8 +46,9 @@ class TillScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="title")
         yield from self.body()
-        yield Static(self.KEYS, classes="keys", id="keys")
-        yield StatusBar()
+        with Vertical(id="footer"):
+            yield Static(self.KEYS, classes="keys", id="keys")
+            yield StatusBar()
 
     def body(self) -> ComposeResult:
         yield from ()

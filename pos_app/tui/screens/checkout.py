@@ -28,7 +28,7 @@ DEFAULT_SUBJECT = "In-store purchase"
 
 class CheckoutScreen(TillScreen):
     HEADING = "Checkout"
-    KEYS = "w WeChat QR · a Alipay QR · s scan code · c cash · i item · t subject · h history · F1 help"
+    KEYS = "w/a WeChat/Alipay QR · s scan · c cash · i item · t subject · h history · F1 help"
     BINDINGS = [
         Binding("w", "qr('wechat')", "WeChat QR"),
         Binding("a", "qr('alipay')", "Alipay QR"),

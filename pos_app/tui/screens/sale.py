@@ -3,7 +3,7 @@ Both need a manager PIN and a reason."""
 
 from __future__ import annotations
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
+from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.modals.refund import RefundModal, RefundRequest
 from pos_app.tui.screens.base import TillScreen
@@ -131,6 +132,11 @@ class SaleScreen(TillScreen):
         label = self.query_one("#sale-result", Static)
         label.update(text)
         label.set_classes(f"big-state {css}".strip())
+
+    @on(PaymentUpdated)
+    def payment_updated(self, message: PaymentUpdated) -> None:
+        if message.view.out_trade_no == self.out_trade_no:
+            self.reload()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -41,5 +41,7 @@ class StatusBar(Static):
         cashier = getattr(app, "cashier_name", "")
         if cashier:
             text.append(f"  {cashier}")
-        text.append(f"  {datetime.now():%H:%M:%S}", style="dim")
+        till = getattr(app, "till", None)
+        now = till.clock().astimezone() if till is not None else datetime.now()
+        text.append(f"  {now:%H:%M:%S}", style="dim")
         return text

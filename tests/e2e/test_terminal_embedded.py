@@ -1,0 +1,75 @@
+"""The embedded default, end to end: `pos` with no configuration makes a demo profile, starts the
+sandbox and the engine as child processes, activates the terminal (key file 0600), seeds the demo
+staff, and the TUI takes a QR payment; a crashed child shows in the status bar; quitting stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pos_app.commands.terminal import prepare
+from pos_app.domain.states import PaymentState
+from pos_app.tui.app import make_app
+from tests.tui.support import screen_text, wait_until
+
+
+async def test_embedded_default_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path / "pos-home"
+    monkeypatch.setenv("POS_HOME", str(home))
+    settings, supervisor = await asyncio.to_thread(prepare, None, None)  # the CLI's own start-up path
+    assert supervisor is not None
+    try:
+        assert (home / "pos.toml").exists() and settings.terminal.sandbox
+        key_file = settings.path(settings.terminal.terminal_key_file)
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        names = [child.name for child in supervisor.children]
+        assert names == ["sandbox", "engine"]
+
+        app = make_app(settings, watchdog=supervisor.problem, health_interval_s=0.3)
+        async with app.run_test(size=(80, 24)) as pilot:
+            text = screen_text(app)
+            assert "SANDBOX" in text
+            await pilot.press(*"1234", "enter")
+            await wait_until(pilot, lambda: type(app.screen).__name__ == "CheckoutScreen", what="checkout")
+            assert "Demo Cashier" in screen_text(app)
+            await pilot.press("6", "a")
+            await wait_until(pilot, lambda: bool(app.screen.query("#qr-code")), what="QR")
+            attempt = app.screen.attempt
+            async with httpx.AsyncClient(base_url=f"http://{settings.sandbox.listen}") as sandbox:
+                (await sandbox.post("/sandbox/pay", json={"qr": attempt.view.code_url})).raise_for_status()
+            await wait_until(pilot, lambda: type(app.screen).__name__ == "ResultScreen", what="PAID")
+            assert app.till.history()[0].state == PaymentState.PAID
+
+            # A crashed engine is reported, not hidden.
+            engine = supervisor.children[1]
+            engine.process.kill()
+            await wait_until(pilot, lambda: "engine stopped" in screen_text(app), what="crash shown")
+            await wait_until(pilot, lambda: app.engine_online is False, what="offline")
+    finally:
+        supervisor.stop_all()
+    deadline = time.monotonic() + 10
+    while any(child.exit_code() is None for child in supervisor.children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(child.exit_code() is not None for child in supervisor.children)
+
+
+def test_second_start_reuses_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """With a configuration, `pos` uses it: the same profile, the same key, no new staff."""
+    monkeypatch.setenv("POS_HOME", str(tmp_path / "home"))
+    settings, supervisor = prepare(None, None)
+    key = settings.path(settings.terminal.terminal_key_file).read_bytes()
+    supervisor.stop_all()
+    settings2, supervisor2 = prepare(None, None)
+    try:
+        assert settings2.terminal.engine_url == settings.terminal.engine_url
+        assert settings2.path(settings2.terminal.terminal_key_file).read_bytes() == key
+        app = make_app(settings2)
+        assert len(app.till.history()) == 0
+        assert app.till.login("9999") == "Demo Manager"
+    finally:
+        supervisor2.stop_all()
