@@ -18,8 +18,6 @@ from pos_app.sandbox.demo import free_loopback_port
 from pos_app.sandbox.faults import FaultKind, FaultRegistry, FaultSpec
 from tests.contract.sandbox.conftest import START, UA, Sandbox, WechatClient, decrypt, merchant_of
 
-pytestmark = pytest.mark.asyncio
-
 
 async def add(box: Sandbox, **spec: Any) -> dict[str, Any]:
     response = await box.http.post("/sandbox/faults", json=spec)

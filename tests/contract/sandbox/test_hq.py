@@ -6,11 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
-import pytest
-
 from tests.contract.sandbox.conftest import Sandbox
-
-pytestmark = pytest.mark.asyncio
 
 
 async def test_uploads_are_stored_once_per_batch(sandbox: Sandbox) -> None:

@@ -26,8 +26,6 @@ from tests.contract.sandbox.conftest import (
     verify_signature,
 )
 
-pytestmark = pytest.mark.asyncio
-
 
 def _vector() -> dict[str, Any]:
     vector: dict[str, Any] = json.loads(VECTORS.read_text("utf-8"))["wechatpay_request_signature"]

@@ -9,11 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.contract.sandbox.conftest import START, Sandbox
-
-pytestmark = pytest.mark.asyncio
 
 # Headers exactly as spec §5 lists them.
 HEAD = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"

@@ -14,8 +14,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.contract.sandbox.conftest import NOTIFY_URL, START, Sandbox, decrypt, verify_signature
 
-pytestmark = pytest.mark.asyncio
-
 
 async def _pay(box: Sandbox, out_trade_no: str, total: int) -> None:
     code_url = (await box.wechat.native(out_trade_no, total)).json()["code_url"]

@@ -9,9 +9,6 @@ import pytest
 
 from tests.contract.sandbox.conftest import START, Sandbox
 
-pytestmark = pytest.mark.asyncio
-
-
 # ---- native -----------------------------------------------------------------------------------
 
 

@@ -6,11 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from tests.contract.sandbox.conftest import NOTIFY_URL, START, Sandbox
-
-pytestmark = pytest.mark.asyncio
 
 
 async def _paid_native(box: Sandbox, out_trade_no: str, total: int) -> dict[str, Any]:
