@@ -13,7 +13,7 @@ import logging
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -331,7 +331,6 @@ class AlipayClient:
             out_refund_no=out_refund_no,
             state=RefundState.SUCCESS,
             amount_fen=amount_fen,
-            refund_id=data.get("trade_no") or None,
             refunded_total_fen=_fen(data.get("refund_fee")),
             raw=data,
         )
@@ -350,7 +349,6 @@ class AlipayClient:
             out_refund_no=out_refund_no,
             state=RefundState.SUCCESS,
             amount_fen=_fen(data.get("refund_amount")) or 0,
-            refund_id=data.get("trade_no") or None,
             raw=data,
         )
 
@@ -400,7 +398,7 @@ class AlipayClient:
                 refunded_total_fen=refunded,
                 raw=params,
             )
-        kind: Any = "refund" if refund else ("payment" if trade else "other")
+        kind: Literal["payment", "refund", "other"] = "refund" if refund else ("payment" if trade else "other")
         return Notification(
             channel=self.channel,
             event_id=event_id,

@@ -79,6 +79,10 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _unknown(detail: str, code: str) -> OutcomeUnknownError:
     return OutcomeUnknownError(
         f"WeChat Pay's answer is not conclusive ({detail}) — the result is being checked, do not charge again.",
@@ -97,8 +101,7 @@ def trade_result(data: Mapping[str, Any], *, out_trade_no: str | None = None) ->
         raise ResponseVerificationError(
             "WeChat Pay answered about another order — the result is being checked.", code="ORDER_MISMATCH"
         )
-    amount = data.get("amount") if isinstance(data.get("amount"), Mapping) else {}
-    assert isinstance(amount, Mapping)
+    amount = _mapping(data.get("amount"))
     return TradeResult(
         out_trade_no=number,
         state=state,
@@ -117,8 +120,7 @@ def refund_result(data: Mapping[str, Any], *, out_trade_no: str | None = None) -
     state = _REFUND_STATES.get(status)
     if state is None:
         raise _unknown(f"refund status {status[:32]!r}", "UNKNOWN_REFUND_STATUS")
-    amount = data.get("amount") if isinstance(data.get("amount"), Mapping) else {}
-    assert isinstance(amount, Mapping)
+    amount = _mapping(data.get("amount"))
     return RefundResult(
         out_trade_no=str(data.get("out_trade_no") or out_trade_no or ""),
         out_refund_no=str(data.get("out_refund_no", "")),
