@@ -26,6 +26,16 @@ REFUND_SUCCESS = "SUCCESS"
 REFUND_PROCESSING = "PROCESSING"
 REFUND_FAILED = "FAILED"
 
+TXID_WIDTH = 32
+_BLANK_TXID = b" " * TXID_WIDTH
+
+
+def txid_bytes(transaction_id: str) -> bytes:
+    """The fixed-width form of a transaction id (blank when it does not fit or is not ASCII)."""
+    if len(transaction_id) > TXID_WIDTH or not transaction_id.isascii():
+        return _BLANK_TXID
+    return transaction_id.encode("ascii").ljust(TXID_WIDTH)
+
 
 @dataclass(slots=True)
 class Bill:
@@ -37,7 +47,9 @@ class Bill:
     line_no: array[int] = field(default_factory=lambda: array("q"))
     kind: bytearray = field(default_factory=bytearray)
     out_trade_no: list[str] = field(default_factory=list)
-    transaction_id: list[str] = field(default_factory=list)
+    #: Provider transaction ids, fixed width (TXID_WIDTH bytes each, space padded) in one buffer so a
+    #: million of them are one object; an id longer than the width is not kept.
+    txids: bytearray = field(default_factory=bytearray)
     out_refund_no: list[str] = field(default_factory=list)  # "" on payment rows
     status: list[str] = field(default_factory=list)  # PAID/REVOKED, or the refund status on refund rows
     #: Payment rows: the order amount; refund rows: the refund amount (positive).
@@ -55,6 +67,9 @@ class Bill:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def transaction_id(self, row: int) -> str:
+        return self.txids[row * TXID_WIDTH : (row + 1) * TXID_WIDTH].decode("ascii", "replace").rstrip()
 
     def append(
         self,
@@ -74,7 +89,7 @@ class Bill:
         self.line_no.append(line_no)
         self.kind.append(kind)
         self.out_trade_no.append(out_trade_no)
-        self.transaction_id.append(transaction_id)
+        self.txids += txid_bytes(transaction_id)
         self.out_refund_no.append(out_refund_no)
         self.status.append(status)
         self.amount_fen.append(amount_fen)
@@ -106,6 +121,10 @@ def millifen(text: str) -> int:
     """A fee in yuan with up to five decimals (``"0.00600"``) to int millifen (1e-5 yuan)."""
     if text in ("0.00000", "0.00"):
         return 0
+    if len(text) >= 7 and text[-6] == "." and text.isascii():
+        digits = text[:-6] + text[-5:]
+        if digits.isdigit() or (digits[0] == "-" and digits[1:].isdigit()):
+            return int(digits)
     match = _MILLI.fullmatch(text.strip())
     if match is None:
         raise AmountError(f"{text!r} is not a fee amount.")

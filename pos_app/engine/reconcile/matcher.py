@@ -13,7 +13,7 @@ action to take.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import compress
@@ -23,7 +23,8 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState, RefundState
 from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_FAILED, REFUND_SUCCESS, REVOKED, Bill
 
-_MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES)
+#: The provider collected the money (refunds, if any, are matched on their own rows).
+_MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES) | {PaymentState.REFUNDED.value}
 _SETTLED = frozenset(s.value for s in SETTLED_STATES)
 _NO_MONEY = frozenset({PaymentState.FAILED.value, PaymentState.CLOSED.value})
 _REVERSED = PaymentState.REVERSED.value
@@ -100,6 +101,11 @@ class Settlement:
     at_s: int = 0  # the bill's time of day of the payment (seconds after local midnight)
 
 
+#: One engine payment as the matcher reads it: (out_trade_no, state, amount_fen, terminal_id, due).
+#: ``due`` is 1 when the payment must appear in this day's bill if it was paid (paid within the day).
+LedgerRow = tuple[str, str, int, str, int]
+
+
 @dataclass(slots=True)
 class LedgerPayments:
     """The engine's payments of one channel, column by column.
@@ -117,6 +123,9 @@ class LedgerPayments:
 
     def __len__(self) -> int:
         return len(self.out_trade_no)
+
+    def __iter__(self) -> Iterator[LedgerRow]:
+        return zip(self.out_trade_no, self.state, self.amount_fen, self.terminal_id, self.due, strict=True)
 
     def append(self, out_trade_no: str, state: str, amount_fen: int, terminal_id: str, due: bool) -> None:
         self.out_trade_no.append(out_trade_no)
@@ -148,7 +157,7 @@ class JournalSale:
 
 #: Fetches ledger rows of other days for bill rows the day's window did not hold: payments
 #: (out_trade_nos → LedgerPayments with due=0) and refunds (out_refund_nos → LedgerRefund list).
-PaymentLookup = Callable[[list[str]], LedgerPayments]
+PaymentLookup = Callable[[list[str]], Iterable[LedgerRow]]
 RefundLookup = Callable[[list[str]], list[LedgerRefund]]
 
 
@@ -156,6 +165,8 @@ RefundLookup = Callable[[list[str]], list[LedgerRefund]]
 class ChannelMatch:
     channel: Channel
     matched: int = 0
+    ledger_paid: int = 0  # engine payments with money in, due in this bill (before settling)
+    ledger_paid_fen: int = 0
     settled: list[Settlement] = field(default_factory=list)
     items: list[OpenItem] = field(default_factory=list)
 
@@ -183,7 +194,7 @@ def _fen(value: int | None) -> str:
 
 def match_channel(
     bill: Bill,
-    ledger: LedgerPayments,
+    ledger: Iterable[LedgerRow],
     refunds: Iterable[LedgerRefund] = (),
     journal: dict[str, JournalSale] | None = None,
     *,
@@ -192,65 +203,70 @@ def match_channel(
 ) -> ChannelMatch:
     """Match one channel's bill against the engine's payments and refunds (and terminal journals).
 
-    ``journal`` is None when journals are not compared; otherwise it maps out_trade_no to what the
-    terminals synced (only wallet payments of this channel matter here).
+    ``ledger`` is read once, row by row (a database cursor can feed it directly: nothing of a
+    matching row is kept). ``journal`` is None when journals are not compared; otherwise it maps
+    out_trade_no to what the terminals synced.
     """
     channel = bill.channel
     result = ChannelMatch(channel)
     items = result.items
     settled = result.settled
-    kinds = bill.kind
-    b_otn, b_status, b_amount, b_lines = bill.out_trade_no, bill.status, bill.amount_fen, bill.line_no
+    b_status, b_amount = bill.status, bill.amount_fen
     n = len(bill)
 
     # 1. Index the bill's payment rows by out_trade_no (dict(zip) runs at C speed).
-    is_payment = kinds.translate(_PAYMENT_MASK)
+    is_payment = bill.kind.translate(_PAYMENT_MASK)
     payment_rows = list(compress(range(n), is_payment))
-    index: dict[str, int] = dict(zip(compress(b_otn, is_payment), payment_rows, strict=True))
+    index: dict[str, int] = dict(zip(compress(bill.out_trade_no, is_payment), payment_rows, strict=True))
     if len(index) != len(payment_rows):
         _duplicates(bill, payment_rows, index, items)
-    refund_rows = [i for i in range(n) if not is_payment[i]]
+    del payment_rows
+    refund_rows: list[int] = []
+    reversals: set[str] = set()  # orders whose bill shows the payment and its reversal (money back)
+    for i in range(n):
+        if not is_payment[i]:
+            if is_reversal(bill, i):
+                reversals.add(bill.out_trade_no[i])
+            else:
+                refund_rows.append(i)
 
     # 2. Walk the ledger once; pop each key so what is left is missing locally.
     pop = index.pop
-    l_otn, l_state, l_amount, l_due, l_terminal = (
-        ledger.out_trade_no,
-        ledger.state,
-        ledger.amount_fen,
-        ledger.due,
-        ledger.terminal_id,
-    )
-    money_in = _MONEY_IN
-    matched = 0
-    for i in range(len(l_otn)):
-        j = pop(l_otn[i], -1)
-        state = l_state[i]
-        if j >= 0 and b_status[j] == PAID and state in money_in and b_amount[j] == l_amount[i]:
+    money_in, settled_states = _MONEY_IN, _SETTLED
+    pending_journal = {k: v for k, v in journal.items() if v.channel is channel} if journal is not None else None
+    matched = paid = paid_fen = 0
+    for otn, state, amount, terminal, due in ledger:
+        j = pop(otn, -1)
+        if due and state in money_in:
+            paid += 1
+            paid_fen += amount
+        if (
+            j >= 0
+            and b_status[j] == PAID
+            and state in money_in
+            and b_amount[j] == amount
+            and (not reversals or otn not in reversals)
+        ):
             matched += 1  # the common case: both say paid, same amount
-            continue
-        if j < 0 and (not l_due[i] or (state in _SETTLED and state not in money_in)):
+        elif j < 0 and (not due or (state in settled_states and state not in money_in)):
             matched += 1  # nothing collected (or collected another day) and not in the bill: consistent
-            continue
-        matched += _classify(bill, j, l_otn[i], state, l_amount[i], bool(l_due[i]), l_terminal[i], items, settled)
+        else:
+            before = len(settled)
+            matched += _classify(bill, j, otn, state, amount, bool(due), terminal, items, settled, reversals)
+            if len(settled) > before:
+                state = settled[-1].target.value
+        if pending_journal is not None:
+            _journal_row(channel, otn, state, amount, terminal, bool(due), pending_journal.pop(otn, None), items)
+    result.ledger_paid, result.ledger_paid_fen = paid, paid_fen
+
     # 3. Bill payments the day's window did not hold: ask the ledger about other days, else missing.
     if index:
         leftover = dict(index)
-        other = lookup_payments(list(leftover)) if lookup_payments is not None else LedgerPayments()
-        for i in range(len(other)):
-            j = leftover.pop(other.out_trade_no[i], -1)
-            if j < 0:
-                continue
-            matched += _classify(
-                bill,
-                j,
-                other.out_trade_no[i],
-                other.state[i],
-                other.amount_fen[i],
-                False,
-                other.terminal_id[i],
-                items,
-                settled,
-            )
+        other: Iterable[LedgerRow] = lookup_payments(list(leftover)) if lookup_payments is not None else ()
+        for otn, state, amount, terminal, _due in other:
+            j = leftover.pop(otn, -1)
+            if j >= 0:
+                matched += _classify(bill, j, otn, state, amount, False, terminal, items, settled, reversals)
         for otn, j in leftover.items():
             items.append(
                 OpenItem(
@@ -263,12 +279,12 @@ def match_channel(
                     missing_from="ledger",
                     bill_fen=b_amount[j],
                     bill_status=b_status[j],
-                    bill_line=b_lines[j],
+                    bill_line=bill.line_no[j],
                 )
             )
-    result.matched = matched + _match_refunds(bill, refund_rows, refunds, ledger, lookup_refunds, result)
-    if journal is not None:
-        _match_journal(channel, ledger, journal, settled, items)
+    result.matched = matched + _match_refunds(bill, refund_rows, refunds, lookup_refunds, result)
+    if pending_journal:
+        _journal_only(channel, pending_journal, items)
     return result
 
 
@@ -318,6 +334,7 @@ def _classify(
     terminal: str,
     items: list[OpenItem],
     settled: list[Settlement],
+    reversals: set[str],
 ) -> int:
     """Classify one ledger payment against bill row ``j`` (-1: not in the bill). Returns 1 if matched."""
     channel = bill.channel
@@ -353,7 +370,9 @@ def _classify(
         )
         return 0
     b_status, b_amount, line = bill.status[j], bill.amount_fen[j], bill.line_no[j]
-    txid = bill.transaction_id[j] or None
+    if b_status == PAID and otn in reversals:
+        b_status = REVOKED  # paid, then reversed the same day: the reversal is the outcome
+    txid = bill.transaction_id(j) or None
     if b_amount != amount:
         items.append(
             OpenItem(
@@ -394,8 +413,6 @@ def _classify(
                 )
             )
             return 1
-        if state == _REVERSED and _bill_refunded(bill, otn) >= amount:
-            return 1  # Alipay cancel of a paid trade: listed as a payment and its refund
         items.append(
             OpenItem(
                 Difference.STATUS_DIFFERS,
@@ -451,19 +468,16 @@ def _classify(
     return 0
 
 
-def _bill_refunded(bill: Bill, otn: str) -> int:
-    return sum(
-        bill.amount_fen[i]
-        for i in range(len(bill))
-        if bill.kind[i] != PAYMENT and bill.out_trade_no[i] == otn and bill.status[i] == REFUND_SUCCESS
-    )
+def is_reversal(bill: Bill, row: int) -> bool:
+    """A refund-shaped row that is a reversal (WeChat 撤销, 交易状态 REVOKED; Alipay cancel of a paid
+    trade, whose refund carries no request number and so goes by the out_trade_no)."""
+    return bill.status[row] == REVOKED or bill.out_refund_no[row] == bill.out_trade_no[row]
 
 
 def _match_refunds(
     bill: Bill,
     refund_rows: list[int],
     refunds: Iterable[LedgerRefund],
-    ledger: LedgerPayments,
     lookup: RefundLookup | None,
     result: ChannelMatch,
 ) -> int:
@@ -577,14 +591,8 @@ def _match_refunds(
             j = index.pop(refund.out_refund_no, -1)
             if j >= 0:
                 one(LedgerRefund(refund.out_refund_no, refund.out_trade_no, refund.amount_fen, refund.state, False), j)
-    reversed_trades: set[str] = set()
-    if index:
-        reversed_trades = {o for o, s in zip(ledger.out_trade_no, ledger.state, strict=True) if s == _REVERSED}
     for rno, j in index.items():
         otn = bill.out_trade_no[j]
-        if otn in reversed_trades and bill.status[j] == REFUND_SUCCESS:
-            matched += 1  # the money-returning half of an Alipay cancel
-            continue
         items.append(
             OpenItem(
                 Difference.REFUND_DIFFERS,
@@ -603,73 +611,71 @@ def _match_refunds(
     return matched
 
 
-def _match_journal(
+def _journal_row(
     channel: Channel,
-    ledger: LedgerPayments,
-    journal: dict[str, JournalSale],
-    settled: list[Settlement],
+    otn: str,
+    state: str,
+    amount: int,
+    terminal: str,
+    due: bool,
+    sale: JournalSale | None,
     items: list[OpenItem],
 ) -> None:
-    """Third way: what the terminals journaled against the engine's ledger (after this run's settling)."""
-    after = {s.out_trade_no: s.target.value for s in settled if s.out_refund_no is None}
-    seen: set[str] = set()
-    for i in range(len(ledger)):
-        otn = ledger.out_trade_no[i]
-        sale = journal.get(otn)
-        state = after.get(otn, ledger.state[i])
-        terminal = ledger.terminal_id[i]
-        if sale is None:
-            if state in _MONEY_IN and ledger.due[i]:
-                items.append(
-                    OpenItem(
-                        Difference.MISSING_LOCALLY,
-                        channel,
-                        otn,
-                        f"Terminal {terminal or '?'} has not synced the payment {otn} "
-                        f"({format_fen(ledger.amount_fen[i])}).",
-                        _ACT_NOT_SYNCED.format(terminal=terminal or "?"),
-                        missing_from="journal",
-                        ledger_fen=ledger.amount_fen[i],
-                        ledger_status=state,
-                        terminal_id=terminal,
-                    )
-                )
-            continue
-        seen.add(otn)
-        if sale.amount_fen != ledger.amount_fen[i]:
+    """Third way, one payment: what its terminal journaled against the ledger (after settling)."""
+    if sale is None:
+        if state in _MONEY_IN and due:
             items.append(
                 OpenItem(
-                    Difference.AMOUNT_DIFFERS,
+                    Difference.MISSING_LOCALLY,
                     channel,
                     otn,
-                    f"Terminal {sale.terminal_id} journaled {format_fen(sale.amount_fen)}, the engine "
-                    f"{format_fen(ledger.amount_fen[i])}.",
-                    _ACT_AMOUNT,
-                    ledger_fen=ledger.amount_fen[i],
-                    journal_fen=sale.amount_fen,
+                    f"Terminal {terminal or '?'} has not synced the payment {otn} ({format_fen(amount)}).",
+                    _ACT_NOT_SYNCED.format(terminal=terminal or "?"),
+                    missing_from="journal",
+                    ledger_fen=amount,
                     ledger_status=state,
-                    journal_status=sale.state,
-                    terminal_id=sale.terminal_id,
+                    terminal_id=terminal,
                 )
             )
-        elif sale.state in _SETTLED and state in _SETTLED and (sale.state in _MONEY_IN) != (state in _MONEY_IN):
-            items.append(
-                OpenItem(
-                    Difference.STATUS_DIFFERS,
-                    channel,
-                    otn,
-                    f"Terminal {sale.terminal_id} shows {otn} as {sale.state}, the engine as {state}.",
-                    "Open the sale on the terminal so it refreshes from the engine; if goods left unpaid, "
-                    "contact the customer.",
-                    ledger_fen=ledger.amount_fen[i],
-                    journal_fen=sale.amount_fen,
-                    ledger_status=state,
-                    journal_status=sale.state,
-                    terminal_id=sale.terminal_id,
-                )
+        return
+    if sale.amount_fen != amount:
+        items.append(
+            OpenItem(
+                Difference.AMOUNT_DIFFERS,
+                channel,
+                otn,
+                f"Terminal {sale.terminal_id} journaled {format_fen(sale.amount_fen)}, "
+                f"the engine {format_fen(amount)}.",
+                _ACT_AMOUNT,
+                ledger_fen=amount,
+                journal_fen=sale.amount_fen,
+                ledger_status=state,
+                journal_status=sale.state,
+                terminal_id=sale.terminal_id,
             )
-    for otn, sale in journal.items():
-        if otn in seen or sale.channel != channel or sale.state not in _MONEY_IN:
+        )
+    elif sale.state in _SETTLED and state in _SETTLED and (sale.state in _MONEY_IN) != (state in _MONEY_IN):
+        items.append(
+            OpenItem(
+                Difference.STATUS_DIFFERS,
+                channel,
+                otn,
+                f"Terminal {sale.terminal_id} shows {otn} as {sale.state}, the engine as {state}.",
+                "Open the sale on the terminal so it refreshes from the engine; if goods left unpaid, "
+                "contact the customer.",
+                ledger_fen=amount,
+                journal_fen=sale.amount_fen,
+                ledger_status=state,
+                journal_status=sale.state,
+                terminal_id=sale.terminal_id,
+            )
+        )
+
+
+def _journal_only(channel: Channel, pending: dict[str, JournalSale], items: list[OpenItem]) -> None:
+    """Paid wallet sales a terminal journaled that the engine's day does not hold."""
+    for otn, sale in pending.items():
+        if sale.state not in _MONEY_IN:
             continue
         items.append(
             OpenItem(

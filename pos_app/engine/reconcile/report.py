@@ -17,11 +17,9 @@ from typing import Any
 
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
-from pos_app.domain.states import MONEY_IN_STATES, RefundState
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_SUCCESS, REVOKED, Bill, millifen_to_fen
-from pos_app.engine.reconcile.matcher import ChannelMatch, LedgerPayments, LedgerRefund, OpenItem
-
-_MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES)
+from pos_app.domain.states import RefundState
+from pos_app.engine.reconcile.bill import PAID, REFUND_SUCCESS, REVOKED, Bill, millifen_to_fen
+from pos_app.engine.reconcile.matcher import ChannelMatch, LedgerRefund, OpenItem, is_reversal
 
 
 @dataclass(slots=True)
@@ -81,7 +79,6 @@ class ChannelSummary:
 def summarise(
     channel: Channel,
     bill: Bill,
-    ledger: LedgerPayments,
     refunds: list[LedgerRefund],
     match: ChannelMatch,
 ) -> ChannelSummary:
@@ -89,20 +86,24 @@ def summarise(
     s = ChannelSummary(channel, bill_rows=len(bill))
     is_payment = bill.kind.translate(bytes([1] + [0] * 255))
     pay_status = list(compress(bill.status, is_payment))
-    pay_amount = list(compress(bill.amount_fen, is_payment))
-    pay_settle = list(compress(bill.settle_fen, is_payment))
     paid_mask = [st == PAID for st in pay_status]
     s.payments = sum(paid_mask)
+    s.payments_fen = sum(compress(compress(bill.amount_fen, is_payment), paid_mask))
+    s.settled_fen = sum(compress(compress(bill.settle_fen, is_payment), paid_mask))
     s.reversed = sum(1 for st in pay_status if st == REVOKED)
-    s.payments_fen = sum(compress(pay_amount, paid_mask))
-    refunded = [i for i in range(len(bill)) if bill.kind[i] != PAYMENT and bill.status[i] == REFUND_SUCCESS]
-    s.refunds = len(refunded)
-    s.refunds_fen = sum(bill.amount_fen[i] for i in refunded)
-    s.settled_fen = sum(compress(pay_settle, paid_mask)) - sum(bill.settle_fen[i] for i in refunded)
+    for i in range(len(bill)):
+        if is_payment[i]:
+            continue
+        if is_reversal(bill, i):
+            s.reversed += 1
+            s.settled_fen -= bill.settle_fen[i]
+        elif bill.status[i] == REFUND_SUCCESS:
+            s.refunds += 1
+            s.refunds_fen += bill.amount_fen[i]
+            s.settled_fen -= bill.settle_fen[i]
     s.fee_millifen = sum(bill.fee_millifen)
-    due_paid = [st in _MONEY_IN and d for st, d in zip(ledger.state, ledger.due, strict=True)]
-    s.ledger_payments = sum(due_paid)
-    s.ledger_payments_fen = sum(compress(ledger.amount_fen, due_paid))
+    s.ledger_payments = match.ledger_paid
+    s.ledger_payments_fen = match.ledger_paid_fen
     done = [r for r in refunds if r.due and r.state == RefundState.SUCCESS.value]
     s.ledger_refunds = len(done)
     s.ledger_refunds_fen = sum(r.amount_fen for r in done)

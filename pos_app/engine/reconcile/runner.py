@@ -29,7 +29,7 @@ from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.reconcile import sources
 from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill, parse_archived
 from pos_app.engine.reconcile.errors import BillDownloadError, BillFormatError, BillNotReady, UploadError
-from pos_app.engine.reconcile.matcher import JournalSale, match_channel
+from pos_app.engine.reconcile.matcher import JournalSale, OpenItem, match_channel
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport, summarise
 from pos_app.engine.reconcile.upload import UploadPolicy, destination, upload_report
 
@@ -194,27 +194,34 @@ async def _reconcile_channel(
     except BillDownloadError as exc:
         return ChannelSummary(channel, status="failed", problem=exc.message)
     try:
-        bill = await asyncio.to_thread(parse_archived, path, channel, day)
+        summary, items = await asyncio.to_thread(_match_day, engine, path, channel, day, journal, apply)
     except BillFormatError as exc:
         # Keep the evidence, and make the next run download the bill again.
         rejected = path.with_name(f"{path.name}.rejected-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         os.replace(path, rejected)
         log.warning("rejected %s: %s", path, exc.message)
         return ChannelSummary(channel, status="failed", problem=exc.message)
-    ledger = await asyncio.to_thread(sources.load_ledger_payments, engine, day, channel)
-    refunds = await asyncio.to_thread(sources.load_ledger_refunds, engine, day, channel)
+    report.items.extend(items)
+    return summary
+
+
+def _match_day(
+    engine: Engine, path: Path, channel: Channel, day: date, journal: dict[str, JournalSale] | None, apply: bool
+) -> tuple[ChannelSummary, list[OpenItem]]:
+    """Parse (all or nothing), stream the ledger through the matcher, apply what the bill proves."""
+    bill = parse_archived(path, channel, day)
+    refunds = sources.load_ledger_refunds(engine, day, channel)
     match = match_channel(
         bill,
-        ledger,
+        sources.iter_ledger_payments(engine, day, channel),
         refunds,
         journal,
         lookup_payments=lambda numbers: sources.lookup_payments(engine, numbers),
         lookup_refunds=lambda numbers: sources.lookup_refunds(engine, numbers),
     )
     if apply and match.settled:
-        await asyncio.to_thread(sources.apply_settlements, engine, match.settled, bill_day=day, now=datetime.now(UTC))
-    report.items.extend(match.items)
-    return summarise(channel, bill, ledger, refunds, match)
+        sources.apply_settlements(engine, match.settled, bill_day=day, now=datetime.now(UTC))
+    return summarise(channel, bill, refunds, match), match.items
 
 
 async def _upload(

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from sys import intern
 
-from sqlalchemy import Engine, and_, case, or_, select
+from sqlalchemy import Engine, and_, case, inspect, or_, select
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, advance
-from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, Settlement
+from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, LedgerRow, Settlement
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment, Refund
 from pos_app.engine.store.terminals import SyncedJournalEvent
@@ -41,8 +42,10 @@ def _payment_columns(start: datetime, end: datetime, day: str) -> tuple[object, 
     return (p.out_trade_no, p.state, p.amount_fen, p.terminal_id, due)
 
 
-def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:
-    """Payments of ``channel`` created on ``day`` or paid on it (created the evening before)."""
+def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterator[LedgerRow]:
+    """Payments of ``channel`` created on ``day`` or paid on it (created the evening before),
+    streamed from the database as matcher rows. Repeated strings (states, terminal ids) are
+    interned so a million rows do not make a million copies of ``"PAID"``."""
     start, end = day_bounds(day)
     p = Payment.__table__.c  # type: ignore[attr-defined]
     today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
@@ -54,29 +57,29 @@ def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerP
         )
         .execution_options(yield_per=20_000)
     )
-    out = LedgerPayments()
-    otn, state, amount, terminal, due = out.out_trade_no, out.state, out.amount_fen, out.terminal_id, out.due
     with engine.connect() as conn:
-        for row in conn.execute(stmt):
-            otn.append(row[0])
-            state.append(row[1])
-            amount.append(row[2])
-            terminal.append(row[3])
-            due.append(row[4])
+        for otn, state, amount, terminal, due in conn.execute(stmt):
+            yield otn, intern(state), amount, intern(terminal), due
+
+
+def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:
+    """The same rows held in columns (for callers that read them more than once)."""
+    out = LedgerPayments()
+    for row in iter_ledger_payments(engine, day, channel):
+        out.append(row[0], row[1], row[2], row[3], bool(row[4]))
     return out
 
 
-def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> LedgerPayments:
+def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> list[LedgerRow]:
     """Payments by number, whatever their day (for bill rows outside the day's window); due = 0."""
     p = Payment.__table__.c  # type: ignore[attr-defined]
-    out = LedgerPayments()
+    found: list[LedgerRow] = []
     with engine.connect() as conn:
         for i in range(0, len(out_trade_nos), _IN_CHUNK):
             chunk = list(out_trade_nos[i : i + _IN_CHUNK])
             stmt = select(p.out_trade_no, p.state, p.amount_fen, p.terminal_id).where(p.out_trade_no.in_(chunk))
-            for row in conn.execute(stmt):
-                out.append(row[0], row[1], row[2], row[3], False)
-    return out
+            found.extend((row[0], row[1], row[2], row[3], 0) for row in conn.execute(stmt))
+    return found
 
 
 def load_ledger_refunds(engine: Engine, day: date, channel: Channel) -> list[LedgerRefund]:
@@ -109,6 +112,8 @@ def lookup_refunds(engine: Engine, out_refund_nos: Sequence[str]) -> list[Ledger
 
 def has_journals(engine: Engine) -> bool:
     """True once any terminal has synced its journal: only then are journals compared."""
+    if not inspect(engine).has_table(SyncedJournalEvent.__tablename__):
+        return False  # no terminal registry on this database yet
     with engine.connect() as conn:
         return conn.execute(select(SyncedJournalEvent.__table__.c.seq).limit(1)).first() is not None  # type: ignore[attr-defined]
 
@@ -123,7 +128,7 @@ def load_journal_sales(engine: Engine, day: date) -> dict[str, JournalSale]:
     t = SyncedJournalEvent.__table__.c  # type: ignore[attr-defined]
     stmt = (
         select(t.terminal_id, t.payload_json)
-        .where(t.at >= _naive(start - timedelta(days=1)), t.at < _naive(end + timedelta(days=1)))
+        .where(t.at >= start - timedelta(days=1), t.at < end + timedelta(days=1))
         .order_by(t.terminal_id, t.seq)
     )
     sales: dict[str, JournalSale] = {}
@@ -148,11 +153,6 @@ def load_journal_sales(engine: Engine, day: date) -> dict[str, JournalSale]:
             except (KeyError, ValueError, TypeError):
                 log.warning("journal event of terminal %s has an unreadable sale snapshot", terminal_id)
     return sales
-
-
-def _naive(value: datetime) -> datetime:
-    # terminal_journal_events keeps naive UTC datetimes.
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def apply_settlements(engine: Engine, settlements: Iterable[Settlement], *, bill_day: date, now: datetime) -> list[str]:

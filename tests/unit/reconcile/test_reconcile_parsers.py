@@ -29,7 +29,7 @@ def test_wechat_all_bill_parses_every_row_with_exact_fen() -> None:
     assert list(bill.amount_fen) == [1230, 800, 2500, 500, 600]
     assert list(bill.fee_millifen) == [7380, 4800, 15000, -3000, 0]
     assert bill.out_refund_no[3] == "R261121140500S00001T00100000003"
-    assert bill.transaction_id[1] == "4200000001202611210000000002"
+    assert bill.transaction_id(1) == "4200000001202611210000000002"
     assert list(bill.line_no) == [2, 3, 4, 5, 6]
     assert bill.at_s[0] == 9 * 3600 + 15 * 60 + 2
     assert bill.summary["总交易单数"] == 5
@@ -119,7 +119,7 @@ def test_alipay_zip_with_gbk_names_parses_rows_and_checks_footer() -> None:
     assert len(bill) == 4
     assert list(bill.kind) == [PAYMENT, PAYMENT, PAYMENT, REFUND]
     assert bill.out_trade_no[0] == "P261121091500S00001T00100000001"  # trailing TAB stripped
-    assert bill.transaction_id[0] == "2026112122001400000000000001"
+    assert bill.transaction_id(0) == "2026112122001400000000000001"
     assert list(bill.amount_fen) == [1230, 800, 2500, 500]
     assert list(bill.settle_fen) == [1230, 800, 2500, 500]
     assert list(bill.fee_millifen) == [7000, 5000, 15000, -3000]
