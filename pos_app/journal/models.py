@@ -203,3 +203,51 @@ class OutboxEntry(JournalTable, table=True):
     seq: int = Field(primary_key=True)
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)
+
+
+class ZReport(JournalTable, table=True):
+    """A day close (Z report): numbered per terminal, one per terminal and business day, immutable.
+
+    ``content_json`` is the full report as canonical JSON and ``content_hash`` its SHA-256; the
+    ``day.close`` event records both, so ``pos journal verify`` detects a report edited by hand.
+    """
+
+    __tablename__ = "z_reports"
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "business_day", name="uq_z_reports_day"),
+        UniqueConstraint("terminal_id", "number", name="uq_z_reports_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    terminal_id: str = Field(max_length=8)
+    number: int
+    business_day: str = Field(max_length=10)
+    content_json: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(max_length=64)
+    closed_by: str = Field(max_length=64)
+    closed_at: datetime
+
+
+class ShiftClose(JournalTable, table=True):
+    """The blind count that closed a shift, per payment method, and the manager's sign-off.
+
+    Cash is counted by denomination (``counts_json``: ``{"10000": 2, ...}``); wallet totals are what
+    the cashier read off the wallet's merchant summary (defaults to the expected figure).
+    """
+
+    __tablename__ = "shift_closes"
+
+    shift_id: int = Field(primary_key=True, foreign_key="shifts.id")
+    terminal_id: str = Field(max_length=8)
+    counts_json: str = Field(sa_column=Column(Text, nullable=False))
+    cash_expected_fen: int
+    cash_counted_fen: int
+    wechat_expected_fen: int
+    wechat_counted_fen: int
+    alipay_expected_fen: int
+    alipay_counted_fen: int
+    counted_by: str = Field(max_length=64)
+    counted_at: datetime
+    signed_off_by: str | None = Field(default=None, max_length=64)
+    signed_off_at: datetime | None = None
+    note: str = Field(default="", max_length=80)

@@ -16,9 +16,20 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from pos_app.journal.events import at_text
-from pos_app.journal.models import CashMovement, PaymentAttempt, Refund, Sale, SaleLine, Shift, Staff
+from pos_app.journal.models import (
+    CashMovement,
+    PaymentAttempt,
+    Refund,
+    Sale,
+    SaleLine,
+    Shift,
+    ShiftClose,
+    Staff,
+    ZReport,
+)
 
 SALE, REFUND, SHIFT, CASH_MOVEMENT, STAFF = "sale", "refund", "shift", "cash_movement", "staff"
+Z_REPORT, SHIFT_CLOSE = "z_report", "shift_close"
 #: Payload keys holding snapshots, and the snapshot field that identifies the row.
 SNAPSHOT_KEYS: dict[str, str] = {
     SALE: "out_trade_no",
@@ -26,6 +37,8 @@ SNAPSHOT_KEYS: dict[str, str] = {
     SHIFT: "shift_id",
     CASH_MOVEMENT: "movement_id",
     STAFF: "name",
+    Z_REPORT: "z_id",
+    SHIFT_CLOSE: "shift_id",
 }
 
 
@@ -129,6 +142,39 @@ def staff_snapshot(staff: Staff) -> dict[str, Any]:
     }
 
 
+def z_report_snapshot(report: ZReport) -> dict[str, Any]:
+    # The content's hash is recomputed from the stored text: an edited report no longer matches.
+    return {
+        "z_id": f"{report.terminal_id}-{report.number}",
+        "terminal_id": report.terminal_id,
+        "number": report.number,
+        "business_day": report.business_day,
+        "content_sha256": hashlib.sha256(report.content_json.encode("utf-8")).hexdigest(),
+        "content_hash": report.content_hash,
+        "closed_by": report.closed_by,
+        "closed_at": at_text(report.closed_at),
+    }
+
+
+def shift_close_snapshot(close: ShiftClose) -> dict[str, Any]:
+    return {
+        "shift_id": close.shift_id,
+        "terminal_id": close.terminal_id,
+        "counts_json": close.counts_json,
+        "cash_expected_fen": close.cash_expected_fen,
+        "cash_counted_fen": close.cash_counted_fen,
+        "wechat_expected_fen": close.wechat_expected_fen,
+        "wechat_counted_fen": close.wechat_counted_fen,
+        "alipay_expected_fen": close.alipay_expected_fen,
+        "alipay_counted_fen": close.alipay_counted_fen,
+        "counted_by": close.counted_by,
+        "counted_at": at_text(close.counted_at),
+        "signed_off_by": close.signed_off_by,
+        "signed_off_at": None if close.signed_off_at is None else at_text(close.signed_off_at),
+        "note": close.note,
+    }
+
+
 def current_snapshots(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
     """The snapshot of every covered row as it is now, keyed by (payload key, identity)."""
     result: dict[tuple[str, str], dict[str, Any]] = {}
@@ -142,4 +188,8 @@ def current_snapshots(session: Session) -> dict[tuple[str, str], dict[str, Any]]
         result[(CASH_MOVEMENT, str(movement.id))] = cash_movement_snapshot(movement)
     for staff in session.exec(select(Staff)).all():
         result[(STAFF, staff.name)] = staff_snapshot(staff)
+    for close in session.exec(select(ShiftClose)).all():
+        result[(SHIFT_CLOSE, str(close.shift_id))] = shift_close_snapshot(close)
+    for report in session.exec(select(ZReport)).all():
+        result[(Z_REPORT, f"{report.terminal_id}-{report.number}")] = z_report_snapshot(report)
     return result

@@ -1,0 +1,486 @@
+"""Day reports from the terminal journal: X (any time, changes nothing) and Z (day close: numbered,
+immutable, one per terminal and business day, refused while a payment or refund is unsettled).
+
+What the figures mean (the tests recompute each one independently from the event log):
+
+- a **sale** counts on its ``business_day`` when the customer's money came in: state PAID,
+  PARTIALLY_REFUNDED or REFUNDED (a later refund does not undo the sale, it is a refund);
+- a **void** is a sale given back the same day (state REVERSED) whose money had come in: every
+  REVERSED cash sale, and a REVERSED wallet sale that carries the gateway's transaction id. Voids
+  are not sales;
+- a **refund** is a SUCCESS refund created within the business day's local hours, counted on the
+  channel of its sale and under the cashier who made it;
+- **net** = sales − refunds; **by hour** uses the local hour of the sale's time;
+- **first/last receipt**: the earliest/latest sale or void of the day;
+- **cash**: the shifts opened that day, expected (float + drawer movements) vs counted.
+
+Every query reads the covering indexes of migration 0002 (nothing is cached, nothing can go stale).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from pos_app.domain.routing import Channel
+from pos_app.domain.staff import Action
+from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
+from pos_app.journal.events import append_event, aware, canonical_json, load_payload, next_seq
+from pos_app.journal.models import Refund, Sale, Shift, ShiftClose, Staff, ZReport
+from pos_app.journal.repo import JournalError, expected_cash_fen
+from pos_app.journal.shifts import SOLD_STATES, authorise
+from pos_app.journal.snapshots import Z_REPORT, z_report_snapshot
+
+CHANNELS: tuple[Channel, ...] = (Channel.WECHAT, Channel.ALIPAY, Channel.CASH)
+UNSETTLED_STATES = tuple(state for state in PaymentState if state not in SETTLED_STATES)
+OPEN_REFUND_STATES = (RefundState.PENDING, RefundState.PROCESSING, RefundState.UNKNOWN)
+
+
+class DayClosedError(JournalError):
+    """A second Z report for a day that is already closed."""
+
+
+class UnsettledError(JournalError):
+    """The day cannot be closed while a payment or a refund has no final outcome."""
+
+
+def local_offset_minutes(day: date | None = None) -> int:
+    """The machine's UTC offset (minutes) at noon of ``day``: the store's local time."""
+    when = datetime.combine(day or date.today(), time(12)).astimezone()
+    offset = when.utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() // 60)
+
+
+def day_window(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of a local business day."""
+    start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(minutes=offset_minutes)
+    return start, start + timedelta(days=1)
+
+
+def as_day(day: date | str) -> date:
+    return day if isinstance(day, date) else date.fromisoformat(day)
+
+
+@dataclass(slots=True)
+class Figures:
+    """Counts and amounts (fen) of one slice of a day."""
+
+    sales_count: int = 0
+    sales_fen: int = 0
+    refunds_count: int = 0
+    refunds_fen: int = 0
+    voids_count: int = 0
+    voids_fen: int = 0
+
+    @property
+    def net_fen(self) -> int:
+        return self.sales_fen - self.refunds_fen
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sales_count": self.sales_count,
+            "sales_fen": self.sales_fen,
+            "refunds_count": self.refunds_count,
+            "refunds_fen": self.refunds_fen,
+            "voids_count": self.voids_count,
+            "voids_fen": self.voids_fen,
+            "net_fen": self.net_fen,
+        }
+
+
+@dataclass(slots=True)
+class DayTotals:
+    """The money figures of one business day (the part of X/Z shared with `pos report daily`)."""
+
+    business_day: str
+    terminal_id: str | None
+    offset_minutes: int
+    total: Figures = field(default_factory=Figures)
+    channels: dict[str, Figures] = field(default_factory=lambda: {c.value: Figures() for c in CHANNELS})
+    cashiers: dict[str, Figures] = field(default_factory=dict)
+    #: local hour "00".."23" -> (sales count, sales fen)
+    hours: dict[str, tuple[int, int]] = field(default_factory=dict)
+    first_receipt: str | None = None
+    last_receipt: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "business_day": self.business_day,
+            "terminal_id": self.terminal_id,
+            "utc_offset_minutes": self.offset_minutes,
+            "total": self.total.as_dict(),
+            "channels": {name: figures.as_dict() for name, figures in self.channels.items()},
+            "cashiers": {name: self.cashiers[name].as_dict() for name in sorted(self.cashiers)},
+            "hours": {hour: {"sales_count": c, "sales_fen": a} for hour, (c, a) in sorted(self.hours.items())},
+            "first_receipt": self.first_receipt,
+            "last_receipt": self.last_receipt,
+        }
+
+
+def _is_void(channel: Channel, state: PaymentState, has_transaction: bool) -> bool:
+    return state == PaymentState.REVERSED and (channel == Channel.CASH or has_transaction)
+
+
+def daily_totals(
+    session: Session,
+    day: date | str,
+    *,
+    terminal_id: str | None = None,
+    offset_minutes: int | None = None,
+) -> DayTotals:
+    """Sales, refunds, voids and net of one business day by channel, cashier and local hour."""
+    the_day = as_day(day)
+    offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
+    totals = DayTotals(the_day.isoformat(), terminal_id, offset)
+    hour = func.strftime("%H", Sale.created_at, f"{offset:+d} minutes")
+    has_txn = col(Sale.transaction_id).is_not(None)
+    where = [col(Sale.business_day) == totals.business_day]
+    if terminal_id is not None:
+        where.append(col(Sale.terminal_id) == terminal_id)
+    wanted = [*SOLD_STATES, PaymentState.REVERSED]
+    statement = (
+        sa_select(
+            col(Sale.channel),
+            col(Sale.state),
+            col(Sale.cashier),
+            hour,
+            has_txn,
+            func.count(),
+            func.sum(Sale.amount_fen),
+        )
+        .where(*where, col(Sale.state).in_(wanted))
+        .group_by(col(Sale.channel), col(Sale.state), col(Sale.cashier), hour, has_txn)
+    )
+    rows = session.connection().execute(statement).all()
+    for channel_value, state_value, cashier, hour_text, with_txn, count, amount in rows:
+        channel, state = Channel(channel_value), PaymentState(state_value)
+        count, amount = int(count), int(amount)
+        slices = (totals.total, totals.channels[channel.value], totals.cashiers.setdefault(cashier, Figures()))
+        if state in SOLD_STATES:
+            for figures in slices:
+                figures.sales_count += count
+                figures.sales_fen += amount
+            had_count, had_amount = totals.hours.get(str(hour_text), (0, 0))
+            totals.hours[str(hour_text)] = (had_count + count, had_amount + amount)
+        elif _is_void(channel, state, bool(with_txn)):
+            for figures in slices:
+                figures.voids_count += count
+                figures.voids_fen += amount
+
+    start, end = day_window(the_day, offset)
+    refunds = (
+        select(Sale.channel, Refund.cashier, func.count(), func.sum(Refund.amount_fen))
+        .join(Sale, col(Sale.id) == col(Refund.sale_id))
+        .where(Refund.created_at >= start, Refund.created_at < end, Refund.state == RefundState.SUCCESS)
+        .group_by(Sale.channel, Refund.cashier)
+    )
+    if terminal_id is not None:
+        refunds = refunds.where(Sale.terminal_id == terminal_id)
+    for channel_value, cashier, count, amount in session.exec(refunds).all():
+        for figures in (totals.total, totals.channels[Channel(channel_value).value]):
+            figures.refunds_count += int(count)
+            figures.refunds_fen += int(amount)
+        figures = totals.cashiers.setdefault(cashier, Figures())
+        figures.refunds_count += int(count)
+        figures.refunds_fen += int(amount)
+
+    receipts = (
+        select(Sale.out_trade_no)
+        .where(
+            *where,
+            or_(
+                col(Sale.state).in_(SOLD_STATES),
+                and_(
+                    col(Sale.state) == PaymentState.REVERSED,
+                    or_(col(Sale.channel) == Channel.CASH, has_txn),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+    first = session.exec(receipts.order_by(col(Sale.created_at), col(Sale.out_trade_no))).first()
+    last = session.exec(receipts.order_by(col(Sale.created_at).desc(), col(Sale.out_trade_no).desc())).first()
+    totals.first_receipt, totals.last_receipt = first, last
+    return totals
+
+
+def unsettled_payments(session: Session, day: date | str, *, terminal_id: str | None = None) -> list[dict[str, Any]]:
+    """Payments of the day with no final outcome yet (the engine has not settled them)."""
+    statement = sa_select(
+        col(Sale.out_trade_no), col(Sale.channel), col(Sale.state), col(Sale.amount_fen), col(Sale.cashier)
+    ).where(col(Sale.business_day) == as_day(day).isoformat(), col(Sale.state).in_(UNSETTLED_STATES))
+    if terminal_id is not None:
+        statement = statement.where(col(Sale.terminal_id) == terminal_id)
+    return [
+        {
+            "out_trade_no": number,
+            "channel": Channel(channel).value,
+            "state": PaymentState(state).value,
+            "amount_fen": int(amount),
+            "cashier": cashier,
+        }
+        for number, channel, state, amount, cashier in session.connection()
+        .execute(statement.order_by(col(Sale.out_trade_no)))
+        .all()
+    ]
+
+
+def open_refunds(session: Session, *, terminal_id: str | None = None) -> list[dict[str, Any]]:
+    """Refunds (of any day) whose outcome is not known yet."""
+    statement = (
+        select(Refund.out_refund_no, Refund.out_trade_no, Refund.state, Refund.amount_fen)
+        .join(Sale, col(Sale.id) == col(Refund.sale_id))
+        .where(col(Refund.state).in_(OPEN_REFUND_STATES))
+    )
+    if terminal_id is not None:
+        statement = statement.where(Sale.terminal_id == terminal_id)
+    return [
+        {"out_refund_no": number, "out_trade_no": trade, "state": RefundState(state).value, "amount_fen": int(amount)}
+        for number, trade, state, amount in session.exec(statement.order_by(col(Refund.out_refund_no))).all()
+    ]
+
+
+def cash_summary(
+    session: Session, day: date | str, *, terminal_id: str | None = None, offset_minutes: int | None = None
+) -> dict[str, Any]:
+    """The shifts opened during the day: expected vs counted cash (an open shift: expected so far)."""
+    the_day = as_day(day)
+    offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
+    start, end = day_window(the_day, offset)
+    statement = select(Shift).where(Shift.opened_at >= start, Shift.opened_at < end)
+    if terminal_id is not None:
+        statement = statement.where(Shift.terminal_id == terminal_id)
+    rows: list[dict[str, Any]] = []
+    expected_total = counted_total = 0
+    for shift in session.exec(statement.order_by(col(Shift.id))).all():
+        close = session.get(ShiftClose, shift.id)
+        is_open = shift.closed_at is None
+        expected = expected_cash_fen(session, shift) if is_open else int(shift.expected_cash_fen or 0)
+        counted = shift.counted_cash_fen
+        rows.append(
+            {
+                "shift_id": shift.id,
+                "cashier": shift.cashier,
+                "open": is_open,
+                "opening_float_fen": shift.opening_float_fen,
+                "expected_fen": expected,
+                "counted_fen": counted,
+                "difference_fen": None if counted is None else counted - expected,
+                "signed_off_by": None if close is None else close.signed_off_by,
+            }
+        )
+        expected_total += expected
+        if counted is not None:
+            counted_total += counted
+    closed = [row for row in rows if not row["open"]]
+    counted_expected = sum(int(row["expected_fen"]) for row in closed)
+    return {
+        "shifts": rows,
+        "expected_fen": expected_total,
+        "counted_fen": counted_total,
+        "difference_fen": counted_total - counted_expected,
+        "open_shifts": len(rows) - len(closed),
+    }
+
+
+def build_report(
+    session: Session,
+    day: date | str,
+    *,
+    kind: str,
+    terminal_id: str,
+    at: datetime,
+    by: str,
+    offset_minutes: int | None = None,
+) -> dict[str, Any]:
+    """The full content of an X or Z report (JSON values only)."""
+    the_day = as_day(day)
+    offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
+    totals = daily_totals(session, the_day, terminal_id=terminal_id, offset_minutes=offset)
+    return {
+        "report": kind,
+        "number": None,
+        "generated_at": aware(at).astimezone(UTC).isoformat(timespec="seconds"),
+        "generated_by": by,
+        **totals.as_dict(),
+        "unsettled_payments": unsettled_payments(session, the_day, terminal_id=terminal_id),
+        "unsettled_refunds": open_refunds(session, terminal_id=terminal_id),
+        "cash": cash_summary(session, the_day, terminal_id=terminal_id, offset_minutes=offset),
+    }
+
+
+def x_report(
+    session: Session,
+    day: date | str,
+    *,
+    terminal_id: str,
+    by: Staff,
+    at: datetime,
+    offset_minutes: int | None = None,
+) -> dict[str, Any]:
+    """The X report: the day so far. Reads only — writes nothing, numbers nothing."""
+    authorise(by, Action.X_REPORT)
+    return build_report(
+        session, day, kind="X", terminal_id=terminal_id, at=at, by=by.name, offset_minutes=offset_minutes
+    )
+
+
+def content_hash(content_json: str) -> str:
+    return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
+
+
+def get_z_report(session: Session, terminal_id: str, day: date | str) -> ZReport | None:
+    statement = select(ZReport).where(
+        ZReport.terminal_id == terminal_id, ZReport.business_day == as_day(day).isoformat()
+    )
+    return session.exec(statement).first()
+
+
+def close_day(
+    session: Session,
+    day: date | str,
+    *,
+    terminal_id: str,
+    by: Staff,
+    at: datetime,
+    offset_minutes: int | None = None,
+) -> ZReport:
+    """The Z report: closes the business day for this terminal (manager only), numbered 1, 2, 3...
+
+    Refused when the day is already closed or while one of its payments (or any refund) has no final
+    outcome. Stored with its full content and its SHA-256, and journaled as ``day.close``.
+    """
+    authorise(by, Action.Z_REPORT)
+    the_day = as_day(day)
+    existing = get_z_report(session, terminal_id, the_day)
+    if existing is not None:
+        raise DayClosedError(f"{the_day} is already closed on this terminal (Z report #{existing.number}).")
+    content = build_report(
+        session, the_day, kind="Z", terminal_id=terminal_id, at=at, by=by.name, offset_minutes=offset_minutes
+    )
+    waiting = len(content["unsettled_payments"]) + len(content["unsettled_refunds"])
+    if waiting:
+        raise UnsettledError(
+            f"{waiting} payment(s) or refund(s) have no final outcome yet — settle them (Pending) before the day close."
+        )
+    number = next_seq(session, terminal_id, "z_report")
+    content["number"] = number
+    text = canonical_json(content)
+    report = ZReport(
+        terminal_id=terminal_id,
+        number=number,
+        business_day=the_day.isoformat(),
+        content_json=text,
+        content_hash=content_hash(text),
+        closed_by=by.name,
+        closed_at=aware(at),
+    )
+    session.add(report)
+    session.flush()
+    payload: dict[str, Any] = {
+        "cashier": by.name,
+        "business_day": report.business_day,
+        "number": number,
+        "net_fen": content["total"]["net_fen"],
+        Z_REPORT: z_report_snapshot(report),
+    }
+    append_event(session, terminal_id, "day.close", payload, at)
+    return report
+
+
+def z_content(report: ZReport) -> dict[str, Any]:
+    """The stored content of a Z report, refused if it no longer matches its hash (edited by hand)."""
+    if content_hash(report.content_json) != report.content_hash:
+        raise JournalError(
+            f"Z report #{report.number} ({report.business_day}) does not match its hash — it was edited;"
+            " run `pos journal verify`."
+        )
+    return load_payload(report.content_json)
+
+
+def list_z_reports(session: Session, terminal_id: str | None = None) -> list[ZReport]:
+    statement = select(ZReport)
+    if terminal_id is not None:
+        statement = statement.where(ZReport.terminal_id == terminal_id)
+    return list(session.exec(statement.order_by(col(ZReport.terminal_id), col(ZReport.number))).all())
+
+
+def net_by_day(
+    session: Session, first: date, last: date, *, terminal_id: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """Sales (count, fen) per business day in [first, last], every day present (0 when none)."""
+    statement = (
+        select(Sale.business_day, func.count(), func.sum(Sale.amount_fen))
+        .where(
+            Sale.business_day >= first.isoformat(),
+            Sale.business_day <= last.isoformat(),
+            col(Sale.state).in_(SOLD_STATES),
+        )
+        .group_by(Sale.business_day)
+    )
+    if terminal_id is not None:
+        statement = statement.where(Sale.terminal_id == terminal_id)
+    found = {str(day): (int(count), int(amount)) for day, count, amount in session.exec(statement).all()}
+    result: dict[str, tuple[int, int]] = {}
+    current = first
+    while current <= last:
+        result[current.isoformat()] = found.get(current.isoformat(), (0, 0))
+        current += timedelta(days=1)
+    return result
+
+
+#: The columns of a sales export, in order.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "business_day",
+    "time",
+    "out_trade_no",
+    "terminal_id",
+    "cashier",
+    "channel",
+    "mode",
+    "state",
+    "amount_fen",
+    "refunded_fen",
+    "amount",
+    "refunded",
+    "transaction_id",
+    "subject",
+)
+
+
+def export_rows(
+    session: Session, first: date | str, last: date | str, *, terminal_id: str | None = None
+) -> Iterator[tuple[str | int, ...]]:
+    """Every sale of the business days [first, last] (all states), oldest first, as EXPORT_COLUMNS.
+    ``amount``/``refunded`` are the same figures as yuan text (``"12.30"``), never floats."""
+    from pos_app.domain.money import fen_to_yuan
+
+    statement = select(Sale).where(
+        Sale.business_day >= as_day(first).isoformat(), Sale.business_day <= as_day(last).isoformat()
+    )
+    if terminal_id is not None:
+        statement = statement.where(Sale.terminal_id == terminal_id)
+    for sale in session.exec(statement.order_by(col(Sale.created_at), col(Sale.id))):
+        yield (
+            sale.business_day,
+            sale.created_at.astimezone().strftime("%H:%M:%S"),
+            sale.out_trade_no,
+            sale.terminal_id,
+            sale.cashier,
+            Channel(sale.channel).value,
+            str(sale.mode.value if hasattr(sale.mode, "value") else sale.mode),
+            PaymentState(sale.state).value,
+            sale.amount_fen,
+            sale.refunded_fen,
+            fen_to_yuan(sale.amount_fen),
+            fen_to_yuan(sale.refunded_fen),
+            sale.transaction_id or "",
+            sale.subject,
+        )

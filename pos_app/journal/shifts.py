@@ -1,0 +1,303 @@
+"""Shifts with counted cash: open with a float counted by denomination, cash in/out with a reason,
+close with a *blind* count, and a manager's sign-off of the difference.
+
+Built on :mod:`pos_app.journal.repo` (``open_shift``, ``record_cash_movement``, ``close_shift``):
+these functions add the role checks (:func:`pos_app.domain.staff.may`), the count by denomination
+and the per-method figures, and every step appends its own journal event:
+
+``shift.opened`` + ``shift.float_counted`` · ``cash.movement`` · ``shift.closed`` + ``shift.counted``
+· ``shift.signed_off``.
+
+*Blind* means the cashier enters the count before anything shows what the drawer should hold:
+:func:`blind_close` takes the count and only then returns the expected figures. Like every
+repository function, nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
+from pos_app.domain.errors import AmountError, AuthorisationError, InputError
+from pos_app.domain.routing import Channel
+from pos_app.domain.staff import Action, Role, may
+from pos_app.domain.states import PaymentState
+from pos_app.journal.events import append_event, aware, canonical_json, load_payload
+from pos_app.journal.models import CashMovement, Sale, Shift, ShiftClose, Staff
+from pos_app.journal.repo import JournalError, close_shift, current_shift, expected_cash_fen, open_shift
+from pos_app.journal.repo import record_cash_movement as _record_cash_movement
+from pos_app.journal.snapshots import SHIFT_CLOSE, shift_close_snapshot
+
+#: The payment methods a shift close counts, in display order.
+METHODS: tuple[Channel, ...] = (Channel.CASH, Channel.WECHAT, Channel.ALIPAY)
+#: Sale states in which the customer's money came in (a later refund does not undo the sale).
+SOLD_STATES = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED)
+
+_ACTION_WORDS: dict[Action, str] = {
+    Action.OPEN_SHIFT: "open a shift",
+    Action.CLOSE_SHIFT: "close a shift",
+    Action.CASH_IN: "put cash in",
+    Action.CASH_OUT: "take cash out",
+    Action.SIGN_OFF: "sign off a shift count",
+    Action.X_REPORT: "print an X report",
+    Action.Z_REPORT: "close the day",
+    Action.DASHBOARD: "open the manager dashboard",
+}
+
+
+def authorise(staff: Staff, action: Action) -> None:
+    """AuthorisationError unless ``staff`` is active and their role may do ``action``."""
+    if not staff.active:
+        raise AuthorisationError(f"{staff.name} is no longer active.")
+    if not may(Role(staff.role), action):
+        words = _ACTION_WORDS.get(action, action.value)
+        raise AuthorisationError(f"{staff.name} ({staff.role}) may not {words} — ask a manager.")
+
+
+def staff_named(session: Session, name: str) -> Staff:
+    """The active staff member called ``name`` (the till knows who signed in by name)."""
+    staff = session.exec(select(Staff).where(Staff.name == name)).first()
+    if staff is None or not staff.active:
+        raise AuthorisationError(f"{name!r} is not an active member of staff.")
+    return staff
+
+
+def _clean_counts(counts: Mapping[int, int]) -> dict[str, int]:
+    """The count as JSON (denomination in fen as text → pieces), every denomination listed."""
+    count_total(counts)  # refuses unknown denominations and negative counts
+    for pieces in counts.values():
+        if isinstance(pieces, bool) or not isinstance(pieces, int):
+            raise AmountError("Count whole notes and coins.")
+    return {str(d): int(counts.get(d, 0)) for d in DENOMINATIONS_FEN}
+
+
+def counts_from_json(text: str) -> dict[int, int]:
+    stored = load_payload(text)
+    return {d: int(stored.get(str(d), 0)) for d in DENOMINATIONS_FEN}
+
+
+# --- open / cash in-out ---------------------------------------------------------------------------
+
+
+def open_shift_counted(
+    session: Session, *, terminal_id: str, by: Staff, counts: Mapping[int, int], at: datetime
+) -> Shift:
+    """Open a shift whose float is the drawer counted by denomination."""
+    authorise(by, Action.OPEN_SHIFT)
+    clean = _clean_counts(counts)
+    shift = open_shift(session, terminal_id=terminal_id, cashier=by.name, float_fen=count_total(counts), at=at)
+    payload = {"cashier": by.name, "shift_id": shift.id, "counts": clean, "total_fen": shift.opening_float_fen}
+    append_event(session, terminal_id, "shift.float_counted", payload, at)
+    return shift
+
+
+def _open_shift(session: Session, terminal_id: str) -> Shift:
+    shift = current_shift(session, terminal_id)
+    if shift is None:
+        raise JournalError("No shift is open on this terminal — open one first.")
+    return shift
+
+
+def cash_in(
+    session: Session, *, terminal_id: str, by: Staff, amount_fen: int, reason: str, at: datetime
+) -> CashMovement:
+    """Cash put into the drawer (pay-in) with its reason."""
+    authorise(by, Action.CASH_IN)
+    _open_shift(session, terminal_id)
+    if not reason.strip():
+        raise InputError("Say why the cash goes in.")
+    return _record_cash_movement(
+        session, terminal_id=terminal_id, kind="pay_in", amount_fen=amount_fen, cashier=by.name, at=at, reason=reason
+    )
+
+
+def cash_out(
+    session: Session,
+    *,
+    terminal_id: str,
+    by: Staff,
+    amount_fen: int,
+    reason: str,
+    at: datetime,
+    kind: str = "pay_out",
+) -> CashMovement:
+    """Cash taken out of the drawer: ``pay_out`` (an expense) or ``drop`` (to the safe). Managers only."""
+    authorise(by, Action.CASH_OUT)
+    shift = _open_shift(session, terminal_id)
+    if kind not in ("pay_out", "drop"):
+        raise InputError("Cash goes out as a pay-out or a drop.")
+    if not reason.strip():
+        raise InputError("Say why the cash goes out.")
+    if isinstance(amount_fen, int) and amount_fen > expected_cash_fen(session, shift):
+        raise AmountError("The drawer does not hold that much cash.")
+    return _record_cash_movement(
+        session, terminal_id=terminal_id, kind=kind, amount_fen=amount_fen, cashier=by.name, at=at, reason=reason
+    )
+
+
+# --- blind close and sign-off -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MethodFigures:
+    method: Channel
+    expected_fen: int
+    counted_fen: int
+
+    @property
+    def difference_fen(self) -> int:
+        """Counted minus expected: negative is a shortage, positive an overage."""
+        return self.counted_fen - self.expected_fen
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftCloseResult:
+    shift_id: int
+    terminal_id: str
+    counted_by: str
+    counts: dict[int, int]
+    methods: tuple[MethodFigures, ...]
+    signed_off_by: str | None = None
+
+    def method(self, channel: Channel | str) -> MethodFigures:
+        wanted = Channel(channel)
+        return next(figures for figures in self.methods if figures.method == wanted)
+
+    @property
+    def difference_fen(self) -> int:
+        return sum(figures.difference_fen for figures in self.methods)
+
+    @property
+    def balanced(self) -> bool:
+        return all(figures.difference_fen == 0 for figures in self.methods)
+
+    @classmethod
+    def from_row(cls, close: ShiftClose) -> ShiftCloseResult:
+        return cls(
+            shift_id=close.shift_id,
+            terminal_id=close.terminal_id,
+            counted_by=close.counted_by,
+            counts=counts_from_json(close.counts_json),
+            methods=(
+                MethodFigures(Channel.CASH, close.cash_expected_fen, close.cash_counted_fen),
+                MethodFigures(Channel.WECHAT, close.wechat_expected_fen, close.wechat_counted_fen),
+                MethodFigures(Channel.ALIPAY, close.alipay_expected_fen, close.alipay_counted_fen),
+            ),
+            signed_off_by=close.signed_off_by,
+        )
+
+
+def wallet_expected_fen(session: Session, shift: Shift) -> dict[Channel, int]:
+    """What each wallet took during the shift: sales paid minus what has been refunded of them."""
+    statement = (
+        select(Sale.channel, func.coalesce(func.sum(col(Sale.amount_fen) - col(Sale.refunded_fen)), 0))
+        .where(Sale.shift_id == shift.id, col(Sale.state).in_(SOLD_STATES), Sale.channel != Channel.CASH)
+        .group_by(Sale.channel)
+    )
+    result = {Channel.WECHAT: 0, Channel.ALIPAY: 0}
+    for channel, amount in session.exec(statement).all():
+        result[Channel(channel)] = int(amount)
+    return result
+
+
+def blind_close(
+    session: Session,
+    *,
+    terminal_id: str,
+    by: Staff,
+    counts: Mapping[int, int],
+    at: datetime,
+    wallet_counted: Mapping[Channel, int] | None = None,
+) -> ShiftCloseResult:
+    """Close the open shift with the drawer counted by denomination (entered before the expected
+    amount is shown) and, optionally, the wallet totals read off each wallet's merchant summary.
+    Returns expected vs counted per method; the difference then needs a manager's :func:`sign_off`.
+    """
+    authorise(by, Action.CLOSE_SHIFT)
+    shift = _open_shift(session, terminal_id)
+    clean = _clean_counts(counts)
+    counted_cash = count_total(counts)
+    wallets = wallet_expected_fen(session, shift)
+    counted_wallets = dict(wallets)
+    for channel, amount in (wallet_counted or {}).items():
+        if Channel(channel) == Channel.CASH:
+            raise InputError("Cash is counted by denomination.")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise AmountError("A wallet total is a whole number of fen, not negative.")
+        counted_wallets[Channel(channel)] = amount
+    closed = close_shift(session, terminal_id=terminal_id, cashier=by.name, counted_fen=counted_cash, at=at)
+    assert closed.id is not None and closed.expected_cash_fen is not None
+    close = ShiftClose(
+        shift_id=closed.id,
+        terminal_id=terminal_id,
+        counts_json=canonical_json(clean),
+        cash_expected_fen=closed.expected_cash_fen,
+        cash_counted_fen=counted_cash,
+        wechat_expected_fen=wallets[Channel.WECHAT],
+        wechat_counted_fen=counted_wallets[Channel.WECHAT],
+        alipay_expected_fen=wallets[Channel.ALIPAY],
+        alipay_counted_fen=counted_wallets[Channel.ALIPAY],
+        counted_by=by.name,
+        counted_at=aware(at),
+    )
+    session.add(close)
+    session.flush()
+    result = ShiftCloseResult.from_row(close)
+    payload: dict[str, Any] = {
+        "cashier": by.name,
+        "shift_id": closed.id,
+        "difference_fen": result.difference_fen,
+        SHIFT_CLOSE: shift_close_snapshot(close),
+    }
+    append_event(session, terminal_id, "shift.counted", payload, at)
+    return result
+
+
+def shift_close(session: Session, shift_id: int) -> ShiftCloseResult | None:
+    close = session.get(ShiftClose, shift_id)
+    return None if close is None else ShiftCloseResult.from_row(close)
+
+
+def sign_off(session: Session, *, shift_id: int, manager: Staff, at: datetime, note: str = "") -> ShiftCloseResult:
+    """A manager accepts the counted figures (and their difference) of a closed shift."""
+    authorise(manager, Action.SIGN_OFF)
+    close = session.get(ShiftClose, shift_id)
+    if close is None:
+        raise JournalError(f"Shift {shift_id} has no blind count to sign off — close it first.")
+    if close.signed_off_by is not None:
+        raise JournalError(f"Shift {shift_id} was already signed off by {close.signed_off_by}.")
+    close.signed_off_by = manager.name
+    close.signed_off_at = aware(at)
+    close.note = note[:80]
+    session.add(close)
+    session.flush()
+    result = ShiftCloseResult.from_row(close)
+    payload: dict[str, Any] = {
+        "cashier": manager.name,
+        "shift_id": shift_id,
+        "difference_fen": result.difference_fen,
+        "note": close.note,
+        SHIFT_CLOSE: shift_close_snapshot(close),
+    }
+    append_event(session, close.terminal_id, "shift.signed_off", payload, at)
+    return result
+
+
+def unsigned_closes(session: Session, terminal_id: str | None = None) -> list[ShiftCloseResult]:
+    """Closed shifts still waiting for a manager's sign-off."""
+    statement = select(ShiftClose).where(col(ShiftClose.signed_off_by).is_(None))
+    if terminal_id is not None:
+        statement = statement.where(ShiftClose.terminal_id == terminal_id)
+    return [ShiftCloseResult.from_row(row) for row in session.exec(statement.order_by(col(ShiftClose.shift_id)))]
+
+
+def drawer_expected_fen(session: Session, terminal_id: str) -> int | None:
+    """What the drawer of the open shift should hold now (for managers; never shown before a blind count)."""
+    shift = current_shift(session, terminal_id)
+    return None if shift is None else expected_cash_fen(session, shift)
