@@ -19,9 +19,11 @@ Delays are the real schedules divided by ``time_scale``. Success is per gateway
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -72,22 +74,22 @@ class NotificationRecord:
     last_error: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, object]) -> NotificationRecord:
+    def from_row(cls, row: sqlite3.Row) -> NotificationRecord:
         return cls(
-            id=int(row["id"]),  # type: ignore[call-overload]
+            id=int(row["id"]),
             gateway=str(row["gateway"]),
             url=str(row["url"]),
             event=str(row["event"]),
             out_trade_no=str(row["out_trade_no"]),
-            body=bytes(row["body"]),  # type: ignore[call-overload]
+            body=bytes(row["body"]),
             content_type=str(row["content_type"]),
             headers=json.loads(str(row["headers"])),
             probe=bool(row["probe"]),
             state=str(row["state"]),
-            attempts=int(row["attempts"]),  # type: ignore[call-overload]
-            created_at=float(row["created_at"]),  # type: ignore[arg-type]
-            next_at=float(row["next_at"]),  # type: ignore[arg-type]
-            last_status=None if row["last_status"] is None else int(row["last_status"]),  # type: ignore[call-overload]
+            attempts=int(row["attempts"]),
+            created_at=float(row["created_at"]),
+            next_at=float(row["next_at"]),
+            last_status=None if row["last_status"] is None else int(row["last_status"]),
             last_error=None if row["last_error"] is None else str(row["last_error"]),
         )
 
@@ -181,15 +183,17 @@ class Notifier:
             return []
         return ids
 
-    def list(self, *, gateway: str | None = None, out_trade_no: str | None = None) -> list[NotificationRecord]:
-        sql, params = "SELECT * FROM notifications WHERE 1=1", []
+    def list(
+        self, *, gateway: str | None = None, out_trade_no: str | None = None
+    ) -> builtins.list[NotificationRecord]:
+        sql, params = "SELECT * FROM notifications WHERE 1=1", builtins.list[str]()
         if gateway is not None:
             sql, params = sql + " AND gateway = ?", [*params, gateway]
         if out_trade_no is not None:
             sql, params = sql + " AND out_trade_no = ?", [*params, out_trade_no]
         return [NotificationRecord.from_row(r) for r in self.store.query(sql + " ORDER BY id", params)]
 
-    def attempts(self, notification_id: int) -> list[Attempt]:
+    def attempts(self, notification_id: int) -> builtins.list[Attempt]:
         rows = self.store.query(
             "SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY id", (notification_id,)
         )
@@ -201,7 +205,7 @@ class Notifier:
         row = self.store.query_one("SELECT MIN(next_at) AS t FROM notifications WHERE state = 'pending'")
         return None if row is None or row["t"] is None else float(row["t"])
 
-    def _claim_due(self, now: float) -> list[NotificationRecord]:
+    def _claim_due(self, now: float) -> builtins.list[NotificationRecord]:
         with self.store.transaction() as conn:
             rows = conn.execute(
                 "SELECT * FROM notifications WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id", (now,)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from pos_app.sandbox.store import SandboxStore
 
 if TYPE_CHECKING:
-    from pos_app.sandbox.app import SandboxContext
+    from pos_app.sandbox.context import SandboxContext
 
 WalletChannel = Literal["wechat", "alipay"]
 

@@ -131,15 +131,15 @@ def collect_rows(store: SandboxStore, bill_date: str, mchid: str) -> list[BillRo
         "SELECT * FROM wechat_refunds WHERE create_time >= ? AND create_time < ?", (start, end)
     )
     for refund in refunds:
-        order = by_no.get(refund["out_trade_no"])
-        if order is None:
+        refunded = by_no.get(refund["out_trade_no"])
+        if refunded is None:
             continue
         rows.append(BillRow(
             kind="refund", time=refund["create_time"], trade_state="REFUND", settled_fen=0,
             refund_id=refund["refund_id"], out_refund_no=refund["out_refund_no"], refund_fen=refund["refund"],
             refund_type="ORIGINAL", refund_status=refund["status"], refund_requested=refund["create_time"],
             refund_succeeded=refund["success_time"], fee_fen=-fee_fen(refund["refund"]), order_fen=0,
-            requested_refund_fen=refund["refund"], **base(order),  # type: ignore[arg-type]
+            requested_refund_fen=refund["refund"], **base(refunded),  # type: ignore[arg-type]
         ))
     rows.sort(key=lambda r: (r.time, r.out_trade_no, r.kind))
     return rows
