@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "engine": ("pos_app.commands.engine:engine", "Run and administer the payment engine."),
     "sandbox": ("pos_app.commands.sandbox:sandbox", "Simulated WeChat Pay / Alipay gateways and wallet."),
     "journal": ("pos_app.commands.journal:journal", "Inspect and verify the terminal journal."),
+    "report": ("pos_app.commands.report:report", "Daily figures, Z reports and sales exports of this terminal."),
     "reconcile": ("pos_app.commands.reconcile:reconcile", "Reconcile a day's provider bills with the ledger."),
     "doctor": ("pos_app.commands.doctor:doctor", "Check configuration, keys, clock, engine and database."),
 }

@@ -49,6 +49,9 @@ class TerminalSettings(_Section):
     )
     max_sale_fen: int = Field(DEFAULT_MAX_SALE_FEN, gt=0, description="Per-sale limit in fen.")
     sandbox: bool = Field(False, description="Show the SANDBOX badge (training mode, no real money).")
+    printer: str | None = Field(
+        None, description='Receipt printer: "usb:VID:PID", "tcp:HOST[:PORT]" or "file:/path" (none: screen only).'
+    )
 
 
 class EngineSettings(_Section):
