@@ -14,12 +14,14 @@ import base64
 import hashlib
 import json
 import secrets
+import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, delete, select
 
@@ -30,6 +32,8 @@ from pos_app.engine.store.base import LedgerTable
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_GROUPS, _CODE_GROUP_LEN = 3, 4
 TERMINAL_KEY_BYTES = 32
+#: How long an engine process trusts a terminal key it read (a re-activation elsewhere shows after this).
+KEY_CACHE_S = 10.0
 
 
 def utcnow() -> datetime:
@@ -44,6 +48,11 @@ def _aware(value: datetime) -> datetime:
 def _stored(value: datetime) -> datetime:
     """The aware-UTC form every datetime column of these tables holds."""
     return _aware(value).astimezone(UTC)
+
+
+def _sql_time(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy's SQLite DateTime stores it (for the raw nonce statements)."""
+    return _stored(value).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class Terminal(LedgerTable, table=True):
@@ -276,6 +285,9 @@ class TerminalRegistry:
         self.engine = engine
         self.clock = clock
         self._purge_after = datetime.min.replace(tzinfo=UTC)
+        # terminal_id -> (monotonic time read, (store_id, key)). Keys change only at activation,
+        # which drops the entry here; another engine process sees a new key within KEY_CACHE_S.
+        self._keys: dict[str, tuple[float, tuple[str, bytes]]] = {}
 
     @classmethod
     def open(cls, database_url: str, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
@@ -309,6 +321,7 @@ class TerminalRegistry:
                 session=session, code=code, store_id=store_id, terminal_id=terminal_id, name=name, now=self.clock()
             )
             session.commit()
+        self._keys.pop(terminal_id, None)
         return key
 
     def terminal(self, terminal_id: str) -> Terminal | None:
@@ -319,25 +332,76 @@ class TerminalRegistry:
             return row
 
     def terminal_key(self, terminal_id: str) -> tuple[str, bytes] | None:
-        """(store_id, key) of an active terminal, or None."""
+        """(store_id, key) of an active terminal, or None (misses are not cached)."""
+        cached = self._keys.get(terminal_id)
+        if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_S:
+            return cached[1]
         row = self.terminal(terminal_id)
         if row is None or row.disabled:
+            self._keys.pop(terminal_id, None)
             return None
-        return row.store_id, base64.urlsafe_b64decode(row.key_b64)
+        value = (row.store_id, base64.urlsafe_b64decode(row.key_b64))
+        self._keys[terminal_id] = (time.monotonic(), value)
+        return value
 
     def remember_nonce(self, terminal_id: str, nonce: str, *, keep_until: datetime) -> bool:
-        """Record a nonce; False if this terminal used it before (a replayed request)."""
+        """Record a nonce; False if this terminal used it before (a replayed request).
+
+        The insert is committed without waiting for the disk (SQLite ``synchronous=NORMAL`` for this
+        one transaction, PostgreSQL ``synchronous_commit=off``): it is atomic and survives a process
+        crash; only a power cut can lose the last few nonces, reopening replay of requests signed in
+        the 300 s before it — and every signed request is idempotent (order numbers, refund numbers,
+        journal seqs), so such a replay changes nothing. It saves one disk flush per request.
+        """
         now = self.clock()
+        purge = now >= self._purge_after
+        if purge:
+            self._purge_after = now + timedelta(seconds=60)
+        if self.engine.dialect.name == "sqlite":
+            return self._remember_nonce_sqlite(terminal_id, nonce, keep_until, now if purge else None)
         with Session(self.engine) as session:
-            if now >= self._purge_after:
+            if self.engine.dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            if purge:
                 purge_nonces(session=session, now=now)
-                self._purge_after = now + timedelta(seconds=60)
             session.add(SeenNonce(terminal_id=terminal_id, nonce=nonce, expires_at=_stored(keep_until)))
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()
                 return False
+        return True
+
+    def _remember_nonce_sqlite(
+        self, terminal_id: str, nonce: str, keep_until: datetime, purge_before: datetime | None
+    ) -> bool:
+        # The raw driver connection: SQLAlchemy's begin hook would open the transaction before the
+        # PRAGMA, and synchronous cannot change inside a transaction.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    if purge_before is not None:
+                        cursor.execute("DELETE FROM terminal_nonces WHERE expires_at < ?", (_sql_time(purge_before),))
+                    cursor.execute(
+                        "INSERT INTO terminal_nonces (terminal_id, nonce, expires_at) VALUES (?, ?, ?)",
+                        (terminal_id, nonce, _sql_time(keep_until)),
+                    )
+                    cursor.execute("COMMIT")
+                except sqlite3.IntegrityError:
+                    cursor.execute("ROLLBACK")
+                    return False
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+            finally:
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.close()
+        finally:
+            connection.close()
         return True
 
     def store_journal_events(self, terminal_id: str, events: Sequence[IncomingEvent]) -> int:

@@ -160,3 +160,24 @@ async def test_client_errors_are_domain_errors(stack: Stack) -> None:
 
 def test_signer_is_an_httpx_auth() -> None:
     assert issubclass(TerminalSigner, httpx.Auth)
+
+
+async def test_nonces_are_kept_until_they_expire_then_purged(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from pos_app.engine.store.terminals import SeenNonce
+
+    registry = stack.registry
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    assert registry.remember_nonce("T001", "old-nonce-1", keep_until=past)
+    assert not registry.remember_nonce("T001", "old-nonce-1", keep_until=past)  # still held: a replay
+    assert registry.remember_nonce("T002", "old-nonce-1", keep_until=past)  # nonces are per terminal
+    with Session(registry.engine) as session:
+        row = session.get(SeenNonce, ("T001", "old-nonce-1"))
+        assert row is not None and row.expires_at == past  # the raw insert reads back exactly
+    registry._purge_after = datetime.min.replace(tzinfo=UTC)
+    assert registry.remember_nonce("T001", "fresh-nonce", keep_until=datetime.now(UTC) + timedelta(seconds=300))
+    assert registry.remember_nonce("T001", "old-nonce-1", keep_until=past)  # purged, so accepted again
+    assert not registry.remember_nonce("T001", "fresh-nonce", keep_until=past)

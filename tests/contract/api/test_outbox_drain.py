@@ -67,8 +67,13 @@ async def test_engine_behind_what_we_sent_gets_the_rest_again(
     with session_scope(journal) as session:
         for i in range(5):
             record_cash_sale(
-                session, terminal_id=TERMINAL, store_id=STORE, cashier="Ann", subject="more",
-                at=datetime(2026, 11, 22, 12, i, tzinfo=UTC), amount_fen=50,
+                session,
+                terminal_id=TERMINAL,
+                store_id=STORE,
+                cashier="Ann",
+                subject="more",
+                at=datetime(2026, 11, 22, 12, i, tzinfo=UTC),
+                amount_fen=50,
             )
     assert _unsent(journal) == 5
     assert await drain.drain_once() == 5
