@@ -41,11 +41,17 @@ def verify(path: Path | None) -> None:
     file = path or _default_path()
     if not file.exists():
         raise PosError(f"{file}: no such journal file.")
-    engine = open_journal(file)
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
-        result = verify_chain(engine)
-    finally:
-        engine.dispose()
+        engine = open_journal(file)
+        try:
+            result = verify_chain(engine)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig) if getattr(exc, "orig", None) is not None else exc.__class__.__name__
+        raise PosError(f"{file}: cannot be read as a journal ({reason}).") from None
     if not result.ok:
         click.echo(f"Journal {file}: {result}", err=True)
         sys.exit(1)

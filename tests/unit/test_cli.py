@@ -91,3 +91,12 @@ def test_broken_profile_is_one_line_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "[terminal] max_sale_fen" in lines[0]
+
+
+def test_a_file_that_is_not_a_journal_is_one_line_exit_1(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("this is not a database, just some text long enough to not be one" * 20)
+    result = pos("journal", "verify", "--path", str(bogus))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {bogus}: cannot be read as a journal")
+    assert len(result.stderr.strip().splitlines()) == 1
