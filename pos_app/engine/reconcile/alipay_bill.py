@@ -20,7 +20,7 @@ from typing import IO
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, seconds_of_day
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, hms_of
 from pos_app.engine.reconcile.errors import BillFormatError
 
 ENCODING = "gb18030"  # a superset of GBK: decodes every GBK file the same way
@@ -104,7 +104,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
             received = fen(_clean(fields[_C_RECEIVED]))
             discount = fen(_clean(fields[_C_MERCHANT_DISCOUNT]))
             fee_fen = fen(_clean(fields[_C_FEE]) or "0.00")
-            at_s = seconds_of_day(_clean(fields[_C_FINISHED]))
+            at_hms = hms_of(_clean(fields[_C_FINISHED]))
         except AmountError as exc:
             raise BillFormatError(source, line_no, exc.message) from None
         except ValueError:
@@ -126,7 +126,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
                 settle_fen=received,
                 fee_millifen=abs(fee_fen) * 1000,
                 line_hash=hash(line),
-                at_s=at_s,
+                at_hms=at_hms,
             )
         elif kind_text == "退款":
             refunds += 1
@@ -144,7 +144,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
                 settle_fen=abs(received),
                 fee_millifen=-abs(fee_fen) * 1000,
                 line_hash=hash(line),
-                at_s=at_s,
+                at_hms=at_hms,
             )
         else:
             raise BillFormatError(source, line_no, f"unknown 业务类型 {kind_text!r}")

@@ -58,8 +58,8 @@ class Bill:
     settle_fen: array[int] = field(default_factory=lambda: array("q"))
     #: Provider fee of the row; negative on refund rows when the fee is returned.
     fee_millifen: array[int] = field(default_factory=lambda: array("q"))
-    #: Time of day of the row (payment success / refund time), seconds after local midnight.
-    at_s: array[int] = field(default_factory=lambda: array("q"))
+    #: Time of day of the row (payment success / refund time) as the integer HHMMSS (91502 = 09:15:02).
+    at_hms: array[int] = field(default_factory=lambda: array("q"))
     #: hash() of the raw line without its line break: tells a repeated line from a changed one.
     line_hash: array[int] = field(default_factory=lambda: array("q"))
     #: The file's own summary figures (already checked against the rows), for the report.
@@ -84,7 +84,7 @@ class Bill:
         settle_fen: int,
         fee_millifen: int,
         line_hash: int,
-        at_s: int = 0,
+        at_hms: int = 0,
     ) -> None:
         self.line_no.append(line_no)
         self.kind.append(kind)
@@ -96,7 +96,7 @@ class Bill:
         self.settle_fen.append(settle_fen)
         self.fee_millifen.append(fee_millifen)
         self.line_hash.append(line_hash)
-        self.at_s.append(at_s)
+        self.at_hms.append(at_hms)
 
 
 def fen(text: str) -> int:
@@ -145,11 +145,16 @@ def format_millifen(value: int) -> str:
     return f"{sign}{whole}.{part:05d}"
 
 
-def seconds_of_day(text: str) -> int:
-    """``"2026-11-21 09:15:02"`` → 33302; ValueError if the text is not that form."""
+def hms_of(text: str) -> int:
+    """``"2026-11-21 09:15:02"`` → 91502 (HHMMSS); ValueError if the text is not that form."""
     if len(text) != 19 or text[10] != " " or text[13] != ":" or text[16] != ":" or not text.isascii():
         raise ValueError(text)
-    hours, minutes, seconds = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if hours > 23 or minutes > 59 or seconds > 59:
+    digits = text[11:13] + text[14:16] + text[17:19]
+    if not digits.isdigit() or digits[0] > "2" or digits[2] > "5" or digits[4] > "5" or digits > "235959":
         raise ValueError(text)
-    return hours * 3600 + minutes * 60 + seconds
+    return int(digits)
+
+
+def hms_seconds(hms: int) -> int:
+    """91502 (09:15:02) → 33302 seconds after midnight."""
+    return hms // 10000 * 3600 + hms // 100 % 100 * 60 + hms % 100

@@ -21,7 +21,7 @@ from itertools import compress
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState, RefundState
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_FAILED, REFUND_SUCCESS, REVOKED, Bill
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_FAILED, REFUND_SUCCESS, REVOKED, Bill, hms_seconds
 
 #: The provider collected the money (refunds, if any, are matched on their own rows).
 _MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES) | {PaymentState.REFUNDED.value}
@@ -395,7 +395,7 @@ def _classify(
         if state in _MONEY_IN:
             return 1
         if state not in _SETTLED:
-            settled.append(Settlement(channel, otn, PaymentState.PAID, amount, txid, at_s=bill.at_s[j]))
+            settled.append(Settlement(channel, otn, PaymentState.PAID, amount, txid, at_s=hms_seconds(bill.at_hms[j])))
             items.append(
                 OpenItem(
                     Difference.SETTLED_FROM_BILL,
@@ -433,7 +433,7 @@ def _classify(
     if state == _REVERSED or state in _NO_MONEY:
         return 1
     if state not in _SETTLED:
-        settled.append(Settlement(channel, otn, PaymentState.REVERSED, amount, txid, at_s=bill.at_s[j]))
+        settled.append(Settlement(channel, otn, PaymentState.REVERSED, amount, txid, at_s=hms_seconds(bill.at_hms[j])))
         items.append(
             OpenItem(
                 Difference.SETTLED_FROM_BILL,

@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
+from itertools import chain, islice, repeat
+from operator import itemgetter
 from pathlib import Path
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile.bill import (
     PAID,
-    PAYMENT,
     REFUND,
     REFUND_FAILED,
     REFUND_PROCESSING,
     REFUND_SUCCESS,
     REVOKED,
+    TXID_WIDTH,
     Bill,
     fen,
     format_millifen,
+    hms_of,
     millifen,
-    seconds_of_day,
     txid_bytes,
 )
 from pos_app.engine.reconcile.errors import BillFormatError
@@ -101,97 +105,43 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
     names = header.split(",")
     width = len(names)
     col = {name: i for i, name in enumerate(names)}
-    c_txid, c_otn, c_state = col["微信订单号"], col["商户订单号"], col["交易状态"]
-    c_settle, c_total, c_fee = col["应结订单金额"], col["订单金额"], col["手续费"]
-    has_refunds = "商户退款单号" in col
-    c_rno = col.get("商户退款单号", 0)
-    c_refund = col.get("退款金额", 0)
-    c_coupon_refund = col.get("充值券退款金额", 0)
-    c_req_refund = col.get("申请退款金额", 0)
-    c_rstatus = col.get("退款状态", 0)
-
-    s_settle = s_refund = s_coupon = s_fee = s_total = s_req = 0
-    # Bound appends: this loop runs once per bill row (a million on a big day).
-    add_line, add_kind, add_otn = bill.line_no.append, bill.kind.append, bill.out_trade_no.append
-    add_rno, add_status, add_amount = bill.out_refund_no.append, bill.status.append, bill.amount_fen.append
-    add_settle, add_fee, add_hash, add_at = (
-        bill.settle_fen.append, bill.fee_millifen.append, bill.line_hash.append, bill.at_s.append,
-    )  # fmt: skip
-    txids = bill.txids
-    line = ""
-    for raw in it:
-        line_no += 1
-        line = raw.rstrip("\r\n")
-        if not line.startswith("`"):
+    columns = _Columns(
+        width=width,
+        txid=col["微信订单号"],
+        otn=col["商户订单号"],
+        state=col["交易状态"],
+        settle=col["应结订单金额"],
+        total=col["订单金额"],
+        fee=col["手续费"],
+        rno=col.get("商户退款单号"),
+        refund=col.get("退款金额"),
+        coupon_refund=col.get("充值券退款金额"),
+        req_refund=col.get("申请退款金额"),
+        rstatus=col.get("退款状态"),
+    )
+    sums = dict.fromkeys(("应结订单金额", "退款金额", "充值券退款金额", "手续费", "订单金额", "申请退款金额"), 0)
+    # Detail lines are taken CHUNK at a time and parsed column by column: one C-level split per
+    # line, then whole columns validated by one regex and converted by map(int, ...).
+    tail: list[str] = []
+    while True:
+        chunk = list(islice(it, CHUNK))
+        if not chunk:
+            raise BillFormatError(source, line_no + 1, "the file ends before its summary lines (truncated?)")
+        starts = list(map(str.startswith, chunk, repeat("`")))
+        stop = starts.index(False) if False in starts else len(chunk)
+        if stop:
+            _parse_rows(bill, chunk[:stop], line_no + 1, columns, sums, source)
+            line_no += stop
+        if stop < len(chunk):
+            tail = chunk[stop:]
             break
-        fields = line[1:].split(",`")
-        if len(fields) != width:
-            raise BillFormatError(source, line_no, f"{len(fields)} fields, expected {width}")
-        try:
-            settle = fen(fields[c_settle])
-            total = fen(fields[c_total])
-            fee = millifen(fields[c_fee])
-            if has_refunds:
-                refund = fen(fields[c_refund])
-                coupon_refund = fen(fields[c_coupon_refund])
-                req_refund = fen(fields[c_req_refund])
-            else:
-                refund = coupon_refund = req_refund = 0
-            at_s = seconds_of_day(fields[0])
-        except AmountError as exc:
-            raise BillFormatError(source, line_no, exc.message) from None
-        except ValueError:
-            raise BillFormatError(source, line_no, f"交易时间 {fields[0]!r} is not yyyy-MM-dd HH:mm:ss") from None
-        s_settle += settle
-        s_total += total
-        s_fee += fee
-        s_refund += refund
-        s_coupon += coupon_refund
-        s_req += req_refund
-        out_trade_no = fields[c_otn]
-        if not out_trade_no:
-            raise BillFormatError(source, line_no, "商户订单号 (out_trade_no) is empty")
-        out_refund_no = fields[c_rno] if has_refunds else ""
-        if out_refund_no not in _EMPTY_REFUND_NO:
-            status = _REFUND_STATUS.get(fields[c_rstatus], "")
-            if not status:
-                raise BillFormatError(source, line_no, f"unknown refund status {fields[c_rstatus]!r}")
-            if fields[c_state] == "REVOKED":
-                status = REVOKED  # a reversal (撤销) shaped like a refund: the money went back
-            add_kind(REFUND)
-            add_rno(out_refund_no)
-            add_amount(req_refund or refund)
-            add_settle(refund)
-        else:
-            status = _TRADE_STATUS.get(fields[c_state], "")
-            if not status:
-                raise BillFormatError(source, line_no, f"unknown trade state {fields[c_state]!r}")
-            add_kind(PAYMENT)
-            add_rno("")
-            add_amount(total)
-            add_settle(settle)
-        add_line(line_no)
-        add_otn(out_trade_no)
-        add_status(status)
-        add_fee(fee)
-        add_hash(hash(line))
-        add_at(at_s)
-        txids += txid_bytes(fields[c_txid])
-    else:
-        raise BillFormatError(source, line_no + 1, "the file ends before its summary lines (truncated?)")
-
-    sums = {
-        "应结订单金额": s_settle,
-        "退款金额": s_refund,
-        "充值券退款金额": s_coupon,
-        "手续费": s_fee,
-        "订单金额": s_total,
-        "申请退款金额": s_req,
-    }
+    rest = chain(tail, it)
+    line_no += 1
+    line = next(rest).rstrip("\r\n")
     if line.strip() != summary_header:
         raise BillFormatError(source, line_no, "expected the summary header line (总交易单数,…)")
     data = ""
-    for raw in it:
+    for raw in rest:
         line_no += 1
         data = raw.rstrip("\r\n")
         break
@@ -221,11 +171,139 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
         if stated != actual:
             raise BillFormatError(source, line_no, f"{name} says {value} but the rows add up to {shown}")
         bill.summary[name] = stated
-    for raw in it:
+    for raw in rest:
         line_no += 1
         if raw.strip():
             raise BillFormatError(source, line_no, "unexpected text after the summary data line")
     return bill
+
+
+CHUNK = 4096
+_DROP_BACKTICK = itemgetter(slice(1, None))
+_AMOUNTS = re.compile(r"(?:-?\d+\.\d\d\n)*-?\d+\.\d\d", re.ASCII)
+_FEES = re.compile(r"(?:-?\d+\.\d{5}\n)*-?\d+\.\d{5}", re.ASCII)
+_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d\n)*\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d", re.ASCII)
+_DATE_PART = re.compile(r"\d{4}-\d\d-\d\d ", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    width: int
+    txid: int
+    otn: int
+    state: int
+    settle: int
+    total: int
+    fee: int
+    rno: int | None
+    refund: int | None
+    coupon_refund: int | None
+    req_refund: int | None
+    rstatus: int | None
+
+
+def _column(
+    values: tuple[str, ...], pattern: re.Pattern[str], one: Callable[[str], int], first: int, name: str, source: str
+) -> list[int]:
+    """A whole column of amounts to ints: one regex over the joined column, then map(int).
+
+    The fast path takes the bill's own forms (two decimals; fees five); anything else goes value
+    by value through the strict parser, which names the line of the first bad value.
+    """
+    joined = "\n".join(values)
+    if pattern.fullmatch(joined):
+        return list(map(int, joined.replace(".", "").split("\n")))
+    out: list[int] = []
+    for k, value in enumerate(values):
+        try:
+            out.append(one(value))
+        except AmountError as exc:
+            raise BillFormatError(source, first + k, f"{name}: {exc.message}") from None
+    return out
+
+
+def _times(values: tuple[str, ...], first: int, source: str) -> list[int]:
+    joined = "\n".join(values)
+    if _TIMES.fullmatch(joined):
+        hms = list(map(int, _DATE_PART.sub("", joined).replace(":", "").split("\n")))
+        if max(hms) <= 235959:
+            return hms
+    out: list[int] = []
+    for k, value in enumerate(values):
+        try:
+            out.append(hms_of(value))
+        except ValueError:
+            raise BillFormatError(source, first + k, f"交易时间 {value!r} is not yyyy-MM-dd HH:mm:ss") from None
+    return out
+
+
+def _parse_rows(bill: Bill, lines: list[str], first: int, c: _Columns, sums: dict[str, int], source: str) -> None:
+    """Parse consecutive detail lines (``first`` = line number of the first) into ``bill``."""
+    stripped = list(map(str.rstrip, lines, repeat("\r\n")))
+    rows = list(map(str.split, map(_DROP_BACKTICK, stripped), repeat(",`")))
+    if set(map(len, rows)) != {c.width}:
+        k = next(k for k, row in enumerate(rows) if len(row) != c.width)
+        raise BillFormatError(source, first + k, f"{len(rows[k])} fields, expected {c.width}")
+    n = len(rows)
+    cols = list(zip(*rows, strict=True))
+    settle = _column(cols[c.settle], _AMOUNTS, fen, first, "应结订单金额", source)
+    total = _column(cols[c.total], _AMOUNTS, fen, first, "订单金额", source)
+    fee = _column(cols[c.fee], _FEES, millifen, first, "手续费", source)
+    zeros = [0] * n
+    refund = _column(cols[c.refund], _AMOUNTS, fen, first, "退款金额", source) if c.refund is not None else zeros
+    coupon = (
+        _column(cols[c.coupon_refund], _AMOUNTS, fen, first, "充值券退款金额", source)
+        if c.coupon_refund is not None
+        else zeros
+    )
+    req = (
+        _column(cols[c.req_refund], _AMOUNTS, fen, first, "申请退款金额", source) if c.req_refund is not None else zeros
+    )
+    at_hms = _times(cols[0], first, source)
+    otns = cols[c.otn]
+    if "" in otns:
+        raise BillFormatError(source, first + otns.index(""), "商户订单号 (out_trade_no) is empty")
+    states = cols[c.state]
+    status: list[str | None] = list(map(_TRADE_STATUS.get, states))
+    kinds = bytearray(n)  # PAYMENT everywhere, refund rows patched below
+    amount, settled = list(total), list(settle)
+    refund_nos = [""] * n
+    if c.rno is not None and c.rstatus is not None:
+        rnos = cols[c.rno]
+        for k in [k for k, r in enumerate(rnos) if r not in _EMPTY_REFUND_NO]:
+            refund_status = _REFUND_STATUS.get(cols[c.rstatus][k])
+            if refund_status is None:
+                raise BillFormatError(source, first + k, f"unknown refund status {cols[c.rstatus][k]!r}")
+            # A reversal (撤销, 交易状态 REVOKED) is shaped like a refund: the money went back.
+            status[k] = REVOKED if states[k] == "REVOKED" else refund_status
+            kinds[k] = REFUND
+            refund_nos[k] = rnos[k]
+            amount[k] = req[k] or refund[k]
+            settled[k] = refund[k]
+    if None in status:
+        k = status.index(None)
+        raise BillFormatError(source, first + k, f"unknown trade state {states[k]!r}")
+    txids = cols[c.txid]
+    if max(map(len, txids)) <= TXID_WIDTH and all(map(str.isascii, txids)):
+        bill.txids += "".join(map(str.ljust, txids, repeat(TXID_WIDTH))).encode("ascii")
+    else:
+        for txid in txids:
+            bill.txids += txid_bytes(txid)
+    for name, values in (
+        ("应结订单金额", settle), ("订单金额", total), ("手续费", fee), ("退款金额", refund),
+        ("充值券退款金额", coupon), ("申请退款金额", req),
+    ):  # fmt: skip
+        sums[name] += sum(values)
+    bill.line_no.extend(range(first, first + n))
+    bill.kind += kinds
+    bill.out_trade_no.extend(otns)
+    bill.out_refund_no.extend(refund_nos)
+    bill.status.extend(status)  # type: ignore[arg-type]
+    bill.amount_fen.extend(amount)
+    bill.settle_fen.extend(settled)
+    bill.fee_millifen.extend(fee)
+    bill.line_hash.extend(map(hash, stripped))
+    bill.at_hms.extend(at_hms)
 
 
 def _yuan(value: int) -> str:

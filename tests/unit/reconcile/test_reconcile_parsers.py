@@ -31,7 +31,7 @@ def test_wechat_all_bill_parses_every_row_with_exact_fen() -> None:
     assert bill.out_refund_no[3] == "R261121140500S00001T00100000003"
     assert bill.transaction_id(1) == "4200000001202611210000000002"
     assert list(bill.line_no) == [2, 3, 4, 5, 6]
-    assert bill.at_s[0] == 9 * 3600 + 15 * 60 + 2
+    assert bill.at_hms[0] == 91502
     assert bill.summary["总交易单数"] == 5
     assert bill.summary["应结订单总金额"] == 5130
     assert bill.summary["手续费总金额"] == 24180
@@ -125,7 +125,7 @@ def test_alipay_zip_with_gbk_names_parses_rows_and_checks_footer() -> None:
     assert list(bill.fee_millifen) == [7000, 5000, 15000, -3000]
     assert bill.out_refund_no[3] == "R261121140500S00001T00100000003"
     assert bill.summary == {"交易笔数": 3, "退款笔数": 1, "交易商家实收": 4530, "退款商家实收": -500}
-    assert bill.at_s[3] == 14 * 3600 + 5 * 60 + 12
+    assert bill.at_hms[3] == 140512
 
 
 def test_alipay_zip_without_summary_file_is_accepted() -> None:
@@ -202,3 +202,28 @@ def test_fees_round_trip_exactly(value: int) -> None:
 def test_bad_amounts_are_refused(text: str) -> None:
     with pytest.raises(AmountError):
         fen(text)
+
+
+def test_big_wechat_bill_across_chunks_keeps_exact_line_numbers() -> None:
+    from pos_app.engine.reconcile import wechat_bill as module
+    from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
+
+    n = module.CHUNK * 2 + 5
+    rows = [wechat_row(f"P{i:012d}", 100 + i, at=f"2026-11-21 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}")
+            for i in range(n)]  # fmt: skip
+    text = wechat_bill(rows)
+    bill = parse_wechat_bill_bytes(text.encode())
+    assert len(bill) == n and bill.line_no[-1] == n + 1
+    assert bill.amount_fen[module.CHUNK + 3] == 100 + module.CHUNK + 3
+    assert bill.at_hms[3725] == 10205  # row 3725 → 01:02:05
+    lines = text.split("\r\n")
+    bad = module.CHUNK + 7  # a detail line in the second chunk
+    lines[bad] = lines[bad].replace("`MICROPAY,`SUCCESS,", "`MICROPAY,`SUCCESS,`X,")
+    with pytest.raises(BillFormatError) as caught:
+        parse_wechat_bill_bytes("\r\n".join(lines).encode())
+    assert caught.value.line_no == bad + 1 and "28 fields" in caught.value.reason
+    lines = text.split("\r\n")
+    lines[bad] = lines[bad].replace("`2026-11-21 ", "`2026-11-21 25", 1)
+    with pytest.raises(BillFormatError) as caught:
+        parse_wechat_bill_bytes("\r\n".join(lines).encode())
+    assert caught.value.line_no == bad + 1 and "交易时间" in caught.value.reason
