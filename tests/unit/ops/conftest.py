@@ -1,0 +1,3 @@
+from ops_kit import journal
+
+__all__ = ["journal"]
