@@ -1037,10 +1037,11 @@ class PaymentService:
         for p in await self._db(candidates):
             if p.out_trade_no in self._driving:
                 continue
-            if not await self._claim(p.out_trade_no):
-                continue
+            claimed = await self._claim(p.out_trade_no)
+            if claimed is None:
+                continue  # another process is settling it, or already has
             try:
-                after = await self._settle_pass(p)
+                after = await self._settle_pass(claimed)
             except Exception:
                 log.exception("resolver: settling %s failed", p.out_trade_no)
                 continue
@@ -1064,11 +1065,18 @@ class PaymentService:
                 settled += 1
         return settled
 
-    async def _claim(self, out_trade_no: str) -> bool:
+    async def _claim(self, out_trade_no: str) -> Payment | None:
+        """Take the payment's settling lease; None if another process holds it or it is settled now."""
         now = self._now()
 
-        def claim(session: Session) -> bool:
-            return repo.claim_payment(session, out_trade_no, now, now + LEASE)
+        def claim(session: Session) -> Payment | None:
+            if not repo.claim_payment(session, out_trade_no, now, now + LEASE):
+                return None
+            p = repo.get_payment(session, out_trade_no)
+            if p is None or PaymentState(p.state) in SETTLED_STATES:
+                repo.release_payment(session, out_trade_no)
+                return None
+            return p
 
         return await self._db(claim)
 

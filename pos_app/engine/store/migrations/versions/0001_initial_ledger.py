@@ -1,4 +1,8 @@
-"""initial ledger: payments, attempts, refunds, notification inbox, status events
+"""initial ledger: payments, attempts, refunds, notification inbox, status events; terminals, nonces
+
+The terminals/activation codes/nonces/uploaded journal events tables are defined by
+``pos_app/engine/store/terminals.py`` (the HTTP API side); they are created here too so that one
+migration run gives the whole ledger schema on SQLite and PostgreSQL.
 
 Revision ID: 0001
 Revises:
@@ -125,7 +129,57 @@ def upgrade() -> None:
     )
     op.create_index("ix_status_events_terminal_id_id", "status_events", ["terminal_id", "id"])
 
+    # --- terminals.py: aware datetimes (timestamptz on PostgreSQL) ---
+    op.create_table(
+        "terminals",
+        sa.Column("terminal_id", sa.String(4), primary_key=True),
+        sa.Column("store_id", sa.String(6), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("key_b64", sa.String(64), nullable=False),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+    )
+    op.create_index("ix_terminals_store_id", "terminals", ["store_id"])
+    op.create_table(
+        "activation_codes",
+        sa.Column("code_hash", sa.String(64), primary_key=True),
+        sa.Column("store_id", sa.String(6), nullable=True),
+        sa.Column("terminal_id", sa.String(4), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("used_by", sa.String(4), nullable=True),
+    )
+    op.create_table(
+        "terminal_nonces",
+        sa.Column("terminal_id", sa.String(4), primary_key=True),
+        sa.Column("nonce", sa.String(64), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_terminal_nonces_expires_at", "terminal_nonces", ["expires_at"])
+    op.create_table(
+        "terminal_journal_events",
+        sa.Column("terminal_id", sa.String(4), primary_key=True),
+        sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("payload_json", sa.String(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("prev_hash", sa.String(128), nullable=False),
+        sa.Column("hash", sa.String(128), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
 
 def downgrade() -> None:
-    for table in ("status_events", "notification_inbox", "refunds", "attempts", "payments"):
+    for table in (
+        "terminal_journal_events",
+        "terminal_nonces",
+        "activation_codes",
+        "terminals",
+        "status_events",
+        "notification_inbox",
+        "refunds",
+        "attempts",
+        "payments",
+    ):
         op.drop_table(table)
