@@ -190,6 +190,9 @@ async def _reconcile_channel(
     try:
         path = await fetch_bill(provider, channel, day, paths.bills, policy=policy, refresh=refresh)
     except BillNotReady as exc:
+        # "No bill" also means "no transactions that day": believe it only when the ledger agrees.
+        if await asyncio.to_thread(sources.count_due, engine, day, channel) == 0:
+            return ChannelSummary(channel, problem="No bill: no transactions that day.")
         return ChannelSummary(channel, status="not_ready", problem=exc.message)
     except BillDownloadError as exc:
         return ChannelSummary(channel, status="failed", problem=exc.message)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from sys import intern
 
-from sqlalchemy import Engine, and_, case, inspect, or_, select
+from sqlalchemy import Engine, and_, case, func, inspect, or_, select
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
@@ -68,6 +68,21 @@ def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerP
     for row in iter_ledger_payments(engine, day, channel):
         out.append(row[0], row[1], row[2], row[3], bool(row[4]))
     return out
+
+
+def count_due(engine: Engine, day: date, channel: Channel) -> int:
+    """How many payments with money in (and refunds) of ``channel`` the day's bill must list."""
+    start, end = day_bounds(day)
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    r = Refund.__table__.c  # type: ignore[attr-defined]
+    paid = select(func.count()).where(p.channel == channel.value, p.paid_at >= start, p.paid_at < end)
+    refunded = (
+        select(func.count())
+        .select_from(Refund.__table__.join(Payment.__table__, r.out_trade_no == p.out_trade_no))  # type: ignore[attr-defined]
+        .where(p.channel == channel.value, r.business_day == day.isoformat())
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(paid).scalar_one()) + int(conn.execute(refunded).scalar_one())
 
 
 def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> list[LedgerRow]:

@@ -288,11 +288,22 @@ async def test_a_malformed_bill_is_rejected_whole_and_downloaded_again(day_rig: 
     assert (await _reconcile(rig, day, upload=False)).complete
 
 
-async def test_a_day_without_bills_is_not_ready(day_rig: Rig) -> None:
+async def test_no_bill_is_an_empty_day_only_when_the_ledger_agrees(day_rig: Rig) -> None:
     rig = day_rig
-    report = await _reconcile(rig, _today(rig) - timedelta(days=3), upload=False)
-    assert {c.status for c in report.channels} == {"not_ready"}
-    assert not report.complete
+    # Three days ago nothing happened anywhere: "no bill" is an empty day, reconciled.
+    quiet = await _reconcile(rig, _today(rig) - timedelta(days=3), upload=False)
+    assert quiet.complete and {c.status for c in quiet.channels} == {"ok"} and quiet.items == []
+    # Today the engine took an Alipay payment, and Alipay has no bill for today yet: not ready.
+    await rig.step(86400)
+    today = _today(rig)
+    await _micropay(rig, Channel.ALIPAY, 1000)
+    report = await reconcile_day(
+        rig.settings, today, engine=rig.ledger, providers=rig.providers, download_policy=DownloadPolicy.instant(),
+        upload=False, now=rig.time(),
+    )  # fmt: skip
+    alipay = next(c for c in report.channels if c.channel is Channel.ALIPAY)
+    assert alipay.status == "not_ready" and not report.complete
+    assert read_state(rig.settings, today)["complete"] is False
 
 
 async def test_upload_to_hq_is_signed_idempotent_and_recorded(day_rig: Rig) -> None:
