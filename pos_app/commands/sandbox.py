@@ -58,11 +58,15 @@ def serve(config: Path | None, listen: str | None) -> None:
     """Run the simulated gateways (WeChat Pay v3, Alipay), wallet page at /wallet."""
     import uvicorn
 
+    from pos_app.engine.crypto.keys import KeyFileError
     from pos_app.sandbox.app import create_app
 
     settings = _settings(config)
     host, _, port = (listen or settings.sandbox.listen).rpartition(":")
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Sandbox on http://{host}:{port} (wallet: http://{host}:{port}/wallet)", err=True)
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
 
