@@ -135,3 +135,18 @@ async def test_codepay_and_failed_payments_send_nothing(sandbox: Sandbox) -> Non
     await sandbox.pay(code_url, fail="cancel")
     await sandbox.advance(60)
     assert sandbox.receiver.received == []
+
+
+async def test_time_scale_from_the_settings_shortens_the_schedule(make_sandbox: Any) -> None:
+    box: Sandbox = await make_sandbox(time_scale=60)
+    box.receiver.answers = [500, 500, 500, 500]
+    await _pay(box, "SBX20261120P9", 100)
+    await box.advance(0)
+    for gap in (15, 15, 30, 180):  # seconds of the real schedule, a sixtieth of it here
+        before = len(box.receiver.received)
+        await box.advance(gap / 60 - 0.01)
+        assert len(box.receiver.received) == before
+        await box.advance(0.02)
+        assert len(box.receiver.received) == before + 1
+    await box.advance(3600)
+    assert len(box.receiver.received) == 5
