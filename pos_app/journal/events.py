@@ -5,6 +5,7 @@ where *canonical* is ``json.dumps(..., sort_keys=True, separators=(",", ":"), en
 encoded as UTF-8, ``at`` is the ISO-8601 text of the event time in UTC with microseconds
 (``2026-11-22T10:49:07.000000+00:00``) and the first event's ``prev_hash`` is 64 zeros.
 The same fields make ``pos_app.engine.schemas.JournalEvent``, so the engine can re-check the chain.
+The scheme itself is ``pos_app.domain.chain`` (pure, shared with the engine).
 
 Payloads hold JSON values only (str, int, bool, None, lists, dicts with str keys) and never floats:
 money is integer fen. Every payload names the person who caused it in ``"cashier"``.
@@ -12,17 +13,20 @@ money is integer fen. Every payload names the person who caused it in ``"cashier
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+# The pure hashing lives in pos_app.domain.chain (the engine verifies with it); re-exported here.
+from pos_app.domain.chain import GENESIS_HASH as GENESIS_HASH
+from pos_app.domain.chain import canonical_json as canonical_json
+from pos_app.domain.chain import event_hash as event_hash
+from pos_app.domain.chain import utc_text
 from pos_app.journal.models import Counter, JournalEvent, OutboxEntry
 
-GENESIS_HASH = "0" * 64
 EVENT_COUNTER = "events"
 
 
@@ -33,7 +37,7 @@ def aware(at: datetime) -> datetime:
 
 def at_text(at: datetime) -> str:
     """The canonical text of an event time: UTC, microseconds, ``+00:00``."""
-    return aware(at).astimezone(UTC).isoformat(timespec="microseconds")
+    return utc_text(aware(at))
 
 
 def _check_json(value: Any, where: str) -> None:
@@ -54,21 +58,11 @@ def _check_json(value: Any, where: str) -> None:
     raise TypeError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def load_payload(text: str) -> dict[str, Any]:
     value = json.loads(text)
     if not isinstance(value, dict):
         raise ValueError("an event payload must be a JSON object")
     return value
-
-
-def event_hash(*, seq: int, kind: str, payload: dict[str, Any], at: str, prev_hash: str) -> str:
-    """The hash of one event from its content (``at`` already in its canonical text form)."""
-    body = {"seq": seq, "kind": kind, "payload": payload, "at": at, "prev_hash": prev_hash}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 def next_seq(session: Session, terminal_id: str, name: str = "trade") -> int:

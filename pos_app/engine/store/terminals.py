@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, delete, select
 
+from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
 from pos_app.domain.errors import AuthorisationError, PosError
 from pos_app.engine.store.base import LedgerTable
 
@@ -228,16 +229,26 @@ def store_journal_events(
     """Upsert a batch by (terminal_id, seq); returns the highest contiguous seq held afterwards.
 
     A replayed event (same seq, same hash) changes nothing. A different hash for a held seq (a
-    fork: the terminal's journal was edited or re-created) or a seq beyond the next one (a gap)
-    raises SyncConflict and stores nothing of the batch.
+    fork: the terminal's journal was edited or re-created), a seq beyond the next one (a gap) or an
+    event whose content does not give its hash (recomputed with ``pos_app.domain.chain``, the
+    journal's own scheme) raises SyncConflict and stores nothing of the batch.
     """
     received = now or utcnow()
     held = initial = held_seq(session=session, terminal_id=terminal_id)
-    last_hash: str | None = None
+    last_hash: str | None = GENESIS_HASH
     if held:
         last = session.get(SyncedJournalEvent, (terminal_id, held))
         last_hash = last.hash if last else None
     for item in sorted(events, key=lambda e: e.seq):
+        # A time without its UTC offset has no canonical text: it cannot match any hash.
+        at = utc_text(item.at) if item.at.utcoffset() is not None else ""
+        computed = event_hash(seq=item.seq, kind=item.kind, payload=item.payload, at=at, prev_hash=item.prev_hash)
+        if computed != item.hash:
+            raise SyncConflict(
+                f"Journal event {item.seq} does not match its hash (its content was changed) — run "
+                "`pos journal verify` on the terminal and call support.",
+                acked_seq=initial,
+            )
         if item.seq <= held:
             stored = session.get(SyncedJournalEvent, (terminal_id, item.seq))
             if stored is not None and stored.hash != item.hash:

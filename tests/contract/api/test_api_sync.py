@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from api_support import STORE, Stack
 
+from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
 from pos_app.engine.client import EngineClient, SyncRejected
 from pos_app.engine.schemas import JournalEvent
 
-GENESIS = "0" * 64
+GENESIS = GENESIS_HASH
 
 
 def chain(n: int, *, start_hash: str = GENESIS, first_seq: int = 1, salt: str = "") -> list[JournalEvent]:
     events, prev = [], start_hash
     at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     for seq in range(first_seq, first_seq + n):
-        payload: dict[str, object] = {"sale": seq, "amount_fen": seq * 100, "note": salt}
-        content = json.dumps({"seq": seq, "kind": "sale", "payload": payload}, sort_keys=True)
-        digest = hashlib.sha256((prev + content).encode()).hexdigest()
-        events.append(
-            JournalEvent(
-                seq=seq, kind="sale", payload=payload, at=at + timedelta(seconds=seq), prev_hash=prev, hash=digest
-            )
-        )
+        payload: dict[str, object] = {"sale": seq, "amount_fen": seq * 100, "note": salt, "cashier": "Li"}
+        when = at + timedelta(seconds=seq)
+        # The journal's own scheme (pos_app.domain.chain): the engine recomputes every hash.
+        digest = event_hash(seq=seq, kind="sale", payload=payload, at=utc_text(when), prev_hash=prev)
+        events.append(JournalEvent(seq=seq, kind="sale", payload=payload, at=when, prev_hash=prev, hash=digest))
         prev = digest
     return events
 
@@ -65,6 +63,55 @@ async def test_a_fork_is_refused(stack: Stack, client: EngineClient) -> None:
     with pytest.raises(SyncRejected, match="hash chain broken"):
         await client.sync_batch(stray)
     assert (await client.sync_batch(chain(5)[4:])).acked_seq == 5
+
+
+async def test_an_event_whose_content_does_not_give_its_hash_is_refused(stack: Stack, client: EngineClient) -> None:
+    events = chain(3)
+    await client.sync_batch(events[:1])
+    # Linkage intact (prev_hash and hash copied), content edited: only recomputing the hash sees it.
+    edited = events[1].model_copy(update={"payload": {**events[1].payload, "amount_fen": 1}})
+    with pytest.raises(SyncRejected, match="does not match its hash") as info:
+        await client.sync_batch([edited, events[2]])
+    assert info.value.status_code == 409
+    moved = events[1].model_copy(update={"at": events[1].at + timedelta(microseconds=1)})
+    with pytest.raises(SyncRejected, match="does not match its hash"):
+        await client.sync_batch([moved])
+    assert (await client.sync_batch([])).acked_seq == 1
+    assert (await client.sync_batch(events[1:])).acked_seq == 3
+
+
+async def test_the_first_event_must_start_from_genesis(stack: Stack, client: EngineClient) -> None:
+    with pytest.raises(SyncRejected, match="hash chain broken"):
+        await client.sync_batch(chain(2, start_hash="a" * 64))
+    assert (await client.sync_batch(chain(2))).acked_seq == 2
+
+
+async def test_events_written_by_the_real_journal_are_accepted(
+    stack: Stack, client: EngineClient, tmp_path: Path
+) -> None:
+    from pos_app import journal
+    from pos_app.journal.verify import verify_chain
+
+    engine = journal.open_journal(tmp_path / "journal.db")
+    at = datetime(2026, 11, 22, 9, 30, 0, 123456, tzinfo=UTC)
+    with journal.session_scope(engine) as session:
+        for n in range(5):
+            journal.record_cash_sale(
+                session,
+                terminal_id="T001",
+                store_id=STORE,
+                cashier="王小明",
+                subject=f"茶 {n}",
+                at=at + timedelta(minutes=n),
+                amount_fen=100 + n,
+                tendered_fen=1000,
+            )
+    with journal.session_scope(engine) as session:
+        assert verify_chain(session).ok
+        uploads = [JournalEvent.model_validate(e.as_upload()) for e in journal.pending_outbox(session, 100)]
+    assert len(uploads) >= 5
+    assert (await client.sync_batch(uploads)).acked_seq == uploads[-1].seq
+    engine.dispose()
 
 
 async def test_terminals_have_separate_sequences(stack: Stack, client: EngineClient) -> None:
