@@ -22,7 +22,7 @@ from pos_app.domain.money import format_fen
 from pos_app.sandbox.context import SandboxContext, get_ctx
 from pos_app.sandbox.faults import Fault, FaultSpec
 from pos_app.sandbox.keys import add_platform_cert
-from pos_app.sandbox.wallet import FAIL_REASONS, UnknownQrCode, issue_auth_code, pay_native
+from pos_app.sandbox.wallet import FAIL_REASONS, UnknownQrCode, issue_auth_code, open_qr_codes, pay_native
 
 router = APIRouter()
 Ctx = Annotated[SandboxContext, Depends(get_ctx)]
@@ -148,6 +148,7 @@ _PAGE = """<!doctype html>
 <label><input type="checkbox" name="expired" value="1"> already expired</label>
 <label><input type="checkbox" name="user_cancels" value="1"> customer cancels at the password</label><br>
 <button>Show code</button></fieldset></form>
+{open_orders}
 <form method="post" action="/wallet/pay"><fieldset><legend>Scan a QR code and pay</legend>
 <label>QR content <input name="qr" size="60" placeholder="weixin://wxpay/bizpayurl?pr=… or https://qr.alipay.com/…">
 </label><br><label>Pay after <input name="after_s" value="0" size="4"> seconds</label><br>
@@ -156,15 +157,31 @@ _PAGE = """<!doctype html>
 </body></html>"""
 
 
-def _page(result: str = "") -> HTMLResponse:
+def _open_orders(ctx: SandboxContext) -> str:
+    rows = []
+    for item in open_qr_codes(ctx):
+        rows.append(
+            f"<tr><td>{html.escape(item.gateway)}</td><td>{html.escape(item.out_trade_no)}</td>"
+            f"<td>{html.escape(format_fen(item.amount_fen))}</td><td>{html.escape(item.description)}</td>"
+            f'<td><form method="post" action="/wallet/pay"><input type="hidden" name="qr" '
+            f'value="{html.escape(item.qr, quote=True)}"><button>Pay</button></form></td></tr>'
+        )
+    if not rows:
+        return "<p>No QR code is waiting to be paid.</p>"
+    return ("<fieldset><legend>QR codes waiting to be paid</legend><table>"
+            "<tr><th>Wallet</th><th>Order</th><th>Amount</th><th>Item</th><th></th></tr>"
+            + "".join(rows) + "</table></fieldset>")
+
+
+def _page(ctx: SandboxContext, result: str = "") -> HTMLResponse:
     options = "".join(f'<option value="{r}">fail: {r}</option>' for r in FAIL_REASONS)
     block = f'<p class="result">{result}</p>' if result else ""
-    return HTMLResponse(_PAGE.format(result=block, fail_options=options))
+    return HTMLResponse(_PAGE.format(result=block, fail_options=options, open_orders=_open_orders(ctx)))
 
 
 @router.get("/wallet", response_class=HTMLResponse)
-def wallet_page() -> HTMLResponse:
-    return _page()
+def wallet_page(ctx: Ctx) -> HTMLResponse:
+    return _page(ctx)
 
 
 @router.post("/wallet/authcode", response_class=HTMLResponse)
@@ -183,7 +200,7 @@ def wallet_authcode(
     )
     label = "WeChat Pay" if channel == "wechat" else "Alipay"
     extra = f" (balance {format_fen(balance)})" if balance is not None else ""
-    return _page(f"{label} payment code: {html.escape(code)}{extra}")
+    return _page(ctx, f"{label} payment code: {html.escape(code)}{extra}")
 
 
 @router.post("/wallet/pay", response_class=HTMLResponse)
@@ -196,5 +213,5 @@ def wallet_pay(
     try:
         outcome = pay_native(ctx, qr, after_s=after_s, fail=fail or None)
     except UnknownQrCode as exc:
-        return _page(html.escape(str(exc)))
-    return _page(html.escape(f"{outcome.out_trade_no}: {outcome.state} — {outcome.message}"))
+        return _page(ctx, html.escape(str(exc)))
+    return _page(ctx, html.escape(f"{outcome.out_trade_no}: {outcome.state} — {outcome.message}"))

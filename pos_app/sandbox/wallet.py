@@ -194,6 +194,30 @@ def register_native_handler(prefix: str, gateway: str, handler: NativeHandler) -
     _NATIVE_HANDLERS[prefix] = (gateway, handler)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenQr:
+    """A native QR code waiting to be paid (listed on the wallet page for one-click paying)."""
+
+    gateway: str
+    qr: str
+    out_trade_no: str
+    amount_fen: int
+    description: str
+
+
+OpenQrLister = Callable[["SandboxContext"], list[OpenQr]]
+_OPEN_QR_LISTERS: dict[str, OpenQrLister] = {}
+
+
+def register_open_qr_lister(gateway: str, lister: OpenQrLister) -> None:
+    """Optional: let the wallet page list ``gateway``'s unpaid native QR codes."""
+    _OPEN_QR_LISTERS[gateway] = lister
+
+
+def open_qr_codes(ctx: SandboxContext) -> list[OpenQr]:
+    return [qr for lister in _OPEN_QR_LISTERS.values() for qr in lister(ctx)]
+
+
 def native_prefixes() -> list[str]:
     return sorted(_NATIVE_HANDLERS)
 

@@ -34,7 +34,14 @@ from typing import Any
 from pos_app.engine.crypto.aead import encrypt_resource
 from pos_app.sandbox.clock import rfc3339_china
 from pos_app.sandbox.context import SandboxContext
-from pos_app.sandbox.wallet import AuthCodeRejection, PayOutcome, PayRequest, UnknownQrCode, consume_auth_code
+from pos_app.sandbox.wallet import (
+    AuthCodeRejection,
+    OpenQr,
+    PayOutcome,
+    PayRequest,
+    UnknownQrCode,
+    consume_auth_code,
+)
 from pos_app.sandbox.wechat.protocol import (
     RID_CODEPAY_CLOSE,
     RID_ORDER_NOT_EXIST,
@@ -749,3 +756,18 @@ def pay_native_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutco
             return outcome(True, f"将在 {request.pay_at - request.now:g} 秒后支付 (paying shortly)")
         paid = _mark_paid(ctx, conn, otn, when=request.now, openid=new_openid())
         return outcome(True, "支付成功 (paid)", paid["trade_state"])
+
+
+def open_native_qrs(ctx: SandboxContext) -> list[OpenQr]:
+    """Unpaid, unexpired native orders with no payment on its way (for the wallet page)."""
+    now = ctx.now("wechat")
+    rows = ctx.store.query(
+        "SELECT * FROM wechat_orders WHERE trade_type = 'NATIVE' AND trade_state = 'NOTPAY' AND pay_at IS NULL"
+        " AND time_expire > ? AND created_at > ? ORDER BY created_at DESC LIMIT 20",
+        (now, now - CODE_URL_TTL_S),
+    )
+    return [
+        OpenQr(gateway="wechat", qr=CODE_URL_PREFIX + r["code_token"], out_trade_no=r["out_trade_no"],
+               amount_fen=r["total"], description=r["description"])
+        for r in rows
+    ]

@@ -22,7 +22,7 @@ from pos_app.engine.crypto.rsa import sign_sha256_rsa
 from pos_app.sandbox.clock import china_date_text, rfc3339_china
 from pos_app.sandbox.context import SandboxContext, get_ctx, register_preparer, register_setup, register_ticker
 from pos_app.sandbox.notifier import NotificationRecord, Preparer
-from pos_app.sandbox.wallet import register_native_handler
+from pos_app.sandbox.wallet import register_native_handler, register_open_qr_lister
 from pos_app.sandbox.wechat import bills, orders
 from pos_app.sandbox.wechat.protocol import (
     SCHEME,
@@ -286,3 +286,4 @@ register_setup(GATEWAY, _setup)
 register_ticker(GATEWAY, orders.settle_due)
 register_preparer(GATEWAY, _preparer)
 register_native_handler(orders.CODE_URL_PREFIX, GATEWAY, orders.pay_native_qr)
+register_open_qr_lister(GATEWAY, orders.open_native_qrs)

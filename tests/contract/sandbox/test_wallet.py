@@ -107,8 +107,11 @@ async def test_wallet_page_by_hand(sandbox: Sandbox) -> None:
     assert paid.json()["trade_state"] == "SUCCESS"
 
     code_url = (await sandbox.wechat.native("SBX20261120W2", 100)).json()["code_url"]
+    listed = await sandbox.http.get("/wallet")
+    assert "SBX20261120W2" in listed.text and f'value="{code_url}"' in listed.text and "¥1.00" in listed.text
     result = await sandbox.http.post("/wallet/pay", data={"qr": code_url, "after_s": "0", "fail": ""})
     assert "SBX20261120W2" in result.text
     assert (await sandbox.wechat.query("SBX20261120W2")).json()["trade_state"] == "SUCCESS"
+    assert "SBX20261120W2" not in (await sandbox.http.get("/wallet")).text  # paid: no longer waiting
     nothing = await sandbox.http.post("/wallet/pay", data={"qr": "hello", "after_s": "0", "fail": ""})
     assert nothing.status_code == 200 and "not a WeChat Pay or Alipay" in nothing.text
