@@ -23,7 +23,7 @@ from pos_app import journal
 from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError, EngineUnavailable, PosError
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
-from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
+from pos_app.domain.states import SETTLED_STATES, TRANSITIONS, PaymentState, RefundState
 from pos_app.engine.client import EngineClient, PaymentNotFound
 from pos_app.engine.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView, RefundView
 from pos_app.tui.logic.cart import ItemLine
@@ -103,6 +103,31 @@ class PendingRow:
     amount_fen: int
     state: PaymentState
     cashier: str
+
+
+def state_path(
+    current: PaymentState, target: PaymentState, prefer: PaymentState | None = None
+) -> list[PaymentState] | None:
+    """The shortest forward walk from ``current`` to ``target`` through the one transition table
+    (the steps after ``current``), or None when ``target`` cannot be reached (a stale view).
+    ``prefer`` is the intermediate state of this payment's mode (SUBMITTED for micropay,
+    AWAITING_SCAN for native); UNKNOWN is never chosen as a step it was not told about."""
+    if current == target:
+        return []
+    frontier: list[list[PaymentState]] = [[current]]
+    seen = {current}
+    while frontier:
+        next_frontier: list[list[PaymentState]] = []
+        for walk in frontier:
+            steps = sorted(TRANSITIONS[walk[-1]], key=lambda st: (st != prefer, st == PaymentState.UNKNOWN, st))
+            for step in steps:
+                if step == target:
+                    return walk[1:] + [step]
+                if step not in seen:
+                    seen.add(step)
+                    next_frontier.append(walk + [step])
+        frontier = next_frontier
+    return None
 
 
 def _lines(draft: SaleDraft) -> list[journal.LineIn] | None:
@@ -264,15 +289,27 @@ class Till:
                 return False
             if current == view.state or current in SETTLED_STATES:
                 return False
-            changed = journal.record_attempt_state(
-                session,
-                view.out_trade_no,
-                view.state,
-                cashier=self.cashier or attempt.cashier,
-                transaction_id=view.transaction_id,
-                reason=view.failure_reason,
-                at=self.clock(),
-            )
+            prefer = PaymentState.SUBMITTED if view.mode == PaymentMode.MICROPAY else PaymentState.AWAITING_SCAN
+            path = state_path(current, view.state, prefer)
+            if path is None:
+                return False  # a stale or out-of-order view: the journal already knows better
+            changed = False
+            for step in path:
+                # Only the last step carries the answer's details; the steps between were missed
+                # (e.g. the event for USER_PAYING arrived before the create call's own answer).
+                last = step == view.state
+                changed = (
+                    journal.record_attempt_state(
+                        session,
+                        view.out_trade_no,
+                        step,
+                        cashier=self.cashier or attempt.cashier,
+                        transaction_id=view.transaction_id if last else None,
+                        reason=view.failure_reason if last else None,
+                        at=self.clock(),
+                    )
+                    or changed
+                )
         if changed:
             self._written()
         return changed

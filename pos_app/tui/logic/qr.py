@@ -53,10 +53,13 @@ def make_matrix(data: str, *, max_width: int = 78, max_rows: int = 22) -> QrMatr
     for name, level in LEVELS:
         qr = qrcode.QRCode(error_correction=level, border=QUIET_ZONE, box_size=1)
         qr.add_data(data)
-        qr.make(fit=True)
-        matrix = qr.get_matrix()
-        size = len(matrix)
+        # Only the version is needed to know the size: building the matrix (and scoring its eight
+        # masks) is the slow part, so it is done once, for the level that fits.
+        version = qr.best_fit()
+        size = version * 4 + 17 + 2 * QUIET_ZONE
         if size <= max_width and (size + 1) // 2 <= max_rows:
+            qr.make(fit=False)
+            matrix = qr.get_matrix()
             return QrMatrix(tuple(tuple(bool(m) for m in row) for row in matrix), name, int(qr.version))
     raise QrTooLarge(f"A {len(data)}-character code does not fit in {max_width}×{max_rows}.")
 

@@ -6,6 +6,7 @@ burst of digits ending in Enter) is recognised by key timing and starts a scan p
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from textual import events
@@ -170,7 +171,9 @@ class CheckoutScreen(TillScreen):
             return
         from pos_app.tui.screens.qr import QrScreen
 
-        self.app.push_screen(QrScreen(draft, Channel(channel)))
+        # The order is created while the QR screen is being built (journal first, then the engine).
+        starting = asyncio.ensure_future(self.till.start_native(draft, Channel(channel)))
+        self.app.push_screen(QrScreen(draft, Channel(channel), starting=starting))
 
     def action_scan(self) -> None:
         draft = self.draft()

@@ -4,6 +4,8 @@ countdown to expiry, the live status. Escape cancels (closes the order at the ga
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +18,7 @@ from pos_app.domain.states import PaymentState
 from pos_app.engine.schemas import PaymentView
 from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.tui.screens.payment import PaymentScreen
-from pos_app.tui.till import SaleDraft
+from pos_app.tui.till import Attempt, SaleDraft
 from pos_app.tui.widgets.qr_view import QrView
 
 
@@ -28,10 +30,11 @@ class QrScreen(PaymentScreen):
         Binding("enter", "done", "Done"),
     ]
 
-    def __init__(self, draft: SaleDraft, channel: Channel) -> None:
+    def __init__(self, draft: SaleDraft, channel: Channel, *, starting: asyncio.Future[Attempt] | None = None) -> None:
         super().__init__()
         self.draft = draft
         self.channel = channel
+        self.starting = starting
 
     def body(self) -> ComposeResult:
         with Horizontal(id="qr-layout"):
@@ -50,7 +53,10 @@ class QrScreen(PaymentScreen):
 
     @work(exclusive=True, group="payment", exit_on_error=False)
     async def create_order(self) -> None:
-        self.attempt = await self.till.start_native(self.draft, self.channel)
+        if self.starting is not None:
+            self.attempt = await self.starting
+        else:
+            self.attempt = await self.till.start_native(self.draft, self.channel)
         self.query_one("#qr-order", Static).update(f"Order {self.attempt.out_trade_no}")
         if self.attempt.view is not None:
             self.accept_view(self.attempt.view)

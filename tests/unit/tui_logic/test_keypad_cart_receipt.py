@@ -95,3 +95,15 @@ def test_countdown_and_error_words():
     assert describe(ConnectionError()).text.startswith("Engine unreachable")
     assert "Traceback" not in describe(RuntimeError("boom")).text
     assert describe(RuntimeError("secret-key-material")).text.find("secret") == -1
+
+
+def test_state_path_bridges_missed_steps_and_refuses_stale_views():
+    from pos_app.domain.states import PaymentState as S
+    from pos_app.tui.till import state_path
+
+    assert state_path(S.CREATED, S.USER_PAYING, S.SUBMITTED) == [S.SUBMITTED, S.USER_PAYING]
+    assert state_path(S.CREATED, S.USER_PAYING, S.AWAITING_SCAN) == [S.AWAITING_SCAN, S.USER_PAYING]
+    assert state_path(S.CREATED, S.PAID) == [S.PAID]
+    assert state_path(S.PAID, S.AWAITING_SCAN) is None
+    assert state_path(S.CLOSED, S.PAID) is None
+    assert state_path(S.AWAITING_SCAN, S.AWAITING_SCAN) == []
