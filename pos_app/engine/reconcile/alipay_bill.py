@@ -20,7 +20,7 @@ from typing import IO
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, hms_of
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, gc_paused, hms_of
 from pos_app.engine.reconcile.errors import BillFormatError
 
 ENCODING = "gb18030"  # a superset of GBK: decodes every GBK file the same way
@@ -58,6 +58,7 @@ def _yuan(value: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+@gc_paused
 def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bill_date: date | None = None) -> Bill:
     """Parse the 业务明细 CSV text (already decoded) in one pass."""
     bill = Bill(Channel.ALIPAY, source, bill_date)

@@ -7,10 +7,14 @@ columns; ``kind`` tells them apart. Amounts are ``int`` fen (fees: ``int`` milli
 
 from __future__ import annotations
 
+import functools
+import gc
 import re
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ParamSpec, TypeVar
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import yuan_to_fen
@@ -18,6 +22,31 @@ from pos_app.domain.routing import Channel
 
 PAYMENT = 0
 REFUND = 1
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def gc_paused(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run ``fn`` with the cyclic garbage collector paused.
+
+    Parsing and matching a million rows allocates millions of short-lived lists and tuples; each
+    700 allocations would start a collection that finds nothing to free (reference counting frees
+    them). Pausing it halves the time. Process-wide, restored on exit, harmless if two overlap.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper
+
 
 #: Bill row status vocabulary shared by both parsers (interned strings, one object each).
 PAID = "PAID"  # a payment the provider collected (WeChat SUCCESS/REFUND, Alipay 交易)

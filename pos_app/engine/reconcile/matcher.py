@@ -21,7 +21,16 @@ from itertools import compress
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState, RefundState
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_FAILED, REFUND_SUCCESS, REVOKED, Bill, hms_seconds
+from pos_app.engine.reconcile.bill import (
+    PAID,
+    PAYMENT,
+    REFUND_FAILED,
+    REFUND_SUCCESS,
+    REVOKED,
+    Bill,
+    gc_paused,
+    hms_seconds,
+)
 
 #: The provider collected the money (refunds, if any, are matched on their own rows).
 _MONEY_IN = frozenset(s.value for s in MONEY_IN_STATES) | {PaymentState.REFUNDED.value}
@@ -192,6 +201,7 @@ def _fen(value: int | None) -> str:
     return "—" if value is None else format_fen(value)
 
 
+@gc_paused
 def match_channel(
     bill: Bill,
     ledger: Iterable[LedgerRow],

@@ -31,6 +31,7 @@ from pos_app.engine.reconcile.bill import (
     Bill,
     fen,
     format_millifen,
+    gc_paused,
     hms_of,
     millifen,
     txid_bytes,
@@ -82,6 +83,7 @@ def _strip(line: str) -> str:
     return line.rstrip("\r\n").lstrip("\ufeff")
 
 
+@gc_paused
 def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", bill_date: date | None = None) -> Bill:
     """Parse a trade bill (ALL, SUCCESS or REFUND type) from its text lines, in one pass.
 
