@@ -70,7 +70,10 @@ async def sales_latency(sales: int) -> tuple[list[float], list[float]]:
         app = make_app(settings, engine_client=client, journal_engine=journal)
         to_qr: list[float] = []
         to_paid: list[float] = []
-        async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox, app.run_test(size=(80, 24)) as pilot:
+        async with (
+            httpx.AsyncClient(base_url=stack.sandbox_url, limits=httpx.Limits(max_keepalive_connections=0)) as sandbox,
+            app.run_test(size=(80, 24)) as pilot,
+        ):
             await pilot.press(*"1234", "enter")
             await until(pilot, lambda: type(app.screen).__name__ == "CheckoutScreen")
             await asyncio.sleep(1.0)  # let the event stream connect
@@ -86,7 +89,7 @@ async def sales_latency(sales: int) -> tuple[list[float], list[float]]:
                 paid_at = time.perf_counter()
                 response.raise_for_status()
                 # PAID is first shown on the QR screen itself, then the receipt screen replaces it.
-                end = await until(pilot, lambda: qr_screen.done)
+                end = await until(pilot, lambda s=qr_screen: s.done)
                 to_paid.append(end - paid_at)
                 await until(pilot, lambda: type(app.screen).__name__ == "ResultScreen")
                 await pilot.press("enter")
