@@ -25,16 +25,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.journal.events import append_event, aware, canonical_json, load_payload, next_seq
-from pos_app.journal.models import Refund, Sale, Shift, ShiftClose, Staff, ZReport
-from pos_app.journal.repo import JournalError, expected_cash_fen
+from pos_app.journal.models import Sale, Staff, ZReport
+from pos_app.journal.repo import JournalError
 from pos_app.journal.shifts import SOLD_STATES, authorise
 from pos_app.journal.snapshots import Z_REPORT, z_report_snapshot
 
@@ -128,6 +127,65 @@ def _is_void(channel: Channel, state: PaymentState, has_transaction: bool) -> bo
     return state == PaymentState.REVERSED and (channel == Channel.CASH or has_transaction)
 
 
+# The report queries are plain SQL on the session's connection: they run often (dashboard refresh,
+# day close) and SQLAlchemy's statement building would cost more than SQLite answering them.
+# Enum columns hold the member *names* (``WECHAT``, ``PAID``), as SQLAlchemy's Enum type stores them.
+_SOLD_SQL = ", ".join(f"'{state.name}'" for state in SOLD_STATES)
+_UNSETTLED_SQL = ", ".join(f"'{state.name}'" for state in UNSETTLED_STATES)
+_OPEN_REFUNDS_SQL = ", ".join(f"'{state.name}'" for state in OPEN_REFUND_STATES)
+_TERMINAL_FILTER = " AND s.terminal_id = :terminal"
+
+_DAY_SLICES_SQL = f"""
+SELECT s.channel, s.state, s.cashier, strftime('%H', s.created_at, :shift) AS hour,
+       s.transaction_id IS NOT NULL AS has_txn, count(*), sum(s.amount_fen)
+FROM sales AS s
+WHERE s.business_day = :day {{terminal}} AND s.state IN ({_SOLD_SQL}, 'REVERSED')
+GROUP BY 1, 2, 3, 4, 5
+"""
+_DAY_REFUNDS_SQL = """
+SELECT s.channel, r.cashier, count(*), sum(r.amount_fen)
+FROM refunds AS r JOIN sales AS s ON s.id = r.sale_id
+WHERE r.created_at >= :start AND r.created_at < :end AND r.state = 'SUCCESS' {terminal}
+GROUP BY 1, 2
+"""
+_RECEIPT_SQL = f"""
+SELECT s.out_trade_no FROM sales AS s
+WHERE s.business_day = :day {{terminal}}
+  AND (s.state IN ({_SOLD_SQL}) OR (s.state = 'REVERSED' AND (s.channel = 'CASH' OR s.transaction_id IS NOT NULL)))
+ORDER BY s.created_at {{direction}}, s.out_trade_no {{direction}} LIMIT 1
+"""
+_UNSETTLED_PAYMENTS_SQL = f"""
+SELECT s.out_trade_no, s.channel, s.state, s.amount_fen, s.cashier FROM sales AS s
+WHERE s.business_day = :day {{terminal}} AND s.state IN ({_UNSETTLED_SQL})
+ORDER BY s.out_trade_no
+"""
+_OPEN_REFUNDS_QUERY = f"""
+SELECT r.out_refund_no, r.out_trade_no, r.state, r.amount_fen
+FROM refunds AS r JOIN sales AS s ON s.id = r.sale_id
+WHERE r.state IN ({_OPEN_REFUNDS_SQL}) {{terminal}}
+ORDER BY r.out_refund_no
+"""
+_SHIFTS_SQL = """
+SELECT sh.id, sh.cashier, sh.opening_float_fen, sh.closed_at, sh.expected_cash_fen, sh.counted_cash_fen,
+       (SELECT coalesce(sum(m.amount_fen), 0) FROM cash_movements AS m WHERE m.shift_id = sh.id),
+       (SELECT c.signed_off_by FROM shift_closes AS c WHERE c.shift_id = sh.id)
+FROM shifts AS sh
+WHERE sh.opened_at >= :start AND sh.opened_at < :end {terminal}
+ORDER BY sh.id
+"""
+
+
+def _db_time(moment: datetime) -> str:
+    """A UTC instant in the text form the journal's DateTime columns hold (comparable as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _query(session: Session, sql: str, params: dict[str, Any], *, filter_sql: str = "", **parts: str) -> list[Any]:
+    terminal = filter_sql if params.get("terminal") is not None else ""
+    statement = sql.format(terminal=terminal, **parts)
+    return list(session.connection().exec_driver_sql(statement, params).all())
+
+
 def daily_totals(
     session: Session,
     day: date | str,
@@ -139,153 +197,107 @@ def daily_totals(
     the_day = as_day(day)
     offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
     totals = DayTotals(the_day.isoformat(), terminal_id, offset)
-    hour = func.strftime("%H", Sale.created_at, f"{offset:+d} minutes")
-    has_txn = col(Sale.transaction_id).is_not(None)
-    where = [col(Sale.business_day) == totals.business_day]
-    if terminal_id is not None:
-        where.append(col(Sale.terminal_id) == terminal_id)
-    wanted = [*SOLD_STATES, PaymentState.REVERSED]
-    statement = (
-        sa_select(
-            col(Sale.channel),
-            col(Sale.state),
-            col(Sale.cashier),
-            hour,
-            has_txn,
-            func.count(),
-            func.sum(Sale.amount_fen),
-        )
-        .where(*where, col(Sale.state).in_(wanted))
-        .group_by(col(Sale.channel), col(Sale.state), col(Sale.cashier), hour, has_txn)
-    )
-    rows = session.connection().execute(statement).all()
-    for channel_value, state_value, cashier, hour_text, with_txn, count, amount in rows:
-        channel, state = Channel(channel_value), PaymentState(state_value)
+    start, end = day_window(the_day, offset)
+    params: dict[str, Any] = {
+        "day": totals.business_day,
+        "terminal": terminal_id,
+        "shift": f"{offset:+d} minutes",
+        "start": _db_time(start),
+        "end": _db_time(end),
+    }
+    for channel_name, state_name, cashier, hour, with_txn, count, amount in _query(
+        session, _DAY_SLICES_SQL, params, filter_sql=_TERMINAL_FILTER
+    ):
+        channel, state = Channel[channel_name], PaymentState[state_name]
         count, amount = int(count), int(amount)
         slices = (totals.total, totals.channels[channel.value], totals.cashiers.setdefault(cashier, Figures()))
         if state in SOLD_STATES:
             for figures in slices:
                 figures.sales_count += count
                 figures.sales_fen += amount
-            had_count, had_amount = totals.hours.get(str(hour_text), (0, 0))
-            totals.hours[str(hour_text)] = (had_count + count, had_amount + amount)
+            had_count, had_amount = totals.hours.get(str(hour), (0, 0))
+            totals.hours[str(hour)] = (had_count + count, had_amount + amount)
         elif _is_void(channel, state, bool(with_txn)):
             for figures in slices:
                 figures.voids_count += count
                 figures.voids_fen += amount
 
-    start, end = day_window(the_day, offset)
-    refunds = (
-        select(Sale.channel, Refund.cashier, func.count(), func.sum(Refund.amount_fen))
-        .join(Sale, col(Sale.id) == col(Refund.sale_id))
-        .where(Refund.created_at >= start, Refund.created_at < end, Refund.state == RefundState.SUCCESS)
-        .group_by(Sale.channel, Refund.cashier)
-    )
-    if terminal_id is not None:
-        refunds = refunds.where(Sale.terminal_id == terminal_id)
-    for channel_value, cashier, count, amount in session.exec(refunds).all():
-        for figures in (totals.total, totals.channels[Channel(channel_value).value]):
+    for channel_name, cashier, count, amount in _query(session, _DAY_REFUNDS_SQL, params, filter_sql=_TERMINAL_FILTER):
+        slices = (
+            totals.total,
+            totals.channels[Channel[channel_name].value],
+            totals.cashiers.setdefault(cashier, Figures()),
+        )
+        for figures in slices:
             figures.refunds_count += int(count)
             figures.refunds_fen += int(amount)
-        figures = totals.cashiers.setdefault(cashier, Figures())
-        figures.refunds_count += int(count)
-        figures.refunds_fen += int(amount)
 
-    receipts = (
-        select(Sale.out_trade_no)
-        .where(
-            *where,
-            or_(
-                col(Sale.state).in_(SOLD_STATES),
-                and_(
-                    col(Sale.state) == PaymentState.REVERSED,
-                    or_(col(Sale.channel) == Channel.CASH, has_txn),
-                ),
-            ),
-        )
-        .limit(1)
-    )
-    first = session.exec(receipts.order_by(col(Sale.created_at), col(Sale.out_trade_no))).first()
-    last = session.exec(receipts.order_by(col(Sale.created_at).desc(), col(Sale.out_trade_no).desc())).first()
-    totals.first_receipt, totals.last_receipt = first, last
+    first = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="ASC")
+    last = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="DESC")
+    totals.first_receipt = first[0][0] if first else None
+    totals.last_receipt = last[0][0] if last else None
     return totals
 
 
 def unsettled_payments(session: Session, day: date | str, *, terminal_id: str | None = None) -> list[dict[str, Any]]:
     """Payments of the day with no final outcome yet (the engine has not settled them)."""
-    statement = sa_select(
-        col(Sale.out_trade_no), col(Sale.channel), col(Sale.state), col(Sale.amount_fen), col(Sale.cashier)
-    ).where(col(Sale.business_day) == as_day(day).isoformat(), col(Sale.state).in_(UNSETTLED_STATES))
-    if terminal_id is not None:
-        statement = statement.where(col(Sale.terminal_id) == terminal_id)
+    params = {"day": as_day(day).isoformat(), "terminal": terminal_id}
     return [
         {
             "out_trade_no": number,
-            "channel": Channel(channel).value,
-            "state": PaymentState(state).value,
+            "channel": Channel[channel].value,
+            "state": PaymentState[state].value,
             "amount_fen": int(amount),
             "cashier": cashier,
         }
-        for number, channel, state, amount, cashier in session.connection()
-        .execute(statement.order_by(col(Sale.out_trade_no)))
-        .all()
+        for number, channel, state, amount, cashier in _query(
+            session, _UNSETTLED_PAYMENTS_SQL, params, filter_sql=_TERMINAL_FILTER
+        )
     ]
 
 
 def open_refunds(session: Session, *, terminal_id: str | None = None) -> list[dict[str, Any]]:
     """Refunds (of any day) whose outcome is not known yet."""
-    statement = (
-        select(Refund.out_refund_no, Refund.out_trade_no, Refund.state, Refund.amount_fen)
-        .join(Sale, col(Sale.id) == col(Refund.sale_id))
-        .where(col(Refund.state).in_(OPEN_REFUND_STATES))
-    )
-    if terminal_id is not None:
-        statement = statement.where(Sale.terminal_id == terminal_id)
+    rows = _query(session, _OPEN_REFUNDS_QUERY, {"terminal": terminal_id}, filter_sql=_TERMINAL_FILTER)
     return [
-        {"out_refund_no": number, "out_trade_no": trade, "state": RefundState(state).value, "amount_fen": int(amount)}
-        for number, trade, state, amount in session.exec(statement.order_by(col(Refund.out_refund_no))).all()
+        {"out_refund_no": number, "out_trade_no": trade, "state": RefundState[state].value, "amount_fen": int(amount)}
+        for number, trade, state, amount in rows
     ]
 
 
 def cash_summary(
     session: Session, day: date | str, *, terminal_id: str | None = None, offset_minutes: int | None = None
 ) -> dict[str, Any]:
-    """The shifts opened during the day: expected vs counted cash (an open shift: expected so far)."""
+    """The shifts opened during the day: expected (float + drawer movements) vs counted cash."""
     the_day = as_day(day)
     offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
     start, end = day_window(the_day, offset)
-    statement = select(Shift).where(Shift.opened_at >= start, Shift.opened_at < end)
-    if terminal_id is not None:
-        statement = statement.where(Shift.terminal_id == terminal_id)
+    params = {"start": _db_time(start), "end": _db_time(end), "terminal": terminal_id}
     rows: list[dict[str, Any]] = []
-    expected_total = counted_total = 0
-    for shift in session.exec(statement.order_by(col(Shift.id))).all():
-        close = session.get(ShiftClose, shift.id)
-        is_open = shift.closed_at is None
-        expected = expected_cash_fen(session, shift) if is_open else int(shift.expected_cash_fen or 0)
-        counted = shift.counted_cash_fen
+    for shift_id, cashier, float_fen, closed_at, expected_closed, counted, drawer, signed in _query(
+        session, _SHIFTS_SQL, params, filter_sql=" AND sh.terminal_id = :terminal"
+    ):
+        is_open = closed_at is None
+        expected = int(drawer) if is_open or expected_closed is None else int(expected_closed)
         rows.append(
             {
-                "shift_id": shift.id,
-                "cashier": shift.cashier,
+                "shift_id": int(shift_id),
+                "cashier": cashier,
                 "open": is_open,
-                "opening_float_fen": shift.opening_float_fen,
+                "opening_float_fen": int(float_fen),
                 "expected_fen": expected,
-                "counted_fen": counted,
-                "difference_fen": None if counted is None else counted - expected,
-                "signed_off_by": None if close is None else close.signed_off_by,
+                "counted_fen": None if counted is None else int(counted),
+                "difference_fen": None if counted is None else int(counted) - expected,
+                "signed_off_by": signed,
             }
         )
-        expected_total += expected
-        if counted is not None:
-            counted_total += counted
     closed = [row for row in rows if not row["open"]]
-    counted_expected = sum(int(row["expected_fen"]) for row in closed)
+    counted_total = sum(int(row["counted_fen"]) for row in closed)
     return {
         "shifts": rows,
-        "expected_fen": expected_total,
+        "expected_fen": sum(int(row["expected_fen"]) for row in rows),
         "counted_fen": counted_total,
-        "difference_fen": counted_total - counted_expected,
+        "difference_fen": counted_total - sum(int(row["expected_fen"]) for row in closed),
         "open_shifts": len(rows) - len(closed),
     }
 
