@@ -402,6 +402,12 @@ class PaymentService:
             provider.channel.value,
             format_fen(payment.amount_fen),
             payment.masked_auth_code,
+            extra={
+                "out_trade_no": otn,
+                "channel": provider.channel.value,
+                "amount_fen": payment.amount_fen,
+                "auth_code": payment.masked_auth_code,
+            },
         )
         try:
             result = await provider.micropay(
@@ -507,7 +513,14 @@ class PaymentService:
                 raise _StaleRow()
             repo.append_event(session, repo.payment_view(p), now)
             if p.state != before:
-                log.info("payment %s %s -> %s (%s)", out_trade_no, before, p.state, source)
+                log.info(
+                    "payment %s %s -> %s (%s)",
+                    out_trade_no,
+                    before,
+                    p.state,
+                    source,
+                    extra={"out_trade_no": out_trade_no, "from_state": before, "to_state": p.state, "source": source},
+                )
             return p
 
         return await self._mutate(apply)
@@ -539,6 +552,7 @@ class PaymentService:
                 out_trade_no,
                 flagged.state,
                 flagged.failed_checks,
+                extra={"out_trade_no": out_trade_no, "needs_attention": True, "state": flagged.state},
             )
 
     async def _release(self, out_trade_no: str) -> None:
@@ -831,6 +845,7 @@ class PaymentService:
             result = RefundResult(otn, orn, RefundState.FAILED, refund.amount_fen, reason=exc.reason)
         except Exception as exc:
             await self._attempt(otn, "refund", "unknown", _short(exc), out_refund_no=orn)
+            await self._note_refund_unresolved(orn)
             result = RefundResult(otn, orn, RefundState.UNKNOWN, refund.amount_fen)
         else:
             await self._attempt(otn, "refund", result.state.value.lower(), out_refund_no=orn)
@@ -871,6 +886,15 @@ class PaymentService:
                 changes["succeeded_at"] = now
             if not repo.cas_update_refund(session, r, changes, now):
                 raise _StaleRow()
+            # The refund that held the payment's flag is settled: nothing is left for a person to chase.
+            clear_flag = (
+                target in (RefundState.SUCCESS, RefundState.FAILED)
+                and p.needs_attention
+                and PaymentState(p.state) in SETTLED_STATES
+                and not repo.open_refunds_of(session, p.out_trade_no)
+            )
+            if clear_flag and not repo.cas_update_payment(session, p, {"needs_attention": False}, now):
+                raise _StaleRow()
             if target == RefundState.SUCCESS:
                 refunded = p.refunded_fen + r.amount_fen
                 new_state = PaymentState.REFUNDED if refunded >= p.amount_fen else PaymentState.PARTIALLY_REFUNDED
@@ -884,7 +908,14 @@ class PaymentService:
                     if not repo.cas_update_payment(session, p, {"needs_attention": True}, now):
                         raise _StaleRow()
             repo.append_event(session, repo.payment_view(p), now, refund=repo.refund_view(r))
-            log.info("refund %s %s -> %s (%s)", r.out_refund_no, current, target, source)
+            log.info(
+                "refund %s %s -> %s (%s)",
+                r.out_refund_no,
+                current,
+                target,
+                source,
+                extra={"out_refund_no": r.out_refund_no, "from_state": current, "to_state": target, "source": source},
+            )
             return r
 
         return await self._mutate(apply)
@@ -902,9 +933,35 @@ class PaymentService:
             return refund
         except Exception as exc:
             await self._attempt(otn, "refund_query", "unknown", _short(exc), out_refund_no=orn)
+            await self._note_refund_unresolved(orn)
             return refund
         await self._attempt(otn, "refund_query", result.state.value.lower(), out_refund_no=orn)
         return await self._apply_refund(result, "refund_query") or refund
+
+    async def _note_refund_unresolved(self, out_refund_no: str) -> None:
+        """Count an unanswered refund call; after ATTENTION_AFTER flag its payment for a person."""
+
+        def bump(session: Session) -> Payment | None:
+            session.exec(
+                update(Refund)
+                .where(col(Refund.out_refund_no) == out_refund_no)
+                .values(failed_checks=Refund.failed_checks + 1)
+            )
+            r = repo.get_refund(session, out_refund_no)
+            if r is None or r.failed_checks < self._attention_after:
+                return None
+            p = repo.get_payment(session, r.out_trade_no, lock=True)
+            if p is None or p.needs_attention:
+                return None
+            now = self._now()
+            if not repo.cas_update_payment(session, p, {"needs_attention": True}, now):
+                raise _StaleRow()
+            repo.append_event(session, repo.payment_view(p), now, refund=repo.refund_view(r))
+            return p
+
+        flagged = await self._mutate(bump)
+        if flagged is not None:
+            log.warning("refund %s of %s still unconfirmed: needs attention", out_refund_no, flagged.out_trade_no)
 
     async def _drive_refund(self, out_refund_no: str) -> None:
         for _ in range(REFUND_POLLS):

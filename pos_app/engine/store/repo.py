@@ -227,6 +227,11 @@ def open_refunds(session: Session, *, limit: int = 500) -> Sequence[Refund]:
     return session.exec(stmt).all()
 
 
+def open_refunds_of(session: Session, out_trade_no: str) -> Sequence[Refund]:
+    stmt = select(Refund).where(Refund.out_trade_no == out_trade_no, col(Refund.state).in_(OPEN_REFUND_STATES))
+    return session.exec(stmt).all()
+
+
 def reserved_refund_fen(session: Session, out_trade_no: str) -> int:
     """Fen already promised to refunds of this payment: every refund not definitely FAILED."""
     stmt = select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(

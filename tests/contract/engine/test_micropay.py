@@ -172,3 +172,20 @@ async def test_concurrent_identical_requests_send_the_code_once(rig: Rig) -> Non
     await rig.service.wait_idle()
     assert len(attempts(rig, req.out_trade_no, "micropay")) == 1
     assert (await rig.service.get_payment(TERMINAL, req.out_trade_no)).state == PaymentState.PAID
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_logs_never_hold_the_full_payment_code(
+    rig: Rig, channel: Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code = await rig.authcode(channel.value, password_seconds=3600)
+    view = await rig.service.create_payment(TERMINAL, STORE, micropay_req(code))
+    await rig.service.wait_idle()
+    assert (await rig.service.get_payment(TERMINAL, view.out_trade_no)).state == PaymentState.REVERSED
+    assert any(code[-4:] in r.getMessage() for r in caplog.records)  # the masked form is logged
+    for record in caplog.records:
+        assert code not in record.getMessage()
+        assert code not in str(record.__dict__)

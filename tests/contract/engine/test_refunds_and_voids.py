@@ -151,3 +151,25 @@ async def test_cancel_of_a_micropay_in_flight_reverses_it(rig: Rig, channel: Cha
     # REVERSED by our cancel call, or CLOSED if the driver's query saw the cancelled trade first.
     assert final.state in (PaymentState.REVERSED, PaymentState.CLOSED), cancelled
     await assert_matches_truth(rig, channel, view.out_trade_no)
+
+
+async def test_refund_the_gateway_never_confirms_flags_its_payment(rig: Rig) -> None:
+    service = rig.new_service(attention_after=3)
+    code = await rig.authcode("alipay")
+    view = await service.create_payment(TERMINAL, STORE, micropay_req(code, 1000))
+    for op in ("alipay.trade.refund", "alipay.trade.fastpay.refund.query"):
+        await rig.fault(kind="server_error", gateway="alipay", operation=op, status=500)
+    req = refund_req(400)
+    assert (await service.create_refund(TERMINAL, view.out_trade_no, req)).state == RefundState.UNKNOWN
+    await service.wait_idle()
+    flagged = await service.get_payment(TERMINAL, view.out_trade_no)
+    assert flagged.needs_attention and flagged.refunded_fen == 0
+    assert [p.out_trade_no for p in await service.unsettled()] == [view.out_trade_no]
+    await rig.clear_faults()
+    await service.resolve_once()
+    await service.resolve_once()
+    assert (await service.get_refund(TERMINAL, view.out_trade_no, req.out_refund_no)).state == RefundState.SUCCESS
+    settled = await service.get_payment(TERMINAL, view.out_trade_no)
+    assert (settled.refunded_fen, settled.needs_attention) == (400, False)
+    assert await service.unsettled() == []
+    await service.aclose()
