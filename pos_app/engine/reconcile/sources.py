@@ -49,17 +49,18 @@ def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterato
     start, end = day_bounds(day)
     p = Payment.__table__.c  # type: ignore[attr-defined]
     today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
-    stmt = (
-        select(*_payment_columns(start, end, today))  # type: ignore[call-overload]
-        .where(
-            p.channel == channel.value,
-            or_(p.business_day == today, and_(p.business_day == yesterday, p.paid_at >= start, p.paid_at < end)),
-        )
-        .execution_options(yield_per=20_000)
+    stmt = select(*_payment_columns(start, end, today)).where(  # type: ignore[call-overload]
+        p.channel == channel.value,
+        or_(p.business_day == today, and_(p.business_day == yesterday, p.paid_at >= start, p.paid_at < end)),
     )
     with engine.connect() as conn:
-        for otn, state, amount, terminal, due in conn.execute(stmt):
-            yield otn, intern(state), amount, intern(terminal), due
+        result = conn.execute(stmt)
+        # These columns need no conversion: reading the driver's cursor directly skips building a
+        # SQLAlchemy row per payment, which is most of the cost of a million-row day.
+        cursor = result.cursor
+        while batch := cursor.fetchmany(20_000):
+            for otn, state, amount, terminal, due in batch:
+                yield otn, intern(state), amount, intern(terminal), due
 
 
 def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:

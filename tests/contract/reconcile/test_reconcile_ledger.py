@@ -1,0 +1,144 @@
+"""The ledger side of a day on a real database (SQLite file, and PostgreSQL under scripts/test):
+what is due in which bill, lookups of other days, and settling what a bill proves."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from pos_app.domain.routing import Channel
+from pos_app.domain.states import PaymentState
+from pos_app.engine.reconcile import match_channel, parse_wechat_bill_bytes
+from pos_app.engine.reconcile.sources import (
+    CST,
+    apply_settlements,
+    count_due,
+    iter_ledger_payments,
+    load_ledger_refunds,
+    lookup_payments,
+)
+from pos_app.engine.store import Payment, Refund, open_ledger, repo
+from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
+
+DAY = date(2026, 11, 21)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST).astimezone(UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    base = os.environ.get("POS_TEST_PG_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("POS_TEST_PG_URL is not set: run the suite with scripts/test")
+        pytest.skip("PostgreSQL not started (run scripts/test)")
+    admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"pos_reconcile_{secrets.token_hex(6)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    engine = open_ledger(make_url(base).set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _payment(
+    otn: str, state: str, amount: int, created: datetime, paid: datetime | None, channel: str = "wechat"
+) -> Payment:
+    return Payment(
+        out_trade_no=otn, terminal_id="T001", store_id="S00001", channel=channel, mode="micropay",
+        amount_fen=amount, subject="Tea", operator="alice", state=state,
+        business_day=created.astimezone(CST).date().isoformat(), created_at=created, updated_at=created, paid_at=paid,
+    )  # fmt: skip
+
+
+def _seed(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add_all(
+            [
+                _payment("PDAY0001", "PAID", 1000, _at(DAY, 9), _at(DAY, 9)),
+                # Created the evening before, paid just after midnight: due in DAY's bill.
+                _payment("PEVE0001", "PAID", 2000, _at(DAY - timedelta(days=1), 23, 59), _at(DAY, 0, 1)),
+                # Created late on DAY, paid after midnight: tomorrow's bill, not DAY's.
+                _payment("PLATE001", "PAID", 3000, _at(DAY, 23, 59), _at(DAY + timedelta(days=1), 0, 1)),
+                _payment("PUNKNOWN", "UNKNOWN", 4000, _at(DAY, 10), None),
+                _payment("PCLOSED1", "CLOSED", 500, _at(DAY, 11), None),
+                _payment("POLD0001", "PAID", 600, _at(DAY - timedelta(days=5), 11), _at(DAY - timedelta(days=5), 11)),
+                _payment("PALIPAY1", "PAID", 700, _at(DAY, 12), _at(DAY, 12), channel="alipay"),
+            ]
+        )
+        session.add(
+            Refund(
+                out_refund_no="RDAY0001", out_trade_no="PDAY0001", terminal_id="T001", amount_fen=300,
+                operator="boss", state="SUCCESS", business_day=DAY.isoformat(), created_at=_at(DAY, 15),
+                updated_at=_at(DAY, 15), succeeded_at=_at(DAY, 15),
+            )
+        )  # fmt: skip
+        session.commit()
+
+
+def test_due_rows_refunds_and_lookups(ledger: Engine) -> None:
+    _seed(ledger)
+    rows = {r[0]: r for r in iter_ledger_payments(ledger, DAY, Channel.WECHAT)}
+    assert set(rows) == {"PDAY0001", "PEVE0001", "PLATE001", "PUNKNOWN", "PCLOSED1"}
+    assert {k: r[4] for k, r in rows.items()} == {
+        "PDAY0001": 1, "PEVE0001": 1, "PLATE001": 0, "PUNKNOWN": 1, "PCLOSED1": 1,
+    }  # fmt: skip
+    assert rows["PDAY0001"][1:4] == ("PAID", 1000, "T001")
+    refunds = load_ledger_refunds(ledger, DAY, Channel.WECHAT)
+    assert [(r.out_refund_no, r.amount_fen, r.state, r.due) for r in refunds] == [("RDAY0001", 300, "SUCCESS", True)]
+    assert load_ledger_refunds(ledger, DAY, Channel.ALIPAY) == []
+    assert count_due(ledger, DAY, Channel.WECHAT) == 3  # two payments paid that day + one refund
+    assert count_due(ledger, DAY - timedelta(days=2), Channel.WECHAT) == 0
+    assert lookup_payments(ledger, ["POLD0001", "PNOTHERE"]) == [("POLD0001", "PAID", 600, "T001", 0)]
+
+
+def test_a_bill_settles_the_unknown_payment_once(ledger: Engine) -> None:
+    _seed(ledger)
+    bill = parse_wechat_bill_bytes(
+        wechat_bill(
+            [
+                wechat_row("PEVE0001", 2000, at="2026-11-21 00:01:00"),
+                wechat_row("PDAY0001", 1000, at="2026-11-21 09:00:00"),
+                wechat_row("PUNKNOWN", 4000, at="2026-11-21 10:00:07", txid="4200000001202611217777777777"),
+                wechat_row("PDAY0001", 0, out_refund_no="RDAY0001", refund_fen=300, at="2026-11-21 15:00:00"),
+                wechat_row("POLD0001", 600, at="2026-11-21 11:00:00"),
+            ]
+        ).encode()
+    )
+    match = match_channel(
+        bill,
+        iter_ledger_payments(ledger, DAY, Channel.WECHAT),
+        load_ledger_refunds(ledger, DAY, Channel.WECHAT),
+        lookup_payments=lambda numbers: lookup_payments(ledger, numbers),
+    )
+    assert [(i.kind.value, i.out_trade_no) for i in match.open_items] == []
+    assert [(s.out_trade_no, s.target) for s in match.settled] == [("PUNKNOWN", PaymentState.PAID)]
+    now = datetime.now(UTC)
+    assert apply_settlements(ledger, match.settled, bill_day=DAY, now=now) == ["PUNKNOWN"]
+    assert apply_settlements(ledger, match.settled, bill_day=DAY, now=now) == []  # already settled
+    with Session(ledger) as session:
+        payment = repo.get_payment(session, "PUNKNOWN")
+        assert payment is not None and payment.state == "PAID"
+        assert payment.transaction_id == "4200000001202611217777777777"
+        assert payment.paid_at == _at(DAY, 10) + timedelta(seconds=7)
+        assert [a.op for a in repo.attempts_for(session, "PUNKNOWN")] == ["reconcile"]
+        events = repo.events_since(session, "T001", 0, 10)
+        assert [(e.payment.out_trade_no, e.payment.state) for e in events] == [("PUNKNOWN", PaymentState.PAID)]
