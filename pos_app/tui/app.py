@@ -44,6 +44,8 @@ class PosApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
+        Binding("f2", "dashboard", "Manager"),
+        Binding("f3", "shift", "Shift"),
     ]
 
     def __init__(
@@ -116,6 +118,19 @@ class PosApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_dashboard(self) -> None:
+        from pos_app.tui.screens.dashboard import open_dashboard
+
+        open_dashboard(self)
+
+    def action_shift(self) -> None:
+        from pos_app.tui.screens.shift import ShiftScreen
+
+        if not self.till.cashier:
+            self.notify("Sign in first.", severity="warning")
+        elif not isinstance(self.screen, ShiftScreen):
+            self.push_screen(ShiftScreen())
 
     # -- engine link ------------------------------------------------------------------------------
 

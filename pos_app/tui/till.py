@@ -24,7 +24,7 @@ from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError, EngineUnavailable, PosError
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
 from pos_app.domain.states import SETTLED_STATES, TRANSITIONS, PaymentState, RefundState
-from pos_app.engine.client import EngineClient, PaymentNotFound
+from pos_app.engine.client import EngineClient, EngineConflict, PaymentNotFound
 from pos_app.engine.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView, RefundView
 from pos_app.tui.logic.cart import ItemLine
 from pos_app.tui.logic.receipt import ReceiptData
@@ -287,7 +287,9 @@ class Till:
                 PaymentState.REFUNDED,
             }:
                 return False
-            if current == view.state or current in SETTLED_STATES:
+            # A same-day void (cancel of a PAID payment) is the one move out of a settled state.
+            voided = current is PaymentState.PAID and view.state is PaymentState.REVERSED
+            if current == view.state or (current in SETTLED_STATES and not voided):
                 return False
             prefer = PaymentState.SUBMITTED if view.mode == PaymentMode.MICROPAY else PaymentState.AWAITING_SCAN
             path = state_path(current, view.state, prefer)
@@ -455,9 +457,30 @@ class Till:
         request = CreateRefund(
             out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason[:80], operator=self._operator()
         )
-        view = await self.client.create_refund(out_trade_no, request)
+        try:
+            view = await self.client.create_refund(out_trade_no, request)
+        except EngineConflict:
+            # A definite refusal (e.g. the payment was voided meanwhile): the journaled refund never
+            # happened; leaving it PENDING would re-send it forever.
+            self._refund_refused(out_refund_no)
+            raise
         self.apply_refund(view)
         return view.state
+
+    def _refund_refused(self, out_refund_no: str) -> None:
+        with journal.session_scope(self.journal) as session:
+            refund = journal.get_refund(session, out_refund_no)
+            if refund is None or RefundState(refund.state) is not RefundState.PENDING:
+                return
+            journal.record_refund_state(
+                session,
+                out_refund_no,
+                RefundState.FAILED,
+                cashier=self.cashier or refund.cashier,
+                failure_reason="refused by the engine",
+                at=self.clock(),
+            )
+        self._written()
 
     def apply_refund(self, view: RefundView) -> bool:
         with journal.session_scope(self.journal) as session:

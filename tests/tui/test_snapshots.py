@@ -233,4 +233,4 @@ def test_help(snap_compare, app):
         await pilot.press("f1")
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 40), run_before=before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)

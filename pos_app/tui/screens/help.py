@@ -17,9 +17,9 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("0–9 . Backspace", "type the amount"),
             ("i / d", "add an item line / remove the last one"),
             ("t", "payment subject"),
-            ("w / a", "show a WeChat Pay / Alipay QR for the customer to scan"),
+            ("w / a", "WeChat Pay / Alipay QR for the customer"),
             ("s", "scan the customer's payment code"),
-            ("(scanner)", "scanning a code here starts a scan payment at once"),
+            ("(scanner)", "a code scanned here pays at once"),
             ("c", "cash"),
             ("h", "today's sales (history)"),
             ("Esc", "clear the sale"),
@@ -30,7 +30,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     (
         "Scan",
         [
-            ("scanner / digits + Enter", "the customer's payment code"),
+            ("digits + Enter", "the payment code (scanner or typed)"),
             ("f", "read the code from a picture file"),
             ("r", "retry the SAME order after a network error"),
             ("Esc", "back"),
@@ -38,7 +38,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     ("Cash", [("digits, Enter", "cash tendered (empty = exact), shows the change")]),
     ("Result", [("Enter / n", "next sale"), ("h", "history")]),
-    ("History", [("type", "search by amount, time, channel, order no"), ("↑↓ Enter", "open a sale")]),
+    ("History", [("type", "search: amount, time, channel, order no"), ("↑↓ Enter", "open a sale")]),
     ("Sale", [("r", "refund part or all (manager PIN)"), ("v", "void (manager PIN)")]),
     ("Open payments", [("r", "retry settling"), ("Enter", "continue"), ("Esc", "continue, cash only")]),
 ]
@@ -48,7 +48,7 @@ def help_text() -> str:
     lines: list[str] = []
     for section, keys in KEYS:
         lines.append(f"[b]{section}[/b]")
-        lines += [f"  {key:<26} {what}" for key, what in keys]
+        lines += [f"  {key:<18} {what}" for key, what in keys]
         lines.append("")
     return "\n".join(lines).rstrip()
 

@@ -1,0 +1,220 @@
+"""The manager dashboard (manager PIN): a day's totals by channel and cashier, a bar chart of sales
+per hour, a sparkline of the week, and what needs attention (unsettled payments and refunds, shift
+counts waiting for a sign-off). Any past day with ``[`` / ``]``; X report, Z report (day close).
+
+Reconciliation status is not shown: the engine's client API exposes no reconciliation results.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from pos_app.domain.errors import PosError
+from pos_app.domain.money import format_fen
+from pos_app.domain.routing import Channel
+from pos_app.journal.db import session_scope
+from pos_app.journal.reports import (
+    DayTotals,
+    close_day,
+    daily_totals,
+    get_z_report,
+    net_by_day,
+    open_refunds,
+    unsettled_payments,
+    x_report,
+    z_content,
+)
+from pos_app.journal.shifts import staff_named, unsigned_closes
+from pos_app.tui.modals.pin import ManagerPinModal
+from pos_app.tui.screens.base import TillScreen
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: int, largest: int, width: int) -> str:
+    """A horizontal bar of block characters, ``value/largest`` of ``width`` cells (eighths included)."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value * width * 8 / largest))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (_EIGHTHS[part] if part else "")
+
+
+def hour_chart(hours: dict[str, tuple[int, int]], width: int = 36) -> list[str]:
+    """One line per hour from the first to the last hour with sales: ``09 ████▍ ¥123.45 (12)``."""
+    if not hours:
+        return ["No sales this day."]
+    present = sorted(int(hour) for hour in hours)
+    largest = max(amount for _, amount in hours.values())
+    lines = []
+    for hour in range(present[0], present[-1] + 1):
+        count, amount = hours.get(f"{hour:02d}", (0, 0))
+        lines.append(f"{hour:02d} {bar(amount, largest, width):<{width}} {format_fen(amount):>12} ({count})")
+    return lines
+
+
+class DashboardScreen(TillScreen):
+    CSS_PATH = "../styles/ops.tcss"
+    HEADING = "Manager"
+    KEYS = "[ ] day · t today · x X report · z Z report (day close) · Esc back"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("left_square_bracket", "day(-1)", "Previous day"),
+        Binding("right_square_bracket", "day(1)", "Next day"),
+        Binding("t", "today", "Today"),
+        Binding("x", "x_report", "X report"),
+        Binding("z", "z_report", "Z report"),
+    ]
+
+    def __init__(self, manager: str, day: date | None = None) -> None:
+        super().__init__()
+        self.manager = manager
+        self.day = day or self.today()
+
+    def today(self) -> date:
+        return self.pos.till.clock().astimezone().date()
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="dash-day")
+        with Horizontal(id="dash-tables"):
+            yield DataTable(id="dash-channels", cursor_type="none", show_cursor=False)
+            yield DataTable(id="dash-cashiers", cursor_type="none", show_cursor=False)
+        yield Static("", id="dash-hours", markup=False)
+        with Horizontal(id="dash-week-row"):
+            yield Label("", id="dash-week-label")
+            yield Sparkline([], id="dash-week")
+        yield Static("", id="dash-attention", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#dash-channels", DataTable).add_columns("Channel", "Sales", "Amount", "Refunds", "Net")
+        self.query_one("#dash-cashiers", DataTable).add_columns("Cashier", "Sales", "Amount", "Net")
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        terminal = self.till.terminal_id
+        with session_scope(self.till.journal) as session:
+            totals = daily_totals(session, self.day, terminal_id=terminal)
+            week = net_by_day(session, self.day - timedelta(days=6), self.day, terminal_id=terminal)
+            waiting = unsettled_payments(session, self.day, terminal_id=terminal)
+            refunds = open_refunds(session, terminal_id=terminal)
+            z = get_z_report(session, terminal, self.day)
+            unsigned = unsigned_closes(session, terminal)
+        closed = f" · closed (Z #{z.number})" if z is not None else " · open"
+        self.query_one("#dash-day", Static).update(f"{self.day:%A %Y-%m-%d}{closed}")
+        self.fill_tables(totals)
+        self.query_one("#dash-hours", Static).update("\n".join(hour_chart(totals.hours)))
+        amounts = [amount for _, amount in week.values()]
+        self.query_one("#dash-week-label", Label).update(f"Week {format_fen(sum(amounts))}")
+        self.query_one("#dash-week", Sparkline).data = amounts
+        attention = [
+            f"! {p['out_trade_no']} {Channel(p['channel']).label} {format_fen(p['amount_fen'])} {p['state']}"
+            for p in waiting
+        ]
+        attention += [f"! refund {r['out_refund_no']} {format_fen(r['amount_fen'])} {r['state']}" for r in refunds]
+        attention += [
+            f"! shift {c.shift_id} counted by {c.counted_by}: difference {format_fen(c.difference_fen)}, not signed off"
+            for c in unsigned
+        ]
+        self.query_one("#dash-attention", Static).update(
+            "\n".join(["Needs attention:", *attention]) if attention else "Nothing needs attention."
+        )
+
+    def fill_tables(self, totals: DayTotals) -> None:
+        channels = self.query_one("#dash-channels", DataTable)
+        channels.clear()
+        for name, figures in [*((Channel(n).label, f) for n, f in totals.channels.items()), ("Total", totals.total)]:
+            channels.add_row(
+                name,
+                str(figures.sales_count),
+                format_fen(figures.sales_fen),
+                format_fen(figures.refunds_fen),
+                format_fen(figures.net_fen),
+            )
+        cashiers = self.query_one("#dash-cashiers", DataTable)
+        cashiers.clear()
+        for name in sorted(totals.cashiers):
+            figures = totals.cashiers[name]
+            cashiers.add_row(name, str(figures.sales_count), format_fen(figures.sales_fen), format_fen(figures.net_fen))
+
+    def action_day(self, step: int) -> None:
+        if step > 0 and self.day >= self.today():
+            return
+        self.day += timedelta(days=step)
+        self.load()
+
+    def action_today(self) -> None:
+        self.day = self.today()
+        self.load()
+
+    def action_x_report(self) -> None:
+        from pos_app.tui.screens.report import ReportScreen
+
+        with session_scope(self.till.journal) as session:
+            content = x_report(
+                session,
+                self.day,
+                terminal_id=self.till.terminal_id,
+                by=staff_named(session, self.manager),
+                at=self.till.clock(),
+            )
+        self.app.push_screen(ReportScreen(content))
+
+    def action_z_report(self) -> None:
+        """Show the day's Z report, or close the day (a fresh manager PIN) if it is still open."""
+        from pos_app.tui.screens.report import ReportScreen
+
+        with session_scope(self.till.journal) as session:
+            stored = get_z_report(session, self.till.terminal_id, self.day)
+            content = None if stored is None else z_content(stored)
+        if content is not None:
+            self.app.push_screen(ReportScreen(content))
+            return
+
+        def approved(manager: str | None) -> None:
+            if manager is None:
+                return
+            try:
+                with session_scope(self.till.journal) as session:
+                    report = close_day(
+                        session,
+                        self.day,
+                        terminal_id=self.till.terminal_id,
+                        by=staff_named(session, manager),
+                        at=self.till.clock(),
+                    )
+                    closed = z_content(report)
+            except PosError as exc:
+                self.notify(exc.message, title="Day not closed", severity="error", timeout=10)
+                return
+            self.pos.journal_written()
+            self.load()
+            self.app.push_screen(ReportScreen(closed))
+
+        self.app.push_screen(ManagerPinModal(f"close {self.day} (Z report)", self.till.check_manager), approved)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def open_dashboard(app: object) -> None:
+    """Ask for a manager PIN, then open the dashboard (bound to F2 in the app)."""
+    from pos_app.tui.app import PosApp
+
+    assert isinstance(app, PosApp)
+    if not app.till.cashier:
+        app.notify("Sign in first.", severity="warning")
+        return
+
+    def approved(manager: str | None) -> None:
+        if manager is not None:
+            app.push_screen(DashboardScreen(manager))
+
+    app.push_screen(ManagerPinModal("manager dashboard", app.till.check_manager), approved)

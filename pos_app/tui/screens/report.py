@@ -1,0 +1,35 @@
+"""An X or Z report on screen: the same text `pos report` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from pos_app.journal.reports import render_text
+from pos_app.tui.screens.base import TillScreen
+
+
+class ReportScreen(TillScreen):
+    CSS_PATH = "../styles/ops.tcss"
+    KEYS = "↑↓ scroll · Esc back"
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, content: dict[str, Any]) -> None:
+        self.content = content
+        number = f" #{content['number']}" if content.get("number") else ""
+        self.HEADING = f"{content.get('report', '')} report{number} · {content['business_day']}"
+        super().__init__()
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="report-scroll"):
+            yield Static(render_text(self.content), id="report-text", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#report-scroll", VerticalScroll).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

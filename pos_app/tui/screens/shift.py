@@ -1,0 +1,162 @@
+"""Open or close the shift with the drawer counted by denomination (F3).
+
+Closing is *blind*: the screen asks only for the count; the expected figures appear after the count
+is saved, and the difference is then signed off with a manager's PIN.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Input, Label, Static
+
+from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
+from pos_app.domain.errors import PosError
+from pos_app.domain.money import format_fen
+from pos_app.journal import current_shift
+from pos_app.journal.db import session_scope
+from pos_app.journal.shifts import ShiftCloseResult, blind_close, open_shift_counted, sign_off, staff_named
+from pos_app.tui.modals.pin import ManagerPinModal
+from pos_app.tui.screens.base import TillScreen
+
+
+def denomination_label(fen: int) -> str:
+    return f"¥{fen // 100}" if fen >= 100 else f"{fen // 10}角"
+
+
+def result_lines(result: ShiftCloseResult) -> list[str]:
+    lines = [f"{'':<10}{'expected':>12}{'counted':>12}{'difference':>12}"]
+    for figures in result.methods:
+        lines.append(
+            f"{figures.method.label:<10}{format_fen(figures.expected_fen):>12}"
+            f"{format_fen(figures.counted_fen):>12}{format_fen(figures.difference_fen):>12}"
+        )
+    return lines
+
+
+class ShiftScreen(TillScreen):
+    CSS_PATH = "../styles/ops.tcss"
+    KEYS = "pieces of each note/coin · Enter next · Ctrl+S save the count · Esc back"
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+s", "save", "Save count")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = False
+        self.result: ShiftCloseResult | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="shift-intro")
+        with Grid(id="shift-counts"):
+            for fen in DENOMINATIONS_FEN:
+                yield Label(denomination_label(fen))
+                yield Input(value="0", id=f"count-{fen}", type="integer", max_length=5, select_on_focus=True)
+        yield Static("", id="shift-total")
+        yield Static("", id="shift-result", markup=False)
+
+    def on_mount(self) -> None:
+        with session_scope(self.till.journal) as session:
+            self.closing = current_shift(session, self.till.terminal_id) is not None
+        self.HEADING = "Close shift (blind count)" if self.closing else "Open shift"
+        self.query_one("#title", Static).update(self.title_text())
+        intro = (
+            "Count the drawer. The expected amount is shown only after you save the count."
+            if self.closing
+            else "Count the opening float in the drawer."
+        )
+        self.query_one("#shift-intro", Static).update(intro)
+        self.update_total()
+        self.query_one(f"#count-{DENOMINATIONS_FEN[0]}", Input).focus()
+
+    def counts(self) -> dict[int, int]:
+        result: dict[int, int] = {}
+        for fen in DENOMINATIONS_FEN:
+            text = self.query_one(f"#count-{fen}", Input).value.strip() or "0"
+            result[fen] = int(text) if text.lstrip("-").isdigit() else 0
+        return result
+
+    def update_total(self) -> None:
+        try:
+            total = format_fen(count_total(self.counts()))
+        except PosError as exc:
+            total = exc.message
+        self.query_one("#shift-total", Static).update(f"Counted: {total}")
+
+    @on(Input.Changed)
+    def count_changed(self) -> None:
+        self.update_total()
+
+    @on(Input.Submitted)
+    def next_field(self, event: Input.Submitted) -> None:
+        ids = [f"count-{fen}" for fen in DENOMINATIONS_FEN]
+        index = ids.index(event.input.id or ids[0])
+        if index + 1 < len(ids):
+            self.query_one(f"#{ids[index + 1]}", Input).focus()
+        else:
+            self.action_save()
+
+    def action_save(self) -> None:
+        if self.result is not None:
+            return
+        operator = self.till.cashier
+        if not operator:
+            self.notify("Sign in first.", severity="warning")
+            return
+        try:
+            with session_scope(self.till.journal) as session:
+                staff = staff_named(session, operator)
+                if self.closing:
+                    self.result = blind_close(
+                        session, terminal_id=self.till.terminal_id, by=staff, counts=self.counts(), at=self.till.clock()
+                    )
+                else:
+                    shift = open_shift_counted(
+                        session, terminal_id=self.till.terminal_id, by=staff, counts=self.counts(), at=self.till.clock()
+                    )
+        except PosError as exc:
+            self.notify(exc.message, title="Not saved", severity="error", timeout=8)
+            return
+        self.pos.journal_written()
+        if not self.closing:
+            self.notify(f"Shift open with a float of {format_fen(shift.opening_float_fen)}.")
+            self.app.pop_screen()
+            return
+        assert self.result is not None
+        for field in self.query(Input):
+            field.disabled = True
+        self.query_one("#shift-result", Static).update(
+            "\n".join([*result_lines(self.result), "", "A manager signs off the count (PIN)."])
+        )
+        self.ask_sign_off()
+
+    def ask_sign_off(self) -> None:
+        result = self.result
+        assert result is not None
+
+        def approved(manager: str | None) -> None:
+            if manager is None:
+                self.query_one("#shift-result", Static).update(
+                    "\n".join([*result_lines(result), "", "Not signed off yet — it waits on the manager dashboard."])
+                )
+                return
+            try:
+                with session_scope(self.till.journal) as session:
+                    sign_off(
+                        session, shift_id=result.shift_id, manager=staff_named(session, manager), at=self.till.clock()
+                    )
+            except PosError as exc:
+                self.notify(exc.message, severity="error")
+                return
+            self.pos.journal_written()
+            self.query_one("#shift-result", Static).update(
+                "\n".join([*result_lines(result), "", f"Signed off by {manager}. Esc to go back."])
+            )
+
+        difference = format_fen(result.difference_fen)
+        self.app.push_screen(
+            ManagerPinModal(f"sign off the count (difference {difference})", self.till.check_manager), approved
+        )
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
