@@ -85,6 +85,10 @@ class QrScreen(PaymentScreen):
         css = {PaymentState.PAID: "paid", PaymentState.FAILED: "failed", PaymentState.CLOSED: "canceled"}
         state.set_classes(f"big-state {css.get(view.state, '')}".strip())
         if view.state in {PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED}:
+            # A closed order's QR must not stay where a customer could still scan it.
+            for qr in self.query("#qr-code"):
+                qr.remove()
+                self.query_one("#qr-box", Vertical).mount(Static("Order closed — no QR", classes="hint"))
             self.query_one("#keys", Static).update("Enter back to checkout · F1 help")
 
     def tick(self) -> None:
