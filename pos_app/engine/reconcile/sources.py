@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, case, func, inspect, or_, select
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
-from pos_app.domain.states import PaymentState, advance
+from pos_app.domain.states import PaymentState, can_transition
 from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, LedgerRow, Settlement
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment, Refund
@@ -187,7 +187,8 @@ def apply_settlements(engine: Engine, settlements: Iterable[Settlement], *, bill
             if payment is None or payment.amount_fen != item.amount_fen:
                 continue
             current = PaymentState(payment.state)
-            if current == item.target or not advance(current, item.target):
+            # Settled meanwhile by another process (or moved where the bill's outcome no longer applies).
+            if current == item.target or not can_transition(current, item.target):
                 continue
             changes: dict[str, object] = {"state": item.target.value}
             if item.target is PaymentState.PAID:
