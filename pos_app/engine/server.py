@@ -21,6 +21,7 @@ import httpx
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -50,6 +51,7 @@ from pos_app.engine.schemas import (
 from pos_app.engine.service import PaymentService
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
+from pos_app.engine.sync_compare import TerminalDayComparison, compare_day, store_terminals
 
 log = logging.getLogger("pos_app.engine.server")
 
@@ -455,6 +457,24 @@ def create_engine_app(
         the_day = day or date.fromisoformat(service.business_day(now()))
         report: DailyReport = await service.daily_report(the_day, terminal.terminal_id if scope == "terminal" else None)
         return report
+
+    @app.get("/v1/reports/terminals", response_model=list[TerminalDayComparison], tags=["reports"])
+    async def terminal_comparison(
+        request: Request,
+        terminal: Authed,
+        day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, default today")] = None,
+        scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
+    ) -> list[TerminalDayComparison]:
+        """Per terminal: totals of its synced journal beside the engine's ledger, and every difference."""
+        the_day = day or date.fromisoformat(_service(request).business_day(now()))
+        ledger = _state(request).registry.engine
+
+        def compare() -> list[TerminalDayComparison]:
+            with Session(ledger) as session:
+                ids = store_terminals(session, terminal.store_id) if scope == "store" else [terminal.terminal_id]
+                return compare_day(session, the_day, ids)
+
+        return await run_in_threadpool(compare)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
