@@ -65,6 +65,7 @@ from pos_app.engine.schemas import (
     RefundView,
 )
 from pos_app.engine.store import repo
+from pos_app.engine.store.db import reader
 from pos_app.engine.store.models import Payment, Refund
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class PaymentService:
         attention_after: int = ATTENTION_AFTER,
     ) -> None:
         self._engine = ledger
+        self._reader = reader(ledger)
         self._providers = dict(providers)
         self._settings = settings
         self._clock: Clock = clock or _utcnow
@@ -177,14 +179,19 @@ class PaymentService:
     def business_day(self, at: datetime) -> str:
         return at.astimezone(self._tz).date().isoformat()
 
-    def _tx(self, fn: Callable[..., T], *args: Any) -> T:
-        with Session(self._engine, expire_on_commit=False) as session:
+    def _tx(self, engine: Engine, fn: Callable[..., T], *args: Any) -> T:
+        with Session(engine, expire_on_commit=False) as session:
             result = fn(session, *args)
             session.commit()
             return result
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self._tx, fn, *args)
+        """Run ``fn(session, *args)`` in one (writing) transaction in a worker thread."""
+        return await asyncio.to_thread(self._tx, self._engine, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like :meth:`_db` for work that only reads (no write lock on SQLite)."""
+        return await asyncio.to_thread(self._tx, self._reader, fn, *args)
 
     async def _mutate(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a read-decide-compare-and-set transaction, again if another process won the race."""
@@ -251,7 +258,7 @@ class PaymentService:
         def read(session: Session) -> Payment | None:
             return repo.get_payment(session, out_trade_no)
 
-        payment = await self._db(read)
+        payment = await self._read(read)
         if payment is None:
             raise PaymentNotFound()
         return payment
@@ -729,7 +736,7 @@ class PaymentService:
         def no_refunds(session: Session) -> int:
             return repo.reserved_refund_fen(session, p.out_trade_no)
 
-        if await self._db(no_refunds):
+        if await self._read(no_refunds):
             raise PaymentStateError("This payment has refunds — refund the rest instead of voiding it.")
         provider = self._provider(Channel(p.channel))
         for pause in (0.0, *REVERSE_BACKOFF_S[:3]):
@@ -823,7 +830,7 @@ class PaymentService:
         def read(session: Session) -> Refund | None:
             return repo.get_refund(session, out_refund_no)
 
-        refund = await self._db(read)
+        refund = await self._read(read)
         if refund is None:
             raise RefundNotFound()
         return refund
@@ -1017,7 +1024,7 @@ class PaymentService:
         def read(session: Session) -> list[PaymentEvent]:
             return repo.events_since(session, terminal_id, last_event_id, limit)
 
-        return await self._db(read)
+        return await self._read(read)
 
     async def wait_for_events(
         self, terminal_id: str, last_event_id: int, timeout: float, *, limit: int = 100
@@ -1044,7 +1051,7 @@ class PaymentService:
         def read(session: Session) -> list[Payment]:
             return list(repo.payments_of_day(session, day.isoformat(), terminal_id))
 
-        payments = await self._db(read)
+        payments = await self._read(read)
         totals: dict[Channel, ChannelTotals] = {
             channel: ChannelTotals(channel=channel, count=0, amount_fen=0, refunded_fen=0)
             for channel in (Channel.WECHAT, Channel.ALIPAY)
@@ -1071,7 +1078,7 @@ class PaymentService:
         def read(session: Session) -> list[PaymentView]:
             return [repo.payment_view(p) for p in repo.attention_payments(session)]
 
-        return await self._db(read)
+        return await self._read(read)
 
     # ------------------------------------------------------------------ resolver
 
@@ -1091,7 +1098,7 @@ class PaymentService:
         def candidates(session: Session) -> list[Payment]:
             return list(repo.unsettled_payments(session))
 
-        for p in await self._db(candidates):
+        for p in await self._read(candidates):
             if p.out_trade_no in self._driving:
                 continue
             claimed = await self._claim(p.out_trade_no)
@@ -1110,7 +1117,7 @@ class PaymentService:
         def refunds(session: Session) -> list[Refund]:
             return list(repo.open_refunds(session))
 
-        for r in await self._db(refunds):
+        for r in await self._read(refunds):
             if r.out_refund_no in self._driving:
                 continue
             try:

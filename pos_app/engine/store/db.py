@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Execution option marking read-only work (SQLite: a deferred BEGIN instead of BEGIN IMMEDIATE).
+READONLY_OPTION = "pos_readonly"
 #: Arbitrary constant naming the "migrating the ledger" advisory lock on PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x504F5301
 
@@ -56,9 +58,17 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see `reader`) take no write lock; every other transaction is a writer from its
+        # first statement, so a read-decide-write transaction never interleaves with another writer.
+        readonly = connection.get_execution_options().get(READONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (same pool) for read-only transactions, which on SQLite take no write lock."""
+    return engine.execution_options(**{READONLY_OPTION: True})
 
 
 def make_engine(database_url: str) -> Engine:

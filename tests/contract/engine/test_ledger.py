@@ -36,3 +36,18 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout_and_reopens(tmp_path: Path) -> N
     with again.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     again.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
+    import time
+
+    from pos_app.engine.store.db import reader
+
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    with engine.begin() as writer:  # BEGIN IMMEDIATE: holds the write lock
+        writer.execute(text("UPDATE payments SET version = version"))
+        started = time.monotonic()
+        with reader(engine).begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM payments")).scalar_one() == 0
+        assert time.monotonic() - started < 2.0
+    engine.dispose()
