@@ -20,7 +20,6 @@ import click
 from sqlalchemy import Engine
 
 from pos_app.domain.errors import PosError
-from pos_app.domain.money import format_fen
 
 CONFIG_OPTION = click.option(
     "--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -71,49 +70,6 @@ def report() -> None:
 FIGURE_COLUMNS = ("sales_count", "sales_fen", "refunds_count", "refunds_fen", "voids_count", "voids_fen", "net_fen")
 
 
-def daily_table(content: dict[str, Any]) -> str:
-    """A fixed-width text table of a daily figures dict (``DayTotals.as_dict()`` or an X/Z report)."""
-    out = io.StringIO()
-    title = f"Day {content['business_day']}"
-    if content.get("report"):
-        title = (
-            f"{content['report']} report" + (f" #{content['number']}" if content.get("number") else "") + f" · {title}"
-        )
-    out.write(title + (f" · terminal {content['terminal_id']}" if content.get("terminal_id") else "") + "\n\n")
-    header = f"{'':<14}{'sales':>7}{'amount':>14}{'refunds':>9}{'amount':>13}{'voids':>7}{'amount':>13}{'net':>14}\n"
-
-    def row(label: str, figures: dict[str, int]) -> str:
-        return (
-            f"{label[:13]:<14}{figures['sales_count']:>7}{format_fen(figures['sales_fen']):>14}"
-            f"{figures['refunds_count']:>9}{format_fen(figures['refunds_fen']):>13}"
-            f"{figures['voids_count']:>7}{format_fen(figures['voids_fen']):>13}{format_fen(figures['net_fen']):>14}\n"
-        )
-
-    out.write("By channel\n" + header)
-    for name, figures in content["channels"].items():
-        out.write(row(name, figures))
-    out.write(row("TOTAL", content["total"]))
-    out.write("\nBy cashier\n" + header)
-    for name, figures in content["cashiers"].items():
-        out.write(row(name, figures))
-    out.write("\nBy hour\n")
-    for hour, figures in content["hours"].items():
-        out.write(f"  {hour}:00  {figures['sales_count']:>6}  {format_fen(figures['sales_fen']):>14}\n")
-    out.write(f"\nFirst receipt: {content['first_receipt'] or '-'}\nLast receipt:  {content['last_receipt'] or '-'}\n")
-    cash = content.get("cash")
-    if cash:
-        out.write(
-            f"\nCash: expected {format_fen(cash['expected_fen'])} · counted {format_fen(cash['counted_fen'])}"
-            f" · difference {format_fen(cash['difference_fen'])}"
-            + (f" · {cash['open_shifts']} shift(s) still open" if cash["open_shifts"] else "")
-            + "\n"
-        )
-    waiting = len(content.get("unsettled_payments", [])) + len(content.get("unsettled_refunds", []))
-    if waiting:
-        out.write(f"\n{waiting} payment(s)/refund(s) still unsettled.\n")
-    return out.getvalue()
-
-
 def daily_csv(content: dict[str, Any]) -> str:
     """One row per slice: ``section,name,<figures...>`` (section: channel, cashier, total, hour)."""
     out = io.StringIO()
@@ -141,7 +97,7 @@ def daily_csv(content: dict[str, Any]) -> str:
 def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Sales, refunds, voids and net by channel, cashier and hour for one business day."""
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import cash_summary, daily_totals, open_refunds, unsettled_payments
+    from pos_app.journal.reports import cash_summary, daily_totals, open_refunds, render_text, unsettled_payments
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:
@@ -154,7 +110,7 @@ def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Pat
     elif fmt == "csv":
         click.echo(daily_csv(content), nl=False)
     else:
-        click.echo(daily_table(content), nl=False)
+        click.echo(render_text(content), nl=False)
 
 
 @report.command()
@@ -165,7 +121,7 @@ def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Pat
 def z(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Show the stored Z report of a day (exit 1 if there is none or it no longer matches its hash)."""
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import get_z_report, list_z_reports, z_content
+    from pos_app.journal.reports import get_z_report, list_z_reports, render_text, z_content
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:
@@ -178,7 +134,7 @@ def z(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | 
     if fmt == "json":
         click.echo(json.dumps(content, ensure_ascii=False, indent=2))
     else:
-        click.echo(daily_table(content), nl=False)
+        click.echo(render_text(content), nl=False)
 
 
 # --- export ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ Every query reads the covering indexes of migration 0002 (nothing is cached, not
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
@@ -123,10 +125,6 @@ class DayTotals:
         }
 
 
-def _is_void(channel: Channel, state: PaymentState, has_transaction: bool) -> bool:
-    return state == PaymentState.REVERSED and (channel == Channel.CASH or has_transaction)
-
-
 # The report queries are plain SQL on the session's connection: they run often (dashboard refresh,
 # day close) and SQLAlchemy's statement building would cost more than SQLite answering them.
 # Enum columns hold the member *names* (``WECHAT``, ``PAID``), as SQLAlchemy's Enum type stores them.
@@ -135,12 +133,32 @@ _UNSETTLED_SQL = ", ".join(f"'{state.name}'" for state in UNSETTLED_STATES)
 _OPEN_REFUNDS_SQL = ", ".join(f"'{state.name}'" for state in OPEN_REFUND_STATES)
 _TERMINAL_FILTER = " AND s.terminal_id = :terminal"
 
-_DAY_SLICES_SQL = f"""
-SELECT s.channel, s.state, s.cashier, strftime('%H', s.created_at, :shift) AS hour,
-       s.transaction_id IS NOT NULL AS has_txn, count(*), sum(s.amount_fen)
+# One pass over the day's range of ix_sales_day_report, grouped in the index's own order (no sort):
+# voids need a transaction id (wallet) and the first/last receipt times skip non-void reversals.
+_DAY_SLICES_SQL = """
+SELECT s.channel, s.state, s.cashier, count(*), sum(s.amount_fen),
+       count(s.transaction_id), sum(CASE WHEN s.transaction_id IS NOT NULL THEN s.amount_fen ELSE 0 END),
+       min(CASE WHEN s.state != 'REVERSED' OR s.channel = 'CASH' OR s.transaction_id IS NOT NULL
+           THEN s.created_at END),
+       max(CASE WHEN s.state != 'REVERSED' OR s.channel = 'CASH' OR s.transaction_id IS NOT NULL
+           THEN s.created_at END)
 FROM sales AS s
-WHERE s.business_day = :day {{terminal}} AND s.state IN ({_SOLD_SQL}, 'REVERSED')
-GROUP BY 1, 2, 3, 4, 5
+WHERE s.business_day = :day {terminal}
+GROUP BY s.channel, s.state, s.cashier
+"""
+# The local hour from the UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' with integer arithmetic (cheaper than strftime).
+_DAY_HOURS_SQL = f"""
+SELECT ((CAST(substr(s.created_at, 12, 2) AS INTEGER) * 60 + CAST(substr(s.created_at, 15, 2) AS INTEGER)
+         + :offset + 1440) / 60) % 24 AS hour, count(*), sum(s.amount_fen)
+FROM sales AS s
+WHERE s.business_day = :day {{terminal}} AND s.state IN ({_SOLD_SQL})
+GROUP BY 1
+"""
+_RECEIPT_AT_SQL = f"""
+SELECT s.out_trade_no FROM sales AS s
+WHERE s.business_day = :day {{terminal}} AND s.created_at = :at
+  AND (s.state IN ({_SOLD_SQL}) OR (s.state = 'REVERSED' AND (s.channel = 'CASH' OR s.transaction_id IS NOT NULL)))
+ORDER BY s.out_trade_no {{direction}} LIMIT 1
 """
 _DAY_REFUNDS_SQL = """
 SELECT s.channel, r.cashier, count(*), sum(r.amount_fen)
@@ -148,14 +166,8 @@ FROM refunds AS r JOIN sales AS s ON s.id = r.sale_id
 WHERE r.created_at >= :start AND r.created_at < :end AND r.state = 'SUCCESS' {terminal}
 GROUP BY 1, 2
 """
-_RECEIPT_SQL = f"""
-SELECT s.out_trade_no FROM sales AS s
-WHERE s.business_day = :day {{terminal}}
-  AND (s.state IN ({_SOLD_SQL}) OR (s.state = 'REVERSED' AND (s.channel = 'CASH' OR s.transaction_id IS NOT NULL)))
-ORDER BY s.created_at {{direction}}, s.out_trade_no {{direction}} LIMIT 1
-"""
 _UNSETTLED_PAYMENTS_SQL = f"""
-SELECT s.out_trade_no, s.channel, s.state, s.amount_fen, s.cashier FROM sales AS s
+SELECT s.out_trade_no, s.channel, s.state, s.amount_fen, s.cashier FROM sales AS s INDEXED BY ix_sales_state
 WHERE s.business_day = :day {{terminal}} AND s.state IN ({_UNSETTLED_SQL})
 ORDER BY s.out_trade_no
 """
@@ -201,41 +213,51 @@ def daily_totals(
     params: dict[str, Any] = {
         "day": totals.business_day,
         "terminal": terminal_id,
-        "shift": f"{offset:+d} minutes",
+        "offset": offset,
         "start": _db_time(start),
         "end": _db_time(end),
     }
-    for channel_name, state_name, cashier, hour, with_txn, count, amount in _query(
-        session, _DAY_SLICES_SQL, params, filter_sql=_TERMINAL_FILTER
-    ):
+    first_at: str | None = None
+    last_at: str | None = None
+    slices = _query(session, _DAY_SLICES_SQL, params, filter_sql=_TERMINAL_FILTER)
+    for channel_name, state_name, cashier, count, amount, txn_count, txn_amount, first, last in slices:
         channel, state = Channel[channel_name], PaymentState[state_name]
-        count, amount = int(count), int(amount)
-        slices = (totals.total, totals.channels[channel.value], totals.cashiers.setdefault(cashier, Figures()))
         if state in SOLD_STATES:
-            for figures in slices:
-                figures.sales_count += count
-                figures.sales_fen += amount
-            had_count, had_amount = totals.hours.get(str(hour), (0, 0))
-            totals.hours[str(hour)] = (had_count + count, had_amount + amount)
-        elif _is_void(channel, state, bool(with_txn)):
-            for figures in slices:
-                figures.voids_count += count
-                figures.voids_fen += amount
+            sold = (int(count), int(amount))
+            voided = (0, 0)
+        elif state == PaymentState.REVERSED:
+            sold = (0, 0)
+            voided = (int(count), int(amount)) if channel == Channel.CASH else (int(txn_count), int(txn_amount))
+        else:
+            continue
+        if sold == (0, 0) and voided == (0, 0):
+            continue
+        for figures in (totals.total, totals.channels[channel.value], totals.cashiers.setdefault(cashier, Figures())):
+            figures.sales_count += sold[0]
+            figures.sales_fen += sold[1]
+            figures.voids_count += voided[0]
+            figures.voids_fen += voided[1]
+        if first is not None and (first_at is None or first < first_at):
+            first_at = first
+        if last is not None and (last_at is None or last > last_at):
+            last_at = last
+
+    for hour, count, amount in _query(session, _DAY_HOURS_SQL, params, filter_sql=_TERMINAL_FILTER):
+        totals.hours[f"{int(hour):02d}"] = (int(count), int(amount))
 
     for channel_name, cashier, count, amount in _query(session, _DAY_REFUNDS_SQL, params, filter_sql=_TERMINAL_FILTER):
-        slices = (
-            totals.total,
-            totals.channels[Channel[channel_name].value],
-            totals.cashiers.setdefault(cashier, Figures()),
-        )
-        for figures in slices:
+        channel_figures = totals.channels[Channel[channel_name].value]
+        for figures in (totals.total, channel_figures, totals.cashiers.setdefault(cashier, Figures())):
             figures.refunds_count += int(count)
             figures.refunds_fen += int(amount)
 
-    first = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="ASC")
-    last = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="DESC")
-    totals.first_receipt = first[0][0] if first else None
-    totals.last_receipt = last[0][0] if last else None
+    if first_at is not None and last_at is not None:
+        first_row = _query(session, _RECEIPT_AT_SQL, {**params, "at": first_at}, filter_sql=_TERMINAL_FILTER,
+                           direction="ASC")  # fmt: skip
+        last_row = _query(session, _RECEIPT_AT_SQL, {**params, "at": last_at}, filter_sql=_TERMINAL_FILTER,
+                          direction="DESC")  # fmt: skip
+        totals.first_receipt = first_row[0][0] if first_row else None
+        totals.last_receipt = last_row[0][0] if last_row else None
     return totals
 
 
@@ -446,6 +468,49 @@ def net_by_day(
         result[current.isoformat()] = found.get(current.isoformat(), (0, 0))
         current += timedelta(days=1)
     return result
+
+
+def render_text(content: dict[str, Any]) -> str:
+    """A fixed-width text table of a daily figures dict (``DayTotals.as_dict()`` or an X/Z report)."""
+    out = io.StringIO()
+    title = f"Day {content['business_day']}"
+    if content.get("report"):
+        title = (
+            f"{content['report']} report" + (f" #{content['number']}" if content.get("number") else "") + f" · {title}"
+        )
+    out.write(title + (f" · terminal {content['terminal_id']}" if content.get("terminal_id") else "") + "\n\n")
+    header = f"{'':<14}{'sales':>7}{'amount':>14}{'refunds':>9}{'amount':>13}{'voids':>7}{'amount':>13}{'net':>14}\n"
+
+    def row(label: str, figures: dict[str, int]) -> str:
+        return (
+            f"{label[:13]:<14}{figures['sales_count']:>7}{format_fen(figures['sales_fen']):>14}"
+            f"{figures['refunds_count']:>9}{format_fen(figures['refunds_fen']):>13}"
+            f"{figures['voids_count']:>7}{format_fen(figures['voids_fen']):>13}{format_fen(figures['net_fen']):>14}\n"
+        )
+
+    out.write("By channel\n" + header)
+    for name, figures in content["channels"].items():
+        out.write(row(name, figures))
+    out.write(row("TOTAL", content["total"]))
+    out.write("\nBy cashier\n" + header)
+    for name, figures in content["cashiers"].items():
+        out.write(row(name, figures))
+    out.write("\nBy hour\n")
+    for hour, figures in content["hours"].items():
+        out.write(f"  {hour}:00  {figures['sales_count']:>6}  {format_fen(figures['sales_fen']):>14}\n")
+    out.write(f"\nFirst receipt: {content['first_receipt'] or '-'}\nLast receipt:  {content['last_receipt'] or '-'}\n")
+    cash = content.get("cash")
+    if cash:
+        out.write(
+            f"\nCash: expected {format_fen(cash['expected_fen'])} · counted {format_fen(cash['counted_fen'])}"
+            f" · difference {format_fen(cash['difference_fen'])}"
+            + (f" · {cash['open_shifts']} shift(s) still open" if cash["open_shifts"] else "")
+            + "\n"
+        )
+    waiting = len(content.get("unsettled_payments", [])) + len(content.get("unsettled_refunds", []))
+    if waiting:
+        out.write(f"\n{waiting} payment(s)/refund(s) still unsettled.\n")
+    return out.getvalue()
 
 
 #: The columns of a sales export, in order.
