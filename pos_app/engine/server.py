@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pos_app.config import Settings
 from pos_app.domain import errors as domain_errors
 from pos_app.domain.routing import Channel
+from pos_app.engine import service as service_errors
 from pos_app.engine import terminal_auth
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import base as provider_base
@@ -111,9 +112,13 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
-    """Status and stable code of a domain error. Unknown subclasses fall back by family."""
-    name = type(exc).__name__
+    """Status and stable code of a domain error (first match wins: specific classes before families)."""
     by_class: list[tuple[type[BaseException], int, str]] = [
+        (service_errors.PaymentNotFound, 404, "not_found"),
+        (service_errors.RefundNotFound, 404, "not_found"),
+        (service_errors.IdempotencyConflict, 409, "conflict"),
+        (service_errors.PaymentStateError, 409, "conflict"),
+        (service_errors.ChannelUnavailable, 422, "channel_unavailable"),
         (domain_errors.AmountError, 422, "amount_error"),
         (domain_errors.AuthCodeError, 422, "auth_code_error"),
         (domain_errors.IdError, 422, "id_error"),
@@ -124,12 +129,6 @@ def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
         (domain_errors.AuthorisationError, 403, "forbidden"),
         (domain_errors.ConfigError, 503, "engine_misconfigured"),
     ]
-    if "NotFound" in name:
-        return 404, "not_found"
-    if "Conflict" in name or "StateError" in name or "Duplicate" in name:
-        return 409, "conflict"
-    if name == "ChannelUnavailable":
-        return 422, "channel_unavailable"
     for cls, status, code in by_class:
         if isinstance(exc, cls):
             return status, code
