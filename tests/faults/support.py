@@ -20,8 +20,9 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -274,7 +275,12 @@ async def check_books(stack: Stack) -> Books:
             books.terminal_net_fen += ours
             books.engine_net_fen += theirs
             books.sandbox_net_fen += truth
-        days = {sale.business_day for sale in sales}
+        # The terminal dates sales in its own time zone, the engine in the business one (China).
+        today = datetime.now(UTC)
+        days = {sale.business_day for sale in sales} | {
+            today.astimezone().date().isoformat(),
+            today.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat(),
+        }
         for day in sorted(days):
             comparison = await compare_on_engine(client, date.fromisoformat(day))
             assert comparison.agrees, comparison.differences

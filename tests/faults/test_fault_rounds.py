@@ -50,12 +50,12 @@ def _round(stack: Stack, rng: random.Random, tally: Counter[str]) -> None:
     offline = rng.random() < 0.25
     if offline:
         tally["terminal offline (dead port)"] += 1
-    ops = str(rng.randint(5, 9))
+    ops = str(rng.randint(4, 7))
     terminal = stack.terminal(
         "--ops", ops, "--seed", str(rng.randrange(2**31)), engine_url=DEAD_ENGINE if offline else None
     )
     for action in rng.sample(["kill terminal", "kill engine", "engine away"], k=rng.randint(1, 2)):
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.3, 3.0))
         if action == "kill terminal":
             if terminal.poll() is None:
                 stack.kill("terminal")
@@ -69,7 +69,7 @@ def _round(stack: Stack, rng: random.Random, tally: Counter[str]) -> None:
         else:  # the link is cut for a while; the terminal keeps working
             stack.kill("engine")
             tally[action] += 1
-            time.sleep(rng.uniform(2.0, 5.0))
+            time.sleep(rng.uniform(2.0, 4.0))
             stack.start("engine")
     phase = time.monotonic()
     try:
