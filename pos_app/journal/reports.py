@@ -479,13 +479,14 @@ def render_text(content: dict[str, Any]) -> str:
             f"{content['report']} report" + (f" #{content['number']}" if content.get("number") else "") + f" · {title}"
         )
     out.write(title + (f" · terminal {content['terminal_id']}" if content.get("terminal_id") else "") + "\n\n")
-    header = f"{'':<14}{'sales':>7}{'amount':>14}{'refunds':>9}{'amount':>13}{'voids':>7}{'amount':>13}{'net':>14}\n"
+    # 74 columns: fits an 80-column terminal with a scrollbar.
+    header = f"{'':<11}{'sales':>5}{'amount':>12}{'refunds':>8}{'amount':>10}{'voids':>6}{'amount':>10}{'net':>12}\n"
 
     def row(label: str, figures: dict[str, int]) -> str:
         return (
-            f"{label[:13]:<14}{figures['sales_count']:>7}{format_fen(figures['sales_fen']):>14}"
-            f"{figures['refunds_count']:>9}{format_fen(figures['refunds_fen']):>13}"
-            f"{figures['voids_count']:>7}{format_fen(figures['voids_fen']):>13}{format_fen(figures['net_fen']):>14}\n"
+            f"{label[:10]:<11}{figures['sales_count']:>5}{format_fen(figures['sales_fen']):>12}"
+            f"{figures['refunds_count']:>8}{format_fen(figures['refunds_fen']):>10}"
+            f"{figures['voids_count']:>6}{format_fen(figures['voids_fen']):>10}{format_fen(figures['net_fen']):>12}\n"
         )
 
     out.write("By channel\n" + header)

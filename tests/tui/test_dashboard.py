@@ -171,7 +171,7 @@ async def test_dashboard_figures_days_and_reports(app: PosApp, ops_journal: Engi
             ["Cash", "2", "¥19.50", "¥5.00", "¥14.50"],
             ["Total", "6", "¥254.30", "¥5.00", "¥249.30"],
         ]
-        assert _rows(screen.query_one("#dash-cashiers", DataTable)) == [["Demo Cashier", "6", "¥254.30", "¥249.30"]]
+        assert _rows(screen.query_one("#dash-cashiers", DataTable)) == [["Demo Cashier", "6", "¥249.30"]]
         hours = str(screen.query_one("#dash-hours", Static).render())
         assert hours.splitlines()[0].startswith("09 ") and "¥47.00 (2)" in hours and "13 " in hours
         week = screen.query_one("#dash-week", Sparkline).data

@@ -92,7 +92,7 @@ class DashboardScreen(TillScreen):
 
     def on_mount(self) -> None:
         self.query_one("#dash-channels", DataTable).add_columns("Channel", "Sales", "Amount", "Refunds", "Net")
-        self.query_one("#dash-cashiers", DataTable).add_columns("Cashier", "Sales", "Amount", "Net")
+        self.query_one("#dash-cashiers", DataTable).add_columns("Cashier", "Sales", "Net")
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -142,7 +142,7 @@ class DashboardScreen(TillScreen):
         cashiers.clear()
         for name in sorted(totals.cashiers):
             figures = totals.cashiers[name]
-            cashiers.add_row(name, str(figures.sales_count), format_fen(figures.sales_fen), format_fen(figures.net_fen))
+            cashiers.add_row(name, str(figures.sales_count), format_fen(figures.net_fen))
 
     def action_day(self, step: int) -> None:
         if step > 0 and self.day >= self.today():
