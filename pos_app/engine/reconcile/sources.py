@@ -2,7 +2,9 @@
 matcher's compact columns, and applying what the bill proved back to the ledger.
 
 Times: a bill day is a Beijing calendar day (UTC+8). The ledger stores aware UTC datetimes; a
-payment is *due* in day D's bill when it was paid within D (Beijing time).
+payment is *due* in day D's bill when it was paid within D (Beijing time). Every read here is a
+read-only transaction (``store.db.reader``): on SQLite it takes no write lock, so reading a big day
+never holds up the payments being taken meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, can_transition
 from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, LedgerRow, Settlement
 from pos_app.engine.store import repo
+from pos_app.engine.store.db import reader
 from pos_app.engine.store.models import Payment, Refund
 from pos_app.engine.store.terminals import SyncedJournalEvent
 
@@ -53,7 +56,7 @@ def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterato
         p.channel == channel.value,
         or_(p.business_day == today, and_(p.business_day == yesterday, p.paid_at >= start, p.paid_at < end)),
     )
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         result = conn.execute(stmt)
         # These columns need no conversion: reading the driver's cursor directly skips building a
         # SQLAlchemy row per payment, which is most of the cost of a million-row day.
@@ -82,7 +85,7 @@ def count_due(engine: Engine, day: date, channel: Channel) -> int:
         .select_from(Refund.__table__.join(Payment.__table__, r.out_trade_no == p.out_trade_no))  # type: ignore[attr-defined]
         .where(p.channel == channel.value, r.business_day == day.isoformat())
     )
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         return int(conn.execute(paid).scalar_one()) + int(conn.execute(refunded).scalar_one())
 
 
@@ -90,7 +93,7 @@ def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> list[Ledger
     """Payments by number, whatever their day (for bill rows outside the day's window); due = 0."""
     p = Payment.__table__.c  # type: ignore[attr-defined]
     found: list[LedgerRow] = []
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         for i in range(0, len(out_trade_nos), _IN_CHUNK):
             chunk = list(out_trade_nos[i : i + _IN_CHUNK])
             stmt = select(p.out_trade_no, p.state, p.amount_fen, p.terminal_id).where(p.out_trade_no.in_(chunk))
@@ -111,14 +114,14 @@ def load_ledger_refunds(engine: Engine, day: date, channel: Channel) -> list[Led
         .join_from(Refund.__table__, Payment.__table__, r.out_trade_no == p.out_trade_no)  # type: ignore[attr-defined]
         .where(p.channel == channel.value, or_(r.business_day == today, succeeded_in_day))
     )
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         return [LedgerRefund(row[0], row[1], row[2], row[3], bool(row[4])) for row in conn.execute(stmt)]
 
 
 def lookup_refunds(engine: Engine, out_refund_nos: Sequence[str]) -> list[LedgerRefund]:
     r = Refund.__table__.c  # type: ignore[attr-defined]
     found: list[LedgerRefund] = []
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         for i in range(0, len(out_refund_nos), _IN_CHUNK):
             chunk = list(out_refund_nos[i : i + _IN_CHUNK])
             stmt = select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state).where(r.out_refund_no.in_(chunk))
@@ -130,7 +133,7 @@ def has_journals(engine: Engine) -> bool:
     """True once any terminal has synced its journal: only then are journals compared."""
     if not inspect(engine).has_table(SyncedJournalEvent.__tablename__):
         return False  # no terminal registry on this database yet
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         return conn.execute(select(SyncedJournalEvent.__table__.c.seq).limit(1)).first() is not None  # type: ignore[attr-defined]
 
 
@@ -149,7 +152,7 @@ def load_journal_sales(engine: Engine, day: date) -> dict[str, JournalSale]:
     )
     sales: dict[str, JournalSale] = {}
     wanted = day.isoformat()
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         for terminal_id, payload_json in conn.execute(stmt):
             try:
                 sale = json.loads(payload_json).get("sale")
