@@ -65,9 +65,6 @@ class EngineSettings(_Section):
         "sqlite:///engine.sqlite3",
         description="Ledger database: sqlite:///FILE (default) or postgresql+psycopg://user@host/db.",
     )
-    activation_codes_file: Path = Field(
-        Path("activation-codes.json"), description="Pending one-time terminal activation codes."
-    )
     max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
     resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
