@@ -134,14 +134,10 @@ _OPEN_REFUNDS_SQL = ", ".join(f"'{state.name}'" for state in OPEN_REFUND_STATES)
 _TERMINAL_FILTER = " AND s.terminal_id = :terminal"
 
 # One pass over the day's range of ix_sales_day_report, grouped in the index's own order (no sort):
-# voids need a transaction id (wallet) and the first/last receipt times skip non-void reversals.
+# voids need a transaction id (wallet). The first/last receipt come from the two ends of ix_sales_day_time.
 _DAY_SLICES_SQL = """
 SELECT s.channel, s.state, s.cashier, count(*), sum(s.amount_fen),
-       count(s.transaction_id), sum(CASE WHEN s.transaction_id IS NOT NULL THEN s.amount_fen ELSE 0 END),
-       min(CASE WHEN s.state != 'REVERSED' OR s.channel = 'CASH' OR s.transaction_id IS NOT NULL
-           THEN s.created_at END),
-       max(CASE WHEN s.state != 'REVERSED' OR s.channel = 'CASH' OR s.transaction_id IS NOT NULL
-           THEN s.created_at END)
+       count(s.transaction_id), sum(CASE WHEN s.transaction_id IS NOT NULL THEN s.amount_fen ELSE 0 END)
 FROM sales AS s
 WHERE s.business_day = :day {terminal}
 GROUP BY s.channel, s.state, s.cashier
@@ -154,11 +150,11 @@ FROM sales AS s
 WHERE s.business_day = :day {{terminal}} AND s.state IN ({_SOLD_SQL})
 GROUP BY 1
 """
-_RECEIPT_AT_SQL = f"""
-SELECT s.out_trade_no FROM sales AS s
-WHERE s.business_day = :day {{terminal}} AND s.created_at = :at
+_RECEIPT_SQL = f"""
+SELECT s.out_trade_no FROM sales AS s INDEXED BY ix_sales_day_time
+WHERE s.business_day = :day {{terminal}}
   AND (s.state IN ({_SOLD_SQL}) OR (s.state = 'REVERSED' AND (s.channel = 'CASH' OR s.transaction_id IS NOT NULL)))
-ORDER BY s.out_trade_no {{direction}} LIMIT 1
+ORDER BY s.created_at {{direction}}, s.out_trade_no {{direction}} LIMIT 1
 """
 _DAY_REFUNDS_SQL = """
 SELECT s.channel, r.cashier, count(*), sum(r.amount_fen)
@@ -217,10 +213,8 @@ def daily_totals(
         "start": _db_time(start),
         "end": _db_time(end),
     }
-    first_at: str | None = None
-    last_at: str | None = None
     slices = _query(session, _DAY_SLICES_SQL, params, filter_sql=_TERMINAL_FILTER)
-    for channel_name, state_name, cashier, count, amount, txn_count, txn_amount, first, last in slices:
+    for channel_name, state_name, cashier, count, amount, txn_count, txn_amount in slices:
         channel, state = Channel[channel_name], PaymentState[state_name]
         if state in SOLD_STATES:
             sold = (int(count), int(amount))
@@ -237,10 +231,6 @@ def daily_totals(
             figures.sales_fen += sold[1]
             figures.voids_count += voided[0]
             figures.voids_fen += voided[1]
-        if first is not None and (first_at is None or first < first_at):
-            first_at = first
-        if last is not None and (last_at is None or last > last_at):
-            last_at = last
 
     for hour, count, amount in _query(session, _DAY_HOURS_SQL, params, filter_sql=_TERMINAL_FILTER):
         totals.hours[f"{int(hour):02d}"] = (int(count), int(amount))
@@ -251,13 +241,10 @@ def daily_totals(
             figures.refunds_count += int(count)
             figures.refunds_fen += int(amount)
 
-    if first_at is not None and last_at is not None:
-        first_row = _query(session, _RECEIPT_AT_SQL, {**params, "at": first_at}, filter_sql=_TERMINAL_FILTER,
-                           direction="ASC")  # fmt: skip
-        last_row = _query(session, _RECEIPT_AT_SQL, {**params, "at": last_at}, filter_sql=_TERMINAL_FILTER,
-                          direction="DESC")  # fmt: skip
-        totals.first_receipt = first_row[0][0] if first_row else None
-        totals.last_receipt = last_row[0][0] if last_row else None
+    first = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="ASC")
+    last = _query(session, _RECEIPT_SQL, params, filter_sql=_TERMINAL_FILTER, direction="DESC")
+    totals.first_receipt = first[0][0] if first else None
+    totals.last_receipt = last[0][0] if last else None
     return totals
 
 
