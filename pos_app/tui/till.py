@@ -11,6 +11,7 @@ Screens call these methods from workers. Nothing here imports Textual.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -217,12 +218,13 @@ class Till:
         return Attempt(out_trade_no, draft, channel, mode, cashier, at)
 
     async def start_native(self, draft: SaleDraft, channel: Channel) -> Attempt:
-        attempt = self._start(draft, channel, PaymentMode.NATIVE)
+        # The journal's fsync runs in a thread: the screen keeps drawing while the intent is made durable.
+        attempt = await asyncio.to_thread(self._start, draft, channel, PaymentMode.NATIVE)
         await self._send(attempt)
         return attempt
 
     async def start_micropay(self, draft: SaleDraft, routed: RoutedCode) -> Attempt:
-        attempt = self._start(draft, routed.channel, PaymentMode.MICROPAY)
+        attempt = await asyncio.to_thread(self._start, draft, routed.channel, PaymentMode.MICROPAY)
         attempt.routed = routed
         await self._send(attempt)
         return attempt

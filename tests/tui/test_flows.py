@@ -218,14 +218,15 @@ async def test_wrong_login_pin(settings, journal_engine, offline_client):
         assert screen_name(app) == "LoginScreen"
 
 
-@pytest.mark.parametrize("gap", [0.0])
-async def test_scanner_burst_on_checkout_pays_at_once(settings, journal_engine, stack, client, gap):
+async def test_scanner_burst_on_checkout_pays_at_once(settings, journal_engine, stack, client):
     code = await stack.auth_code("alipay")
-    app = app_for(settings, journal_engine, client, wedge_max_gap_s=0.5)
+    # A generous gap: under a loaded test machine one key can take a while to process; what is
+    # tested here is the wiring (typed amount kept, burst routed); the timing rule has unit tests.
+    app = app_for(settings, journal_engine, client, wedge_max_gap_s=1.5)
     async with app.run_test(size=SIZE) as pilot:
         await login(pilot)
         await type_amount(pilot, "4.20")
-        await pilot.pause(0.6)  # the cashier typed the amount; the scanner fires later, fast
+        await pilot.pause(2.0)  # the cashier typed the amount; the scanner fires later, fast
         await pilot.press(*code, "enter")
         await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="PAID")
     [sale] = sales(journal_engine)

@@ -49,10 +49,14 @@ def app(demo_settings: Settings, snap_journal: Engine) -> PosApp:
 
 
 async def settle(pilot) -> None:
+    from textual.widgets import Input
+
     for _ in range(200):
         if pilot.app.engine_online is False:
             break
         await asyncio.sleep(0.01)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
     await pilot.pause(0.6)  # the status bar refreshes twice a second
 
 
