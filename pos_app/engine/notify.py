@@ -1,11 +1,19 @@
-"""Gateway notifications: raw body → size check → verify + decrypt → record → apply → acknowledge.
+"""Gateway notifications: raw body → size check → verify + decrypt → record + apply → acknowledge.
 
 DESIGN.md §6/§7: the body is refused above a size limit *before* anything parses it; the provider
-verifies the signature over the raw bytes (and the time window) and decrypts; the verified
-notification is written to the durable inbox (unique on channel + event id) in its own transaction;
-only then is it applied through the payment state machine and acknowledged. A duplicate finds its
-inbox row already applied and changes nothing; a notification whose apply failed stays in the inbox
-un-applied and is applied later by the resolver (:func:`pending` + :func:`notification_from_record`).
+verifies the signature over the raw bytes (and the time window) and decrypts; then ONE transaction
+writes the verified notification to the durable inbox (unique on channel + event id), applies it
+through the payment state machine (compare-and-set, status event) and marks the inbox row applied.
+Only after that transaction committed is the notification acknowledged. The service shares one
+commit (one fsync) between the notifications arriving together (group commit, see
+``PaymentService.handle_notification``). A duplicate finds its inbox row already applied and changes
+nothing; if the apply fails, the inbox row alone is recorded un-applied, the gateway gets an error
+(and sends again), and the resolver applies the row later (:func:`pending` +
+:func:`notification_from_record`).
+
+The hot-path helpers (:func:`insert_inbox`, :func:`find_inbox`, :func:`mark_inbox_applied`) are SQL
+Core statements on the caller's connection; :func:`record` / :func:`mark_applied` are the same on an
+ORM session.
 """
 
 from __future__ import annotations
@@ -16,6 +24,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
+from sqlalchemy import Connection, Table, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -35,6 +46,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DbRunner = Callable[..., Awaitable[Any]]
+#: Record + apply + mark applied in one committed transaction; returns the outcome (or "duplicate").
+Store = Callable[[Notification, bytes], Awaitable[str]]
+INBOX: Table = InboxNotification.__table__  # type: ignore[attr-defined]
 #: What applying a notification did, stored on its inbox row (e.g. "PAID", "ignored", "unknown-order").
 Applier = Callable[[Notification], Awaitable[str]]
 
@@ -139,6 +153,51 @@ def record(session: Session, n: Notification, body: bytes, now: datetime) -> tup
     return row.id, False
 
 
+def _inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]:
+    return {
+        "channel": n.channel.value,
+        "event_id": n.event_id[:128],
+        "event_type": n.event_type[:64],
+        "kind": n.kind,
+        "out_trade_no": n.out_trade_no,
+        "body": body.decode("utf-8", "replace"),
+        "parsed": notification_to_record(n),
+        "received_at": now,
+    }
+
+
+def insert_inbox(conn: Connection, n: Notification, body: bytes, now: datetime) -> int | None:
+    """Insert the inbox row; None if (channel, event id) is already there (or being inserted: on
+    PostgreSQL the insert waits for the other transaction and then does nothing)."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = (
+        dialect.insert(INBOX)
+        .values(**_inbox_values(n, body, now))
+        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+        .returning(INBOX.c.id)
+    )
+    inserted = conn.execute(stmt).scalar()
+    return None if inserted is None else int(inserted)
+
+
+def find_inbox(conn: Connection, n: Notification) -> tuple[int, bool] | None:
+    """(row id, already applied) of the notification's inbox row, if recorded."""
+    stmt = core_select(INBOX.c.id, INBOX.c.applied_at).where(
+        INBOX.c.channel == n.channel.value, INBOX.c.event_id == n.event_id[:128]
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else (int(row.id), row.applied_at is not None)
+
+
+def mark_inbox_applied(conn: Connection, inbox_id: int, outcome: str, now: datetime) -> None:
+    stmt = (
+        update(INBOX)
+        .where(INBOX.c.id == inbox_id, INBOX.c.applied_at.is_(None))
+        .values(applied_at=now, outcome=outcome[:64])
+    )
+    conn.execute(stmt)
+
+
 def mark_applied(session: Session, inbox_id: int, outcome: str, now: datetime) -> None:
     row = session.get(InboxNotification, inbox_id)
     if row is not None and row.applied_at is None:
@@ -172,8 +231,13 @@ async def process(
     db: DbRunner,
     apply: Applier,
     now: Callable[[], datetime],
+    store: Store | None = None,
 ) -> NotificationAck:
-    """The whole pipeline for one POST /notify/<channel>. Never raises: always an answer for the gateway."""
+    """The whole pipeline for one POST /notify/<channel>. Never raises: always an answer for the gateway.
+
+    With ``store`` (the service's one-transaction writer) the notification is recorded, applied and
+    marked in one commit; without it, the older three-step path (``db`` + ``apply``) is used.
+    """
     if provider is None:
         log.warning("notification for %s, which is not configured: refused", channel.value)
         return NotificationAck(404, b"", "text/plain")
@@ -189,6 +253,16 @@ async def process(
     except Exception:
         log.exception("%s notification could not be parsed", channel.value)
         return _refusal(provider, 400)
+    if store is not None:
+        try:
+            outcome = await store(notification, body)
+        except Exception:
+            # Not acknowledged: the gateway sends it again (and the resolver applies a recorded row).
+            log.exception("%s notification %s could not be stored", channel.value, notification.event_id)
+            return _refusal(provider, 500)
+        if outcome == DUPLICATE:
+            log.info("%s notification %s is a duplicate: nothing to do", channel.value, notification.event_id)
+        return provider.ack(True)
     try:
         try:
             inbox_id, applied = await db(record, notification, body, now())
@@ -207,3 +281,5 @@ async def process(
 
 
 RECHECK_INBOX_AFTER = timedelta(seconds=30)
+#: The outcome ``store`` returns for a notification already applied before.
+DUPLICATE = "duplicate"

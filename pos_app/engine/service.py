@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
 from pos_app.config import Settings
@@ -65,7 +68,7 @@ from pos_app.engine.schemas import (
     RefundView,
 )
 from pos_app.engine.store import repo
-from pos_app.engine.store.db import reader
+from pos_app.engine.store.db import is_sqlite, reader
 from pos_app.engine.store.models import Payment, Refund
 
 log = logging.getLogger(__name__)
@@ -89,8 +92,13 @@ MICROPAY_DEADLINES: Mapping[Channel, timedelta] = {
 REVERSE_BACKOFF_S = (2.0, 4.0, 8.0, 15.0, 30.0)
 #: Unanswered gateway calls for one payment before it is flagged for a person to look at.
 ATTENTION_AFTER = 10
-#: A process settling a payment holds it this long; another process takes over after that.
-LEASE = timedelta(seconds=30)
+#: A process settling a payment holds it this long; another process takes over after that. The
+#: holder renews it every LEASE_RENEW_S while it lives, so a dead process's payments are taken over
+#: by another process's resolver within LEASE (+ one resolver interval).
+LEASE = timedelta(seconds=10)
+LEASE_RENEW_S = 3.0
+#: Notifications written in one transaction at most (group commit on SQLite).
+NOTIFY_BATCH = 128
 #: A refund still PROCESSING is polled this often by its background task, this many times.
 REFUND_POLLS = 12
 
@@ -133,6 +141,12 @@ def _notify_path(channel: Channel) -> str:
     return {Channel.WECHAT: "/notify/wechatpay", Channel.ALIPAY: "/notify/alipay"}[channel]
 
 
+def _result(result: str | Exception) -> str:
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def _short(exc: BaseException) -> str:
     """An exception as an attempt detail: the gateway code and class, never request data."""
     code = getattr(exc, "code", None)
@@ -170,6 +184,12 @@ class PaymentService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._driving: set[str] = set()  # payments/refunds a task of this process is settling
         self._wakeup = asyncio.Event()
+        #: Names this process on the leases it holds (renewed while it lives).
+        self._owner = f"{os.getpid()}-{secrets.token_hex(8)}"
+        # Group commit: notifications waiting for the writer task, which commits them together.
+        self._group_commit = is_sqlite(ledger)
+        self._notify_queue: list[tuple[Notification, bytes, asyncio.Future[str]]] = []
+        self._notify_writer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -234,6 +254,40 @@ class PaymentService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        writer = self._notify_writer
+        if writer is not None and not writer.done() and writer.get_loop() is asyncio.get_running_loop():
+            await asyncio.gather(writer, return_exceptions=True)  # lets queued notifications commit
+
+    # ------------------------------------------------------------------ settling leases
+
+    async def _renew_lease(self, out_trade_no: str) -> bool:
+        until = self._now() + LEASE
+
+        def renew(session: Session) -> bool:
+            return repo.renew_lease(session, out_trade_no, self._owner, until)
+
+        return await self._db(renew)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, out_trade_no: str) -> AsyncIterator[None]:
+        """While the block runs, renew this process's lease on the payment every LEASE_RENEW_S (real
+        time: a long gateway call must not let the lease lapse while this process is alive)."""
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(LEASE_RENEW_S)
+                try:
+                    if not await self._renew_lease(out_trade_no):
+                        return  # released, settled, or taken over
+                except Exception:
+                    log.warning("could not renew the lease on %s", out_trade_no, exc_info=True)
+
+        keeper = asyncio.get_running_loop().create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     def _provider(self, channel: Channel) -> PaymentProvider:
         provider = self._providers.get(channel)
@@ -312,7 +366,8 @@ class PaymentService:
             deadline = now + self._deadlines[channel]
             row.masked_auth_code = mask_code(auth_code)
             row.deadline_at = deadline
-            row.lease_until = deadline + LEASE  # this process settles it; others wait for the lease
+            row.lease_until = now + LEASE  # this process settles it (renewing); others wait for the lease
+            row.lease_owner = self._owner
         else:
             row.expires_at = now + self._qr_lifetime
         existing, created = await self._insert_payment(row)
@@ -564,7 +619,7 @@ class PaymentService:
 
     async def _release(self, out_trade_no: str) -> None:
         def release(session: Session) -> None:
-            repo.release_payment(session, out_trade_no)
+            repo.release_payment(session, out_trade_no, owner=self._owner)
 
         await self._db(release)
 
@@ -657,9 +712,19 @@ class PaymentService:
         return p
 
     async def _drive_micropay(self, out_trade_no: str) -> None:
-        """Poll a USER_PAYING/UNKNOWN micropay every 5 s to its deadline, then reverse until definite."""
+        """Poll a USER_PAYING/UNKNOWN micropay every 5 s to its deadline, then reverse until definite.
+
+        The lease taken when the payment was created is renewed while this runs (and at each poll,
+        in the service's own clock), so another process's resolver leaves the payment alone while
+        this process lives and takes it over within LEASE after it died.
+        """
+        async with self._leased(out_trade_no):
+            await self._drive_micropay_leased(out_trade_no)
+
+    async def _drive_micropay_leased(self, out_trade_no: str) -> None:
         reverse_runs = 0
         while True:
+            await self._renew_lease(out_trade_no)
             p = await self._load(out_trade_no)
             if PaymentState(p.state) in SETTLED_STATES:
                 return
@@ -862,70 +927,72 @@ class PaymentService:
         """Apply a gateway refund answer. SUCCESS adds the amount to the payment exactly once."""
 
         def apply(session: Session) -> Refund | None:
-            found = repo.get_refund(session, result.out_refund_no)
-            if found is None:
-                return None
-            # Lock order everywhere: payment, then refund.
-            p = repo.get_payment(session, found.out_trade_no, lock=True)
-            r = repo.get_refund(session, result.out_refund_no, lock=True)
-            assert p is not None and r is not None
-            current, target = RefundState(r.state), result.state
-            if result.amount_fen and result.amount_fen != r.amount_fen:
-                log.error("refund %s: gateway amount differs from the ledger — ignored", r.out_refund_no)
-                return r
-            if current == target or target not in REFUND_TRANSITIONS[current]:
-                if (
-                    result.refund_id
-                    and not r.refund_id
-                    and not repo.cas_update_refund(session, r, {"refund_id": result.refund_id}, self._now())
-                ):
-                    raise _StaleRow()
-                return r
-            if target == RefundState.UNKNOWN and current == RefundState.PROCESSING:
-                return r
-            now = self._now()
-            changes: dict[str, Any] = {"state": target.value}
-            if result.refund_id:
-                changes["refund_id"] = result.refund_id
-            if target == RefundState.FAILED:
-                changes["failure_reason"] = (result.reason or "The refund was refused by the gateway.")[:255]
-            if target == RefundState.SUCCESS:
-                changes["succeeded_at"] = now
-            if not repo.cas_update_refund(session, r, changes, now):
-                raise _StaleRow()
-            # The refund that held the payment's flag is settled: nothing is left for a person to chase.
-            clear_flag = (
-                target in (RefundState.SUCCESS, RefundState.FAILED)
-                and p.needs_attention
-                and PaymentState(p.state) in SETTLED_STATES
-                and not repo.open_refunds_of(session, p.out_trade_no)
-            )
-            if clear_flag and not repo.cas_update_payment(session, p, {"needs_attention": False}, now):
-                raise _StaleRow()
-            if target == RefundState.SUCCESS:
-                refunded = p.refunded_fen + r.amount_fen
-                new_state = PaymentState.REFUNDED if refunded >= p.amount_fen else PaymentState.PARTIALLY_REFUNDED
-                if can_transition(PaymentState(p.state), new_state):
-                    if not repo.cas_update_payment(
-                        session, p, {"refunded_fen": refunded, "state": new_state.value}, now
-                    ):
-                        raise _StaleRow()
-                else:
-                    log.error("refund %s succeeded but payment %s is %s", r.out_refund_no, p.out_trade_no, p.state)
-                    if not repo.cas_update_payment(session, p, {"needs_attention": True}, now):
-                        raise _StaleRow()
-            repo.append_event(session, repo.payment_view(p), now, refund=repo.refund_view(r))
-            log.info(
-                "refund %s %s -> %s (%s)",
-                r.out_refund_no,
-                current,
-                target,
-                source,
-                extra={"out_refund_no": r.out_refund_no, "from_state": current, "to_state": target, "source": source},
-            )
-            return r
+            return self._apply_refund_tx(session, result, source)
 
         return await self._mutate(apply)
+
+    def _apply_refund_tx(self, session: Session, result: RefundResult, source: str) -> Refund | None:
+        """:meth:`_apply_refund` inside the caller's transaction (raises _StaleRow on a lost race)."""
+        found = repo.get_refund(session, result.out_refund_no)
+        if found is None:
+            return None
+        # Lock order everywhere: payment, then refund.
+        p = repo.get_payment(session, found.out_trade_no, lock=True)
+        r = repo.get_refund(session, result.out_refund_no, lock=True)
+        assert p is not None and r is not None
+        current, target = RefundState(r.state), result.state
+        if result.amount_fen and result.amount_fen != r.amount_fen:
+            log.error("refund %s: gateway amount differs from the ledger — ignored", r.out_refund_no)
+            return r
+        if current == target or target not in REFUND_TRANSITIONS[current]:
+            if (
+                result.refund_id
+                and not r.refund_id
+                and not repo.cas_update_refund(session, r, {"refund_id": result.refund_id}, self._now())
+            ):
+                raise _StaleRow()
+            return r
+        if target == RefundState.UNKNOWN and current == RefundState.PROCESSING:
+            return r
+        now = self._now()
+        changes: dict[str, Any] = {"state": target.value}
+        if result.refund_id:
+            changes["refund_id"] = result.refund_id
+        if target == RefundState.FAILED:
+            changes["failure_reason"] = (result.reason or "The refund was refused by the gateway.")[:255]
+        if target == RefundState.SUCCESS:
+            changes["succeeded_at"] = now
+        if not repo.cas_update_refund(session, r, changes, now):
+            raise _StaleRow()
+        # The refund that held the payment's flag is settled: nothing is left for a person to chase.
+        clear_flag = (
+            target in (RefundState.SUCCESS, RefundState.FAILED)
+            and p.needs_attention
+            and PaymentState(p.state) in SETTLED_STATES
+            and not repo.open_refunds_of(session, p.out_trade_no)
+        )
+        if clear_flag and not repo.cas_update_payment(session, p, {"needs_attention": False}, now):
+            raise _StaleRow()
+        if target == RefundState.SUCCESS:
+            refunded = p.refunded_fen + r.amount_fen
+            new_state = PaymentState.REFUNDED if refunded >= p.amount_fen else PaymentState.PARTIALLY_REFUNDED
+            if can_transition(PaymentState(p.state), new_state):
+                if not repo.cas_update_payment(session, p, {"refunded_fen": refunded, "state": new_state.value}, now):
+                    raise _StaleRow()
+            else:
+                log.error("refund %s succeeded but payment %s is %s", r.out_refund_no, p.out_trade_no, p.state)
+                if not repo.cas_update_payment(session, p, {"needs_attention": True}, now):
+                    raise _StaleRow()
+        repo.append_event(session, repo.payment_view(p), now, refund=repo.refund_view(r))
+        log.info(
+            "refund %s %s -> %s (%s)",
+            r.out_refund_no,
+            current,
+            target,
+            source,
+            extra={"out_refund_no": r.out_refund_no, "from_state": current, "to_state": target, "source": source},
+        )
+        return r
 
     async def _settle_refund(self, refund: Refund) -> Refund:
         payment = await self._load(refund.out_trade_no)
@@ -989,7 +1056,8 @@ class PaymentService:
     # ------------------------------------------------------------------ notifications
 
     async def handle_notification(self, channel: Channel, headers: Mapping[str, str], body: bytes) -> NotificationAck:
-        """POST /notify/<channel>: verify, record, apply, then the exact answer the gateway expects."""
+        """POST /notify/<channel>: verify, then record + apply in one committed transaction, then the
+        exact answer the gateway expects."""
         return await notify.process(
             channel=channel,
             provider=self._providers.get(channel),
@@ -999,9 +1067,160 @@ class PaymentService:
             db=self._db,
             apply=self._apply_notification,
             now=self._now,
+            store=self._store_notification,
         )
 
+    async def _store_notification(self, n: Notification, body: bytes) -> str:
+        """Record, apply and mark a verified notification in ONE transaction; returns once committed.
+
+        On SQLite (one writer, one fsync per commit) the notifications arriving while a commit is in
+        progress are queued and written together in the next transaction (group commit): each caller
+        awaits its batch's commit before its notification is acknowledged. On PostgreSQL each
+        notification is its own transaction (the server commits concurrent transactions in parallel).
+        """
+        if not self._group_commit:
+            results = await asyncio.to_thread(self._write_notifications, [(n, body)])
+            self._wake()
+            return _result(results[0])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._notify_queue.append((n, body, future))
+        writer = self._notify_writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._notify_writer = loop.create_task(self._notification_writer(), name="pos-notify-writer")
+        return await future
+
+    async def _notification_writer(self) -> None:
+        """Commit queued notifications batch by batch until the queue is empty."""
+        while self._notify_queue:
+            batch = self._notify_queue[:NOTIFY_BATCH]
+            del self._notify_queue[:NOTIFY_BATCH]
+            try:
+                results: list[str | Exception] = await asyncio.to_thread(
+                    self._write_notifications, [(n, b) for n, b, _ in batch]
+                )
+            except Exception as exc:  # nobody in this batch is acknowledged; the gateway sends again
+                results = [exc] * len(batch)
+            except BaseException:  # cancelled (shutdown): nobody waiting is acknowledged
+                stopped = PosError("The engine is stopping.")
+                for _, _, future in batch + self._notify_queue:
+                    if not future.done():
+                        future.set_exception(stopped)
+                self._notify_queue.clear()
+                raise
+            finally:
+                self._wake()
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():  # the request went away meanwhile
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    def _write_notifications(self, items: list[tuple[Notification, bytes]]) -> list[str | Exception]:
+        """(Worker thread.) One transaction for the whole batch; if it fails, each item on its own."""
+        if len(items) > 1:
+            try:
+                return list(self._notifications_tx(items))
+            except Exception:
+                log.warning("a batch of %d notifications failed; writing them one by one", len(items), exc_info=True)
+        return [self._write_one_notification(n, body) for n, body in items]
+
+    def _write_one_notification(self, n: Notification, body: bytes) -> str | Exception:
+        error: Exception | None = None
+        for _ in range(8):
+            try:
+                return self._notifications_tx([(n, body)])[0]
+            except (_StaleRow, IntegrityError, OperationalError) as exc:  # lost a race / deadlock: again
+                error = exc
+            except Exception as exc:
+                error = exc
+                break
+        # The apply failed: keep the verified notification in the inbox, un-applied, for the resolver.
+        try:
+            with Session(self._engine) as session:
+                notify.insert_inbox(session.connection(), n, body, self._now())
+                session.commit()
+        except Exception:
+            log.warning("notification %s could not be recorded either", n.event_id, exc_info=True)
+        assert error is not None
+        return error
+
+    def _notifications_tx(self, items: list[tuple[Notification, bytes]]) -> list[str]:
+        """Insert inbox row + apply transition + status event + mark applied, for each item, then ONE
+        commit. Plain SQL Core on the hot path (payment notifications); refunds go through the ORM."""
+        outcomes: list[str] = []
+        with Session(self._engine, expire_on_commit=False) as session:
+            conn = session.connection()  # BEGIN IMMEDIATE on SQLite: one writer from here to commit
+            for n, body in items:
+                now = self._now()
+                inbox_id = notify.insert_inbox(conn, n, body, now)
+                if inbox_id is None:
+                    found = notify.find_inbox(conn, n)
+                    assert found is not None
+                    inbox_id, applied = found
+                    if applied:
+                        outcomes.append(notify.DUPLICATE)
+                        continue
+                outcome = self._apply_notification_tx(session, conn, n)
+                notify.mark_inbox_applied(conn, inbox_id, outcome, now)
+                outcomes.append(outcome)
+            session.commit()
+        return outcomes
+
+    def _apply_notification_tx(self, session: Session, conn: Connection, n: Notification) -> str:
+        source = f"notify {n.event_type}".strip()
+        if n.kind == "payment" and n.trade is not None:
+            state = self._apply_trade_row(conn, n.trade.out_trade_no, n.trade, source)
+            if state is None:
+                log.warning("%s notification %s for unknown order %s", n.channel.value, n.event_id, n.out_trade_no)
+                return "unknown-order"
+            return state
+        if n.kind == "refund" and n.refund is not None:
+            r = self._apply_refund_tx(session, n.refund, source)
+            if r is None:
+                log.warning("%s refund notification %s for unknown refund", n.channel.value, n.event_id)
+                return "unknown-refund"
+            session.flush()
+            return f"refund {r.state}"
+        log.info("%s notification %s (%s) acknowledged, nothing to apply", n.channel.value, n.event_id, n.event_type)
+        return "ignored"
+
+    def _apply_trade_row(self, conn: Connection, out_trade_no: str, result: TradeResult, source: str) -> str | None:
+        """:meth:`_apply_trade` in SQL Core inside the caller's transaction: the same state machine
+        (``_trade_changes``), compare-and-set on version and status event. Returns the payment's state
+        afterwards (None: no such payment)."""
+        row = repo.payment_row(conn, out_trade_no, lock=True)
+        if row is None:
+            return None
+        before = cast(Payment, row)
+        changes = self._trade_changes(before, result)
+        if not changes:
+            return str(row.state)
+        now = self._now()
+        if not repo.cas_update_payment_row(conn, row.id, row.version, changes, now):
+            raise _StaleRow()
+        after = SimpleNamespace(**{**row._mapping, **changes, "version": row.version + 1, "updated_at": now})
+        repo.insert_event(conn, repo.payment_view(cast(Payment, after)), now)
+        if after.state != row.state:
+            log.info(
+                "payment %s %s -> %s (%s)",
+                out_trade_no,
+                row.state,
+                after.state,
+                source,
+                extra={
+                    "out_trade_no": out_trade_no,
+                    "from_state": row.state,
+                    "to_state": after.state,
+                    "source": source,
+                },
+            )
+        return str(after.state)
+
     async def _apply_notification(self, n: Notification) -> str:
+        """(The older path, used by ``notify.process`` without ``store``.)"""
         if n.kind == "payment" and n.trade is not None:
             try:
                 p = await self._apply_trade(n.trade.out_trade_no, n.trade, f"notify {n.event_type}".strip())
@@ -1090,10 +1309,12 @@ class PaymentService:
         def inbox(session: Session) -> list[Any]:
             return notify.pending(session, now - notify.RECHECK_INBOX_AFTER)
 
-        for row in await self._db(inbox):
-            n = notify.notification_from_record(row)
-            outcome = await self._apply_notification(n)
-            await self._db(notify.mark_applied, row.id, outcome, self._now())
+        for row in await self._read(inbox):
+            # Applied and marked in one transaction (the row exists: only the apply part runs).
+            try:
+                await self._store_notification(notify.notification_from_record(row), row.body.encode())
+            except Exception:
+                log.exception("resolver: applying notification %s failed", row.event_id)
 
         def candidates(session: Session) -> list[Payment]:
             return list(repo.unsettled_payments(session))
@@ -1105,7 +1326,8 @@ class PaymentService:
             if claimed is None:
                 continue  # another process is settling it, or already has
             try:
-                after = await self._settle_pass(claimed)
+                async with self._leased(p.out_trade_no):
+                    after = await self._settle_pass(claimed)
             except Exception:
                 log.exception("resolver: settling %s failed", p.out_trade_no)
                 continue
@@ -1134,11 +1356,11 @@ class PaymentService:
         now = self._now()
 
         def claim(session: Session) -> Payment | None:
-            if not repo.claim_payment(session, out_trade_no, now, now + LEASE):
+            if not repo.claim_payment(session, out_trade_no, now, now + LEASE, owner=self._owner):
                 return None
             p = repo.get_payment(session, out_trade_no)
             if p is None or PaymentState(p.state) in SETTLED_STATES:
-                repo.release_payment(session, out_trade_no)
+                repo.release_payment(session, out_trade_no, owner=self._owner)
                 return None
             return p
 

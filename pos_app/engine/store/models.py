@@ -50,6 +50,7 @@ class Payment(LedgerTable, table=True):
     cancel_requested: bool = Field(default=False)
     failed_checks: int = Field(default=0)  # settle attempts that ended without a definite answer
     lease_until: datetime | None = _at(nullable=True)  # a process is settling it until then
+    lease_owner: str | None = Field(default=None, max_length=64)  # which process (renews while alive)
     version: int = Field(default=1)
     created_at: datetime = _at()
     updated_at: datetime = _at()

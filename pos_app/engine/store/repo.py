@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import Connection, Row, Table, func, insert, or_, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from pos_app.domain.routing import Channel, PaymentMode
@@ -23,6 +24,9 @@ from pos_app.engine.store.models import Attempt, Payment, Refund, StatusEvent
 
 #: Arbitrary constant naming the "append a status event" advisory lock on PostgreSQL (see append_event).
 _EVENT_LOCK_KEY = 0x504F5302
+#: The tables as SQL Core objects, for the hot paths that skip the ORM (notifications).
+PAYMENTS: Table = Payment.__table__  # type: ignore[attr-defined]
+STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
 OPEN_REFUND_STATES = (RefundState.PENDING.value, RefundState.PROCESSING.value, RefundState.UNKNOWN.value)
 UNSETTLED_PAYMENT_STATES = tuple(s.value for s in PaymentState if s not in SETTLED_STATES)
 
@@ -107,7 +111,9 @@ def cas_update_refund(session: Session, refund: Refund, changes: dict[str, Any],
     return True
 
 
-def claim_payment(session: Session, out_trade_no: str, now: datetime, until: datetime) -> bool:
+def claim_payment(
+    session: Session, out_trade_no: str, now: datetime, until: datetime, *, owner: str | None = None
+) -> bool:
     """Take the settling lease of a payment unless another process holds an unexpired one."""
     stmt = (
         update(Payment)
@@ -115,13 +121,31 @@ def claim_payment(session: Session, out_trade_no: str, now: datetime, until: dat
             col(Payment.out_trade_no) == out_trade_no,
             or_(col(Payment.lease_until).is_(None), col(Payment.lease_until) < now),
         )
+        .values(lease_until=until, lease_owner=owner)
+    )
+    return session.exec(stmt).rowcount == 1
+
+
+def renew_lease(session: Session, out_trade_no: str, owner: str, until: datetime) -> bool:
+    """Extend a lease ``owner`` still holds (False: it was released, settled or taken over)."""
+    stmt = (
+        update(Payment)
+        .where(
+            col(Payment.out_trade_no) == out_trade_no,
+            col(Payment.lease_owner) == owner,
+            col(Payment.lease_until).is_not(None),
+        )
         .values(lease_until=until)
     )
     return session.exec(stmt).rowcount == 1
 
 
-def release_payment(session: Session, out_trade_no: str) -> None:
-    session.exec(update(Payment).where(col(Payment.out_trade_no) == out_trade_no).values(lease_until=None))
+def release_payment(session: Session, out_trade_no: str, *, owner: str | None = None) -> None:
+    """Give the lease up (only if ``owner`` still holds it, when given)."""
+    stmt = update(Payment).where(col(Payment.out_trade_no) == out_trade_no)
+    if owner is not None:
+        stmt = stmt.where(col(Payment.lease_owner) == owner)
+    session.exec(stmt.values(lease_until=None))
 
 
 def record_attempt(
@@ -152,28 +176,52 @@ def attempts_for(session: Session, out_trade_no: str) -> Sequence[Attempt]:
 
 
 def append_event(session: Session, payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> int:
-    """Add a status event for the payment's terminal. Returns its id (the SSE ``id``).
+    """Add a status event for the payment's terminal. Returns its id (the SSE ``id``)."""
+    return insert_event(session.connection(), payment, now, refund=refund)
+
+
+def insert_event(conn: Connection, payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> int:
+    """:func:`append_event` on a Core connection (inside the caller's transaction).
 
     On PostgreSQL ids come from a sequence, and two transactions may commit out of id order; a reader
     that saw id 11 before id 10 committed would skip 10 for ever. A transaction-scoped advisory lock
     taken just before the insert (held to commit) makes event ids commit in order.
     """
-    if session.get_bind().dialect.name != "sqlite":
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
     payload: dict[str, Any] = {"payment": payment.model_dump(mode="json")}
     if refund is not None:
         payload["refund"] = refund.model_dump(mode="json")
-    row = StatusEvent(
-        terminal_id=payment.terminal_id,
-        type="refund" if refund is not None else "payment",
-        out_trade_no=payment.out_trade_no,
-        payload=json.dumps(payload, separators=(",", ":")),
-        created_at=now,
+    result = conn.execute(
+        insert(STATUS_EVENTS).values(
+            terminal_id=payment.terminal_id,
+            type="refund" if refund is not None else "payment",
+            out_trade_no=payment.out_trade_no,
+            payload=json.dumps(payload, separators=(",", ":")),
+            created_at=now,
+        )
     )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id
+    key = result.inserted_primary_key
+    assert key is not None and key[0] is not None
+    return int(key[0])
+
+
+def payment_row(conn: Connection, out_trade_no: str, *, lock: bool = False) -> Row[Any] | None:
+    """The payment as a plain row (attribute access like :class:`Payment`), no ORM object."""
+    stmt = core_select(PAYMENTS).where(PAYMENTS.c.out_trade_no == out_trade_no)
+    if lock:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def cas_update_payment_row(conn: Connection, row_id: int, version: int, changes: dict[str, Any], now: datetime) -> bool:
+    """:func:`cas_update_payment` on a Core connection: only if the row still has ``version``."""
+    stmt = (
+        update(PAYMENTS)
+        .where(PAYMENTS.c.id == row_id, PAYMENTS.c.version == version)
+        .values(**changes, version=version + 1, updated_at=now)
+    )
+    return conn.execute(stmt).rowcount == 1
 
 
 def events_since(session: Session, terminal_id: str, last_event_id: int, limit: int) -> list[PaymentEvent]:
