@@ -1,5 +1,5 @@
 """The day's sales in time order: the first and last receipt of a day are read from the two ends of
-this index instead of sorting the day.
+this index instead of sorting the day. Refunds still in flight are found by their state.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,7 +22,9 @@ SALES_TIME_COLUMNS = ["business_day", "created_at", "state", "channel", "transac
 
 def upgrade() -> None:
     op.create_index("ix_sales_day_time", "sales", SALES_TIME_COLUMNS, unique=False)
+    op.create_index("ix_refunds_state", "refunds", ["state"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_refunds_state", table_name="refunds")
     op.drop_index("ix_sales_day_time", table_name="sales")
