@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +69,9 @@ class EngineSettings(_Section):
     max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
     resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
+    reconcile_at: time | None = Field(
+        time(10, 0), description="Beijing time at which `pos engine serve` reconciles yesterday; empty turns it off."
+    )
     log_file: Path | None = Field(None, description="JSON log file (rotated); console logs are plain text.")
 
 

@@ -51,7 +51,7 @@ def serve(config: Path | None, log_level: str) -> None:
     log_file = settings.path(settings.engine.log_file) if settings.engine.log_file else None
     configure_logging(level=getattr(logging, log_level.upper()), log_file=log_file)
     host, port = split_listen(settings.engine.listen)
-    app = create_engine_app(settings)
+    app = create_engine_app(settings, reconcile_daily=settings.engine.reconcile_at is not None)
     log.info("engine listening on http://%s:%d (profile %s)", host, port, settings.home)
     uvicorn.run(
         app,

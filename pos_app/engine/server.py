@@ -313,9 +313,12 @@ def create_engine_app(
     *,
     provider_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    reconcile_daily: bool = False,
 ) -> FastAPI:
     """The engine ASGI app. The lifespan opens the ledger, builds providers and the service, and
-    runs the resolver (settles unknown outcomes) until shutdown."""
+    runs the resolver (settles unknown outcomes) until shutdown; with ``reconcile_daily`` it also
+    reconciles yesterday every day at ``[engine] reconcile_at`` (the served engine does; tests that
+    build the app in-process choose)."""
     metrics = EngineMetrics()
     now = clock or _utcnow
 
@@ -328,19 +331,29 @@ def create_engine_app(
         app.state.engine = EngineState(settings, registry, service, metrics, now)
         stop = asyncio.Event()
         resolver = asyncio.create_task(service.run_resolver(stop), name="pos-engine-resolver")
+        background = [resolver]
+        if reconcile_daily and settings.engine.reconcile_at is not None:
+            from pos_app.engine.reconcile.runner import run_scheduler
+
+            background.append(
+                asyncio.create_task(
+                    run_scheduler(settings, run_at=settings.engine.reconcile_at, stop=stop), name="pos-engine-reconcile"
+                )
+            )
         log.info("engine started (listen %s)", settings.engine.listen)
         try:
             yield
         finally:
             stop.set()
-            try:
-                await asyncio.wait_for(resolver, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                resolver.cancel()
-                with contextlib.suppress(BaseException):
-                    await resolver
-            except Exception:
-                log.exception("resolver stopped with an error")
+            for task in background:
+                try:
+                    await asyncio.wait_for(task, timeout=10)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                except Exception:
+                    log.exception("%s stopped with an error", task.get_name())
             await close_service()
             ledger.dispose()
             log.info("engine stopped")
