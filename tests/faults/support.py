@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -85,7 +86,7 @@ class Stack:
         """Start ``sandbox`` or ``engine`` and wait until it answers /healthz."""
         url = self.sandbox_url if name == "sandbox" else self.engine_url
         process = self._spawn(name, [*POS, name, "serve"])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: a loaded CI machine imports slowly
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"{name} exited: {(self.home / f'{name}.log').read_text()[-2000:]}")
@@ -120,19 +121,21 @@ class Stack:
         finally:
             self.env = saved
 
-    def settle_terminal(self, timeout_s: float = 120.0) -> str:
-        """Run the terminal's catch-up to the end (settle everything open, drain the outbox)."""
-        done = subprocess.run(
-            [*DRIVER, "--settle", "--timeout", str(timeout_s)],
-            env=self.env,
-            capture_output=True,
-            timeout=timeout_s + 60,
-            check=False,
-            cwd=REPO,
-        )
-        out = done.stdout.decode(errors="replace")
-        assert done.returncode == 0, f"catch-up did not finish: {out[-3000:]}{done.stderr.decode()[-3000:]}"
-        return out.strip().splitlines()[-1]
+    def settle_terminal(self, timeout_s: float = 120.0) -> dict[str, object]:
+        """The terminal restarted with the link back: its catch-up, run to the end in this process
+        (settle every open payment and refund through the engine, drain the outbox)."""
+        from tests.faults.terminal_driver import Terminal
+
+        async def catch_up() -> dict[str, object]:
+            terminal = Terminal(self.settings, random.Random(0))
+            try:
+                return await terminal.catch_up(timeout_s)
+            finally:
+                await terminal.aclose()
+
+        summary = asyncio.run(catch_up())
+        assert summary["open_payments"] == summary["open_refunds"] == summary["unsent"] == 0, summary
+        return summary
 
     def stop_all(self) -> None:
         for name in list(self.running):

@@ -87,6 +87,7 @@ def _round(stack: Stack, rng: random.Random, tally: Counter[str]) -> None:
     print(f"round: terminal finished after {waited:.1f} s more, catch-up {time.monotonic() - phase:.1f} s")
 
 
+@pytest.mark.timeout(120 + 90 * ROUNDS)  # about 15-40 s a round, depending on the machine's load
 def test_fault_rounds(tmp_path: Path) -> None:
     stack = Stack.create(tmp_path / "home")
     rng = random.Random(SEED)
