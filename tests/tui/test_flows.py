@@ -111,7 +111,7 @@ async def test_micropay_instant(settings, journal_engine, stack, client):
         await login(pilot)
         await type_amount(pilot, "9.90")
         await scan_payment(pilot, code)
-        await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="PAID")
+        await wait_until(pilot, lambda: screen_name(app) == "ResultScreen" and "PAID" in screen_text(app))
         text = screen_text(app)
         assert "PAID" in text and code not in text and code[-4:] in text
     [sale] = sales(journal_engine)
@@ -230,3 +230,36 @@ async def test_scanner_burst_on_checkout_pays_at_once(settings, journal_engine, 
         await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="PAID")
     [sale] = sales(journal_engine)
     assert sale.amount_fen == 420 and sale.channel == "alipay"
+
+
+async def test_intent_first_then_settled_on_next_start(settings, journal_engine, stack, client):
+    """The link to the engine breaks just before the code is sent: the sale is already in the journal
+    (intent first), the till says so; on the next start the open payment is settled via the engine."""
+    from pos_app.engine.client import EngineClient
+    from tests.tui.support import LinkProxy
+
+    code = await stack.auth_code("wechat")
+    proxy = LinkProxy(int(stack.engine_url.rsplit(":", 1)[1]))
+    await proxy.up()
+    linked = EngineClient(proxy.url, settings.terminal.terminal_id, client._key)
+    app = app_for(settings, journal_engine, linked, health_interval_s=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await wait_until(pilot, lambda: app.engine_online is True, what="online")
+        await proxy.down()
+        await type_amount(pilot, "15")
+        await scan_payment(pilot, code)
+        await wait_until(pilot, lambda: "Engine unreachable" in screen_text(app), what="offline message")
+        assert "Traceback" not in screen_text(app)
+    [sale] = sales(journal_engine)
+    assert sale.state == PaymentState.CREATED and sale.cashier == "Demo Cashier"
+
+    app = app_for(settings, journal_engine, client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"1234", "enter")
+        await wait_until(pilot, lambda: screen_name(app) == "PendingScreen", what="open payments shown")
+        await wait_until(pilot, lambda: "All settled" in screen_text(app), what="settled")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "CheckoutScreen", what="checkout")
+    [sale] = sales(journal_engine)
+    assert sale.state == PaymentState.CLOSED  # never reached the engine: nothing was charged

@@ -28,7 +28,9 @@ class PendingScreen(TillScreen):
                 "and, if still open, cancelled — nothing is charged twice.",
                 classes="hint",
             )
-            yield DataTable(id="pending-table", cursor_type="row")
+            table: DataTable[str] = DataTable(id="pending-table", cursor_type="row")
+            table.can_focus = False  # Enter belongs to the screen (continue), not to the table
+            yield table
             yield Static("", id="pending-state", classes="big-state")
 
     def on_mount(self) -> None:
