@@ -8,10 +8,11 @@ a bad amount or a missing summary rejects the whole file with the line number.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import chain, islice, repeat
@@ -332,12 +333,34 @@ def parse_wechat_bill_file(path: Path, *, source: str | None = None, bill_date: 
     name = source or f"WeChat Pay bill {path.name}"
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as text:
-            return parse_wechat_bill(text, source=name, bill_date=bill_date)
+        with opener(path, "rb") as raw:
+            return parse_wechat_bill(chain.from_iterable(_line_blocks(raw.read)), source=name, bill_date=bill_date)
     except UnicodeDecodeError:
         with opener(path, "rb") as raw:
             data = raw.read()
         raise BillFormatError(name, _bad_utf8_line(data), "not valid UTF-8 text") from None
+
+
+_BLOCK = 1 << 20
+
+
+def _line_blocks(read: Callable[[int], bytes]) -> Iterator[list[str]]:
+    """The text lines of a UTF-8 (BOM optional) byte stream, a block of lines at a time.
+
+    Lines are cut exactly as ``open(..., newline="")`` cuts them (``\n``, ``\r\n`` or a lone ``\r``,
+    kept at the end of the line) but a megabyte at a time in C, not line by line.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    rest = ""
+    while block := read(_BLOCK):
+        text = rest + decoder.decode(block)
+        cut = text.rfind("\n") + 1  # a "\r" just before the cut stays with its "\n"
+        rest = text[cut:]
+        if cut:
+            yield io.StringIO(text[:cut], newline="").readlines()
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield io.StringIO(rest, newline="").readlines()
 
 
 def _bad_utf8_line(data: bytes) -> int:
