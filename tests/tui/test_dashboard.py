@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Input, Sparkline, Static
 
 from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
@@ -121,6 +121,8 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         if pilot.app.engine_online is False:
             break
         await asyncio.sleep(0.01)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
     await pilot.pause(0.6)
 
 
@@ -274,5 +276,6 @@ def test_shift_close_snapshot(snap_compare, app: PosApp, ops_journal: Engine) ->
         await pilot.pause()
         await pilot.press("f3")
         await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=blind_close)
