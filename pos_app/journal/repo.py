@@ -68,6 +68,15 @@ class LineIn:
         return self.unit_fen * self.qty
 
 
+def business_day_of(at: datetime) -> str:
+    """The store's local date of an instant (the machine's time zone: the till stands in the store).
+
+    Callers may pass UTC times; the day must still be the local one, or a sale at 07:30 in Beijing
+    would land on the previous day.
+    """
+    return aware(at).astimezone().strftime("%Y-%m-%d")
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -166,7 +175,7 @@ def _insert_sale(
         amount_fen=total,
         state=state,
         shift_id=None if shift is None else shift.id,
-        business_day=when.strftime("%Y-%m-%d"),
+        business_day=business_day_of(when),
         created_at=when,
         updated_at=when,
     )
@@ -376,7 +385,7 @@ def void_cash_sale(
         raise JournalError("Wallet payments are voided through the engine (cancel), not here.")
     if sale.state != PaymentState.PAID:
         raise JournalError(f"Only a paid sale without refunds can be voided; this one is {sale.state.value}.")
-    if sale.business_day != aware(at).strftime("%Y-%m-%d"):
+    if sale.business_day != business_day_of(at):
         raise JournalError("Only today's sales can be voided — use a refund instead.")
     attempt = get_attempt(session, out_trade_no)
     assert attempt is not None
