@@ -19,12 +19,13 @@ ORM session.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Table, update
+from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -153,7 +154,7 @@ def record(session: Session, n: Notification, body: bytes, now: datetime) -> tup
     return row.id, False
 
 
-def _inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]:
+def inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]:
     return {
         "channel": n.channel.value,
         "event_id": n.event_id[:128],
@@ -166,36 +167,43 @@ def _inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]
     }
 
 
-def insert_inbox(conn: Connection, n: Notification, body: bytes, now: datetime) -> int | None:
-    """Insert the inbox row; None if (channel, event id) is already there (or being inserted: on
-    PostgreSQL the insert waits for the other transaction and then does nothing)."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = (
+@functools.cache
+def _insert_inbox_stmt(dialect_name: str) -> Any:
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    return (
         dialect.insert(INBOX)
-        .values(**_inbox_values(n, body, now))
+        .values({name: bindparam(name) for name in _INBOX_COLUMNS})
         .on_conflict_do_nothing(index_elements=["channel", "event_id"])
         .returning(INBOX.c.id)
     )
-    inserted = conn.execute(stmt).scalar()
+
+
+_INBOX_COLUMNS = ("channel", "event_id", "event_type", "kind", "out_trade_no", "body", "parsed", "received_at")
+_FIND_INBOX = core_select(INBOX.c.id, INBOX.c.applied_at).where(
+    INBOX.c.channel == bindparam("w_channel"), INBOX.c.event_id == bindparam("w_event_id")
+)
+_MARK_INBOX = (
+    update(INBOX)
+    .where(INBOX.c.id == bindparam("w_id"), INBOX.c.applied_at.is_(None))
+    .values(applied_at=bindparam("v_at"), outcome=bindparam("v_outcome"))
+)
+
+
+def insert_inbox(conn: Connection, n: Notification, body: bytes, now: datetime) -> int | None:
+    """Insert the inbox row; None if (channel, event id) is already there (or being inserted: on
+    PostgreSQL the insert waits for the other transaction and then does nothing)."""
+    inserted = conn.execute(_insert_inbox_stmt(conn.dialect.name), inbox_values(n, body, now)).scalar()
     return None if inserted is None else int(inserted)
 
 
 def find_inbox(conn: Connection, n: Notification) -> tuple[int, bool] | None:
     """(row id, already applied) of the notification's inbox row, if recorded."""
-    stmt = core_select(INBOX.c.id, INBOX.c.applied_at).where(
-        INBOX.c.channel == n.channel.value, INBOX.c.event_id == n.event_id[:128]
-    )
-    row = conn.execute(stmt).first()
+    row = conn.execute(_FIND_INBOX, {"w_channel": n.channel.value, "w_event_id": n.event_id[:128]}).first()
     return None if row is None else (int(row.id), row.applied_at is not None)
 
 
 def mark_inbox_applied(conn: Connection, inbox_id: int, outcome: str, now: datetime) -> None:
-    stmt = (
-        update(INBOX)
-        .where(INBOX.c.id == inbox_id, INBOX.c.applied_at.is_(None))
-        .values(applied_at=now, outcome=outcome[:64])
-    )
-    conn.execute(stmt)
+    conn.execute(_MARK_INBOX, {"w_id": inbox_id, "v_at": now, "v_outcome": outcome[:64]})
 
 
 def mark_applied(session: Session, inbox_id: int, outcome: str, now: datetime) -> None:

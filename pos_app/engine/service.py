@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
@@ -69,6 +69,7 @@ from pos_app.engine.schemas import (
 )
 from pos_app.engine.store import repo
 from pos_app.engine.store.db import is_sqlite, reader
+from pos_app.engine.store.hotpath import HotPath, dbapi_cursor, hot_path
 from pos_app.engine.store.models import Payment, Refund
 
 log = logging.getLogger(__name__)
@@ -1095,6 +1096,7 @@ class PaymentService:
         while self._notify_queue:
             batch = self._notify_queue[:NOTIFY_BATCH]
             del self._notify_queue[:NOTIFY_BATCH]
+
             try:
                 results: list[str | Exception] = await asyncio.to_thread(
                     self._write_notifications, [(n, b) for n, b, _ in batch]
@@ -1149,30 +1151,36 @@ class PaymentService:
 
     def _notifications_tx(self, items: list[tuple[Notification, bytes]]) -> list[str]:
         """Insert inbox row + apply transition + status event + mark applied, for each item, then ONE
-        commit. Plain SQL Core on the hot path (payment notifications); refunds go through the ORM."""
+        commit. Plain SQL (``store.hotpath``) for payment notifications; refunds go through the ORM."""
         outcomes: list[str] = []
         with Session(self._engine, expire_on_commit=False) as session:
             conn = session.connection()  # BEGIN IMMEDIATE on SQLite: one writer from here to commit
-            for n, body in items:
-                now = self._now()
-                inbox_id = notify.insert_inbox(conn, n, body, now)
-                if inbox_id is None:
-                    found = notify.find_inbox(conn, n)
-                    assert found is not None
-                    inbox_id, applied = found
-                    if applied:
-                        outcomes.append(notify.DUPLICATE)
-                        continue
-                outcome = self._apply_notification_tx(session, conn, n)
-                notify.mark_inbox_applied(conn, inbox_id, outcome, now)
-                outcomes.append(outcome)
+            sql = hot_path(conn)
+            cursor = dbapi_cursor(conn)
+            try:
+                for n, body in items:
+                    now = self._now()
+                    values = notify.inbox_values(n, body, now)
+                    inbox_id = sql.insert_inbox(cursor, values)
+                    if inbox_id is None:
+                        found = sql.find_inbox(cursor, values["channel"], values["event_id"])
+                        assert found is not None
+                        inbox_id, applied = found
+                        if applied:
+                            outcomes.append(notify.DUPLICATE)
+                            continue
+                    outcome = self._apply_notification_tx(session, cursor, n)
+                    sql.mark_inbox_applied(cursor, inbox_id, outcome, now)
+                    outcomes.append(outcome)
+            finally:
+                cursor.close()
             session.commit()
         return outcomes
 
-    def _apply_notification_tx(self, session: Session, conn: Connection, n: Notification) -> str:
+    def _apply_notification_tx(self, session: Session, cursor: Any, n: Notification) -> str:
         source = f"notify {n.event_type}".strip()
         if n.kind == "payment" and n.trade is not None:
-            state = self._apply_trade_row(conn, n.trade.out_trade_no, n.trade, source)
+            state = self._apply_trade_row(hot_path(session.connection()), cursor, n.trade.out_trade_no, n.trade, source)
             if state is None:
                 log.warning("%s notification %s for unknown order %s", n.channel.value, n.event_id, n.out_trade_no)
                 return "unknown-order"
@@ -1187,22 +1195,23 @@ class PaymentService:
         log.info("%s notification %s (%s) acknowledged, nothing to apply", n.channel.value, n.event_id, n.event_type)
         return "ignored"
 
-    def _apply_trade_row(self, conn: Connection, out_trade_no: str, result: TradeResult, source: str) -> str | None:
-        """:meth:`_apply_trade` in SQL Core inside the caller's transaction: the same state machine
+    def _apply_trade_row(
+        self, sql: HotPath, cursor: Any, out_trade_no: str, result: TradeResult, source: str
+    ) -> str | None:
+        """:meth:`_apply_trade` in plain SQL inside the caller's transaction: the same state machine
         (``_trade_changes``), compare-and-set on version and status event. Returns the payment's state
         afterwards (None: no such payment)."""
-        row = repo.payment_row(conn, out_trade_no, lock=True)
+        row = sql.payment(cursor, out_trade_no, lock=True)
         if row is None:
             return None
-        before = cast(Payment, row)
-        changes = self._trade_changes(before, result)
+        changes = self._trade_changes(cast(Payment, row), result)
         if not changes:
             return str(row.state)
         now = self._now()
-        if not repo.cas_update_payment_row(conn, row.id, row.version, changes, now):
+        if not sql.cas_update_payment(cursor, row.id, row.version, changes, now):
             raise _StaleRow()
-        after = SimpleNamespace(**{**row._mapping, **changes, "version": row.version + 1, "updated_at": now})
-        repo.insert_event(conn, repo.payment_view(cast(Payment, after)), now)
+        after = SimpleNamespace(**{**vars(row), **changes, "version": row.version + 1, "updated_at": now})
+        sql.insert_event(cursor, repo.event_values(repo.payment_view(cast(Payment, after)), now))
         if after.state != row.state:
             log.info(
                 "payment %s %s -> %s (%s)",

@@ -166,31 +166,62 @@ def make_notifications(settings: Settings, orders: list[str], amount_fen: int) -
     return out
 
 
+def _request_bytes(host: str, path: str, item: Notification) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(item.body)}"]
+    head += [f"{k}: {v}" for k, v in item.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + item.body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+        elif name.strip().lower() == "transfer-encoding":
+            raise RuntimeError("chunked responses are not expected here")
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
 async def fire(url: str, items: list[Notification], concurrency: int) -> tuple[float, list[float], int]:
-    """Send everything with ``concurrency`` workers; returns (seconds, latencies, acknowledged)."""
-    queue: asyncio.Queue[Notification] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
+    """Send everything with ``concurrency`` keep-alive connections; returns (seconds, latencies, acked).
+
+    A minimal HTTP/1.1 client on asyncio streams (requests pre-built): the load generator shares the
+    machine with the server under test, so it must cost as little CPU as possible (httpx spent more
+    CPU per request than the servers did, and capped both at the same rate).
+    """
+    parsed = httpx.URL(url)
+    host, port, path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
+    requests = [_request_bytes(f"{host}:{port}", path, item) for item in items]
+    next_index = 0
     latencies: list[float] = []
     acked = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def worker() -> None:
-            nonlocal acked
-            while not queue.empty():
-                item = queue.get_nowait()
+    async def worker() -> None:
+        nonlocal acked, next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < len(requests):
+                request = requests[next_index]
+                next_index += 1
                 started = time.perf_counter()
-                response = await client.post(url, content=item.body, headers=item.headers)
+                writer.write(request)
+                status, body = await _read_response(reader)
                 latencies.append(time.perf_counter() - started)
-                if response.status_code in (200, 204):
+                if status in (200, 204):
                     acked += 1
                 else:
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+                    raise RuntimeError(f"{url}: {status} {body[:200]!r}")
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies, acked
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, acked
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -244,12 +275,30 @@ def check_reference(path: Path, orders: list[str], distinct_events: int) -> None
     assert paid == len(orders) and inbox == distinct_events, (paid, inbox)
 
 
-def summary(name: str, seconds: float, latencies: list[float], acked: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all threads) so far; 0 where /proc is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(url: str, load: list[Notification], concurrency: int, pid: int) -> tuple[float, list[float], int, float]:
+    before = cpu_seconds(pid)
+    seconds, latencies, acked = asyncio.run(fire(url, load, concurrency))
+    return seconds, latencies, acked, cpu_seconds(pid) - before
+
+
+def summary(name: str, seconds: float, latencies: list[float], acked: int, cpu: float) -> dict[str, float]:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
     rate = acked / seconds
-    print(f"{name:<10} {acked:6d} acked in {seconds:6.2f} s  {rate:8.1f} notif/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
+    print(
+        f"{name:<10} {acked:6d} acked in {seconds:6.2f} s  {rate:8.1f} notif/s  p50 {p50:7.1f} ms  "
+        f"p99 {p99:7.1f} ms  server CPU {1000 * cpu / max(acked, 1):5.2f} ms/notif"
+    )
     return {"rate": rate, "p50": p50, "p99": p99}
 
 
@@ -292,8 +341,8 @@ def main() -> None:
         items = make_notifications(settings, orders, amount)
         load = items + random.Random(1).sample(items, len(items) // 10)
         random.Random(2).shuffle(load)
-        seconds, latencies, acked = asyncio.run(fire(url, load, args.concurrency))
-        results["engine"] = summary("engine", seconds, latencies, acked)
+        seconds, latencies, acked, cpu = run_load(url, load, args.concurrency, engine.pid)
+        results["engine"] = summary("engine", seconds, latencies, acked, cpu)
         check_engine(settings, orders, len(items))
     finally:
         engine.terminate()
@@ -312,8 +361,8 @@ def main() -> None:
         items = make_notifications(settings, orders, amount)
         load = items + random.Random(1).sample(items, len(items) // 10)
         random.Random(2).shuffle(load)
-        seconds, latencies, acked = asyncio.run(fire(url, load, args.concurrency))
-        results["reference"] = summary("reference", seconds, latencies, acked)
+        seconds, latencies, acked, cpu = run_load(url, load, args.concurrency, reference.pid)
+        results["reference"] = summary("reference", seconds, latencies, acked, cpu)
         check_reference(ref_db, orders, len(items))
     finally:
         reference.terminate()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, func, insert, or_, text, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, or_, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -180,6 +181,20 @@ def append_event(session: Session, payment: PaymentView, now: datetime, *, refun
     return insert_event(session.connection(), payment, now, refund=refund)
 
 
+def event_values(payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> dict[str, Any]:
+    """The status_events row for a payment (and refund) change: the SSE payload is the views as JSON."""
+    payload: dict[str, Any] = {"payment": payment.model_dump(mode="json")}
+    if refund is not None:
+        payload["refund"] = refund.model_dump(mode="json")
+    return {
+        "terminal_id": payment.terminal_id,
+        "type": "refund" if refund is not None else "payment",
+        "out_trade_no": payment.out_trade_no,
+        "payload": json.dumps(payload, separators=(",", ":")),
+        "created_at": now,
+    }
+
+
 def insert_event(conn: Connection, payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> int:
     """:func:`append_event` on a Core connection (inside the caller's transaction).
 
@@ -189,39 +204,41 @@ def insert_event(conn: Connection, payment: PaymentView, now: datetime, *, refun
     """
     if conn.dialect.name != "sqlite":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
-    payload: dict[str, Any] = {"payment": payment.model_dump(mode="json")}
-    if refund is not None:
-        payload["refund"] = refund.model_dump(mode="json")
-    result = conn.execute(
-        insert(STATUS_EVENTS).values(
-            terminal_id=payment.terminal_id,
-            type="refund" if refund is not None else "payment",
-            out_trade_no=payment.out_trade_no,
-            payload=json.dumps(payload, separators=(",", ":")),
-            created_at=now,
-        )
-    )
+    result = conn.execute(_INSERT_EVENT, event_values(payment, now, refund=refund))
     key = result.inserted_primary_key
     assert key is not None and key[0] is not None
     return int(key[0])
 
 
+# Hot-path statements are built once (bound parameters, no per-call construction or cache-key work).
+_INSERT_EVENT = insert(STATUS_EVENTS).values(
+    {name: bindparam(name) for name in ("terminal_id", "type", "out_trade_no", "payload", "created_at")}
+)
+_PAYMENT_ROW = core_select(PAYMENTS).where(PAYMENTS.c.out_trade_no == bindparam("otn"))
+_PAYMENT_ROW_LOCKED = _PAYMENT_ROW.with_for_update()
+
+
+@lru_cache(maxsize=64)
+def _cas_payment_stmt(columns: frozenset[str]) -> Any:
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
+    values.update(version=bindparam("v_version"), updated_at=bindparam("v_now"))
+    return (
+        update(PAYMENTS)
+        .where(PAYMENTS.c.id == bindparam("w_id"), PAYMENTS.c.version == bindparam("w_version"))
+        .values(values)
+    )
+
+
 def payment_row(conn: Connection, out_trade_no: str, *, lock: bool = False) -> Row[Any] | None:
     """The payment as a plain row (attribute access like :class:`Payment`), no ORM object."""
-    stmt = core_select(PAYMENTS).where(PAYMENTS.c.out_trade_no == out_trade_no)
-    if lock:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    return conn.execute(_PAYMENT_ROW_LOCKED if lock else _PAYMENT_ROW, {"otn": out_trade_no}).first()
 
 
 def cas_update_payment_row(conn: Connection, row_id: int, version: int, changes: dict[str, Any], now: datetime) -> bool:
     """:func:`cas_update_payment` on a Core connection: only if the row still has ``version``."""
-    stmt = (
-        update(PAYMENTS)
-        .where(PAYMENTS.c.id == row_id, PAYMENTS.c.version == version)
-        .values(**changes, version=version + 1, updated_at=now)
-    )
-    return conn.execute(stmt).rowcount == 1
+    params = {f"v_{c}": v for c, v in changes.items()}
+    params.update(w_id=row_id, w_version=version, v_version=version + 1, v_now=now)
+    return int(conn.execute(_cas_payment_stmt(frozenset(changes)), params).rowcount) == 1
 
 
 def events_since(session: Session, terminal_id: str, last_event_id: int, limit: int) -> list[PaymentEvent]:
