@@ -233,12 +233,11 @@ def match_channel(
     del payment_rows
     refund_rows: list[int] = []
     reversals: set[str] = set()  # orders whose bill shows the payment and its reversal (money back)
-    for i in range(n):
-        if not is_payment[i]:
-            if is_reversal(bill, i):
-                reversals.add(bill.out_trade_no[i])
-            else:
-                refund_rows.append(i)
+    for i in compress(range(n), bill.kind):  # the non-payment rows (kind != PAYMENT), found in C
+        if is_reversal(bill, i):
+            reversals.add(bill.out_trade_no[i])
+        else:
+            refund_rows.append(i)
 
     # 2. Walk the ledger once; pop each key so what is left is missing locally.
     pop = index.pop

@@ -214,7 +214,7 @@ def _column(
     The fast path takes the bill's own forms (two decimals; fees five); anything else goes value
     by value through the strict parser, which names the line of the first bad value.
     """
-    if values.count("0.00") == len(values):
+    if values[0] == "0.00" and values.count("0.00") == len(values):
         return [0] * len(values)  # e.g. the refund columns of a run of payment rows
     joined = "\n".join(values)
     if pattern.fullmatch(joined):
@@ -275,8 +275,8 @@ def _parse_rows(bill: Bill, lines: list[str], first: int, c: _Columns, sums: dic
     kinds = bytearray(n)  # PAYMENT everywhere, refund rows patched below
     amount, settled = list(total), list(settle)
     refund_nos = [""] * n
-    if c.rno is not None and c.rstatus is not None:
-        rnos = cols[c.rno]
+    if c.rno is not None and c.rstatus is not None and cols[c.rno].count("0") + cols[c.rno].count("") != n:
+        rnos = cols[c.rno]  # some refund rows (counted in C; a run of payments skips the scan)
         for k in [k for k, r in enumerate(rnos) if r not in _EMPTY_REFUND_NO]:
             refund_status = _REFUND_STATUS.get(cols[c.rstatus][k])
             if refund_status is None:
@@ -301,16 +301,17 @@ def _parse_rows(bill: Bill, lines: list[str], first: int, c: _Columns, sums: dic
         ("充值券退款金额", coupon), ("申请退款金额", req),
     ):  # fmt: skip
         sums[name] += sum(values)
-    bill.line_no.extend(range(first, first + n))
+    # array.fromlist converts a list in one C loop (extend() goes through the iterator protocol).
+    bill.line_no.fromlist(list(range(first, first + n)))
     bill.kind += kinds
     bill.out_trade_no.extend(otns)
     bill.out_refund_no.extend(refund_nos)
     bill.status.extend(status)  # type: ignore[arg-type]
-    bill.amount_fen.extend(amount)
-    bill.settle_fen.extend(settled)
-    bill.fee_millifen.extend(fee)
-    bill.line_hash.extend(map(hash, lines))
-    bill.at_hms.extend(at_hms)
+    bill.amount_fen.fromlist(amount)
+    bill.settle_fen.fromlist(settled)
+    bill.fee_millifen.fromlist(fee)
+    bill.line_hash.fromlist(list(map(hash, lines)))
+    bill.at_hms.fromlist(at_hms)
 
 
 def _yuan(value: int) -> str:
