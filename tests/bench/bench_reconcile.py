@@ -6,7 +6,8 @@ the files are generated beforehand by another subprocess). The 100,000-row run i
 it to show the growth is linear.
 
 Phases timed: parse (streamed from the archived ``.csv.gz``), ledger load (a real SQLite ledger with
-the engine's schema, through ``sources.load_ledger_payments``), match (``match_channel``).
+the engine's schema, streamed from the driver cursor by ``sources.iter_ledger_payments`` straight into
+``match_channel``).
 The data carries 0.1 % differences of every kind so the slow paths run too.
 
 Run: ``.venv/bin/python tests/bench/bench_reconcile.py`` (or with pytest: ``-p no:cacheprovider

@@ -227,3 +227,32 @@ def test_big_wechat_bill_across_chunks_keeps_exact_line_numbers() -> None:
     with pytest.raises(BillFormatError) as caught:
         parse_wechat_bill_bytes("\r\n".join(lines).encode())
     assert caught.value.line_no == bad + 1 and "交易时间" in caught.value.reason
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 64, 1 << 20])
+def test_wechat_file_lines_are_cut_as_the_text_reader_cuts_them(piece: int) -> None:
+    """The block reader of bill files gives the very lines (and line numbers) of open(newline="")."""
+    import io
+    from itertools import chain
+
+    from pos_app.engine.reconcile.wechat_bill import _line_blocks
+
+    text = "\ufeff头,a\r\n`商品,`1.00\r\n\r\nlone\rcr\n\n`多字节 字符\r\r\nlast line without break 末"
+    data = text.encode("utf-8")
+    expected = list(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+    stream = io.BytesIO(data)
+    got = list(chain.from_iterable(_line_blocks(lambda _size: stream.read(piece))))
+    assert got == expected
+    assert got[0] == "头,a\r\n" and got[3] == "lone\r" and got[-1].endswith("末")
+
+
+def test_wechat_gzip_file_cut_mid_character_is_rejected_with_its_line(tmp_path: Path) -> None:
+    data = fixture_text("wechat_all_ok.csv").encode("utf-8")
+    second_line = data.index(b"\n") + 1
+    cut = next(k for k in range(second_line, len(data)) if data[k] >= 0x80) + 1  # inside a character
+    path = tmp_path / "bill.csv.gz"
+    path.write_bytes(gzip.compress(data[:cut]))
+    with pytest.raises(BillFormatError) as err:
+        parse_wechat_bill_file(path)
+    assert err.value.line_no == 2
+    assert "UTF-8" in err.value.reason
