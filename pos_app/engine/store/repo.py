@@ -183,14 +183,15 @@ def append_event(session: Session, payment: PaymentView, now: datetime, *, refun
 
 def event_values(payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> dict[str, Any]:
     """The status_events row for a payment (and refund) change: the SSE payload is the views as JSON."""
-    payload: dict[str, Any] = {"payment": payment.model_dump(mode="json")}
+    # Serialised by pydantic directly (compact JSON, the same document as json.dumps of model_dump).
+    payload = '{"payment":' + payment.model_dump_json()
     if refund is not None:
-        payload["refund"] = refund.model_dump(mode="json")
+        payload += ',"refund":' + refund.model_dump_json()
     return {
         "terminal_id": payment.terminal_id,
         "type": "refund" if refund is not None else "payment",
         "out_trade_no": payment.out_trade_no,
-        "payload": json.dumps(payload, separators=(",", ":")),
+        "payload": payload + "}",
         "created_at": now,
     }
 
