@@ -23,6 +23,7 @@ from sqlmodel import Session
 from pos_app import journal
 from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError, EngineUnavailable, PosError
+from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
 from pos_app.domain.states import SETTLED_STATES, TRANSITIONS, PaymentState, RefundState
 from pos_app.engine.client import EngineClient, EngineConflict, PaymentNotFound
@@ -619,8 +620,6 @@ def _summary(kind: str, payload: dict[str, object]) -> str:
     elif kind.startswith("refund."):
         refund = payload.get("refund")
         amount = refund.get("amount_fen") if isinstance(refund, dict) else None
-        from pos_app.domain.money import format_fen
-
         text = f"refund {payload.get('out_refund_no')}"
         if isinstance(amount, int):
             text += f" {format_fen(amount)}"
@@ -629,7 +628,8 @@ def _summary(kind: str, payload: dict[str, object]) -> str:
         if payload.get("approved_by"):
             text += f" approved by {payload['approved_by']}"
     elif kind == "sale.cash":
-        text = f"cash sale, change {payload.get('change_fen')} fen"
+        change = payload.get("change_fen")
+        text = f"cash sale, change {format_fen(change)}" if isinstance(change, int) else "cash sale, exact"
     else:
         text = kind
     return f"{text} — {who}" if who else text

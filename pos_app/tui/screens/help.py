@@ -9,7 +9,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Everywhere", [("F1", "this help"), ("Ctrl+Q", "quit the till"), ("Esc", "back / cancel")]),
+    (
+        "Everywhere",
+        [
+            ("F1", "this help"),
+            ("F2", "manager dashboard (manager PIN)"),
+            ("F3", "open / close the shift (blind count)"),
+            ("Ctrl+Q", "quit the till"),
+            ("Esc", "back / cancel"),
+        ],
+    ),
     ("Sign in", [("digits, Enter", "cashier PIN")]),
     (
         "Checkout",
@@ -38,8 +47,19 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ),
     ("Cash", [("digits, Enter", "cash tendered (empty = exact), shows the change")]),
     ("Result", [("Enter / n", "next sale"), ("h", "history")]),
+    (
+        "Dashboard",
+        [("[ / ]", "previous / next day"), ("t", "today"), ("x", "X report"), ("z", "Z report: close the day")],
+    ),
     ("History", [("type", "search: amount, time, channel, order no"), ("↑↓ Enter", "open a sale")]),
-    ("Sale", [("r", "refund part or all (manager PIN)"), ("v", "void (manager PIN)")]),
+    (
+        "Sale",
+        [
+            ("r", "refund part or all (manager PIN)"),
+            ("v", "void (manager PIN)"),
+            ("p", "receipt on screen; p again reprints"),
+        ],
+    ),
     ("Open payments", [("r", "retry settling"), ("Enter", "continue"), ("Esc", "continue, cash only")]),
 ]
 

@@ -20,11 +20,12 @@ from pos_app.tui.screens.base import TillScreen
 
 class SaleScreen(TillScreen):
     HEADING = "Sale"
-    KEYS = "r refund · v void (full) · Esc back · F1 help"
+    KEYS = "r refund · v void (full) · p receipt / reprint · Esc back · F1 help"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("r", "refund", "Refund"),
         Binding("v", "void", "Void"),
+        Binding("p", "receipt", "Receipt"),
     ]
 
     def __init__(self, out_trade_no: str) -> None:
@@ -137,6 +138,11 @@ class SaleScreen(TillScreen):
     def payment_updated(self, message: PaymentUpdated) -> None:
         if message.view.out_trade_no == self.out_trade_no:
             self.reload()
+
+    def action_receipt(self) -> None:
+        from pos_app.tui.screens.report_receipt import ReceiptScreen
+
+        self.app.push_screen(ReceiptScreen(self.out_trade_no))
 
     def action_back(self) -> None:
         self.app.pop_screen()
