@@ -13,9 +13,11 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from itertools import chain
 from sys import intern
+from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, inspect, or_, select, union_all
+from sqlalchemy import Engine, Executable, and_, case, func, inspect, or_, select, union_all
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
@@ -60,13 +62,16 @@ def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterato
             p.channel == channel.value, p.business_day == yesterday, p.paid_at >= start, p.paid_at < end
         ),
     )
+    # These columns need no conversion: the driver's own row tuples are handed over as they are,
+    # which skips building a SQLAlchemy row (or any new tuple) per payment, and chained in C.
+    return chain.from_iterable(_batches(engine, stmt))
+
+
+def _batches(engine: Engine, stmt: Executable) -> Iterator[Sequence[Any]]:
     with reader(engine).connect() as conn:
-        result = conn.execute(stmt)
-        # These columns need no conversion: the driver's own row tuples are handed over as they
-        # are, which skips building a SQLAlchemy row (or any new tuple) per payment.
-        cursor = result.cursor
+        cursor = conn.execute(stmt).cursor
         while batch := cursor.fetchmany(20_000):
-            yield from batch
+            yield batch
 
 
 def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:
