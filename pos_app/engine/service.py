@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
@@ -1098,9 +1098,7 @@ class PaymentService:
             del self._notify_queue[:NOTIFY_BATCH]
 
             try:
-                results: list[str | Exception] = await asyncio.to_thread(
-                    self._write_notifications, [(n, b) for n, b, _ in batch]
-                )
+                results = await self._write_batch([(n, b) for n, b, _ in batch])
             except Exception as exc:  # nobody in this batch is acknowledged; the gateway sends again
                 results = [exc] * len(batch)
             except BaseException:  # cancelled (shutdown): nobody waiting is acknowledged
@@ -1119,6 +1117,24 @@ class PaymentService:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    async def _write_batch(self, items: list[tuple[Notification, bytes]]) -> list[str | Exception]:
+        """One SQLite transaction for the batch: BEGIN IMMEDIATE (which may wait for another writer)
+        and COMMIT (the fsync) in a worker thread, the statements in between on the event loop (they
+        cannot wait: this transaction holds the write lock). Running them in a worker thread instead
+        made them queue for the GIL behind the requests being parsed, several times their CPU time.
+        If anything fails, each notification is written on its own in a worker thread."""
+        session = Session(self._engine, expire_on_commit=False)
+        try:
+            conn = await asyncio.to_thread(session.connection)
+            outcomes: list[str | Exception] = list(self._notification_statements(session, conn, items))
+            await asyncio.to_thread(session.commit)
+            return outcomes
+        except Exception:
+            log.warning("a batch of %d notifications failed; writing them one by one", len(items), exc_info=True)
+        finally:
+            session.close()  # the connection back to the pool (no transaction left open: instant)
+        return await asyncio.to_thread(lambda: [self._write_one_notification(n, body) for n, body in items])
 
     def _write_notifications(self, items: list[tuple[Notification, bytes]]) -> list[str | Exception]:
         """(Worker thread.) One transaction for the whole batch; if it fails, each item on its own."""
@@ -1150,31 +1166,39 @@ class PaymentService:
         return error
 
     def _notifications_tx(self, items: list[tuple[Notification, bytes]]) -> list[str]:
-        """Insert inbox row + apply transition + status event + mark applied, for each item, then ONE
-        commit. Plain SQL (``store.hotpath``) for payment notifications; refunds go through the ORM."""
-        outcomes: list[str] = []
+        """The items' statements (:meth:`_notification_statements`) in one transaction, then ONE commit."""
         with Session(self._engine, expire_on_commit=False) as session:
             conn = session.connection()  # BEGIN IMMEDIATE on SQLite: one writer from here to commit
-            sql = hot_path(conn)
-            cursor = dbapi_cursor(conn)
-            try:
-                for n, body in items:
-                    now = self._now()
-                    values = notify.inbox_values(n, body, now)
-                    inbox_id = sql.insert_inbox(cursor, values)
-                    if inbox_id is None:
-                        found = sql.find_inbox(cursor, values["channel"], values["event_id"])
-                        assert found is not None
-                        inbox_id, applied = found
-                        if applied:
-                            outcomes.append(notify.DUPLICATE)
-                            continue
-                    outcome = self._apply_notification_tx(session, cursor, n)
-                    sql.mark_inbox_applied(cursor, inbox_id, outcome, now)
-                    outcomes.append(outcome)
-            finally:
-                cursor.close()
+            outcomes = self._notification_statements(session, conn, items)
             session.commit()
+        return outcomes
+
+    def _notification_statements(
+        self, session: Session, conn: Connection, items: list[tuple[Notification, bytes]]
+    ) -> list[str]:
+        """Insert inbox row + apply transition + status event + mark applied, for each item, inside the
+        caller's transaction. Plain SQL (``store.hotpath``) for payment notifications; refunds go
+        through the ORM."""
+        outcomes: list[str] = []
+        sql = hot_path(conn)
+        cursor = dbapi_cursor(conn)
+        try:
+            for n, body in items:
+                now = self._now()
+                values = notify.inbox_values(n, body, now)
+                inbox_id = sql.insert_inbox(cursor, values)
+                if inbox_id is None:
+                    found = sql.find_inbox(cursor, values["channel"], values["event_id"])
+                    assert found is not None
+                    inbox_id, applied = found
+                    if applied:
+                        outcomes.append(notify.DUPLICATE)
+                        continue
+                outcome = self._apply_notification_tx(session, cursor, n)
+                sql.mark_inbox_applied(cursor, inbox_id, outcome, now)
+                outcomes.append(outcome)
+        finally:
+            cursor.close()
         return outcomes
 
     def _apply_notification_tx(self, session: Session, cursor: Any, n: Notification) -> str:
