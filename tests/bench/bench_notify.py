@@ -10,8 +10,12 @@ native orders plus 10 % duplicates, C concurrent senders):
   verifies and decrypts), deduplicating with INSERT OR IGNORE and updating the order row in one
   SQLite transaction (WAL, synchronous=FULL, like the engine) before answering 204.
 
-After each run every acknowledged notification is checked in the server's database (all orders
-PAID, one inbox row per distinct event). Prints notifications/s, p50/p99 latency and the ratio.
+The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams (requests pre-built),
+the same for both servers, so that the client's own CPU does not cap the figures. After each run
+every acknowledged notification is checked in the server's database (all orders PAID, one inbox row
+per distinct event, all applied). Prints notifications/s, p50/p99 latency, the server process's CPU
+time per notification (all threads, from /proc) and the throughput ratio. The machine may be shared:
+compare the two servers of the same run, and run it several times.
 
     .venv/bin/python tests/bench/bench_notify.py [--n 2000] [--concurrency 32]
 """
