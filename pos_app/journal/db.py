@@ -15,9 +15,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
+
+from pos_app.backup import backup_sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 15.0
@@ -65,11 +69,30 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The journal's current schema revision (None for a new, empty file)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def open_journal(path: Path) -> Engine:
-    """Open (creating if needed) the journal at ``path`` and migrate it to head."""
+    """Open (creating if needed) the journal at ``path`` and migrate it to head.
+
+    A journal made by an older version is first copied beside itself (``journal.sqlite3.bak-0001-…``),
+    then upgraded: the copy is what an operator restores if an upgrade ever goes wrong.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(path)
+    revision = schema_revision(engine)
+    if revision is not None and revision != head_revision():
+        backup_sqlite(path, label=revision)
     upgrade(engine)
     return engine
 
