@@ -14,16 +14,22 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-_DIGITS = re.compile(r"(?<!\d)\d{12,20}(?!\d)")
+_DIGITS = re.compile(r"(?<!\d)\d{16,24}(?!\d)")  # payment codes: WeChat 18, Alipay 16–24 digits
 _SIGNATURE = re.compile(
     r"(?i)((?:signature|sign|authorization|x-pos-signature|terminal_key|apiv3)[\"']?\s*[=:]\s*[\"']?)[^\s\"',}]+"
 )
+
+# RSA signatures (344 Base64 chars), key material and ciphertexts: no legitimate log text has such runs.
+_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{64,}={0,2}")
+# Third-party loggers that dump raw HTTP headers (Authorization, Wechatpay-Signature) at debug level.
+_HEADER_DUMPERS = ("httpcore", "httpx", "hpack")
 
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 def mask_secrets(text: str) -> str:
     text = _SIGNATURE.sub(lambda m: m.group(1) + "***", text)
+    text = _LONG_BASE64.sub("[redacted]", text)
     return _DIGITS.sub(lambda m: "*" * (len(m.group(0)) - 4) + m.group(0)[-4:], text)
 
 
@@ -59,6 +65,8 @@ def configure_logging(*, level: int = logging.INFO, log_file: Path | None = None
         if getattr(handler, "_pos_handler", False):
             root.removeHandler(handler)
     root.setLevel(level)
+    for name in _HEADER_DUMPERS:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     mask = SecretMaskingFilter()
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
