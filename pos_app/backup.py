@@ -21,6 +21,8 @@ def backup_sqlite(path: Path, *, label: str) -> Path:
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)
+            # One self-contained file: a WAL-mode copy would grow -wal/-shm companions when opened.
+            copy.execute("PRAGMA journal_mode=DELETE")
         finally:
             copy.close()
     finally:

@@ -15,10 +15,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
-import pos_app.engine.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import pos_app.engine.store.models  # noqa: F401  (registers the tables on the ledger's metadata)
+from pos_app.backup import backup_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +101,29 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def _backup_before_upgrade(engine: Engine) -> None:
+    """A SQLite ledger made by an older version is copied beside itself before it is migrated.
+
+    (PostgreSQL: operators take a pg_dump; copying a server database is not the engine's job.)
+    """
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:" or not Path(database).exists():
+        return
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current is not None and current != head:
+        copy = backup_sqlite(Path(database), label=current)
+        log.info("ledger schema %s backed up to %s before upgrading to %s", current, copy, head)
+
+
 def open_ledger(database_url: str) -> Engine:
-    """The ledger engine, migrated to the newest schema. ``database_url`` as in Settings.database_url."""
+    """The ledger engine, migrated to the newest schema. ``database_url`` as in Settings.database_url.
+
+    An older SQLite ledger is backed up first (``engine.sqlite3.bak-<revision>-<time>``).
+    """
     engine = make_engine(database_url)
+    _backup_before_upgrade(engine)
     migrate(engine)
     log.info("ledger open (%s)", engine.dialect.name)
     return engine
