@@ -70,6 +70,8 @@ class PosApp(App[None]):
         self.unsent = 0
         self.problem = ""
         self.drain = OutboxDrain(till.journal, till.client, till.terminal_id)
+        #: Events already sent when the link went down; set while a "caught up" notice is owed.
+        self.sent_before_outage: int | None = None
         self.drain_stop = asyncio.Event()
         till.on_journal_write = self.journal_written
 
@@ -103,7 +105,10 @@ class PosApp(App[None]):
 
         self.switch_screen(CheckoutScreen())
         if self.till.pending():
-            self.push_screen(PendingScreen())
+            self.push_screen(PendingScreen())  # shows the payments and settles them; refunds here
+            self.settle_open(payments=False)
+        elif self.till.open_refunds():
+            self.settle_open()
 
     def logout(self) -> None:
         from pos_app.tui.screens.login import LoginScreen
@@ -150,9 +155,50 @@ class PosApp(App[None]):
                 self.notify("Engine unreachable — cash only until it is back.", severity="error")
             elif online and self.engine_online is False:
                 self.notify("Engine back online — QR and scan payments work again.")
+                self.link_returned()
+            if online is False and self.sent_before_outage is None:
+                self.sent_before_outage = self.till.sent_count()
             self.engine_online = online
             self.unsent = self.till.unsent_count()
+            self.check_caught_up()
             await asyncio.sleep(self.health_interval_s)
+
+    def link_returned(self) -> None:
+        """The engine is back: drain the outbox now (not after the backoff), settle what is open."""
+        self.sync_loop()  # exclusive: replaces the loop sleeping in its backoff; replays are harmless
+        self.settle_open()
+
+    def payments_on_screen(self) -> set[str] | None:
+        """Orders a payment screen is following right now (never settled behind the cashier's back);
+        None while a payment screen has no order yet (one may be being created: settle nothing)."""
+        from pos_app.tui.screens.payment import PaymentScreen
+
+        busy: set[str] = set()
+        for screen in self.screen_stack:
+            if isinstance(screen, PaymentScreen) and not screen.done:
+                if screen.attempt is None:
+                    return None
+                busy.add(screen.attempt.out_trade_no)
+        return busy
+
+    def check_caught_up(self) -> None:
+        if self.sent_before_outage is None or not self.engine_online:
+            return
+        if self.till.unsent_count() != 0 or self.drain.status.error:
+            return
+        sent = self.till.sent_count() - self.sent_before_outage
+        self.sent_before_outage = None
+        self.notify(f"Back online — {sent} events sent, caught up", title="Sync")
+
+    @work(exclusive=True, group="settle-open", exit_on_error=False)
+    async def settle_open(self, *, payments: bool = True) -> None:
+        """Settle every open payment and refund through the engine, off the cashier's path."""
+        busy = self.payments_on_screen()
+        report = await self.till.settle_all(payments=payments and busy is not None, skip=busy or ())
+        if report.failures:
+            log.warning("%d open payments/refunds not settled yet", len(report.failures))
+        if report.settled:
+            self.notify(f"{report.settled} open payments/refunds settled with the engine.", title="Settled")
 
     @work(exclusive=True, group="events", exit_on_error=False)
     async def events_loop(self) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from pos_app import journal
 from pos_app.config import Settings
@@ -95,6 +95,19 @@ class TrailRow:
     at: datetime
     kind: str
     summary: str
+
+
+@dataclass(slots=True)
+class SettleReport:
+    """What :meth:`Till.settle_all` did: each open payment's and refund's new state, and what failed."""
+
+    payments: dict[str, PaymentState] = field(default_factory=dict)
+    refunds: dict[str, RefundState] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settled(self) -> int:
+        return len(self.payments) + len(self.refunds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +397,46 @@ class Till:
         self.apply_view(view)
         return view.state
 
+    async def settle_all(
+        self, *, payments: bool = True, refunds: bool = True, skip: Collection[str] = ()
+    ) -> SettleReport:
+        """Settle every open payment (:meth:`settle`) and every open refund (:meth:`settle_refund`)
+        through the engine. ``skip``: orders a screen is following right now (not to be cancelled
+        behind the cashier's back). One failure does not stop the rest; it is reported (retried later)."""
+        report = SettleReport()
+        if payments:
+            for row in await asyncio.to_thread(self.pending):
+                if row.out_trade_no in skip:
+                    continue
+                try:
+                    report.payments[row.out_trade_no] = await self.settle(row.out_trade_no)
+                except PosError as exc:
+                    report.failures[row.out_trade_no] = exc.message
+        if refunds:
+            for out_trade_no, out_refund_no in await asyncio.to_thread(self.open_refunds):
+                try:
+                    report.refunds[out_refund_no] = await self.settle_refund(out_trade_no, out_refund_no)
+                except PosError as exc:
+                    report.failures[out_refund_no] = exc.message
+        return report
+
+    def open_refunds(self) -> list[tuple[str, str]]:
+        """(out_trade_no, out_refund_no) of every refund still waiting for a definite answer."""
+        with journal.session_scope(self.journal) as session:
+            return [(r.out_trade_no, r.out_refund_no) for r in journal.unsettled_refunds(session)]
+
+    async def settle_refund(self, out_trade_no: str, out_refund_no: str) -> RefundState:
+        """Send an open refund again under its SAME out_refund_no (the engine is idempotent: a refund
+        it already holds is answered with its state, one it never received is made once)."""
+        with journal.session_scope(self.journal) as session:
+            refund = journal.get_refund(session, out_refund_no)
+            if refund is None:
+                raise PosError(f"No refund {out_refund_no} on this till.")
+            amount_fen, reason, cashier = refund.amount_fen, refund.reason, refund.cashier
+        return await self.send_refund(
+            out_trade_no, out_refund_no, amount_fen, reason=reason or "refund", operator=self.cashier or cashier
+        )
+
     # -- cash -------------------------------------------------------------------------------------
 
     def cash_sale(self, draft: SaleDraft, tendered_fen: int) -> ReceiptData:
@@ -456,9 +509,14 @@ class Till:
             return RefundState.SUCCESS
         return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason)
 
-    async def send_refund(self, out_trade_no: str, out_refund_no: str, amount_fen: int, *, reason: str) -> RefundState:
+    async def send_refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, *, reason: str, operator: str | None = None
+    ) -> RefundState:
         request = CreateRefund(
-            out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason[:80], operator=self._operator()
+            out_refund_no=out_refund_no,
+            amount_fen=amount_fen,
+            reason=reason[:80],
+            operator=operator or self._operator(),
         )
         try:
             view = await self.client.create_refund(out_trade_no, request)
@@ -559,6 +617,17 @@ class Till:
     def unsent_count(self) -> int:
         with journal.session_scope(self.journal) as session:
             return journal.unsent_count(session, terminal_id=self.terminal_id)
+
+    def sent_count(self) -> int:
+        """Journal events of this terminal the engine has acknowledged."""
+        with journal.session_scope(self.journal) as session:
+            statement = (
+                select(func.count())
+                .select_from(journal.OutboxEntry)
+                .where(col(journal.OutboxEntry.terminal_id) == self.terminal_id)
+                .where(col(journal.OutboxEntry.sent_at).is_not(None))
+            )
+            return int(session.exec(statement).one())
 
     async def engine_reachable(self) -> bool:
         return await self.client.healthz()

@@ -1,4 +1,5 @@
-"""The bottom line: SANDBOX badge, engine online/offline, unsent journal events, problems, cashier, clock.
+"""The bottom line: SANDBOX badge, engine online/offline, unsent journal events, a sync refusal (only
+while the engine refuses the chain), problems, cashier, clock.
 
 It reads the app's state twice a second (the app owns the truth; every screen shows the same bar).
 """
@@ -35,6 +36,10 @@ class StatusBar(Static):
             text.append("● engine OFFLINE — cash only", style="bold red")
         unsent = int(getattr(app, "unsent", 0))
         text.append(f"  unsent {unsent}", style="yellow" if unsent else "dim")
+        drain = getattr(app, "drain", None)
+        refused = getattr(getattr(drain, "status", None), "error", None)
+        if refused:
+            text.append(f"  ⚠ sync refused: {refused}", style="bold red")
         problem = getattr(app, "problem", "")
         if problem:
             text.append(f"  ⚠ {problem}", style="bold red")
