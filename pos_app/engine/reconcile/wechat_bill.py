@@ -322,6 +322,11 @@ def _yuan(value: int) -> str:
 
 def parse_wechat_bill_bytes(data: bytes, *, source: str = "WeChat Pay bill", bill_date: date | None = None) -> Bill:
     """Parse the uncompressed bill bytes (UTF-8, as the provider client returns them)."""
+    from pos_app.engine.reconcile.fast_wechat import parse_fast
+
+    fast = parse_fast(io.BytesIO(data).read, source=source, bill_date=bill_date)
+    if fast is not None:
+        return fast
     try:
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
         return parse_wechat_bill(text, source=source, bill_date=bill_date)
@@ -333,6 +338,12 @@ def parse_wechat_bill_file(path: Path, *, source: str | None = None, bill_date: 
     """Parse an archived bill file (plain or ``.gz``) without reading it all into memory."""
     name = source or f"WeChat Pay bill {path.name}"
     opener = gzip.open if path.suffix == ".gz" else open
+    from pos_app.engine.reconcile.fast_wechat import parse_fast
+
+    with opener(path, "rb") as raw:
+        fast = parse_fast(raw.read, source=name, bill_date=bill_date)
+    if fast is not None:
+        return fast
     try:
         with opener(path, "rb") as raw:
             return parse_wechat_bill(chain.from_iterable(_line_blocks(raw.read)), source=name, bill_date=bill_date)

@@ -1,0 +1,138 @@
+"""The pyarrow fast path of the WeChat Pay bill gives the pure-Python parser's bill, or defers to it."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+
+from pos_app.engine.reconcile import fast_wechat
+from pos_app.engine.reconcile.bill import Bill
+from pos_app.engine.reconcile.errors import BillFormatError
+from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill, parse_wechat_bill_bytes, parse_wechat_bill_file
+from tests.unit.reconcile.reconcile_kit import FIXTURES, wechat_bill, wechat_row
+
+
+def _slow(data: bytes) -> Bill:
+    return parse_wechat_bill(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+
+
+def _fast(data: bytes) -> Bill | None:
+    return fast_wechat.parse_fast(io.BytesIO(data).read, source="WeChat Pay bill", bill_date=None)
+
+
+def _same(a: Bill, b: Bill) -> None:
+    assert list(a.line_no) == list(b.line_no)
+    assert bytes(a.kind) == bytes(b.kind)
+    assert a.out_trade_no == b.out_trade_no
+    assert bytes(a.txids) == bytes(b.txids)
+    assert a.out_refund_no == b.out_refund_no
+    assert a.status == b.status
+    assert list(a.amount_fen) == list(b.amount_fen)
+    assert list(a.settle_fen) == list(b.settle_fen)
+    assert list(a.fee_millifen) == list(b.fee_millifen)
+    assert list(a.at_hms) == list(b.at_hms)
+    assert a.summary == b.summary
+    assert (a.channel, a.source, a.bill_date) == (b.channel, b.source, b.bill_date)
+    # line_hash hashes bytes on the fast path, text on the slow one: the same lines are equal in both.
+    n = len(a)
+    pairs_a = {(i, j) for i in range(n) for j in range(i + 1, n) if a.line_hash[i] == a.line_hash[j]}
+    pairs_b = {(i, j) for i in range(n) for j in range(i + 1, n) if b.line_hash[i] == b.line_hash[j]}
+    assert pairs_a == pairs_b
+
+
+def _generated(n: int) -> str:
+    rows = []
+    for i in range(n):
+        at = f"2026-11-21 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        if i % 7 == 3:
+            rows.append(wechat_row(f"P{i - 1:012d}", 0, out_refund_no=f"R{i:012d}", refund_fen=1 + i % 90, at=at))
+        elif i % 11 == 5:
+            rows.append(wechat_row(f"P{i:012d}", 100 + i, state="REVOKED", at=at))
+        elif i % 13 == 6:
+            rows.append(wechat_row(f"P{i - 1:012d}", 99 + i, at=at))  # a changed duplicate
+        else:
+            rows.append(wechat_row(f"P{i:012d}", 100 + i * 37 % 9000, at=at, txid=f"42{i:026d}"))
+    rows.append(rows[n // 2])  # an identical repeated line
+    return wechat_bill(rows)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3000])
+def test_fast_path_gives_the_slow_parsers_bill(n: int, tmp_path: Path) -> None:
+    data = _generated(n).encode() if n else wechat_bill([]).encode()
+    fast = _fast(data)
+    assert fast is not None  # the fast path took it
+    _same(fast, _slow(data))
+    archived = tmp_path / "bill.csv.gz"
+    archived.write_bytes(gzip.compress(b"\xef\xbb\xbf" + data))
+    _same(parse_wechat_bill_file(archived, source="WeChat Pay bill"), _slow(data))
+
+
+def test_fast_path_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_wechat, "_BLOCK", 4096)
+    data = _generated(2000).encode()
+    fast = _fast(data)
+    assert fast is not None and len(fast) == 2001 and fast.line_no[-1] == 2002
+    _same(fast, _slow(data))
+
+
+def test_fixtures_give_the_same_bill_whichever_path() -> None:
+    data = (FIXTURES / "wechat_all_ok.csv").read_bytes()
+    # A comma inside a field (商品名称 "可颂, 黄油") is beyond the CSV reader: the pure-Python parser decides.
+    assert _fast(data) is None
+    _same(parse_wechat_bill_bytes(data), _slow(data))
+    plain = data.replace("可颂, 黄油".encode(), "可颂 黄油".encode())
+    fast = _fast(plain)
+    assert fast is not None
+    _same(fast, _slow(plain))
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (lambda s: s.replace("`MICROPAY,`SUCCESS,", "`MICROPAY,`SUCCESS,`X,", 1), 2, "28 fields"),
+        (lambda s: s.replace("`2026-11-21 00:00:01", "`2026-11-21 25:00:01", 1), 3, "交易时间"),
+        (lambda s: s.replace(",`1.00,", ",`1.0O,", 1), 2, "is not a yuan amount"),
+        (lambda s: s.replace("`SUCCESS,`OTHERS", "`PENDING,`OTHERS", 1), 2, "unknown trade state"),
+        (lambda s: s.replace("总交易单数", "总交易数", 1), 3003, "summary header"),
+        (lambda s: s.replace("\r\n`3001,", "\r\n`3002,", 1), 3004, "总交易单数 says 3002"),
+    ],
+)
+def test_malformed_bill_falls_back_and_names_the_line(change: object, line: int, reason: str) -> None:
+    text = change(_generated(3000))  # type: ignore[operator]
+    assert text != _generated(3000)
+    data = text.encode()
+    assert _fast(data) is None
+    with pytest.raises(BillFormatError) as caught:
+        parse_wechat_bill_bytes(data)
+    assert caught.value.line_no == line and reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.replace("`0.60%,", "`0.60%,\r", 1),  # a lone CR cuts the line in two
+        lambda s: s.replace("\r\n`", "\r\r\n`", 1),  # a blank line among the rows
+        lambda s: s.replace(",`商品,", ",商品,", 1),  # a field without its backtick
+        lambda s: s.replace(",`商品,", ",`商品,含逗号,", 1),  # a comma inside a field: the parsers agree
+    ],
+)
+def test_odd_line_breaks_and_fields_are_left_to_the_exact_parser(change: object) -> None:
+    data = change(_generated(500)).encode()  # type: ignore[operator]
+    assert _fast(data) is None
+    try:
+        expected: Bill | BillFormatError = _slow(data)
+    except BillFormatError as exc:
+        expected = exc
+    try:
+        got: Bill | BillFormatError = parse_wechat_bill_bytes(data)
+    except BillFormatError as exc:
+        got = exc
+    if isinstance(expected, BillFormatError):
+        assert isinstance(got, BillFormatError)
+        assert (got.line_no, got.reason) == (expected.line_no, expected.reason)
+    else:
+        assert isinstance(got, Bill)
+        _same(got, expected)
