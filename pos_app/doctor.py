@@ -172,8 +172,11 @@ def check_zbar(settings: Settings) -> Iterable[Finding]:
 
 
 def check_database(settings: Settings) -> Iterable[Finding]:
+    from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import SQLAlchemyError
+
+    from pos_app.engine.store.db import alembic_config
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -188,7 +191,15 @@ def check_database(settings: Settings) -> Iterable[Finding]:
                 yield _err("database", "The engine ledger has no schema version.", "Start `pos engine serve` once.")
                 return
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        yield _ok("database", f"engine ledger reachable, schema version {version}")
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        if version != head:
+            yield _err(
+                "database",
+                f"The engine ledger is at schema {version}, this version needs {head}.",
+                "Start `pos engine serve` once: it backs the ledger up and migrates it.",
+            )
+            return
+        yield _ok("database", f"engine ledger reachable, schema version {version} (current)")
     except SQLAlchemyError as exc:
         yield _err(
             "database", f"Engine database unreachable ({exc.__class__.__name__}).", "Check [engine] database_url."

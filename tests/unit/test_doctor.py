@@ -76,3 +76,18 @@ def test_cli_missing_profile_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pos_app", "doctor"], env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "pos.toml" in result.stderr
+
+
+def test_database_checks_current_and_old_schema(demo_profile: DemoProfile) -> None:
+    from pos_app.doctor import check_database
+    from pos_app.engine.store.db import make_engine, migrate, open_ledger
+
+    settings = load_settings(demo_profile.config)
+    old = make_engine(settings.database_url)
+    migrate(old, "0001")
+    old.dispose()
+    findings = list(check_database(settings))
+    assert [f.level for f in findings] == [Level.ERROR] and "schema 0001" in findings[0].message
+    open_ledger(settings.database_url).dispose()
+    findings = list(check_database(settings))
+    assert [f.level for f in findings] == [Level.OK] and "(current)" in findings[0].message
