@@ -45,9 +45,12 @@ class EngineMetrics:
 class RequestMetricsMiddleware:
     """Counts requests by route template (not raw path: order numbers would explode the labels)."""
 
-    def __init__(self, app: ASGIApp, metrics: EngineMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: EngineMetrics, fixed_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.metrics = metrics
+        # Plain Starlette routes (the gateway callbacks) leave no route in the scope; their paths have
+        # no parameters, so the raw path is a safe label.
+        self.fixed_paths = fixed_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,5 +68,6 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            path = scope.get("path", "")
+            template = getattr(route, "path", None) or (path if path in self.fixed_paths else "unmatched")
             self.metrics.requests.labels(scope.get("method", "?"), template, str(status)).inc()
