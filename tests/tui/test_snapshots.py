@@ -75,6 +75,16 @@ async def cash_sale(pilot, amount: str, tendered: str) -> None:
     await pilot.pause()
 
 
+async def open_cash_sale(pilot):
+    """Sign in, make a ¥37.50 cash sale (¥50 tendered) and open it from today's history."""
+    await signed_in(pilot)
+    await cash_sale(pilot, "37.5", "50")
+    await pilot.press("h")
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 def test_login(snap_compare, app):
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
@@ -141,12 +151,7 @@ def test_history(snap_compare, app):
 
 def test_sale_trail_and_refund_modal(snap_compare, app):
     async def before(pilot):
-        await signed_in(pilot)
-        await cash_sale(pilot, "37.5", "50")
-        await pilot.press("h")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_cash_sale(pilot)
         await pilot.press("r")
         await settle(pilot)
 
@@ -155,12 +160,7 @@ def test_sale_trail_and_refund_modal(snap_compare, app):
 
 def test_manager_pin_wrong(snap_compare, app):
     async def before(pilot):
-        await signed_in(pilot)
-        await cash_sale(pilot, "37.5", "50")
-        await pilot.press("h")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_cash_sale(pilot)
         await pilot.press("v")
         await pilot.pause()
         await pilot.press(*"1234", "enter")
@@ -171,12 +171,7 @@ def test_manager_pin_wrong(snap_compare, app):
 
 def test_sale_after_void(snap_compare, app):
     async def before(pilot):
-        await signed_in(pilot)
-        await cash_sale(pilot, "37.5", "50")
-        await pilot.press("h")
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_cash_sale(pilot)
         await pilot.press("v")
         await pilot.pause()
         await pilot.press(*"9999", "enter")
