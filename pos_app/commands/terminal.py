@@ -17,8 +17,7 @@ from pathlib import Path
 import click
 
 from pos_app.config import CONFIG_NAME, Settings, default_home, load_settings
-
-DEMO_STAFF = (("Demo Cashier", "1234", "cashier"), ("Demo Manager", "9999", "manager"))
+from pos_app.domain.staff import DEMO_STAFF
 
 
 def profile_home(profile: str | None) -> Path:

@@ -32,5 +32,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 
+#: The staff a sandbox demo profile starts with (name, PIN, role); shown on the training login screen.
+DEMO_STAFF: tuple[tuple[str, str, Role], ...] = (
+    ("Demo Cashier", "1234", Role.CASHIER),
+    ("Demo Manager", "9999", Role.MANAGER),
+)
+
+
 def may(role: Role, action: Action) -> bool:
     return action in PERMISSIONS[role]

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
+from pos_app.domain.staff import DEMO_STAFF
 from pos_app.tui.screens.base import TillScreen
 
 
@@ -20,6 +21,9 @@ class LoginScreen(TillScreen):
             yield Label("Cashier PIN", classes="hint")
             yield Input(password=True, placeholder="PIN", id="pin", max_length=12)
             yield Static("", id="login-error", classes="error")
+            if self.pos.sandbox:
+                pins = " · ".join(f"{name} {pin}" for name, pin, _ in DEMO_STAFF)
+                yield Static(f"Training mode — demo PINs: {pins}", id="login-demo", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#pin", Input).focus()
