@@ -19,7 +19,8 @@ from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.client import EngineClient
 from pos_app.journal import Refund, Sale, add_staff, open_journal, session_scope
 from pos_app.tui.till import SaleDraft
-from tests.tui.support import LinkProxy, screen_text, wait_until
+from tests.link_proxy import LinkProxy
+from tests.tui.support import screen_text, wait_until
 from tests.tui.test_flows import SIZE, app_for, login, screen_name, type_amount
 
 CAUGHT_UP = re.compile(r"Back online — (\d+) events sent, caught up")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from api_support import STORE, TERMINAL, LinkProxy, Stack, serve_on_loopback
+from api_support import STORE, TERMINAL, Stack, serve_on_loopback
 from test_api_payments import native, wait_for
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.client import EngineClient
 from pos_app.engine.schemas import PaymentEvent
+from tests.link_proxy import LinkProxy
 
 
 async def _collect(client: EngineClient, into: list[PaymentEvent], last: int = 0) -> None:

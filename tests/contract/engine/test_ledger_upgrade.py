@@ -18,7 +18,8 @@ def test_first_release_ledger_is_backed_up_then_upgraded(tmp_path: Path) -> None
     old.dispose()
     with sqlite3.connect(path) as db:
         db.execute(
-            "INSERT INTO terminals (terminal_id, store_id, name, key_b64, activated_at, disabled) VALUES (?, ?, ?, ?, ?, 0)",
+            "INSERT INTO terminals (terminal_id, store_id, name, key_b64, activated_at, disabled)"
+            " VALUES (?, ?, ?, ?, ?, 0)",
             ("T001", "S00001", "Till 1", "a2V5", "2026-11-20 09:00:00.000000"),
         )
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]

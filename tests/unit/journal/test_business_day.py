@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pos_app.journal.db import open_journal, session_scope
-from pos_app.journal.reports import daily_totals
 from pos_app.journal.repo import record_cash_sale
+from pos_app.journal.reports import daily_totals
 
 
 @pytest.fixture
