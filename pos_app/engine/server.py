@@ -26,6 +26,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from pos_app.config import Settings
 from pos_app.domain import errors as domain_errors
@@ -306,6 +307,111 @@ Authed = Annotated[AuthedTerminal, Depends(authenticate)]
 TradeNo = Annotated[str, Path(pattern=TRADE_NO_PATTERN, description="The merchant order number.")]
 
 
+# --- gateway callbacks --------------------------------------------------------------------------
+
+#: The gateways' callback paths (DESIGN.md §4) and the channel each one serves.
+GATEWAY_PATHS: Mapping[str, Channel] = {"/notify/wechatpay": Channel.WECHAT, "/notify/alipay": Channel.ALIPAY}
+
+
+class GatewayCallbacks:
+    """POST /notify/<gateway> as a bare ASGI app: raw body (size-limited) → service → exact ack.
+
+    Why not a route like the others: a notification is the engine's hottest request, and most of its
+    CPU went to the framework around it (FastAPI's telemetry, body-limit, exit-stack and exception
+    middleware, router matching, the Request object) rather than to verifying and storing it. It
+    needs none of that: no parameters, no dependencies, no JSON model; only the raw bytes, a size
+    limit before anything parses them, the gateway's exact answer, a request count in /metrics and a
+    500 (logged) if something unexpected breaks. :class:`EngineApp` hands these POSTs here first.
+    """
+
+    def __init__(self, app: FastAPI, limit: int, metrics: EngineMetrics, clock: Clock) -> None:
+        self._app = app
+        self._limit = limit
+        self._metrics = metrics
+        self._clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As a route endpoint (reached through the framework, whose middleware counts it)."""
+        await self.answer(scope, receive, send)
+
+    async def fast(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Straight from the server (see :class:`EngineApp`): answer and count the request."""
+        status = 500
+        try:
+            status = await self.answer(scope, receive, send)
+        finally:
+            self._metrics.requests.labels("POST", scope["path"], str(status)).inc()
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one callback; returns the status sent (500 if none could be)."""
+        channel = GATEWAY_PATHS[scope["path"]]
+        try:
+            response = await self._respond(channel, scope, receive)
+        except Exception:
+            log.exception("unexpected error answering a %s notification", channel.value)
+            response = _notify_refusal(channel, 500, "internal error")
+        if response is None:
+            return 500  # the gateway hung up before sending the whole body: nobody to answer
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+        return response.status_code
+
+    async def _respond(self, channel: Channel, scope: Scope, receive: Receive) -> Response | None:
+        headers = _header_dict(scope["headers"])
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            return _notify_refusal(channel, 413, "body too large")
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > self._limit:
+                return _notify_refusal(channel, 413, "body too large")
+            if not message.get("more_body", False):
+                break
+        state: EngineState = self._app.state.engine
+        try:
+            ack = await state.service.handle_notification(channel, headers, body)
+        except provider_base.NotificationInvalid as exc:
+            log.warning("%s notification refused: %s", channel.value, exc.reason)
+            return _notify_refusal(channel, exc.status_code, exc.reason)
+        if 200 <= ack.status_code < 300:
+            lag = _notification_lag(channel, headers, body, self._clock())
+            if lag is not None:
+                self._metrics.notification_lag.labels(channel.value).observe(lag)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+
+
+def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers (lower-case names) as a dict; the first of repeated headers wins, as in Starlette."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(raw)}
+
+
+class EngineApp(FastAPI):
+    """The engine's FastAPI app, with the gateways' callbacks answered before the middleware stack.
+
+    Everything else (including a callback path with another method, which gets the framework's 405)
+    goes through FastAPI as usual. The callbacks are still counted in ``pos_engine_requests`` under
+    their path, like every route is by ``RequestMetricsMiddleware``.
+    """
+
+    gateway: GatewayCallbacks | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway = self.gateway
+        if (
+            gateway is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in GATEWAY_PATHS
+        ):
+            await gateway.fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 # --- the app ----------------------------------------------------------------------------------
 
 
@@ -315,7 +421,7 @@ def create_engine_app(
     provider_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
     reconcile_daily: bool = False,
-) -> FastAPI:
+) -> EngineApp:
     """The engine ASGI app. The lifespan opens the ledger, builds providers and the service, and
     runs the resolver (settles unknown outcomes) until shutdown; with ``reconcile_daily`` it also
     reconciles yesterday every day at ``[engine] reconcile_at`` (the served engine does; tests that
@@ -359,7 +465,7 @@ def create_engine_app(
             ledger.dispose()
             log.info("engine stopped")
 
-    app = FastAPI(
+    app = EngineApp(
         title="pos_app payment engine",
         version="1",
         description="Payments, refunds, events and journal sync for checkout terminals. "
@@ -505,43 +611,12 @@ def create_engine_app(
             log.exception("could not count unsettled payments")
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    async def notify(request: Request, channel: Channel) -> Response:
-        limit = settings.engine.max_notify_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return _notify_refusal(channel, 413, "body too large")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                return _notify_refusal(channel, 413, "body too large")
-        try:
-            ack: provider_base.NotificationAck = await _service(request).handle_notification(
-                channel, dict(request.headers), bytes(body)
-            )
-        except provider_base.NotificationInvalid as exc:
-            log.warning("%s notification refused: %s", channel.value, exc.reason)
-            return _notify_refusal(channel, exc.status_code, exc.reason)
-        if 200 <= ack.status_code < 300:
-            lag = _notification_lag(channel, request.headers, bytes(body), now())
-            if lag is not None:
-                metrics.notification_lag.labels(channel.value).observe(lag)
-        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
-
-    async def notify_wechatpay(request: Request) -> Response:
-        """WeChat Pay callback: verified over the raw bytes, decrypted, deduplicated, stored, then acked."""
-        return await notify(request, Channel.WECHAT)
-
-    async def notify_alipay(request: Request) -> Response:
-        """Alipay asynchronous notification: verified, stored, then answered `success`."""
-        return await notify(request, Channel.ALIPAY)
-
-    # The gateways' callbacks are plain Starlette routes: they take the raw body and nothing else, so
-    # FastAPI's per-request parameter solving is pure overhead on the engine's hottest path. They are
-    # described in the API description instead of the generated schema.
-    app.router.routes.append(Route("/notify/wechatpay", notify_wechatpay, methods=["POST"], name="notify_wechatpay"))
-    app.router.routes.append(Route("/notify/alipay", notify_alipay, methods=["POST"], name="notify_alipay"))
-
+    gateway = GatewayCallbacks(app, settings.engine.max_notify_body_bytes, metrics, now)
+    # Non-POST requests to these paths (405) and any request that did not take the fast path (see
+    # EngineApp) go through the framework like every route; POSTs are answered by ``gateway`` directly.
+    for path in GATEWAY_PATHS:
+        app.router.routes.append(Route(path, gateway, methods=["POST"], name=path.strip("/").replace("/", "_")))
+    app.gateway = gateway
     return app
 
 
