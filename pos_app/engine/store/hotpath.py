@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -32,6 +32,8 @@ STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
 EVENT_LOCK_KEY = 0x504F5302
 
 Processor = Callable[[Any], Any]
+#: (row id, version as read, changed columns, version after) of one payment row.
+PaymentUpdate = tuple[int, int, Mapping[str, Any], int]
 
 
 class HotPath:
@@ -67,6 +69,15 @@ class HotPath:
             "INSERT INTO status_events (terminal_id, type, out_trade_no, payload, created_at) "
             "VALUES (:terminal_id, :type, :out_trade_no, :payload, :created_at) RETURNING id"
         )
+        self.insert_event_many_sql = self._sql(
+            "INSERT INTO status_events (terminal_id, type, out_trade_no, payload, created_at) "
+            "VALUES (:terminal_id, :type, :out_trade_no, :payload, :created_at)"
+        )
+        applied_columns = (*inbox_columns, "applied_at", "outcome")
+        self.insert_inbox_applied_sql = self._sql(
+            f"INSERT INTO notification_inbox ({', '.join(applied_columns)}) "
+            f"VALUES ({', '.join(':' + c for c in applied_columns)})"
+        )
         self.event_lock_sql = self._sql("SELECT pg_advisory_xact_lock(:key)")
 
     def _sql(self, text: str) -> str:
@@ -91,13 +102,7 @@ class HotPath:
         """The payment row (attributes named like :class:`Payment`'s, values typed as the ORM's)."""
         cursor.execute(self.select_payment_locked if lock else self.select_payment, {"otn": out_trade_no})
         raw = cursor.fetchone()
-        if raw is None:
-            return None
-        values = {
-            name: (process(value) if process is not None else value)
-            for name, process, value in zip(self._payment_columns, self._payment_result, raw, strict=True)
-        }
-        return SimpleNamespace(**values)
+        return None if raw is None else self._payment_row(raw)
 
     def cas_update_payment(
         self, cursor: Any, row_id: int, version: int, changes: Mapping[str, Any], now: datetime
@@ -131,6 +136,103 @@ class HotPath:
         params = self._params("notification_inbox", {"applied_at": now, "outcome": outcome[:64]})
         cursor.execute(self.mark_inbox_sql, {**params, "id": inbox_id})
 
+    # -- whole-batch statements (one per batch instead of one per notification) --------------------
+    #
+    # For a transaction that holds the database's only write lock (SQLite after BEGIN IMMEDIATE):
+    # nothing can change between its reads and its writes, so it may read a batch's rows once, decide
+    # in memory, and write each table with one executemany. Several engine processes on one SQLite
+    # file still serialise on that lock.
+
+    def bind_datetime(self, value: datetime) -> Any:
+        """``value`` as the driver stores it in a ledger datetime column (one conversion, reused)."""
+        process = self._bind[("status_events", "created_at")]
+        return process(value) if process is not None else value
+
+    def find_inbox_many(self, cursor: Any, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bool]]:
+        """(row id, applied) of each (channel, event_id) already in the inbox."""
+        by_channel: dict[str, list[str]] = {}
+        for channel, event_id in keys:
+            by_channel.setdefault(channel, []).append(event_id)
+        found: dict[tuple[str, str], tuple[int, bool]] = {}
+        for channel, event_ids in by_channel.items():
+            for chunk in _chunks(sorted(set(event_ids))):
+                params = {f"e{i}": event_id for i, event_id in enumerate(chunk)}
+                cursor.execute(self._inbox_in_sql(len(chunk)), {**params, "channel": channel})
+                for event_id, row_id, applied_at in cursor.fetchall():
+                    found[(channel, event_id)] = (int(row_id), applied_at is not None)
+        return found
+
+    def payments_many(self, cursor: Any, out_trade_nos: Iterable[str], *, lock: bool) -> dict[str, SimpleNamespace]:
+        """The payment rows (as :meth:`payment` returns them) of those order numbers that exist."""
+        found: dict[str, SimpleNamespace] = {}
+        for chunk in _chunks(sorted(set(out_trade_nos))):
+            params = {f"o{i}": otn for i, otn in enumerate(chunk)}
+            cursor.execute(self._payments_in_sql(len(chunk), lock), params)
+            for raw in cursor.fetchall():
+                row = self._payment_row(raw)
+                found[row.out_trade_no] = row
+        return found
+
+    def update_payments(self, cursor: Any, updates: Sequence[PaymentUpdate], now: Any) -> bool:
+        """Compare-and-set each (row id, version read, changes, new version); ``now`` already bound.
+        True if every row still had the version read."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row_id, version, changes, new_version in updates:
+            params = {f"v_{c}": v for c, v in self._params("payments", changes).items()}
+            params.update(v_version=new_version, v_updated_at=now, w_id=row_id, w_version=version)
+            by_columns.setdefault(tuple(sorted(changes)), []).append(params)
+        updated = 0
+        for columns, rows in by_columns.items():
+            cursor.executemany(self._cas_sql(columns), rows)
+            updated += int(cursor.rowcount)
+        return updated == len(updates)
+
+    def insert_events_many(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Status events in order (ids ascending in list order); ``created_at`` already bound."""
+        if not rows:
+            return
+        if self.postgres:
+            cursor.execute(self.event_lock_sql, {"key": EVENT_LOCK_KEY})
+            cursor.fetchall()
+        cursor.executemany(self.insert_event_many_sql, rows)
+
+    def insert_inbox_applied(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """New inbox rows, already applied (``parsed`` and the datetimes already bound). A row that
+        exists after all raises IntegrityError: the caller's reads were not exclusive."""
+        if rows:
+            cursor.executemany(self.insert_inbox_applied_sql, rows)
+
+    def mark_inbox_applied_many(self, cursor: Any, marks: Sequence[tuple[int, str]], now: Any) -> None:
+        """Mark recorded-but-unapplied rows applied; ``now`` already bound."""
+        if marks:
+            rows = [{"id": row_id, "outcome": outcome[:64], "applied_at": now} for row_id, outcome in marks]
+            cursor.executemany(self.mark_inbox_sql, rows)
+
+    def bind_parsed(self, parsed: Mapping[str, Any]) -> Any:
+        process = self._bind[("notification_inbox", "parsed")]
+        return process(parsed) if process is not None else parsed
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one HotPath per dialect, kept for the process
+    def _inbox_in_sql(self, count: int) -> str:
+        marks = ", ".join(f":e{i}" for i in range(count))
+        return self._sql(
+            "SELECT event_id, id, applied_at FROM notification_inbox "
+            f"WHERE channel = :channel AND event_id IN ({marks})"
+        )
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one HotPath per dialect, kept for the process
+    def _payments_in_sql(self, count: int, lock: bool) -> str:
+        marks = ", ".join(f":o{i}" for i in range(count))
+        sql = f"SELECT {', '.join(self._payment_columns)} FROM payments WHERE out_trade_no IN ({marks})"
+        return self._sql(sql + (" ORDER BY id FOR UPDATE" if lock and self.postgres else ""))
+
+    def _payment_row(self, raw: Sequence[Any]) -> SimpleNamespace:
+        values = {
+            name: (process(value) if process is not None else value)
+            for name, process, value in zip(self._payment_columns, self._payment_result, raw, strict=True)
+        }
+        return SimpleNamespace(**values)
+
     def insert_event(self, cursor: Any, values: Mapping[str, Any]) -> int:
         if self.postgres:
             cursor.execute(self.event_lock_sql, {"key": EVENT_LOCK_KEY})
@@ -139,6 +241,12 @@ class HotPath:
         row = cursor.fetchone()
         assert row is not None
         return int(row[0])
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Slices small enough for any SQLite build's bound-parameter limit (999 on old ones)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _bind_processor(column: Column[Any], dialect: Dialect) -> Processor | None:
