@@ -13,10 +13,11 @@ action to take.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import compress
+from itertools import compress, repeat
+from operator import and_, eq, ge, ne, not_
 
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
@@ -164,6 +165,12 @@ class JournalSale:
     state: str  # PaymentState value
 
 
+#: A batch of payments the engine has as PAID, paid within the bill day, as two columns:
+#: (out_trade_nos, amounts_fen).
+PaidBatch = tuple[Sequence[str], Sequence[int]]
+#: out_trade_nos → their terminal ids (for the few bulk-read payments that become items).
+TerminalLookup = Callable[[list[str]], dict[str, str]]
+
 #: Fetches ledger rows of other days for bill rows the day's window did not hold: payments
 #: (out_trade_nos → LedgerPayments with due=0) and refunds (out_refund_nos → LedgerRefund list).
 PaymentLookup = Callable[[list[str]], Iterable[LedgerRow]]
@@ -208,14 +215,22 @@ def match_channel(
     refunds: Iterable[LedgerRefund] = (),
     journal: dict[str, JournalSale] | None = None,
     *,
+    paid: Iterable[PaidBatch] = (),
     lookup_payments: PaymentLookup | None = None,
     lookup_refunds: RefundLookup | None = None,
+    lookup_terminals: TerminalLookup | None = None,
 ) -> ChannelMatch:
     """Match one channel's bill against the engine's payments and refunds (and terminal journals).
 
-    ``ledger`` is read once, row by row (a database cursor can feed it directly: nothing of a
-    matching row is kept). ``journal`` is None when journals are not compared; otherwise it maps
-    out_trade_no to what the terminals synced.
+    The engine's payments come in two parts, each read once (a database cursor can feed them
+    directly: nothing of a matching payment is kept). ``paid``, read first, is the bulk of a day:
+    the payments the engine has as PAID and paid within the bill day, in batches of two columns
+    (out_trade_nos, amounts); most of them equal their bill line and are matched a batch at
+    a time (see :func:`_match_paid`). ``ledger`` holds every other payment of the day's window as
+    full rows. A payment must be in one part only; all of them may be in ``ledger`` (the result is
+    the same). ``lookup_terminals`` names the terminals of the few ``paid`` payments that become
+    items. ``journal`` is None when journals are not compared; otherwise it maps out_trade_no to
+    what the terminals synced.
     """
     channel = bill.channel
     result = ChannelMatch(channel)
@@ -238,16 +253,30 @@ def match_channel(
             reversals.add(bill.out_trade_no[i])
         else:
             refund_rows.append(i)
-
-    # 2. Walk the ledger once; pop each key so what is left is missing locally.
-    pop = index.pop
-    money_in, settled_states = _MONEY_IN, _SETTLED
     pending_journal = {k: v for k, v in journal.items() if v.channel is channel} if journal is not None else None
-    matched = paid = paid_fen = 0
-    for otn, state, amount, terminal, due in ledger:
+
+    # 2. The bulk of PAID payments, a batch at a time; the few that differ are walked like the rest.
+    pop = index.pop
+    bulk = _match_paid(bill, paid, pop, reversals, pending_journal)
+    matched, paid_count, paid_fen = bulk.matched, bulk.count, bulk.fen
+    ledger_rows: Iterable[LedgerRow] = ledger
+    odd = bulk.odd + [otn for otn, _amount, _j in bulk.differ]
+    terminals = lookup_terminals(odd) if odd and lookup_terminals is not None else {}
+    for otn, amount, j in bulk.differ:
+        # Exactly what the walk below does with a PAID, due payment that is not plainly matched.
+        matched += _classify(bill, j, otn, _PAID_STR, amount, True, terminals.get(otn, ""), items, settled, reversals)
+        if pending_journal is not None:
+            sale = pending_journal.pop(otn, None)
+            _journal_row(channel, otn, _PAID_STR, amount, terminals.get(otn, ""), True, sale, items)
+    for otn, amount, sale in bulk.journal_odd:
+        _journal_row(channel, otn, _PAID_STR, amount, terminals.get(otn, ""), True, sale, items)
+
+    # 3. Walk the other payments once; pop each key so what is left is missing locally.
+    money_in, settled_states = _MONEY_IN, _SETTLED
+    for otn, state, amount, terminal, due in ledger_rows:
         j = pop(otn, -1)
         if due and state in money_in:
-            paid += 1
+            paid_count += 1
             paid_fen += amount
         if (
             j >= 0
@@ -266,9 +295,9 @@ def match_channel(
                 state = settled[-1].target.value
         if pending_journal is not None:
             _journal_row(channel, otn, state, amount, terminal, bool(due), pending_journal.pop(otn, None), items)
-    result.ledger_paid, result.ledger_paid_fen = paid, paid_fen
+    result.ledger_paid, result.ledger_paid_fen = paid_count, paid_fen
 
-    # 3. Bill payments the day's window did not hold: ask the ledger about other days, else missing.
+    # 4. Bill payments the day's window did not hold: ask the ledger about other days, else missing.
     if index:
         leftover = dict(index)
         other: Iterable[LedgerRow] = lookup_payments(list(leftover)) if lookup_payments is not None else ()
@@ -297,14 +326,100 @@ def match_channel(
     return result
 
 
+@dataclass(slots=True)
+class _Bulk:
+    matched: int = 0
+    count: int = 0  # PAID payments due in this bill, and their amount
+    fen: int = 0
+    differ: list[tuple[str, int, int]] = field(default_factory=list)  # (out_trade_no, amount, bill row or -1)
+    journal_odd: list[tuple[str, int, JournalSale | None]] = field(default_factory=list)
+
+    @property
+    def odd(self) -> list[str]:
+        return [otn for otn, _amount, _sale in self.journal_odd]
+
+
+def _match_paid(
+    bill: Bill,
+    batches: Iterable[PaidBatch],
+    pop: Callable[[str, int], int],
+    reversals: set[str],
+    journal: dict[str, JournalSale] | None,
+) -> _Bulk:
+    """Match batches of PAID, due payments against the bill index (``pop``: its ``dict.pop``).
+
+    Why batches of whole columns: walked one by one, a million payments cost a Python loop
+    iteration each, and almost every one of them is plainly equal to its bill line. Here each step
+    is a ``map`` over a batch's column (a C loop). A payment is matched in bulk when the walk in
+    :func:`match_channel` would count it matched without a word: its bill line exists, says PAID,
+    has the same amount and was not reversed. The others are returned in ``differ`` with their
+    bill row, for the walk's own classification; journal differences in ``journal_odd``.
+    """
+    bulk = _Bulk()
+    b_status, b_amount = bill.status, bill.amount_fen
+    status_at, amount_at = b_status.__getitem__, b_amount.__getitem__
+    if not b_status:  # no bill lines: nothing to read at row -1 below
+        for otns, amounts in batches:
+            bulk.count += len(otns)
+            bulk.fen += sum(amounts)
+            bulk.differ.extend(zip(otns, amounts, repeat(-1), strict=False))
+        return bulk
+    for otns, amounts in batches:
+        size = len(otns)
+        if size != len(amounts):
+            raise ValueError("a batch of paid payments needs as many amounts as numbers")
+        bulk.count += size
+        bulk.fen += sum(amounts)
+        rows = list(map(pop, otns, repeat(-1, size)))
+        # A row of -1 reads the bill's last line here; the ``found`` mask discards it.
+        found = map(ge, rows, repeat(0, size))
+        plain = list(
+            map(
+                and_,
+                map(and_, found, map(eq, map(amount_at, rows), amounts)),
+                map(eq, map(status_at, rows), repeat(PAID, size)),
+            )
+        )
+        if reversals:
+            plain = list(map(and_, plain, map(not_, map(reversals.__contains__, otns))))
+        matched = sum(plain)
+        bulk.matched += matched
+        if matched != size:
+            for k in compress(range(size), map(not_, plain)):
+                bulk.differ.append((otns[k], amounts[k], rows[k]))
+        if journal is not None:
+            _journal_bulk(compress(otns, plain), compress(amounts, plain), journal, bulk.journal_odd)
+    return bulk
+
+
+def _journal_bulk(
+    otns: Iterable[str],
+    amounts: Iterable[int],
+    pending: dict[str, JournalSale],
+    odd: list[tuple[str, int, JournalSale | None]],
+) -> None:
+    """The third way for payments matched in bulk (PAID and due): keep those :func:`_journal_row`
+    would report (no journal sale, another amount, or a final state without the money)."""
+    for otn, amount in zip(otns, amounts, strict=True):
+        sale = pending.pop(otn, None)
+        if sale is None or sale.amount_fen != amount or (sale.state in _SETTLED and sale.state not in _MONEY_IN):
+            odd.append((otn, amount, sale))
+
+
 _PAYMENT_MASK = bytes([1] + [0] * 255)  # kind byte PAYMENT (0) -> 1, anything else -> 0
 assert PAYMENT == 0
 
 
 def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], items: list[OpenItem]) -> None:
     """A key seen twice: keep the first row for matching, report each repeat once."""
+    # Only the rows of repeated keys are walked (found in C: dict(zip) kept the last row of each
+    # key, so every earlier row of a repeated key points elsewhere); a Python loop over a million
+    # rows, and a second million-key dict, for a few repeats would cost a second and 100 MB.
+    otns = list(map(bill.out_trade_no.__getitem__, payment_rows))
+    repeated = set(compress(otns, map(ne, map(index.__getitem__, otns), payment_rows)))
+    del otns
     first: dict[str, int] = {}
-    for i in payment_rows:
+    for i in compress(payment_rows, map(repeated.__contains__, map(bill.out_trade_no.__getitem__, payment_rows))):
         otn = bill.out_trade_no[i]
         j = first.setdefault(otn, i)
         if j == i:

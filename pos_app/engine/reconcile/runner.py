@@ -29,7 +29,7 @@ from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.reconcile import sources
 from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill, parse_archived
 from pos_app.engine.reconcile.errors import BillDownloadError, BillFormatError, BillNotReady, UploadError
-from pos_app.engine.reconcile.matcher import JournalSale, OpenItem, match_channel
+from pos_app.engine.reconcile.matcher import JournalSale, OpenItem
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport, summarise
 from pos_app.engine.reconcile.upload import UploadPolicy, destination, upload_report
 
@@ -211,17 +211,13 @@ async def _reconcile_channel(
 def _match_day(
     engine: Engine, path: Path, channel: Channel, day: date, journal: dict[str, JournalSale] | None, apply: bool
 ) -> tuple[ChannelSummary, list[OpenItem]]:
-    """Parse (all or nothing), stream the ledger through the matcher, apply what the bill proves."""
+    """Parse (all or nothing), stream the ledger through the matcher, apply what the bill proves.
+
+    ``sources.match_day`` is also what the benchmark (tests/bench/bench_reconcile.py) times.
+    """
     bill = parse_archived(path, channel, day)
     refunds = sources.load_ledger_refunds(engine, day, channel)
-    match = match_channel(
-        bill,
-        sources.iter_ledger_payments(engine, day, channel),
-        refunds,
-        journal,
-        lookup_payments=lambda numbers: sources.lookup_payments(engine, numbers),
-        lookup_refunds=lambda numbers: sources.lookup_refunds(engine, numbers),
-    )
+    match = sources.match_day(engine, bill, day, channel, refunds, journal)
     if apply and match.settled:
         sources.apply_settlements(engine, match.settled, bill_day=day, now=datetime.now(UTC))
     return summarise(channel, bill, refunds, match), match.items

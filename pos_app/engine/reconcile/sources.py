@@ -13,16 +13,27 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from itertools import chain
+from itertools import chain, compress
+from operator import not_
 from sys import intern
 from typing import Any
 
-from sqlalchemy import Engine, Executable, and_, case, func, inspect, or_, select, union_all
+from sqlalchemy import Connection, Engine, Executable, and_, case, func, inspect, or_, select, union_all
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, can_transition
-from pos_app.engine.reconcile.matcher import JournalSale, LedgerPayments, LedgerRefund, LedgerRow, Settlement
+from pos_app.engine.reconcile.bill import Bill
+from pos_app.engine.reconcile.matcher import (
+    ChannelMatch,
+    JournalSale,
+    LedgerPayments,
+    LedgerRefund,
+    LedgerRow,
+    PaidBatch,
+    Settlement,
+    match_channel,
+)
 from pos_app.engine.store import repo
 from pos_app.engine.store.db import reader
 from pos_app.engine.store.models import Payment, Refund
@@ -32,6 +43,7 @@ log = logging.getLogger(__name__)
 
 CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 500
+_BATCH = 20_000
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -65,6 +77,113 @@ def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterato
     # These columns need no conversion: the driver's own row tuples are handed over as they are,
     # which skips building a SQLAlchemy row (or any new tuple) per payment, and chained in C.
     return chain.from_iterable(_batches(engine, stmt))
+
+
+class LedgerDay:
+    """One day's payments of a channel, read in one pass in one read transaction, split for the matcher.
+
+    Why not one stream of full rows (:func:`iter_ledger_payments`): turning a database row into
+    Python objects costs per column, and for the bulk of a day (PAID, paid within the day) the
+    number and the amount are all the matcher needs. So the day is read as (out_trade_no,
+    amount_fen, 0 for that bulk / 1 for any other payment); :meth:`paid` yields the bulk as column
+    batches, and :meth:`others`, read after it, fetches the full rows of the rest by number (a day
+    holds few payments that are not PAID). Use as a context manager; the read transaction (one
+    snapshot of the ledger) lasts until it exits.
+    """
+
+    def __init__(self, engine: Engine, day: date, channel: Channel) -> None:
+        self._engine, self._day, self._channel = engine, day, channel
+        self._conn: Connection | None = None
+        self._others: list[str] = []
+        self._paid_read = False
+
+    def __enter__(self) -> LedgerDay:
+        self._conn = reader(self._engine).connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("LedgerDay is read inside its with block")
+        return self._conn
+
+    def paid(self) -> Iterator[PaidBatch]:
+        """Batches of (out_trade_nos, amounts) of the PAID payments paid within the day."""
+        day = self._day
+        start, end = day_bounds(day)
+        p = Payment.__table__.c  # type: ignore[attr-defined]
+        bulk = and_(p.state == PaymentState.PAID.value, p.paid_at >= start, p.paid_at < end)
+        columns = (p.out_trade_no, p.amount_fen, case((bulk, 0), else_=1))
+        today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
+        # The same window as iter_ledger_payments (two index searches glued by UNION ALL).
+        stmt = union_all(
+            select(*columns).where(p.channel == self._channel.value, p.business_day == today),  # type: ignore[call-overload]
+            select(*columns).where(  # type: ignore[call-overload]
+                p.channel == self._channel.value, p.business_day == yesterday, p.paid_at >= start, p.paid_at < end
+            ),
+        )
+        cursor = self._connection().execute(stmt).cursor
+        while batch := cursor.fetchmany(_BATCH):
+            otns, amounts, other = zip(*batch, strict=True)
+            if any(other):
+                self._others.extend(compress(otns, other))
+                bulk_rows = list(map(not_, other))
+                yield list(compress(otns, bulk_rows)), list(compress(amounts, bulk_rows))
+            else:
+                yield otns, amounts
+        self._paid_read = True
+
+    def others(self) -> Iterator[LedgerRow]:
+        """Full matcher rows of every other payment of the window (read after :meth:`paid`)."""
+        if not self._paid_read:
+            raise RuntimeError("LedgerDay.others() is read after paid()")
+        start, end = day_bounds(self._day)
+        p = Payment.__table__.c  # type: ignore[attr-defined]
+        columns = _payment_columns(start, end, self._day.isoformat())
+        conn = self._connection()
+        for i in range(0, len(self._others), _IN_CHUNK):
+            chunk = self._others[i : i + _IN_CHUNK]
+            yield from conn.execute(select(*columns).where(p.out_trade_no.in_(chunk))).cursor.fetchall()  # type: ignore[call-overload]
+
+
+def lookup_terminals(engine: Engine, out_trade_nos: Sequence[str]) -> dict[str, str]:
+    """out_trade_no → terminal id, for the few bulk-read payments that become open items."""
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    found: dict[str, str] = {}
+    with reader(engine).connect() as conn:
+        for i in range(0, len(out_trade_nos), _IN_CHUNK):
+            chunk = list(out_trade_nos[i : i + _IN_CHUNK])
+            stmt = select(p.out_trade_no, p.terminal_id).where(p.out_trade_no.in_(chunk))
+            found.update((row[0], row[1]) for row in conn.execute(stmt))
+    return found
+
+
+def match_day(
+    engine: Engine,
+    bill: Bill,
+    day: date,
+    channel: Channel,
+    refunds: Iterable[LedgerRefund] = (),
+    journal: dict[str, JournalSale] | None = None,
+) -> ChannelMatch:
+    """Match ``bill`` against the ledger's ``day`` of ``channel`` (what ``pos reconcile``, the
+    scheduler and the benchmark run): the bulk of PAID payments as column batches, the others as
+    full rows, other days and terminals looked up on demand."""
+    with LedgerDay(engine, day, channel) as ledger:
+        return match_channel(
+            bill,
+            ledger.others(),
+            refunds,
+            journal,
+            paid=ledger.paid(),
+            lookup_payments=lambda numbers: lookup_payments(engine, numbers),
+            lookup_refunds=lambda numbers: lookup_refunds(engine, numbers),
+            lookup_terminals=lambda numbers: lookup_terminals(engine, numbers),
+        )
 
 
 def _batches(engine: Engine, stmt: Executable) -> Iterator[Sequence[Any]]:

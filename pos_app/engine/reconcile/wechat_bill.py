@@ -9,7 +9,6 @@ a bad amount or a missing summary rejects the whole file with the line number.
 from __future__ import annotations
 
 import codecs
-import gzip
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import chain, islice, repeat
 from pathlib import Path
+
+from isal import igzip
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
@@ -337,7 +338,9 @@ def parse_wechat_bill_bytes(data: bytes, *, source: str = "WeChat Pay bill", bil
 def parse_wechat_bill_file(path: Path, *, source: str | None = None, bill_date: date | None = None) -> Bill:
     """Parse an archived bill file (plain or ``.gz``) without reading it all into memory."""
     name = source or f"WeChat Pay bill {path.name}"
-    opener = gzip.open if path.suffix == ".gz" else open
+    # ISA-L's gzip reader: the same format, about three times faster to inflate than zlib's
+    # (a big day's bill is ~270 MB uncompressed: zlib alone took a fifth of the time budget).
+    opener = igzip.open if path.suffix == ".gz" else open
     from pos_app.engine.reconcile.fast_wechat import parse_fast
 
     with opener(path, "rb") as raw:
