@@ -134,9 +134,16 @@ class OutboxDrain:
         self.status.caught_up = self.refresh_unsent() == 0
         return acknowledged
 
-    async def run(self, stop: asyncio.Event, *, idle_s: float = 2.0) -> None:
-        """Drain forever: immediately when woken (a new event), else every ``idle_s``; back off when away."""
+    async def run(self, stop: asyncio.Event, *, idle_s: float = 2.0, settle_s: float = 0.0) -> None:
+        """Drain forever: when woken (a new event), else every ``idle_s``; back off when away.
+
+        ``settle_s`` > 0 waits, after a wake-up, until no new event has been written for that long:
+        the journal writes of one payment come in a burst (intent, the engine's answer, the outcome),
+        and a drain in the middle of it would compete with the payment itself for the terminal's CPU
+        and the engine's — the cashier waits on the payment, nobody waits on the upload.
+        """
         while not stop.is_set():
+            await self._settle(stop, settle_s)
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type((EngineUnavailable, ChainRefused)),
                 wait=wait_exponential_jitter(initial=self._initial_backoff_s, max=self._max_backoff_s),
@@ -154,3 +161,10 @@ class OutboxDrain:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=idle_s)
+
+    async def _settle(self, stop: asyncio.Event, settle_s: float) -> None:
+        """Return once ``settle_s`` passed without a wake-up (or at once when ``settle_s`` is 0)."""
+        while settle_s > 0 and self.wake.is_set() and not stop.is_set():
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=settle_s)

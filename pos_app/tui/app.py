@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from pos_app.config import Settings
+from pos_app.domain.states import SETTLED_STATES
 from pos_app.engine.client import EngineClient
 from pos_app.engine.schemas import PaymentView
 from pos_app.engine.terminal_auth import decode_key
@@ -32,6 +33,8 @@ from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.till import Till, utc_now
 
 log = logging.getLogger(__name__)
+#: Quiet time after a journal write before the outbox is uploaded (see OutboxDrain.run).
+SYNC_SETTLE_S = 0.5
 
 #: Returns a one-line description of a problem outside the app (a crashed child process), or None.
 Watchdog = Callable[[], str | None]
@@ -222,19 +225,32 @@ class PosApp(App[None]):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def sync_loop(self) -> None:
         """Upload the journal outbox to the engine, in order, at least once."""
-        await self.drain.run(self.drain_stop, idle_s=2.0)
+        # Uploads wait for a quiet moment after a write, so they never slow a payment being taken.
+        await self.drain.run(self.drain_stop, idle_s=2.0, settle_s=SYNC_SETTLE_S)
 
     def journal_written(self) -> None:
         self.drain.wake.set()
 
     def payment_changed(self, view: PaymentView) -> None:
-        """Journal the new state, then tell every screen (the one showing it updates itself)."""
+        """Journal the new state and tell every screen (the one showing it updates itself).
+
+        A final state is journaled before any screen shows it. A step on the way (the order awaiting
+        its scan, the customer entering a password) is shown first and journaled right after the
+        screen refreshed: it usually arrives while the cashier's screen is being drawn, and losing it
+        in a crash changes nothing (the open payment is settled through the engine on the next start).
+        """
+        if view.state in SETTLED_STATES:
+            self.journal_view(view)
+        else:
+            self.call_after_refresh(self.journal_view, view)
+        for screen in self.screen_stack:
+            screen.post_message(PaymentUpdated(view))
+
+    def journal_view(self, view: PaymentView) -> None:
         try:
             self.till.apply_view(view)
         except Exception as exc:
             log.warning("could not journal %s: %s", view.out_trade_no, exc.__class__.__name__)
-        for screen in self.screen_stack:
-            screen.post_message(PaymentUpdated(view))
 
     # -- the one error handler -------------------------------------------------------------------
 

@@ -231,24 +231,35 @@ class Till:
         self._written()
         return Attempt(out_trade_no, draft, channel, mode, cashier, at)
 
+    async def open_native(self, draft: SaleDraft, channel: Channel) -> Attempt:
+        """Commit the intent of a QR sale; nothing is sent yet (:meth:`send` does that)."""
+        # In a thread: the event loop stays free (keys, status bar) while the intent is made durable.
+        return await asyncio.to_thread(self._start, draft, channel, PaymentMode.NATIVE)
+
     async def start_native(self, draft: SaleDraft, channel: Channel) -> Attempt:
-        # The journal's fsync runs in a thread: the screen keeps drawing while the intent is made durable.
-        attempt = await asyncio.to_thread(self._start, draft, channel, PaymentMode.NATIVE)
-        await self._send(attempt)
+        attempt = await self.open_native(draft, channel)
+        await self.send(attempt)
         return attempt
 
     async def start_micropay(self, draft: SaleDraft, routed: RoutedCode) -> Attempt:
         attempt = await asyncio.to_thread(self._start, draft, routed.channel, PaymentMode.MICROPAY)
         attempt.routed = routed
-        await self._send(attempt)
+        await self.send(attempt)
         return attempt
 
     async def resend(self, attempt: Attempt) -> Attempt:
         """Send the same order again (same out_trade_no, same code): the engine answers idempotently."""
-        await self._send(attempt)
+        await self.send(attempt)
         return attempt
 
-    async def _send(self, attempt: Attempt) -> None:
+    async def send(self, attempt: Attempt, *, journal_answer: bool = True) -> Attempt:
+        """Send the attempt's order to the engine; its answer lands in ``attempt.view`` (or ``.error``).
+
+        ``journal_answer=False`` leaves journaling the answer to the caller (:meth:`apply_view`): the QR
+        screen draws the code first and journals AWAITING_SCAN right after, so the customer is not kept
+        waiting on a write whose loss would change nothing (the intent is already durable, and an open
+        order is settled through the engine on the next start).
+        """
         request = CreatePayment(
             out_trade_no=attempt.out_trade_no,
             amount_fen=attempt.draft.amount_fen,
@@ -264,10 +275,12 @@ class Till:
             # The outcome is not known: the order stays open (CREATED) and is settled through the
             # engine before the next wallet sale, or by a retry of the same order now.
             attempt.error = exc.message
-            return
+            return attempt
         attempt.error = None
         attempt.view = view
-        self.apply_view(view)
+        if journal_answer:
+            self.apply_view(view)
+        return attempt
 
     async def refresh(self, attempt: Attempt) -> PaymentView:
         view = await self.client.get_payment(attempt.out_trade_no)

@@ -15,7 +15,7 @@ import pytest
 from pos_app.commands.terminal import prepare
 from pos_app.domain.states import PaymentState
 from pos_app.tui.app import make_app
-from tests.tui.support import screen_text, wait_until
+from tests.tui.support import qr_drawn, screen_text, wait_until
 
 
 async def test_embedded_default_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -38,7 +38,7 @@ async def test_embedded_default_end_to_end(tmp_path: Path, monkeypatch: pytest.M
             await wait_until(pilot, lambda: type(app.screen).__name__ == "CheckoutScreen", what="checkout")
             assert "Demo Cashier" in screen_text(app)
             await pilot.press("6", "a")
-            await wait_until(pilot, lambda: bool(app.screen.query("#qr-code")), what="QR")
+            await wait_until(pilot, lambda: qr_drawn(app), what="QR")
             attempt = app.screen.attempt
             async with httpx.AsyncClient(base_url=f"http://{settings.sandbox.listen}") as sandbox:
                 (await sandbox.post("/sandbox/pay", json={"qr": attempt.view.code_url})).raise_for_status()

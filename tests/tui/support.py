@@ -121,3 +121,8 @@ def screen_text(app: Any) -> str:
     return "\n".join(parts)
 
 
+def qr_drawn(app: Any) -> bool:
+    """The current screen shows a payment QR (not the placeholder message)."""
+    from pos_app.tui.widgets.qr_view import QrView
+
+    return any(qr.shown for qr in app.screen.query(QrView))

@@ -10,7 +10,7 @@ from sqlmodel import select
 from pos_app.domain.states import PaymentState
 from pos_app.journal import JournalEvent, Refund, Sale, session_scope
 from pos_app.tui.app import make_app
-from tests.tui.support import ShiftedClock, screen_text, wait_until
+from tests.tui.support import ShiftedClock, qr_drawn, screen_text, wait_until
 
 SIZE = (100, 30)
 
@@ -50,7 +50,7 @@ async def test_native_qr_paid(settings, journal_engine, stack, client):
         await login(pilot)
         await type_amount(pilot, "12.50")
         await pilot.press("w")
-        await wait_until(pilot, lambda: bool(app.screen.query("#qr-code")), what="QR drawn")
+        await wait_until(pilot, lambda: qr_drawn(app), what="QR drawn")
         attempt = app.screen.attempt
         assert attempt is not None and attempt.view is not None
         assert attempt.view.state == PaymentState.AWAITING_SCAN
@@ -77,7 +77,7 @@ async def test_native_qr_expired_is_canceled(settings, journal_engine, stack, cl
         await login(pilot)
         await type_amount(pilot, "3")
         await pilot.press("a")
-        await wait_until(pilot, lambda: bool(app.screen.query("#qr-code")), what="QR drawn")
+        await wait_until(pilot, lambda: qr_drawn(app), what="QR drawn")
         clock.offset = timedelta(minutes=5, seconds=1)  # the QR's five minutes are up
         await wait_until(pilot, lambda: "CANCELED" in screen_text(app), what="CANCELED")
         await pilot.press("enter")
@@ -92,7 +92,7 @@ async def test_cancel_closes_the_order(settings, journal_engine, stack, client):
         await login(pilot)
         await type_amount(pilot, "8")
         await pilot.press("w")
-        await wait_until(pilot, lambda: bool(app.screen.query("#qr-code")), what="QR drawn")
+        await wait_until(pilot, lambda: qr_drawn(app), what="QR drawn")
         await pilot.press("escape")
         await wait_until(pilot, lambda: "CANCELED" in screen_text(app), what="CANCELED")
     assert sales(journal_engine)[0].state == PaymentState.CLOSED

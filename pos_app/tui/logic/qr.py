@@ -9,10 +9,13 @@ space given, so a code in an 80×24 terminal stays readable from a scratched scr
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -48,10 +51,88 @@ class QrMatrix:
         return (self.size + 1) // 2
 
 
+# --- choosing the mask, fast -------------------------------------------------------------------
+#
+# The QR standard has the encoder try all eight mask patterns and keep the one with the lowest
+# penalty score. ``qrcode`` scores each candidate with module-by-module Python loops, which is most
+# of the time it takes to build a code: on the cashier's path from the key to the QR on screen that
+# was ~7 ms of a 100 ms budget. :func:`penalty` computes exactly the same score (the same four
+# rules, the same arithmetic — unit tests check equality with ``qrcode.util.lost_point``) with a
+# few dozen operations on two big integers, the whole grid row by row and column by column, one bit
+# per module: runs, 2×2 blocks and finder-like patterns become shifts, ANDs and bit counts.
+
+_AS_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+#: The 1:1:3:1:1 finder-like patterns the standard penalises (with four light modules after or before).
+_FINDER_LIKE = ((1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0), (0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1))
+
+
+def _bits(lines: list[bytes]) -> int:
+    """Lines of 0/1 bytes as one integer: bit ``i * n + c`` is module ``c`` of line ``i``."""
+    return int(b"".join(lines).translate(_AS_DIGITS)[::-1], 2)
+
+
+@functools.cache
+def _where(n: int, lines: int, columns: range) -> int:
+    """A mask with the bits of ``columns`` set in each of the first ``lines`` lines (stride ``n``)."""
+    one_line = sum(1 << c for c in columns)
+    return sum(one_line << (i * n) for i in range(lines))
+
+
+def _runs_score(grid: int, n: int) -> int:
+    """Rule 1 along the lines of ``grid``: each run of L >= 5 same-coloured modules scores L - 2."""
+    same_as_next = ~(grid ^ (grid >> 1)) & _where(n, n, range(n - 1))  # never across a line's end
+    # A run of L modules is L - 1 consecutive set bits; windows of 4 set bits count (L - 1) - 3.
+    windows = same_as_next & (same_as_next >> 1) & (same_as_next >> 2) & (same_as_next >> 3)
+    run_starts = windows & ~(windows << 1)
+    return windows.bit_count() + 2 * run_starts.bit_count()  # sum of (L - 4) + 2 per run = L - 2
+
+
+def _finder_like_count(grid: int, n: int) -> int:
+    """Rule 3 along the lines of ``grid``: how many times either pattern starts somewhere."""
+    count = 0
+    for pattern in _FINDER_LIKE:
+        found = _where(n, n, range(n - 10))
+        for k, dark in enumerate(pattern):
+            found &= (grid >> k) if dark else ~(grid >> k)
+        count += found.bit_count()
+    return count
+
+
+def penalty(modules: Sequence[Sequence[bool | None]]) -> int:
+    """The mask penalty score of a module grid, equal to ``qrcode.util.lost_point(modules)``."""
+    n = len(modules)
+    rows = [bytes(map(bool, row)) for row in modules]  # one byte per module: 1 dark, 0 light
+    by_rows = _bits(rows)
+    by_columns = _bits([bytes(column) for column in zip(*rows, strict=True)])
+    score = _runs_score(by_rows, n) + _runs_score(by_columns, n)
+    # Rule 2: each 2×2 block of one colour scores 3.
+    same_below = ~(by_rows ^ (by_rows >> n))
+    same_right = ~(by_rows ^ (by_rows >> 1))
+    blocks = same_below & (same_below >> 1) & same_right & _where(n, n - 1, range(n - 1))
+    score += 3 * blocks.bit_count()
+    score += 40 * (_finder_like_count(by_rows, n) + _finder_like_count(by_columns, n))
+    # Rule 4: 10 per full 5 % the dark share is away from half (float arithmetic as qrcode does it).
+    percent = float(by_rows.bit_count()) / (n**2)
+    return score + int(abs(percent * 100 - 50) / 5) * 10
+
+
+class _QRCode(qrcode.QRCode):  # type: ignore[type-arg]
+    """``qrcode.QRCode`` with :func:`penalty` choosing the mask (same choice, faster)."""
+
+    def best_mask_pattern(self) -> int:
+        best_pattern, best_score = 0, 0
+        for pattern in range(8):
+            self.makeImpl(True, pattern)
+            score = penalty(self.modules)
+            if pattern == 0 or score < best_score:  # the first lowest wins, as in qrcode
+                best_pattern, best_score = pattern, score
+        return best_pattern
+
+
 def make_matrix(data: str, *, max_width: int = 78, max_rows: int = 22) -> QrMatrix:
     """The QR for ``data`` with the strongest error correction that fits ``max_width`` × ``max_rows``."""
     for name, level in LEVELS:
-        qr = qrcode.QRCode(error_correction=level, border=QUIET_ZONE, box_size=1)
+        qr = _QRCode(error_correction=level, border=QUIET_ZONE, box_size=1)
         qr.add_data(data)
         # Only the version is needed to know the size: building the matrix (and scoring its eight
         # masks) is the slow part, so it is done once, for the level that fits.
@@ -62,6 +143,12 @@ def make_matrix(data: str, *, max_width: int = 78, max_rows: int = 22) -> QrMatr
             matrix = qr.get_matrix()
             return QrMatrix(tuple(tuple(bool(m) for m in row) for row in matrix), name, int(qr.version))
     raise QrTooLarge(f"A {len(data)}-character code does not fit in {max_width}×{max_rows}.")
+
+
+def largest_size(max_width: int, max_rows: int) -> int:
+    """Modules across (quiet zone included) of the largest QR that fits: what a code area reserves."""
+    version = min(40, (min(max_width, 2 * max_rows) - 17 - 2 * QUIET_ZONE) // 4)
+    return max(0, version) * 4 + 17 + 2 * QUIET_ZONE if version >= 1 else min(max_width, 2 * max_rows)
 
 
 def half_block_lines(matrix: QrMatrix) -> list[str]:
@@ -80,14 +167,45 @@ def half_block_lines(matrix: QrMatrix) -> list[str]:
     return lines
 
 
-def render(matrix: QrMatrix) -> Text:
-    """Rich text: every cell is '▀' with explicit foreground (top) and background (bottom) colours."""
-    text = Text(no_wrap=True, overflow="crop")
-    styles = {
+def _cell_styles() -> dict[tuple[bool, bool], Style]:
+    return {
         (upper, lower): Style(color=DARK if upper else LIGHT, bgcolor=DARK if lower else LIGHT)
         for upper in (True, False)
         for lower in (True, False)
     }
+
+
+def segment_rows(matrix: QrMatrix) -> list[list[Segment]]:
+    """One list of segments per text row: '▀' cells, runs of one style merged into one segment.
+
+    What the widget draws line by line (Textual's line API): no rich Text to lay out and wrap,
+    and a few dozen segments per row instead of one per cell.
+    """
+    styles = _cell_styles()
+    modules = matrix.modules
+    blank = (False,) * matrix.size
+    out: list[list[Segment]] = []
+    for top in range(0, matrix.size, 2):
+        upper_row = modules[top]
+        lower_row = modules[top + 1] if top + 1 < matrix.size else blank
+        segments: list[Segment] = []
+        run_key = (upper_row[0], lower_row[0])
+        run_length = 0
+        for key in zip(upper_row, lower_row, strict=True):
+            if key == run_key:
+                run_length += 1
+                continue
+            segments.append(Segment("▀" * run_length, styles[run_key]))
+            run_key, run_length = key, 1
+        segments.append(Segment("▀" * run_length, styles[run_key]))
+        out.append(segments)
+    return out
+
+
+def render(matrix: QrMatrix) -> Text:
+    """Rich text: every cell is '▀' with explicit foreground (top) and background (bottom) colours."""
+    text = Text(no_wrap=True, overflow="crop")
+    styles = _cell_styles()
     modules = matrix.modules
     for top in range(0, matrix.size, 2):
         if top:

@@ -7,9 +7,10 @@ burst of digits ending in Enter) is recognised by key timing and starts a scan p
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,6 +24,8 @@ from pos_app.tui.logic.keypad import AmountBuffer
 from pos_app.tui.logic.wedge import WedgeClassifier
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.till import SaleDraft
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SUBJECT = "In-store purchase"
 
@@ -49,6 +52,8 @@ class CheckoutScreen(TillScreen):
         self.cart = Cart()
         self.subject = DEFAULT_SUBJECT
         self.wedge = WedgeClassifier()
+        #: True while a QR sale's intent is being written (a second key press must not start another).
+        self.opening = False
 
     def body(self) -> ComposeResult:
         with Horizontal(id="checkout"):
@@ -166,14 +171,36 @@ class CheckoutScreen(TillScreen):
         return True
 
     def action_qr(self, channel: str) -> None:
+        if self.opening:
+            return  # the key again while the first press's intent is being written: one sale only
         draft = self.draft()
         if draft is None or not self.wallet_allowed():
             return
+        self.opening = True
+        self.open_qr(draft, Channel(channel))
+
+    @work(exclusive=True, group="open-qr", exit_on_error=False)
+    async def open_qr(self, draft: SaleDraft, channel: Channel) -> None:
+        """Intent first, then the order goes out, then the QR screen is built while the engine works.
+
+        This order is the fast one: the journal write has the CPU to itself, and building the screen
+        (the costliest part on the terminal) overlaps the round trip to the engine and the gateway.
+        """
         from pos_app.tui.screens.qr import QrScreen
 
-        # The order is created while the QR screen is being built (journal first, then the engine).
-        starting = asyncio.ensure_future(self.till.start_native(draft, Channel(channel)))
-        self.app.push_screen(QrScreen(draft, Channel(channel), starting=starting))
+        try:
+            attempt = await self.till.open_native(draft, channel)
+        except PosError as exc:
+            self.show_error(exc.message)
+            return
+        except Exception as exc:  # the journal could not be written (disk full, ...): nothing was sent
+            log.exception("could not record the sale")
+            self.show_error(f"Could not record the sale, nothing was charged ({type(exc).__name__}).")
+            return
+        finally:
+            self.opening = False
+        sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False))
+        self.app.push_screen(QrScreen(draft, channel, starting=sending))
 
     def action_scan(self) -> None:
         draft = self.draft()

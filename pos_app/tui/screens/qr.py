@@ -21,6 +21,9 @@ from pos_app.tui.screens.payment import PaymentScreen
 from pos_app.tui.till import Attempt, SaleDraft
 from pos_app.tui.widgets.qr_view import QrView
 
+#: Ends after which the order's QR is taken off the screen.
+CLOSED_STATES = frozenset({PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED})
+
 
 class QrScreen(PaymentScreen):
     HEADING = "Customer scans this QR"
@@ -38,7 +41,10 @@ class QrScreen(PaymentScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="qr-layout"):
-            yield Vertical(Static("Creating the order…", id="qr-placeholder"), id="qr-box")
+            # The code's area is laid out now, while the order is being created: the code drops in later.
+            rows = max(8, self.app.size.height - 3)
+            width = max(20, self.app.size.width - 34)
+            yield Vertical(QrView("Creating the order…", max_width=width, max_rows=rows, id="qr-code"), id="qr-box")
             with Vertical(id="qr-info"):
                 yield Static(f"{self.channel.label}", id="qr-channel", classes="ok")
                 yield Digits(format_fen(self.draft.amount_fen).lstrip("¥"), id="qr-amount")
@@ -58,8 +64,16 @@ class QrScreen(PaymentScreen):
         else:
             self.attempt = await self.till.start_native(self.draft, self.channel)
         self.query_one("#qr-order", Static).update(f"Order {self.attempt.out_trade_no}")
-        if self.attempt.view is not None:
-            self.accept_view(self.attempt.view)
+        view = self.attempt.view
+        if view is not None:
+            self.accept_view(view)
+            # The QR is drawn first; the engine's answer is journaled right after it is on screen.
+            self.call_after_refresh(self.till.apply_view, view)
+        elif self.attempt.error:
+            # The outcome is unknown (the engine did not answer): say so; following keeps asking.
+            state = self.query_one("#qr-state", Static)
+            state.update(f"{self.attempt.error} Still trying…")
+            state.set_classes("big-state failed")
         self.follow_worker()
 
     @work(exclusive=True, group="follow", exit_on_error=False)
@@ -71,12 +85,9 @@ class QrScreen(PaymentScreen):
         self.query_one("#qr-state", Static).set_classes("big-state failed")
 
     def show_view(self, view: PaymentView) -> None:
-        if view.code_url and not self.query("#qr-code"):
-            box = self.query_one("#qr-box", Vertical)
-            rows = max(8, self.app.size.height - 3)
-            width = max(20, self.app.size.width - 34)
-            self.query_one("#qr-placeholder", Static).remove()
-            box.mount(QrView(view.code_url, max_width=width, max_rows=rows, id="qr-code"))
+        qr = self.query_one("#qr-code", QrView)
+        if view.code_url and qr.data != view.code_url and view.state not in CLOSED_STATES:
+            qr.show_code(view.code_url)
         state = self.query_one("#qr-state", Static)
         words = STATE_WORDS[view.state]
         if view.state == PaymentState.FAILED and view.failure_reason:
@@ -84,11 +95,10 @@ class QrScreen(PaymentScreen):
         state.update(words)
         css = {PaymentState.PAID: "paid", PaymentState.FAILED: "failed", PaymentState.CLOSED: "canceled"}
         state.set_classes(f"big-state {css.get(view.state, '')}".strip())
-        if view.state in {PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED}:
+        if view.state in CLOSED_STATES:
             # A closed order's QR must not stay where a customer could still scan it.
-            for qr in self.query("#qr-code"):
-                qr.remove()
-                self.query_one("#qr-box", Vertical).mount(Static("Order closed — no QR", classes="hint"))
+            if qr.shown:
+                qr.show_message("Order closed — no QR")
             self.query_one("#keys", Static).update("Enter back to checkout · F1 help")
 
     def tick(self) -> None:

@@ -81,3 +81,25 @@ def test_render_uses_explicit_dark_on_light_colours():
     assert colours <= {(DARK, DARK), (DARK, LIGHT), (LIGHT, DARK), (LIGHT, LIGHT)}
     assert (LIGHT, LIGHT) in colours and (DARK, DARK) in colours
     assert set(text.plain) <= {"▀", "\n"}
+
+
+@pytest.mark.parametrize("data", [WECHAT_URL, ALIPAY_URL])
+def test_the_segments_the_widget_draws_decode_back_to_the_code_url(data: str):
+    """What the screen gets: '▀' cells whose foreground is the upper module and background the lower."""
+    from pos_app.tui.logic.qr import segment_rows
+
+    matrix = make_matrix(data, max_width=46, max_rows=21)
+    grid: list[list[bool]] = []
+    for segments in segment_rows(matrix):
+        upper: list[bool] = []
+        lower: list[bool] = []
+        for segment in segments:
+            assert set(segment.text) == {"▀"}
+            assert segment.style is not None and segment.style.color and segment.style.bgcolor
+            upper += [segment.style.color.name == DARK] * len(segment.text)
+            lower += [segment.style.bgcolor.name == DARK] * len(segment.text)
+        assert len(upper) == matrix.size
+        grid += [upper, lower]
+    assert grid[: matrix.size] == [list(row) for row in matrix.modules]
+    decoded = pyzbar.decode(grid_to_image(grid))
+    assert [d.data.decode() for d in decoded] == [data]
