@@ -20,11 +20,14 @@ from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile import match_channel, parse_wechat_bill_bytes
 from pos_app.engine.reconcile.sources import (
     CST,
+    LedgerDay,
     apply_settlements,
     count_due,
     iter_ledger_payments,
     load_ledger_refunds,
     lookup_payments,
+    lookup_terminals,
+    match_day,
 )
 from pos_app.engine.store import Payment, Refund, open_ledger, repo
 from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
@@ -142,3 +145,48 @@ def test_a_bill_settles_the_unknown_payment_once(ledger: Engine) -> None:
         assert [a.op for a in repo.attempts_for(session, "PUNKNOWN")] == ["reconcile"]
         events = repo.events_since(session, "T001", 0, 10)
         assert [(e.payment.out_trade_no, e.payment.state) for e in events] == [("PUNKNOWN", PaymentState.PAID)]
+
+
+def test_ledger_day_splits_the_window_into_paid_pairs_and_full_rows(ledger: Engine) -> None:
+    _seed(ledger)
+    with LedgerDay(ledger, DAY, Channel.WECHAT) as day:
+        with pytest.raises(RuntimeError):
+            next(day.others())  # the rest is known only once the bulk was read
+        paid = [pair for otns, amounts in day.paid() for pair in zip(otns, amounts, strict=True)]
+        others = list(day.others())
+    assert sorted(paid) == [("PDAY0001", 1000), ("PEVE0001", 2000)]  # PAID and paid within the day
+    everything = {r[0]: tuple(r) for r in iter_ledger_payments(ledger, DAY, Channel.WECHAT)}
+    assert {r[0]: tuple(r) for r in others} == {k: r for k, r in everything.items() if k not in dict(paid)}
+    assert lookup_terminals(ledger, ["PDAY0001", "PNOTHERE"]) == {"PDAY0001": "T001"}
+
+
+def test_match_day_finds_what_the_row_walk_finds(ledger: Engine) -> None:
+    _seed(ledger)
+    bill = parse_wechat_bill_bytes(
+        wechat_bill(
+            [
+                wechat_row("PEVE0001", 2001, at="2026-11-21 00:01:00"),  # amount differs
+                wechat_row("PUNKNOWN", 4000, at="2026-11-21 10:00:07"),
+                wechat_row("PDAY0001", 0, out_refund_no="RDAY0001", refund_fen=300, at="2026-11-21 15:00:00"),
+                wechat_row("POLD0001", 600, at="2026-11-21 11:00:00"),
+                wechat_row("PNOTHERE", 800, at="2026-11-21 12:00:00"),
+            ]
+        ).encode()
+    )  # PDAY0001's payment line is missing: missing at the provider
+    refunds = load_ledger_refunds(ledger, DAY, Channel.WECHAT)
+    walked = match_channel(
+        bill,
+        iter_ledger_payments(ledger, DAY, Channel.WECHAT),
+        refunds,
+        lookup_payments=lambda numbers: lookup_payments(ledger, numbers),
+    )
+    fast = match_day(ledger, bill, DAY, Channel.WECHAT, refunds)
+    assert sorted(repr(i) for i in fast.items) == sorted(repr(i) for i in walked.items)
+    assert sorted((i.kind.value, i.out_trade_no) for i in fast.items) == [
+        ("amount_differs", "PEVE0001"), ("missing_at_provider", "PDAY0001"), ("missing_locally", "PNOTHERE"),
+        ("settled_from_bill", "PUNKNOWN"),
+    ]  # fmt: skip
+    assert {i.terminal_id for i in fast.items if i.out_trade_no in ("PEVE0001", "PDAY0001")} == {"T001"}
+    assert (fast.matched, fast.ledger_paid, fast.ledger_paid_fen) == (
+        walked.matched, walked.ledger_paid, walked.ledger_paid_fen,
+    )  # fmt: skip

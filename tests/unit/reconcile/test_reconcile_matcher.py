@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile.bill import Bill
@@ -145,3 +148,119 @@ def test_payment_paid_another_day_is_not_missing_and_unknown_not_in_bill_is_open
     ledger.append(B, "UNKNOWN", 800, "T001", True)
     result = match_channel(_bill(), ledger, [])
     assert _kinds(result) == [("status_differs", B)]
+
+
+# --- The bulk pass (``paid`` batches) must decide exactly what the row-by-row walk decides. ---
+
+_STATES = ["PAID", "PAID", "PAID", "UNKNOWN", "CLOSED", "REVERSED", "PARTIALLY_REFUNDED", "USER_PAYING"]
+_BILL = [
+    "same",
+    "same",
+    "same",
+    "amount",
+    "absent",
+    "revoked",
+    "twice",
+    "twice_changed",
+    "paid_then_revoked",
+    "reversal",
+]
+_JOURNAL = ["same", "same", "absent", "amount", "failed"]
+
+
+def _case(
+    draws: list[tuple[str, str, str, bool]],
+) -> tuple[Bill, LedgerPayments, dict[str, JournalSale], dict[str, str]]:
+    rows: list[tuple[str, int, int, int]] = []
+    ledger = LedgerPayments()
+    journal: dict[str, JournalSale] = {}
+    terminals: dict[str, str] = {}
+    for n, (state, in_bill, in_journal, due) in enumerate(draws):
+        otn, amount, terminal = f"P261121100000S00001T001{n:08d}", 100 + n, f"T{n % 3:03d}"
+        terminals[otn] = terminal
+        if state != "NONE":
+            ledger.append(otn, state, amount, terminal, due)
+        if in_bill == "amount":
+            rows.append(wechat_row(otn, amount + 1))
+        elif in_bill == "revoked":
+            rows.append(wechat_row(otn, amount, state="REVOKED"))
+        elif in_bill == "twice":
+            rows += [wechat_row(otn, amount)] * 2
+        elif in_bill == "twice_changed":
+            rows += [wechat_row(otn, amount), wechat_row(otn, amount, at="2026-11-21 11:00:00")]
+        elif in_bill == "paid_then_revoked":
+            rows += [wechat_row(otn, amount), wechat_row(otn, amount, state="REVOKED")]
+        elif in_bill == "reversal":  # a refund-shaped line numbered like the order: reversed
+            rows += [wechat_row(otn, amount), wechat_row(otn, 0, out_refund_no=otn, refund_fen=amount)]
+        elif in_bill == "same":
+            rows.append(wechat_row(otn, amount))
+        if in_journal != "absent":
+            sale_fen = amount + 1 if in_journal == "amount" else amount
+            sale_state = "FAILED" if in_journal == "failed" else state if state != "NONE" else "PAID"
+            journal[otn] = JournalSale(otn, terminal, Channel.WECHAT, sale_fen, sale_state)
+    return _bill(*rows), ledger, journal, terminals
+
+
+def _outcome(result: object) -> tuple[object, ...]:
+    r = result  # a ChannelMatch
+    return (
+        r.matched,  # type: ignore[attr-defined]
+        r.ledger_paid,  # type: ignore[attr-defined]
+        r.ledger_paid_fen,  # type: ignore[attr-defined]
+        sorted(repr(s) for s in r.settled),  # type: ignore[attr-defined]
+        sorted(repr(i) for i in r.items),  # type: ignore[attr-defined]
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*_STATES, "NONE"]),
+            st.sampled_from(_BILL),
+            st.sampled_from(_JOURNAL),
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=1, max_value=7),
+    st.booleans(),
+)
+def test_bulk_paid_batches_match_exactly_like_the_row_walk(
+    draws: list[tuple[str, str, str, bool]], batch: int, with_journal: bool
+) -> None:
+    bill, ledger, journal, terminals = _case(draws)
+    compare = journal if with_journal else None
+    walked = match_channel(bill, ledger, [], dict(compare) if compare is not None else None)
+
+    bulk = [(otn, amount) for otn, state, amount, _t, due in ledger if state == "PAID" and due]
+    others = [row for row in ledger if not (row[1] == "PAID" and row[4])]
+    batches = [
+        ([otn for otn, _ in bulk[i : i + batch]], [amount for _, amount in bulk[i : i + batch]])
+        for i in range(0, len(bulk), batch)
+    ]
+    asked: list[list[str]] = []
+
+    def lookup_terminals(numbers: list[str]) -> dict[str, str]:
+        asked.append(numbers)
+        return {otn: terminals[otn] for otn in numbers}
+
+    split = match_channel(
+        bill,
+        others,
+        [],
+        dict(compare) if compare is not None else None,
+        paid=batches,
+        lookup_terminals=lookup_terminals,
+    )
+    assert _outcome(split) == _outcome(walked)
+    assert all(n for n in asked)  # asked only when some bulk payment became an item
+
+
+def test_bulk_paid_against_an_empty_bill_is_missing_at_provider() -> None:
+    result = match_channel(
+        _bill(), [], [], paid=[([A, B], [1230, 800])], lookup_terminals=lambda numbers: dict.fromkeys(numbers, "T009")
+    )
+    assert _kinds(result) == [("missing_at_provider", A), ("missing_at_provider", B)]
+    assert {i.terminal_id for i in result.items} == {"T009"}
+    assert (result.ledger_paid, result.ledger_paid_fen) == (2, 2030)
