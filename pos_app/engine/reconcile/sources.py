@@ -237,13 +237,20 @@ def load_ledger_refunds(engine: Engine, day: date, channel: Channel) -> list[Led
     today = day.isoformat()
     succeeded_in_day = and_(r.succeeded_at >= start, r.succeeded_at < end)
     due = case((succeeded_in_day, 1), (and_(r.succeeded_at.is_(None), r.business_day == today), 1), else_=0)
-    stmt = (
-        select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state, due)
-        .join_from(Refund.__table__, Payment.__table__, r.out_trade_no == p.out_trade_no)  # type: ignore[attr-defined]
-        .where(p.channel == channel.value, or_(r.business_day == today, succeeded_in_day))
+    # Two steps, not a join filtered on the payment's channel: given that filter, SQLite walks
+    # every payment ever taken to find the day's few refunds (0.9 s on a million-payment ledger).
+    stmt = select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state, due).where(
+        or_(r.business_day == today, succeeded_in_day)
     )
     with reader(engine).connect() as conn:
-        return [LedgerRefund(row[0], row[1], row[2], row[3], bool(row[4])) for row in conn.execute(stmt)]
+        rows = conn.execute(stmt).all()
+        numbers = sorted({row[1] for row in rows})
+        ours: set[str] = set()
+        for i in range(0, len(numbers), _IN_CHUNK):
+            chunk = numbers[i : i + _IN_CHUNK]
+            found = select(p.out_trade_no).where(p.out_trade_no.in_(chunk), p.channel == channel.value)
+            ours.update(conn.execute(found).scalars())
+    return [LedgerRefund(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows if row[1] in ours]
 
 
 def lookup_refunds(engine: Engine, out_refund_nos: Sequence[str]) -> list[LedgerRefund]:
