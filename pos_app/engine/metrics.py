@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +15,7 @@ _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0)
 @dataclass
 class EngineMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    _request_children: dict[tuple[str, str, int], Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -37,6 +39,14 @@ class EngineMetrics:
             buckets=_LAG_BUCKETS,
             registry=self.registry,
         )
+
+    def count_request(self, method: str, route: str, status: int) -> None:
+        """``requests`` + 1, with each label set's child looked up once (this runs on every request)."""
+        key = (method, route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(method, route, str(status))
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -70,4 +80,4 @@ class RequestMetricsMiddleware:
             route = scope.get("route")
             path = scope.get("path", "")
             template = getattr(route, "path", None) or (path if path in self.fixed_paths else "unmatched")
-            self.metrics.requests.labels(scope.get("method", "?"), template, str(status)).inc()
+            self.metrics.count_request(scope.get("method", "?"), template, status)

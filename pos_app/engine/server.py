@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -340,7 +341,7 @@ class GatewayCallbacks:
         try:
             status = await self.answer(scope, receive, send)
         finally:
-            self._metrics.requests.labels("POST", scope["path"], str(status)).inc()
+            self._metrics.count_request("POST", scope["path"], status)
 
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one callback; returns the status sent (500 if none could be)."""
@@ -349,18 +350,19 @@ class GatewayCallbacks:
             response = await self._respond(channel, scope, receive)
         except Exception:
             log.exception("unexpected error answering a %s notification", channel.value)
-            response = _notify_refusal(channel, 500, "internal error")
+            response = _raw(_notify_refusal(channel, 500, "internal error"))
         if response is None:
             return 500  # the gateway hung up before sending the whole body: nobody to answer
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
-        return response.status_code
+        status, raw_headers, body = response
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
 
-    async def _respond(self, channel: Channel, scope: Scope, receive: Receive) -> Response | None:
+    async def _respond(self, channel: Channel, scope: Scope, receive: Receive) -> RawResponse | None:
         headers = _header_dict(scope["headers"])
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._limit:
-            return _notify_refusal(channel, 413, "body too large")
+            return _raw(_notify_refusal(channel, 413, "body too large"))
         body = b""
         while True:
             message = await receive()
@@ -368,7 +370,7 @@ class GatewayCallbacks:
                 return None
             body += message.get("body", b"")
             if len(body) > self._limit:
-                return _notify_refusal(channel, 413, "body too large")
+                return _raw(_notify_refusal(channel, 413, "body too large"))
             if not message.get("more_body", False):
                 break
         state: EngineState = self._app.state.engine
@@ -376,12 +378,26 @@ class GatewayCallbacks:
             ack = await state.service.handle_notification(channel, headers, body)
         except provider_base.NotificationInvalid as exc:
             log.warning("%s notification refused: %s", channel.value, exc.reason)
-            return _notify_refusal(channel, exc.status_code, exc.reason)
+            return _raw(_notify_refusal(channel, exc.status_code, exc.reason))
         if 200 <= ack.status_code < 300:
             lag = _notification_lag(channel, headers, body, self._clock())
             if lag is not None:
                 self._metrics.notification_lag.labels(channel.value).observe(lag)
-        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+        return _ack_response(ack)
+
+
+#: (status, raw headers, body) of an answer to a gateway.
+RawResponse = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+
+
+@functools.lru_cache(maxsize=32)
+def _ack_response(ack: provider_base.NotificationAck) -> RawResponse:
+    """The gateways get a handful of distinct acks: each one's headers are built once (by Starlette)."""
+    return _raw(Response(ack.body, status_code=ack.status_code, media_type=ack.media_type))
+
+
+def _raw(response: Response) -> RawResponse:
+    return response.status_code, tuple(response.raw_headers), bytes(response.body)
 
 
 def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

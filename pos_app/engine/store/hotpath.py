@@ -6,6 +6,9 @@ executing them cost more CPU than verifying the notification; here each is one p
 per dialect, with the columns' own SQLAlchemy type processors applied to the parameters and results
 (so values are stored exactly as the ORM stores them: naive UTC datetimes, JSON text, booleans).
 
+On SQLite a whole batch of payment notifications (one group commit) is written with a few statements
+per batch instead (the ``*_many`` methods, see ``PaymentService._payment_notifications_batch``).
+
 Semantics are the ORM paths' (``repo.cas_update_payment``, ``repo.append_event``, ``notify.record``):
 the payment row is read ``FOR UPDATE`` on PostgreSQL (SQLite transactions start with
 ``BEGIN IMMEDIATE``), updated only if its ``version`` is unchanged, and status event ids are handed
@@ -47,7 +50,11 @@ class HotPath:
             for column in table.columns:
                 self._bind[(table.name, column.name)] = _bind_processor(column, dialect)
         self._payment_columns = [c.name for c in PAYMENTS.columns]
-        self._payment_result = [_result_processor(c, dialect) for c in PAYMENTS.columns]
+        self._payment_processed: list[tuple[str, Processor]] = []
+        for column in PAYMENTS.columns:
+            process = _result_processor(column, dialect)
+            if process is not None:
+                self._payment_processed.append((column.name, process))
         select = f"SELECT {', '.join(self._payment_columns)} FROM payments WHERE out_trade_no = :otn"
         self.select_payment = self._sql(select)
         self.select_payment_locked = self._sql(select + (" FOR UPDATE" if self.postgres else ""))
@@ -227,10 +234,11 @@ class HotPath:
         return self._sql(sql + (" ORDER BY id FOR UPDATE" if lock and self.postgres else ""))
 
     def _payment_row(self, raw: Sequence[Any]) -> SimpleNamespace:
-        values = {
-            name: (process(value) if process is not None else value)
-            for name, process, value in zip(self._payment_columns, self._payment_result, raw, strict=True)
-        }
+        values = dict(zip(self._payment_columns, raw, strict=True))
+        for name, process in self._payment_processed:  # the few typed columns (datetimes, booleans)
+            value = values[name]
+            if value is not None:
+                values[name] = process(value)
         return SimpleNamespace(**values)
 
     def insert_event(self, cursor: Any, values: Mapping[str, Any]) -> int:
