@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import qrcode
+import qrcode.util
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
 from rich.segment import Segment
 from rich.style import Style
@@ -54,12 +56,13 @@ class QrMatrix:
 # --- choosing the mask, fast -------------------------------------------------------------------
 #
 # The QR standard has the encoder try all eight mask patterns and keep the one with the lowest
-# penalty score. ``qrcode`` scores each candidate with module-by-module Python loops, which is most
-# of the time it takes to build a code: on the cashier's path from the key to the QR on screen that
-# was ~7 ms of a 100 ms budget. :func:`penalty` computes exactly the same score (the same four
-# rules, the same arithmetic — unit tests check equality with ``qrcode.util.lost_point``) with a
-# few dozen operations on two big integers, the whole grid row by row and column by column, one bit
-# per module: runs, 2×2 blocks and finder-like patterns become shifts, ANDs and bit counts.
+# penalty score. ``qrcode`` builds the symbol eight times and scores each with module-by-module
+# Python loops: ~12 ms, on the cashier's path from the key to the QR on screen (a 100 ms budget).
+# :func:`penalty` computes exactly the same score (the same four rules, the same arithmetic — unit
+# tests check equality with ``qrcode.util.lost_point`` and that codes are module for module what
+# qrcode builds) with a few dozen operations on two big integers holding the grid row by row and
+# column by column, one bit per module: runs, 2×2 blocks and finder-like patterns become shifts,
+# ANDs and bit counts. With :class:`_QRCode` building the symbol once, a code takes ~5 ms.
 
 _AS_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
 #: The 1:1:3:1:1 finder-like patterns the standard penalises (with four light modules after or before).
@@ -98,12 +101,13 @@ def _finder_like_count(grid: int, n: int) -> int:
     return count
 
 
-def penalty(modules: Sequence[Sequence[bool | None]]) -> int:
-    """The mask penalty score of a module grid, equal to ``qrcode.util.lost_point(modules)``."""
-    n = len(modules)
+def _grid_bits(modules: Sequence[Sequence[bool | None]]) -> tuple[int, int]:
+    """(by rows, by columns) bit forms of a module grid (None counts as light)."""
     rows = [bytes(map(bool, row)) for row in modules]  # one byte per module: 1 dark, 0 light
-    by_rows = _bits(rows)
-    by_columns = _bits([bytes(column) for column in zip(*rows, strict=True)])
+    return _bits(rows), _bits([bytes(column) for column in zip(*rows, strict=True)])
+
+
+def _score(by_rows: int, by_columns: int, n: int) -> int:
     score = _runs_score(by_rows, n) + _runs_score(by_columns, n)
     # Rule 2: each 2×2 block of one colour scores 3.
     same_below = ~(by_rows ^ (by_rows >> n))
@@ -116,14 +120,52 @@ def penalty(modules: Sequence[Sequence[bool | None]]) -> int:
     return score + int(abs(percent * 100 - 50) / 5) * 10
 
 
+def penalty(modules: Sequence[Sequence[bool | None]]) -> int:
+    """The mask penalty score of a module grid, equal to ``qrcode.util.lost_point(modules)``."""
+    return _score(*_grid_bits(modules), len(modules))
+
+
+@functools.cache
+def _mask_bits(n: int, pattern: int) -> tuple[int, int]:
+    """(by rows, by columns) bits of the cells mask ``pattern`` flips in an n×n symbol."""
+    flips = qrcode.util.mask_func(pattern)
+    return _grid_bits([[bool(flips(row, col)) for col in range(n)] for row in range(n)])
+
+
 class _QRCode(qrcode.QRCode):  # type: ignore[type-arg]
-    """``qrcode.QRCode`` with :func:`penalty` choosing the mask (same choice, faster)."""
+    """``qrcode.QRCode`` choosing the same mask as qrcode does, in a fraction of the time.
+
+    qrcode builds the whole symbol once per candidate mask and scores it module by module. Here
+    it is built once (mask 0, test mode: format and version areas light whatever the mask); the
+    other seven candidates differ from it only on the data cells, by the XOR of two mask patterns,
+    so each is derived with a few integer operations and scored by :func:`penalty`'s rules.
+    """
+
+    _data_cells: list[tuple[int, int]] | None = None
+
+    def map_data(self, data: Any, mask_pattern: int) -> None:
+        # The cells still empty when the data is placed are the data cells (the ones masks flip).
+        self._data_cells = [
+            (row, col) for row, line in enumerate(self.modules) for col, cell in enumerate(line) if cell is None
+        ]
+        super().map_data(data, mask_pattern)
 
     def best_mask_pattern(self) -> int:
+        self.makeImpl(True, 0)
+        n = self.modules_count
+        cells = self._data_cells or []
+        data_rows, data_columns = 0, 0
+        for row, col in cells:
+            data_rows |= 1 << (row * n + col)
+            data_columns |= 1 << (col * n + row)
+        base_rows, base_columns = _grid_bits(self.modules)
+        mask0_rows, mask0_columns = _mask_bits(n, 0)
         best_pattern, best_score = 0, 0
         for pattern in range(8):
-            self.makeImpl(True, pattern)
-            score = penalty(self.modules)
+            mask_rows, mask_columns = _mask_bits(n, pattern)
+            by_rows = base_rows ^ (data_rows & (mask0_rows ^ mask_rows))
+            by_columns = base_columns ^ (data_columns & (mask0_columns ^ mask_columns))
+            score = _score(by_rows, by_columns, n)
             if pattern == 0 or score < best_score:  # the first lowest wins, as in qrcode
                 best_pattern, best_score = pattern, score
         return best_pattern

@@ -28,6 +28,8 @@ from pos_app.tui.till import SaleDraft
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBJECT = "In-store purchase"
+#: Loop turns given to the order's request before the QR screen is built (see open_qr).
+SEND_YIELDS = 8
 
 
 class CheckoutScreen(TillScreen):
@@ -200,7 +202,11 @@ class CheckoutScreen(TillScreen):
         finally:
             self.opening = False
         sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False))
-        self.app.push_screen(QrScreen(draft, channel, starting=sending))
+        # Let the request reach the socket before the screen work below holds the loop for a while:
+        # each yield runs the send task to its next await (signing, the pool, the write).
+        for _ in range(SEND_YIELDS):
+            await asyncio.sleep(0)
+        self.app.push_screen(QrScreen.for_sale(self.app, attempt, sending))
 
     def action_scan(self) -> None:
         draft = self.draft()

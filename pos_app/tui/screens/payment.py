@@ -33,6 +33,8 @@ class PaymentScreen(TillScreen):
         """Take a newer view of our payment (never step back: late polls are ignored)."""
         attempt = self.attempt
         assert attempt is not None
+        if view.out_trade_no != attempt.out_trade_no:
+            return  # an answer about an earlier sale this screen showed
         if attempt.view is not None and attempt.view.state in SETTLED_STATES and view.state not in SETTLED_STATES:
             return
         if self.done:

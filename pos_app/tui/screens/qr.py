@@ -5,9 +5,10 @@ countdown to expiry, the live status. Escape cancels (closes the order at the ga
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Static
@@ -21,6 +22,8 @@ from pos_app.tui.screens.payment import PaymentScreen
 from pos_app.tui.till import Attempt, SaleDraft
 from pos_app.tui.widgets.qr_view import QrView
 
+#: The name the app's one QR screen is installed under (see QrScreen.for_sale).
+SCREEN_NAME = "qr"
 #: Ends after which the order's QR is taken off the screen.
 CLOSED_STATES = frozenset({PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED})
 
@@ -33,17 +36,68 @@ class QrScreen(PaymentScreen):
         Binding("enter", "done", "Done"),
     ]
 
-    def __init__(self, draft: SaleDraft, channel: Channel, *, starting: asyncio.Future[Attempt] | None = None) -> None:
+    def __init__(
+        self,
+        draft: SaleDraft,
+        channel: Channel,
+        *,
+        starting: asyncio.Future[Attempt] | None = None,
+        attempt: Attempt | None = None,
+    ) -> None:
+        """``starting`` resolves to the attempt once the engine answered; ``attempt`` is that attempt
+        known earlier (its intent is journaled), so an event about it can draw the QR first."""
         super().__init__()
         self.draft = draft
         self.channel = channel
         self.starting = starting
+        self.attempt = attempt
+
+    @classmethod
+    def for_sale(cls, app: App[Any], attempt: Attempt, sending: asyncio.Future[Attempt]) -> QrScreen:
+        """The app's one QR screen, made ready for this sale: built the first time, then reused.
+
+        Building a screen (compose, styles, mounting a dozen widgets) is the costliest thing the
+        terminal does between the cashier's key and the code on screen; a reused screen only has
+        its texts replaced. Installed, it stays mounted when popped.
+        """
+        try:
+            screen = app.get_screen(SCREEN_NAME)
+        except KeyError:
+            screen = cls(attempt.draft, attempt.channel, starting=sending, attempt=attempt)
+            app.install_screen(screen, SCREEN_NAME)
+            return screen
+        assert isinstance(screen, QrScreen)
+        screen.reset(attempt, sending)
+        return screen
+
+    @staticmethod
+    def code_area(app: App[Any]) -> tuple[int, int]:
+        """(columns, rows) for the code beside the amount panel."""
+        return max(20, app.size.width - 34), max(8, app.size.height - 3)
+
+    def reset(self, attempt: Attempt, starting: asyncio.Future[Attempt]) -> None:
+        """Show a new sale on this (already built) screen and follow its order."""
+        # The last sale's workers (a poll in flight, a cancel) must not touch this one.
+        self.workers.cancel_node(self)
+        draft, channel = attempt.draft, attempt.channel
+        self.draft, self.channel, self.starting = draft, channel, starting
+        self.attempt, self.done = attempt, False
+        self.query_one("#qr-channel", Static).update(channel.label)
+        self.query_one("#qr-amount", Digits).update(format_fen(draft.amount_fen).lstrip("¥"))
+        self.query_one("#qr-subject", Static).update(draft.subject)
+        self.query_one("#qr-countdown", Static).update("")
+        state = self.query_one("#qr-state", Static)
+        state.update(STATE_WORDS[PaymentState.CREATED])
+        state.set_classes("big-state")
+        self.query_one("#qr-order", Static).update(f"Order {attempt.out_trade_no}")
+        self.query_one("#keys", Static).update(self.KEYS)
+        self.query_one("#qr-code", QrView).reset("Creating the order…", *self.code_area(self.app))
+        self.create_order()
 
     def body(self) -> ComposeResult:
         with Horizontal(id="qr-layout"):
             # The code's area is laid out now, while the order is being created: the code drops in later.
-            rows = max(8, self.app.size.height - 3)
-            width = max(20, self.app.size.width - 34)
+            width, rows = self.code_area(self.app)
             yield Vertical(QrView("Creating the order…", max_width=width, max_rows=rows, id="qr-code"), id="qr-box")
             with Vertical(id="qr-info"):
                 yield Static(f"{self.channel.label}", id="qr-channel", classes="ok")
@@ -60,19 +114,21 @@ class QrScreen(PaymentScreen):
     @work(exclusive=True, group="payment", exit_on_error=False)
     async def create_order(self) -> None:
         if self.starting is not None:
-            self.attempt = await self.starting
+            attempt = await self.starting
         else:
-            self.attempt = await self.till.start_native(self.draft, self.channel)
-        self.query_one("#qr-order", Static).update(f"Order {self.attempt.out_trade_no}")
-        view = self.attempt.view
+            attempt = await self.till.start_native(self.draft, self.channel)
+        self.attempt = attempt
+        self.query_one("#qr-order", Static).update(f"Order {attempt.out_trade_no}")
+        view = attempt.view
         if view is not None:
+            # The engine's event about this order may have drawn it already: then this changes nothing.
             self.accept_view(view)
             # The QR is drawn first; the engine's answer is journaled right after it is on screen.
             self.call_after_refresh(self.till.apply_view, view)
-        elif self.attempt.error:
+        elif attempt.error:
             # The outcome is unknown (the engine did not answer): say so; following keeps asking.
             state = self.query_one("#qr-state", Static)
-            state.update(f"{self.attempt.error} Still trying…")
+            state.update(f"{attempt.error} Still trying…")
             state.set_classes("big-state failed")
         self.follow_worker()
 
@@ -122,6 +178,10 @@ class QrScreen(PaymentScreen):
         self.accept_view(view)
 
     def action_cancel(self) -> None:
+        if self.starting is not None and not self.starting.done() and not self.done:
+            # Closing an order whose creation is still on its way could race it: wait for the answer.
+            self.notify("The order is still being created — cancel it once its QR is shown.", severity="warning")
+            return
         if self.done or self.attempt is None:
             self.dismiss_to_checkout()
             return

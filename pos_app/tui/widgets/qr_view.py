@@ -59,6 +59,15 @@ class QrView(Widget):
         self.painted, self.painted_at = False, None
         self.refresh()
 
+    def reset(self, message: str, max_width: int, max_rows: int) -> None:
+        """Back to a message, for a new code in an area of (possibly) another size."""
+        area = largest_size(max_width, max_rows)
+        resized = area != self.area
+        self.max_width, self.max_rows, self.area = max_width, max_rows, area
+        self.data, self.matrix, self._strips, self.message = None, None, [], message
+        self.painted, self.painted_at = False, None
+        self.refresh(layout=resized)
+
     def show_message(self, message: str) -> None:
         """Show ``message`` instead of a code (e.g. once the order is closed: nothing left to scan)."""
         self.data, self.matrix, self._strips, self.message = None, None, [], message
