@@ -80,13 +80,27 @@ def test_fast_path_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_fixtures_give_the_same_bill_whichever_path() -> None:
     data = (FIXTURES / "wechat_all_ok.csv").read_bytes()
-    # A comma inside a field (商品名称 "可颂, 黄油") is beyond the CSV reader: the pure-Python parser decides.
-    assert _fast(data) is None
-    _same(parse_wechat_bill_bytes(data), _slow(data))
+    # A comma inside a field (商品名称 "可颂, 黄油"): fields are split on ",`" on both paths.
+    fast = _fast(data)
+    assert fast is not None and "可颂, 黄油".encode() in data
+    _same(fast, _slow(data))
     plain = data.replace("可颂, 黄油".encode(), "可颂 黄油".encode())
     fast = _fast(plain)
     assert fast is not None
     _same(fast, _slow(plain))
+
+
+def test_commas_inside_fields_are_split_like_the_exact_parser() -> None:
+    text = _generated(500)
+    for changed in (
+        text.replace(",`商品,", ",`商品,含逗号,", 1),
+        text.replace(",`商品,", ",`,商品,,", 3),
+        text.replace(",`MICROPAY,", ",`MICROPAY,X,", 1),
+    ):
+        data = changed.encode()
+        fast = _fast(data)
+        assert fast is not None
+        _same(fast, _slow(data))
 
 
 @pytest.mark.parametrize(
@@ -116,7 +130,7 @@ def test_malformed_bill_falls_back_and_names_the_line(change: object, line: int,
         lambda s: s.replace("`0.60%,", "`0.60%,\r", 1),  # a lone CR cuts the line in two
         lambda s: s.replace("\r\n`", "\r\r\n`", 1),  # a blank line among the rows
         lambda s: s.replace(",`商品,", ",商品,", 1),  # a field without its backtick
-        lambda s: s.replace(",`商品,", ",`商品,含逗号,", 1),  # a comma inside a field: the parsers agree
+        lambda s: s.replace(",`商品,", ",`商\x1f品,", 1),  # the fast path's own separator inside a field
     ],
 )
 def test_odd_line_breaks_and_fields_are_left_to_the_exact_parser(change: object) -> None:
@@ -136,3 +150,12 @@ def test_odd_line_breaks_and_fields_are_left_to_the_exact_parser(change: object)
     else:
         assert isinstance(got, Bill)
         _same(got, expected)
+
+
+def test_bytes_that_are_not_utf8_in_a_column_never_read_are_still_refused() -> None:
+    data = _generated(500).encode()
+    broken = data.replace(",`商品,".encode(), b",`\xff\xfe,", 1)  # 商品名称: never read into the bill
+    assert _fast(data) is not None and _fast(broken) is None
+    with pytest.raises(BillFormatError) as caught:
+        parse_wechat_bill_bytes(broken)
+    assert caught.value.line_no == 2 and "UTF-8" in caught.value.reason
