@@ -189,8 +189,10 @@ def _block(bill: Bill, block: bytes, first: int, names: list[str], col: dict[str
             return zeros
         return _ints(cols[i], _AMOUNT)
 
-    settle, total, refund, coupon, req = (
-        amount(k) for k in ("应结订单金额", "订单金额", "退款金额", "充值券退款金额", "申请退款金额")
+    total, refund, coupon, req = (amount(k) for k in ("订单金额", "退款金额", "充值券退款金额", "申请退款金额"))
+    # Without vouchers the settlement column repeats the order amounts: reuse them when it does.
+    settle = (
+        total if pc.all(pc.equal(cols[col["应结订单金额"]], cols[col["订单金额"]])).as_py() else amount("应结订单金额")
     )
     fee = _ints(cols[col["手续费"]], _FEE)
     times = cols[0]  # the line's own leading backtick is still on the first field

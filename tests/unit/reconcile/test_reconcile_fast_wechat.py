@@ -159,3 +159,14 @@ def test_bytes_that_are_not_utf8_in_a_column_never_read_are_still_refused() -> N
     with pytest.raises(BillFormatError) as caught:
         parse_wechat_bill_bytes(broken)
     assert caught.value.line_no == 2 and "UTF-8" in caught.value.reason
+
+
+def test_settlement_amounts_that_differ_from_the_order_amounts_are_read() -> None:
+    line, _settle, refund, fee = wechat_row("P261121100000S00001T00100000001", 1230)
+    voucher = (line.replace("`12.30,`0.00,", "`10.30,`2.00,", 1), 1030, refund, fee)  # 2.00 paid by a voucher
+    text = wechat_bill([voucher, wechat_row("P261121100000S00001T00100000002", 800)])
+    head, _, tail = text.rpartition(",`18.30,")  # the kit totals 订单总金额 from the settled amounts
+    data = f"{head},`20.30,{tail}".encode()
+    fast = _fast(data)
+    assert fast is not None and list(fast.settle_fen) == [1030, 800] and list(fast.amount_fen) == [1230, 800]
+    _same(fast, _slow(data))
