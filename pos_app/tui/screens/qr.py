@@ -160,12 +160,13 @@ class QrScreen(PaymentScreen):
     def tick(self) -> None:
         view = self.attempt.view if self.attempt else None
         if view is None or view.state not in {PaymentState.AWAITING_SCAN, PaymentState.USER_PAYING}:
-            self.query_one("#qr-countdown", Static).update("")
+            self.query_one("#qr-countdown", Static).update("", layout=False)
             return
         left = remaining_seconds(view.expires_at, self.till.clock())
         if left is None:
             return
-        self.query_one("#qr-countdown", Static).update(f"Expires in {countdown(left)}")
+        # One line of fixed height (see the stylesheet): no layout pass twice a second.
+        self.query_one("#qr-countdown", Static).update(f"Expires in {countdown(left)}", layout=False)
         if left <= 0 and not self.done:
             self.cancel_order("expired")
 

@@ -37,6 +37,9 @@ class QrView(Widget):
         self.data: str | None = None
         self.matrix: QrMatrix | None = None
         self._strips: list[Strip] = []
+        #: The area's lines as last built, and the size they were built for.
+        self._lines: list[Strip] | None = None
+        self._lines_size = (0, 0)
         #: Set once the whole code has been rendered for the screen (the latency benchmark waits for it).
         self.painted = False
         #: ``time.perf_counter()`` when the code's last row was first rendered (for the latency benchmark).
@@ -56,7 +59,7 @@ class QrView(Widget):
             return
         self.data, self.matrix = data, matrix
         self._strips = [Strip(row, matrix.size) for row in segment_rows(matrix)]
-        self.painted, self.painted_at = False, None
+        self.painted, self.painted_at, self._lines = False, None, None
         self.refresh()
 
     def reset(self, message: str, max_width: int, max_rows: int) -> None:
@@ -65,12 +68,13 @@ class QrView(Widget):
         resized = area != self.area
         self.max_width, self.max_rows, self.area = max_width, max_rows, area
         self.data, self.matrix, self._strips, self.message = None, None, [], message
-        self.painted, self.painted_at = False, None
+        self.painted, self.painted_at, self._lines = False, None, None
         self.refresh(layout=resized)
 
     def show_message(self, message: str) -> None:
         """Show ``message`` instead of a code (e.g. once the order is closed: nothing left to scan)."""
         self.data, self.matrix, self._strips, self.message = None, None, [], message
+        self._lines = None
         self.refresh()
 
     def get_content_width(self, container: object, viewport: object) -> int:
@@ -79,18 +83,32 @@ class QrView(Widget):
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return (self.area + 1) // 2
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
+    def notify_style_update(self) -> None:
+        self._lines = None  # the theme or the styles changed: rebuild with the new background
+        super().notify_style_update()
+
+    def _build_lines(self, width: int, height: int) -> list[Strip]:
+        """Every line of the area at this size, built once per code (rich_style is costly to get)."""
+        base = self.rich_style
         if self.matrix is None:
-            if y != 0 or not self.message:
-                return Strip.blank(width, self.rich_style)
-            return Strip([Segment(self.message, self.rich_style + Style(italic=True))]).crop_extend(0, width, None)
-        top = (self.size.height - len(self._strips)) // 2
-        if y - top == len(self._strips) - 1 and not self.painted:
-            # Rows render top to bottom and the frame is written right after: the code is on screen.
-            self.painted, self.painted_at = True, time.perf_counter()
-        if 0 <= y - top < len(self._strips):
-            left = max(0, (width - self.matrix.size) // 2)
-            strip = self._strips[y - top]
-            return Strip.join([Strip.blank(left, self.rich_style), strip]).crop_extend(0, width, self.rich_style)
-        return Strip.blank(width, self.rich_style)
+            lines = [Strip.blank(width, base) for _ in range(height)]
+            if self.message and lines:
+                lines[0] = Strip([Segment(self.message, base + Style(italic=True))]).crop_extend(0, width, base)
+            return lines
+        top = max(0, (height - len(self._strips)) // 2)
+        left = Strip.blank(max(0, (width - self.matrix.size) // 2), base)
+        lines = [Strip.blank(width, base) for _ in range(height)]
+        for row, strip in enumerate(self._strips[: height - top]):
+            lines[top + row] = Strip.join([left, strip]).crop_extend(0, width, base)
+        return lines
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        if self._lines is None or self._lines_size != (width, height):
+            self._lines, self._lines_size = self._build_lines(width, height), (width, height)
+        if self.matrix is not None and not self.painted:
+            last = max(0, (height - len(self._strips)) // 2) + len(self._strips) - 1
+            if y >= min(last, height - 1):
+                # Rows render top to bottom and the frame is written right after: the code is on screen.
+                self.painted, self.painted_at = True, time.perf_counter()
+        return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width)

@@ -14,12 +14,19 @@ from textual.widgets import Static
 
 
 class StatusBar(Static):
+    _shown: Text | None = None
+
     def on_mount(self) -> None:
         self.refresh_status()
         self.set_interval(0.5, self.refresh_status)
 
     def refresh_status(self) -> None:
-        self.update(self.status_text(self.app))
+        text = self.status_text(self.app)
+        if text == self._shown:
+            return
+        self._shown = text
+        # One line, always: no layout pass for the screen (this runs twice a second on every screen).
+        self.update(text, layout=False)
 
     @staticmethod
     def status_text(app: Any) -> Text:
