@@ -416,10 +416,10 @@ def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], item
     # key, so every earlier row of a repeated key points elsewhere); a Python loop over a million
     # rows, and a second million-key dict, for a few repeats would cost a second and 100 MB.
     otns = list(map(bill.out_trade_no.__getitem__, payment_rows))
-    repeated = set(compress(otns, map(ne, map(index.__getitem__, otns), payment_rows)))
+    earlier = list(compress(payment_rows, map(ne, map(index.__getitem__, otns), payment_rows)))
     del otns
     first: dict[str, int] = {}
-    for i in compress(payment_rows, map(repeated.__contains__, map(bill.out_trade_no.__getitem__, payment_rows))):
+    for i in sorted({*earlier, *(index[bill.out_trade_no[i]] for i in earlier)}):  # all their rows, in order
         otn = bill.out_trade_no[i]
         j = first.setdefault(otn, i)
         if j == i:
