@@ -116,3 +116,37 @@ async def test_one_batch_with_every_case_leaves_the_rows_one_by_one_delivery_wou
     assert again == [notify.DUPLICATE] * len(items)
     assert event_states(rig, c) == [*created, "CLOSED", "CLOSED"]
     await rig.service.aclose()
+
+
+async def test_a_batch_waits_for_another_writer_instead_of_failing(rig: Rig) -> None:
+    """A batch begins its transaction on the event loop only when SQLite's write lock is free right
+    then; while another connection holds it (a thread of this process, another engine process) the
+    batch waits for it in a worker thread, and is stored once it is released."""
+    channel = Channel.WECHAT
+    otn = (await rig.service.create_payment(TERMINAL, STORE, native_req(channel))).out_trade_no
+    with Session(rig.ledger) as session:
+        amount = session.exec(select(Payment).where(Payment.out_trade_no == otn)).one().amount_fen
+    trade = TradeResult(out_trade_no=otn, state=PaymentState.PAID, transaction_id="TX-HELD", amount_fen=amount)
+    n = Notification(channel=channel, event_id="EV-held", kind="payment", out_trade_no=otn, trade=trade)
+
+    holder = rig.ledger.connect()
+    holder.begin()  # BEGIN IMMEDIATE: the write lock is taken
+    try:
+        assert rig.service._begin_if_free() is None  # answers at once, nothing begun
+        writing = asyncio.ensure_future(rig.service._write_batch([(n, b"{}")]))
+        await asyncio.sleep(0.3)
+        assert not writing.done()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert await writing == ["PAID"]
+    assert (await rig.service.get_payment(TERMINAL, otn)).state == PaymentState.PAID
+    began = rig.service._begin_if_free()  # free again, and the busy timeout is back for everyone else
+    assert began is not None
+    try:
+        dbapi = began.connection.dbapi_connection
+        assert dbapi is not None
+        assert dbapi.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    finally:
+        began.close()
+    await rig.service.aclose()
