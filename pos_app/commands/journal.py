@@ -50,7 +50,8 @@ def verify(path: Path | None) -> None:
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        reason = str(exc.orig) if getattr(exc, "orig", None) is not None else exc.__class__.__name__
+        orig = getattr(exc, "orig", None)
+        reason = str(orig) if orig is not None else exc.__class__.__name__
         raise PosError(f"{file}: cannot be read as a journal ({reason}).") from None
     if not result.ok:
         click.echo(f"Journal {file}: {result}", err=True)
