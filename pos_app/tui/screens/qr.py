@@ -26,6 +26,7 @@ from pos_app.tui.widgets.qr_view import QrView
 SCREEN_NAME = "qr"
 #: Ends after which the order's QR is taken off the screen.
 CLOSED_STATES = frozenset({PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED})
+CLOSED_MESSAGE = "Order closed — no QR"
 
 
 class QrScreen(PaymentScreen):
@@ -152,9 +153,10 @@ class QrScreen(PaymentScreen):
         css = {PaymentState.PAID: "paid", PaymentState.FAILED: "failed", PaymentState.CLOSED: "canceled"}
         state.set_classes(f"big-state {css.get(view.state, '')}".strip())
         if view.state in CLOSED_STATES:
-            # A closed order's QR must not stay where a customer could still scan it.
-            if qr.shown:
-                qr.show_message("Order closed — no QR")
+            # A closed order's QR must not stay where a customer could still scan it (nor the
+            # "creating" message when it never got one).
+            if qr.shown or qr.message != CLOSED_MESSAGE:
+                qr.show_message(CLOSED_MESSAGE)
             self.query_one("#keys", Static).update("Enter back to checkout · F1 help")
 
     def tick(self) -> None:
