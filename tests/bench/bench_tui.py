@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import httpx
-from textual import events
 
 from pos_app.config import load_settings
 from pos_app.journal import add_staff, open_journal, session_scope
@@ -59,6 +58,8 @@ async def until(pilot, predicate, timeout: float = 10.0) -> float:
 
 
 async def sales_latency(sales: int) -> tuple[list[float], list[float]]:
+    from textual import events  # after pos_app.tui (its TEXTUAL_FPS applies only if it comes first)
+
     home = Path(tempfile.mkdtemp(prefix="bench-tui-"))
     profile = init_demo_profile(home / "profile")
     base = load_settings(profile.config)
