@@ -19,7 +19,6 @@ import qrcode.util
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 
 QUIET_ZONE = 4
 DARK = "#000000"
@@ -242,21 +241,6 @@ def segment_rows(matrix: QrMatrix) -> list[list[Segment]]:
         segments.append(Segment("▀" * run_length, styles[run_key]))
         out.append(segments)
     return out
-
-
-def render(matrix: QrMatrix) -> Text:
-    """Rich text: every cell is '▀' with explicit foreground (top) and background (bottom) colours."""
-    text = Text(no_wrap=True, overflow="crop")
-    styles = _cell_styles()
-    modules = matrix.modules
-    for top in range(0, matrix.size, 2):
-        if top:
-            text.append("\n")
-        for col in range(matrix.size):
-            upper = modules[top][col]
-            lower = modules[top + 1][col] if top + 1 < matrix.size else False
-            text.append("▀", styles[(upper, lower)])
-    return text
 
 
 def decode_half_blocks(lines: list[str]) -> list[list[bool]]:

@@ -80,35 +80,39 @@ class QrScreen(PaymentScreen):
         """Show a new sale on this (already built) screen and follow its order."""
         # The last sale's workers (a poll in flight, a cancel) must not touch this one.
         self.workers.cancel_node(self)
-        draft, channel = attempt.draft, attempt.channel
-        self.draft, self.channel, self.starting = draft, channel, starting
+        self.draft, self.channel, self.starting = attempt.draft, attempt.channel, starting
         self.attempt, self.done = attempt, False
-        self.query_one("#qr-channel", Static).update(channel.label)
-        self.query_one("#qr-amount", Digits).update(format_fen(draft.amount_fen).lstrip("¥"))
-        self.query_one("#qr-subject", Static).update(draft.subject)
+        self.query_one("#qr-code", QrView).reset("Creating the order…", *self.code_area(self.app))
+        self.show_sale()
+        self.create_order()
+
+    def show_sale(self) -> None:
+        """The sale's texts, as they are before the engine has answered."""
+        self.query_one("#qr-channel", Static).update(self.channel.label)
+        self.query_one("#qr-amount", Digits).update(format_fen(self.draft.amount_fen).lstrip("¥"))
+        self.query_one("#qr-subject", Static).update(self.draft.subject)
         self.query_one("#qr-countdown", Static).update("")
         state = self.query_one("#qr-state", Static)
         state.update(STATE_WORDS[PaymentState.CREATED])
         state.set_classes("big-state")
-        self.query_one("#qr-order", Static).update(f"Order {attempt.out_trade_no}")
+        self.query_one("#qr-order", Static).update(f"Order {self.attempt.out_trade_no}" if self.attempt else "")
         self.query_one("#keys", Static).update(self.KEYS)
-        self.query_one("#qr-code", QrView).reset("Creating the order…", *self.code_area(self.app))
-        self.create_order()
 
     def body(self) -> ComposeResult:
         with Horizontal(id="qr-layout"):
             # The code's area is laid out now, while the order is being created: the code drops in later.
             width, rows = self.code_area(self.app)
             yield Vertical(QrView("Creating the order…", max_width=width, max_rows=rows, id="qr-code"), id="qr-box")
-            with Vertical(id="qr-info"):
-                yield Static(f"{self.channel.label}", id="qr-channel", classes="ok")
-                yield Digits(format_fen(self.draft.amount_fen).lstrip("¥"), id="qr-amount")
-                yield Static(self.draft.subject, id="qr-subject")
-                yield Static("", id="qr-countdown")
-                yield Static(STATE_WORDS[PaymentState.CREATED], id="qr-state", classes="big-state")
-                yield Static("", id="qr-order", classes="hint")
+            with Vertical(id="qr-info"):  # filled by show_sale
+                yield Static(id="qr-channel", classes="ok")
+                yield Digits(id="qr-amount")
+                yield Static(id="qr-subject")
+                yield Static(id="qr-countdown")
+                yield Static(id="qr-state")
+                yield Static(id="qr-order", classes="hint")
 
     def on_mount(self) -> None:
+        self.show_sale()
         self.create_order()
         self.set_interval(0.5, self.tick)
 

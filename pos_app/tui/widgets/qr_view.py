@@ -40,8 +40,6 @@ class QrView(Widget):
         #: The area's lines as last built, and the size they were built for.
         self._lines: list[Strip] | None = None
         self._lines_size = (0, 0)
-        #: Set once the whole code has been rendered for the screen (the latency benchmark waits for it).
-        self.painted = False
         #: ``time.perf_counter()`` when the code's last row was first rendered (for the latency benchmark).
         self.painted_at: float | None = None
 
@@ -50,6 +48,17 @@ class QrView(Widget):
         """A code is on this widget (not a message)."""
         return self.matrix is not None
 
+    @property
+    def painted(self) -> bool:
+        """The whole code has been rendered for the screen (the latency benchmark waits for it)."""
+        return self.painted_at is not None
+
+    def _show(self, data: str | None, matrix: QrMatrix | None, message: str, *, layout: bool = False) -> None:
+        self.data, self.matrix, self.message = data, matrix, message
+        self._strips = [Strip(row, matrix.size) for row in segment_rows(matrix)] if matrix else []
+        self._lines, self.painted_at = None, None
+        self.refresh(layout=layout)
+
     def show_code(self, data: str) -> None:
         """Draw ``data`` as a QR with the strongest error correction that fits this area."""
         try:
@@ -57,25 +66,18 @@ class QrView(Widget):
         except QrTooLarge as exc:
             self.show_message(f"QR cannot be drawn here: {exc}")
             return
-        self.data, self.matrix = data, matrix
-        self._strips = [Strip(row, matrix.size) for row in segment_rows(matrix)]
-        self.painted, self.painted_at, self._lines = False, None, None
-        self.refresh()
+        self._show(data, matrix, self.message)
 
     def reset(self, message: str, max_width: int, max_rows: int) -> None:
         """Back to a message, for a new code in an area of (possibly) another size."""
         area = largest_size(max_width, max_rows)
         resized = area != self.area
         self.max_width, self.max_rows, self.area = max_width, max_rows, area
-        self.data, self.matrix, self._strips, self.message = None, None, [], message
-        self.painted, self.painted_at, self._lines = False, None, None
-        self.refresh(layout=resized)
+        self._show(None, None, message, layout=resized)
 
     def show_message(self, message: str) -> None:
         """Show ``message`` instead of a code (e.g. once the order is closed: nothing left to scan)."""
-        self.data, self.matrix, self._strips, self.message = None, None, [], message
-        self._lines = None
-        self.refresh()
+        self._show(None, None, message)
 
     def get_content_width(self, container: object, viewport: object) -> int:
         return self.area
@@ -110,5 +112,5 @@ class QrView(Widget):
             last = max(0, (height - len(self._strips)) // 2) + len(self._strips) - 1
             if y >= min(last, height - 1):
                 # Rows render top to bottom and the frame is written right after: the code is on screen.
-                self.painted, self.painted_at = True, time.perf_counter()
+                self.painted_at = time.perf_counter()
         return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width)

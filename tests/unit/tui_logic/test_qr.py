@@ -15,7 +15,7 @@ from pos_app.tui.logic.qr import (
     decode_half_blocks,
     half_block_lines,
     make_matrix,
-    render,
+    segment_rows,
 )
 
 WECHAT_URL = "weixin://wxpay/bizpayurl?pr=Ab1Cd2Ef3"
@@ -76,18 +76,16 @@ def test_too_large_is_refused():
 
 
 def test_render_uses_explicit_dark_on_light_colours():
-    text = render(make_matrix(WECHAT_URL))
-    colours = {(span.style.color.name, span.style.bgcolor.name) for span in text.spans}  # type: ignore[union-attr]
+    segments = [segment for row in segment_rows(make_matrix(WECHAT_URL)) for segment in row]
+    colours = {(seg.style.color.name, seg.style.bgcolor.name) for seg in segments}  # type: ignore[union-attr]
     assert colours <= {(DARK, DARK), (DARK, LIGHT), (LIGHT, DARK), (LIGHT, LIGHT)}
     assert (LIGHT, LIGHT) in colours and (DARK, DARK) in colours
-    assert set(text.plain) <= {"▀", "\n"}
+    assert set("".join(seg.text for seg in segments)) <= {"▀", "\n"}
 
 
 @pytest.mark.parametrize("data", [WECHAT_URL, ALIPAY_URL])
 def test_the_segments_the_widget_draws_decode_back_to_the_code_url(data: str):
     """What the screen gets: '▀' cells whose foreground is the upper module and background the lower."""
-    from pos_app.tui.logic.qr import segment_rows
-
     matrix = make_matrix(data, max_width=46, max_rows=21)
     grid: list[list[bool]] = []
     for segments in segment_rows(matrix):
