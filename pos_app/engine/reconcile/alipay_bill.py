@@ -20,7 +20,17 @@ from typing import IO
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, fen, gc_paused, hms_of
+from pos_app.engine.reconcile.bill import (
+    PAID,
+    PAYMENT,
+    REFUND,
+    REFUND_SUCCESS,
+    Bill,
+    BillBuilder,
+    fen,
+    gc_paused,
+    hms_of,
+)
 from pos_app.engine.reconcile.errors import BillFormatError
 
 ENCODING = "gb18030"  # a superset of GBK: decodes every GBK file the same way
@@ -61,7 +71,7 @@ def _yuan(value: int) -> str:
 @gc_paused
 def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bill_date: date | None = None) -> Bill:
     """Parse the 业务明细 CSV text (already decoded) in one pass."""
-    bill = Bill(Channel.ALIPAY, source, bill_date)
+    bill = BillBuilder(Channel.ALIPAY, source, bill_date)
     it: Iterator[str] = iter(lines)
     line_no = 0
     first = ""
@@ -183,7 +193,7 @@ def parse_alipay_detail(lines: Iterable[str], *, source: str = "Alipay bill", bi
             "退款商家实收": refund_received,
         }
     )
-    return bill
+    return bill.finish()
 
 
 def _clean_header(line: str) -> str:

@@ -11,10 +11,12 @@ import functools
 import gc
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import pyarrow as pa
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import yuan_to_fen
@@ -66,31 +68,79 @@ def txid_bytes(transaction_id: str) -> bytes:
     return transaction_id.encode("ascii").ljust(TXID_WIDTH)
 
 
+class Column(Generic[T]):
+    """One column of a parsed bill, held as an Arrow array (one buffer, not a million objects).
+
+    Why Arrow: the matcher joins a million bill rows with a million ledger rows in Arrow kernels
+    (C loops), and only the few rows that differ are read one by one here, as Python values.
+    Reads like a read-only sequence: ``col[i]`` (negative too), ``len``, iteration, ``==`` a list.
+    """
+
+    __slots__ = ("arrow",)
+
+    def __init__(self, arrow: Any) -> None:
+        self.arrow = arrow  # a pyarrow Array or ChunkedArray
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def __getitem__(self, row: int) -> T:
+        value: T = self.arrow[row].as_py()
+        return value
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(0, len(self.arrow), _ITER_SLICE):
+            yield from self.arrow.slice(start, _ITER_SLICE).to_pylist()
+
+    def to_pylist(self) -> list[T]:
+        values: list[T] = self.arrow.to_pylist()
+        return values
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Column):
+            return self.to_pylist() == other.to_pylist()
+        if isinstance(other, list | tuple):
+            return self.to_pylist() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Column({self.to_pylist()!r})" if len(self) <= 20 else f"Column(<{len(self)} values>)"
+
+
+_ITER_SLICE = 1 << 16
+
+
 @dataclass(slots=True)
 class Bill:
-    """A whole day's bill of one channel; every list/array has one entry per detail row."""
+    """A whole day's bill of one channel; every column has one entry per detail row, in file order.
+
+    Built once by a parser (:class:`BillBuilder` row by row, or the WeChat fast path straight from
+    Arrow arrays) and only read afterwards.
+    """
 
     channel: Channel
     source: str  # e.g. "WeChat Pay bill 2026-11-21" — used in messages
-    bill_date: date | None = None
-    line_no: array[int] = field(default_factory=lambda: array("q"))
-    kind: bytearray = field(default_factory=bytearray)
-    out_trade_no: list[str] = field(default_factory=list)
-    #: Provider transaction ids, fixed width (TXID_WIDTH bytes each, space padded) in one buffer so a
-    #: million of them are one object; an id longer than the width is not kept.
-    txids: bytearray = field(default_factory=bytearray)
-    out_refund_no: list[str] = field(default_factory=list)  # "" on payment rows
-    status: list[str] = field(default_factory=list)  # PAID/REVOKED, or the refund status on refund rows
+    bill_date: date | None
+    line_no: Column[int]
+    kind: Column[int]  # PAYMENT / REFUND (uint8)
+    out_trade_no: Column[str]
+    #: Provider transaction ids, fixed width (TXID_WIDTH bytes, space padded; blank when an id is
+    #: longer than the width or not ASCII).
+    txids: Column[bytes]
+    out_refund_no: Column[str]  # "" on payment rows
+    status: Column[str]  # PAID/REVOKED, or the refund status on refund rows
     #: Payment rows: the order amount; refund rows: the refund amount (positive).
-    amount_fen: array[int] = field(default_factory=lambda: array("q"))
+    amount_fen: Column[int]
     #: What the merchant is credited: 应结订单金额 / 商家实收 (refund rows: the amount taken back, positive).
-    settle_fen: array[int] = field(default_factory=lambda: array("q"))
+    settle_fen: Column[int]
     #: Provider fee of the row; negative on refund rows when the fee is returned.
-    fee_millifen: array[int] = field(default_factory=lambda: array("q"))
+    fee_millifen: Column[int]
     #: Time of day of the row (payment success / refund time) as the integer HHMMSS (91502 = 09:15:02).
-    at_hms: array[int] = field(default_factory=lambda: array("q"))
+    at_hms: Column[int]
     #: hash() of the raw line without its line break: tells a repeated line from a changed one.
-    line_hash: array[int] = field(default_factory=lambda: array("q"))
+    line_hash: Column[int]
     #: The file's own summary figures (already checked against the rows), for the report.
     summary: dict[str, int] = field(default_factory=dict)
 
@@ -98,7 +148,60 @@ class Bill:
         return len(self.kind)
 
     def transaction_id(self, row: int) -> str:
-        return self.txids[row * TXID_WIDTH : (row + 1) * TXID_WIDTH].decode("ascii", "replace").rstrip()
+        return self.txids[row].decode("ascii", "replace").rstrip()
+
+    @classmethod
+    def from_arrow(
+        cls, channel: Channel, source: str, bill_date: date | None, columns: dict[str, Any], summary: dict[str, int]
+    ) -> Bill:
+        """A bill from Arrow arrays (or chunked arrays) named like the fields, all of one length."""
+        return cls(
+            channel,
+            source,
+            bill_date,
+            **{name: Column(columns[name]) for name in ARROW_TYPES},
+            summary=summary,
+        )
+
+
+#: The Arrow type of each column (what the matcher's kernels rely on).
+ARROW_TYPES: dict[str, Any] = {
+    "line_no": pa.int64(),
+    "kind": pa.uint8(),
+    "out_trade_no": pa.string(),
+    "txids": pa.binary(TXID_WIDTH),
+    "out_refund_no": pa.string(),
+    "status": pa.string(),
+    "amount_fen": pa.int64(),
+    "settle_fen": pa.int64(),
+    "fee_millifen": pa.int64(),
+    "at_hms": pa.int64(),
+    "line_hash": pa.int64(),
+}
+
+
+@dataclass(slots=True)
+class BillBuilder:
+    """A bill being parsed row by row (the pure-Python parsers): Python lists, then :meth:`finish`."""
+
+    channel: Channel
+    source: str
+    bill_date: date | None = None
+    line_no: array[int] = field(default_factory=lambda: array("q"))
+    kind: bytearray = field(default_factory=bytearray)
+    out_trade_no: list[str] = field(default_factory=list)
+    txids: bytearray = field(default_factory=bytearray)
+    out_refund_no: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    amount_fen: array[int] = field(default_factory=lambda: array("q"))
+    settle_fen: array[int] = field(default_factory=lambda: array("q"))
+    fee_millifen: array[int] = field(default_factory=lambda: array("q"))
+    at_hms: array[int] = field(default_factory=lambda: array("q"))
+    line_hash: array[int] = field(default_factory=lambda: array("q"))
+    summary: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.kind)
 
     def append(
         self,
@@ -126,6 +229,20 @@ class Bill:
         self.fee_millifen.append(fee_millifen)
         self.line_hash.append(line_hash)
         self.at_hms.append(at_hms)
+
+    def finish(self) -> Bill:
+        n = len(self.kind)
+        columns: dict[str, Any] = {}
+        for name, kind in ARROW_TYPES.items():
+            values = getattr(self, name)
+            if name == "txids":
+                columns[name] = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(bytes(values))])
+            elif isinstance(values, array | bytearray):
+                # The array's own buffer, copied once (no Python int per value).
+                columns[name] = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(bytes(values))])
+            else:
+                columns[name] = pa.array(values, kind)
+        return Bill.from_arrow(self.channel, self.source, self.bill_date, columns, dict(self.summary))
 
 
 def fen(text: str) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-from array import array
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -28,15 +27,31 @@ import pyarrow.csv as pacsv
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile import wechat_bill as wb
-from pos_app.engine.reconcile.bill import PAID, REFUND, REVOKED, TXID_WIDTH, Bill, fen, gc_paused, millifen
+from pos_app.engine.reconcile.bill import (
+    ARROW_TYPES,
+    PAID,
+    PAYMENT,
+    REVOKED,
+    TXID_WIDTH,
+    Bill,
+    fen,
+    gc_paused,
+    millifen,
+)
 
 _BLOCK = 4 << 20
 _BOM = b"\xef\xbb\xbf"
 _NOT_DETAIL = re.compile(rb"\n[^`]")
 _AMOUNT = r"^-?\d+\.\d\d$"
 _FEE = r"^-?\d+\.\d{5}$"
-_TIME = r"^`\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d$"
+_TIME = r"^\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d$"
 _SEP = b"\x1f"
+_CSV_BLOCK = 1 << 20
+_NO_STOP = 1 << 30
+_TRADE_STATES = pa.array(["SUCCESS", "REFUND", "REVOKED"])
+_EMPTY_REFUND_NOS = pa.array(list(wb._EMPTY_REFUND_NO))
+_REFUND_STATUS_KEYS = pa.array(list(wb._REFUND_STATUS))
+_REFUND_STATUS_VALUES = pa.array(list(wb._REFUND_STATUS.values()))
 
 
 #: The columns the bill is built from (the others are only counted: one backtick after each comma).
@@ -86,7 +101,7 @@ def _parse(read: Callable[[int], bytes], source: str, bill_date: date | None) ->
         raise _Unfit
     names = header.split(",")
     col = {name: i for i, name in enumerate(names)}
-    bill = Bill(Channel.WECHAT, source, bill_date)
+    chunks: dict[str, list[Any]] = {name: [] for name in ARROW_TYPES}
     sums = dict.fromkeys(("应结订单金额", "退款金额", "充值券退款金额", "手续费", "订单金额", "申请退款金额"), 0)
     pending = buf[nl + 1 :]
     first = 2
@@ -106,19 +121,21 @@ def _parse(read: Callable[[int], bytes], source: str, bill_date: date | None) ->
         stop = _NOT_DETAIL.search(pending)
         if stop is not None:
             block, tail = pending[: stop.start() + 1], pending[stop.start() + 1 :]
-            first = _block(bill, block, first, names, col, sums)
+            first = _block(chunks, block, first, names, col, sums)
             break
         cut = pending.rfind(b"\n") + 1
         if eof:
             raise _Unfit  # no summary
         if cut:
             block, pending = pending[:cut], pending[cut:]
-            first = _block(bill, block, first, names, col, sums)
+            first = _block(chunks, block, first, names, col, sums)
     if not eof:
         while more := read(_BLOCK):
             tail += more
-    _summary(bill, tail.decode("utf-8"), summary_header, sums)
-    return bill
+    count = first - 2
+    summary = _summary(count, tail.decode("utf-8"), summary_header, sums)
+    columns = {name: pa.chunked_array(parts, ARROW_TYPES[name]) for name, parts in chunks.items()}
+    return Bill.from_arrow(Channel.WECHAT, source, bill_date, columns, summary)
 
 
 def _check_utf8(data: bytes) -> None:
@@ -134,32 +151,14 @@ def _ints(column: Any, pattern: str) -> Any:
     return pc.cast(pc.replace_substring(column, ".", ""), pa.int64())
 
 
-def _q(values: Any) -> array[int]:
-    out = array("q")
-    out.fromlist(values.to_pylist())
-    return out
-
-
-def _block(bill: Bill, block: bytes, first: int, names: list[str], col: dict[str, int], sums: dict[str, int]) -> int:
-    """Parse one block of whole detail lines (``first`` = line number of its first); the next line number."""
-    lines = block.split(b"\n")
-    lines.pop()  # after the final "\n"
-    n = len(lines)
-    width = len(names)
-    read = [name for name in names if name in _READ]
-    # Fields are separated by ",`" (every field starts with a backtick), which is exactly how the
-    # pure-Python parser splits a line: turned into one unit-separator byte, the reader splits the
-    # same way, a comma inside a field stays in it, and no column needs its backtick stripped.
-    # (A unit separator already in the text makes a line too wide: the pure-Python parser decides.)
-    data = block.replace(b",`", _SEP)
-    _check_utf8(data)  # every byte, read or not: a bill that is not UTF-8 text is the exact parser's to reject
-    table = pacsv.read_csv(
+def _read_csv(data: bytes, delimiter: str, names: list[str], read: list[str]) -> Any:
+    return pacsv.read_csv(
         pa.BufferReader(data),
         # Single-threaded: on the 2-core benchmark machine the reader's threads cost more CPU and
         # ~30 MB more peak memory than they saved.
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 20),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=_CSV_BLOCK),
         parse_options=pacsv.ParseOptions(
-            delimiter=_SEP.decode(), quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
+            delimiter=delimiter, quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
         ),
         convert_options=pacsv.ConvertOptions(
             include_columns=read,
@@ -168,15 +167,51 @@ def _block(bill: Bill, block: bytes, first: int, names: list[str], col: dict[str
             quoted_strings_can_be_null=False,
         ),
     )
+
+
+def _block(
+    chunks: dict[str, list[Any]], block: bytes, first: int, names: list[str], col: dict[str, int], sums: dict[str, int]
+) -> int:
+    """Parse one block of whole detail lines (``first`` = line number of its first) into Arrow
+    arrays appended to ``chunks``; the next line number."""
+    lines = block.split(b"\n")
+    lines.pop()  # after the final "\n"
+    n = len(lines)
+    width = len(names)
+    read = [name for name in names if name in _READ]
+    # The pure-Python parser splits a line on ",`" (every field starts with a backtick). Splitting
+    # on "," is the same split exactly when every comma is followed by a backtick: the reader
+    # refuses a line without exactly width - 1 commas, so with that many ",`" in the block, no
+    # comma is inside a field. This costs a count, where rewriting every separator cost a copy
+    # of the block. A block with a comma inside a field (a product name, say) takes the other
+    # way: the separators turned into one unit-separator byte, so the reader splits exactly like
+    # the pure-Python parser and the comma stays in its field. (A unit separator already in the
+    # text makes a line too wide: the pure-Python parser decides.)
+    _check_utf8(block)  # every byte, read or not: a bill that is not UTF-8 text is the exact parser's to reject
+    plain = block.count(b",`") == n * (width - 1)
+    table = None
+    if plain:
+        try:
+            table = _read_csv(block, ",", names, read)
+        except pa.ArrowInvalid:
+            plain = False  # a line with more commas than separators
+    if table is None:
+        table = _read_csv(block.replace(b",`", _SEP), _SEP.decode(), names, read)
     # Every row has exactly ``width`` fields (the reader refuses any other count, and a lone CR would
     # make an extra row).
     if table.num_rows != n:
         raise _Unfit
-    table = table.combine_chunks()
+    table = table.combine_chunks()  # one array per column: the kernels below return arrays
     cols: list[Any] = [None] * width
     for name in read:
         column = table.column(name)
-        cols[col[name]] = column.chunk(0).view(pa.string()) if column.num_chunks else pa.array([], pa.string())
+        column = column.chunk(0) if column.num_chunks else pa.array([], pa.binary())
+        if plain:
+            # Without the field's backtick (the first field: the line's). An explicit stop: pyarrow's
+            # default one fails on an empty remainder.
+            column = pc.binary_slice(column, 1, _NO_STOP)
+        cols[col[name]] = column.cast(pa.string())
+    del table
     zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
 
     def amount(name: str) -> Any:
@@ -195,66 +230,66 @@ def _block(bill: Bill, block: bytes, first: int, names: list[str], col: dict[str
         total if pc.all(pc.equal(cols[col["应结订单金额"]], cols[col["订单金额"]])).as_py() else amount("应结订单金额")
     )
     fee = _ints(cols[col["手续费"]], _FEE)
-    times = cols[0]  # the line's own leading backtick is still on the first field
+    times = cols[0] if plain else pc.utf8_slice_codeunits(cols[0], 1)  # without the line's backtick
     if not pc.all(pc.match_substring_regex(times, _TIME)).as_py():
         raise _Unfit
-    hms = pc.cast(pc.replace_substring(pc.utf8_slice_codeunits(times, 12, 20), ":", ""), pa.int64())
+    hms = pc.cast(pc.replace_substring(pc.utf8_slice_codeunits(times, 11, 19), ":", ""), pa.int64())
     if n and pc.max(hms).as_py() > 235959:
         raise _Unfit
     otns = cols[col["商户订单号"]]
     if pc.any(pc.equal(otns, "")).as_py():
         raise _Unfit
     states = cols[col["交易状态"]]
-    if not pc.all(pc.is_in(states, pa.array(["SUCCESS", "REFUND", "REVOKED"]))).as_py():
+    if not pc.all(pc.is_in(states, _TRADE_STATES)).as_py():
         raise _Unfit
-    status = [PAID] * n
-    for k in pc.indices_nonzero(pc.equal(states, "REVOKED")).to_pylist():
-        status[k] = REVOKED
-    kinds = bytearray(n)
-    amount_l, settled_l = total.to_pylist(), settle.to_pylist()
-    refund_l, req_l = refund.to_pylist(), req.to_pylist()
-    refund_nos = [""] * n
+    revoked = pc.equal(states, "REVOKED")
+    status = pc.if_else(revoked, REVOKED, PAID)
+    kinds: Any = pa.repeat(pa.scalar(PAYMENT, pa.uint8()), n)
+    amounts, settled = total, settle
+    refund_nos: Any = pa.repeat(pa.scalar("", pa.string()), n)
     rno_i, rstatus_i = col.get("商户退款单号"), col.get("退款状态")
     if rno_i is not None and rstatus_i is not None:
         rnos = cols[rno_i]
-        refund_rows = pc.indices_nonzero(pc.invert(pc.is_in(rnos, pa.array(list(wb._EMPTY_REFUND_NO))))).to_pylist()
-        for k in refund_rows:
-            refund_status = wb._REFUND_STATUS.get(cols[rstatus_i][k].as_py())
-            if refund_status is None:
-                raise _Unfit
-            status[k] = REVOKED if states[k].as_py() == "REVOKED" else refund_status
-            kinds[k] = REFUND
-            refund_nos[k] = rnos[k].as_py()
-            amount_l[k] = req_l[k] or refund_l[k]
-            settled_l[k] = refund_l[k]
+        refund_rows = pc.invert(pc.is_in(rnos, _EMPTY_REFUND_NOS))
+        if pc.any(refund_rows).as_py():
+            refund_status = pc.take(_REFUND_STATUS_VALUES, pc.index_in(cols[rstatus_i], _REFUND_STATUS_KEYS))
+            if pc.any(pc.and_kleene(refund_rows, pc.is_null(refund_status))).as_py():
+                raise _Unfit  # an unknown refund status
+            # A reversal (撤销, 交易状态 REVOKED) is shaped like a refund: the money went back.
+            status = pc.if_else(refund_rows, pc.if_else(revoked, REVOKED, refund_status), status)
+            kinds = pc.cast(refund_rows, pa.uint8())
+            refund_nos = pc.if_else(refund_rows, rnos, "")
+            amounts = pc.if_else(refund_rows, pc.if_else(pc.not_equal(req, 0), req, refund), total)
+            settled = pc.if_else(refund_rows, refund, settle)
     txids = cols[col["微信订单号"]]
     if n and (pc.max(pc.utf8_length(txids)).as_py() > TXID_WIDTH or not pc.all(pc.string_is_ascii(txids)).as_py()):
         raise _Unfit
     padded = pc.utf8_rpad(txids, TXID_WIDTH, " ")
-    data = padded.buffers()[2]
-    raw = b"" if data is None or n == 0 else data.to_pybytes()[: n * TXID_WIDTH]
-    if len(raw) != n * TXID_WIDTH:
+    offsets, raw = padded.buffers()[1:3]
+    if n and (pa.Array.from_buffers(pa.int32(), 1, [None, offsets])[0].as_py() != 0 or raw.size < n * TXID_WIDTH):
         raise _Unfit
+    fixed = pa.Array.from_buffers(pa.binary(TXID_WIDTH), n, [None, raw.slice(0, n * TXID_WIDTH) if n else None])
     for name, values in (
         ("应结订单金额", settle), ("订单金额", total), ("手续费", fee), ("退款金额", refund),
         ("充值券退款金额", coupon), ("申请退款金额", req),
     ):  # fmt: skip
         sums[name] += pc.sum(values).as_py() or 0
-    bill.txids += raw
-    bill.line_no.fromlist(list(range(first, first + n)))
-    bill.kind += kinds
-    bill.out_trade_no.extend(otns.to_pylist())
-    bill.out_refund_no.extend(refund_nos)
-    bill.status.extend(status)
-    bill.amount_fen.fromlist(amount_l)
-    bill.settle_fen.fromlist(settled_l)
-    bill.fee_millifen.extend(_q(fee))
-    bill.line_hash.fromlist(list(map(hash, lines)))
-    bill.at_hms.extend(_q(hms))
+    out = chunks
+    out["line_no"].append(pa.array(range(first, first + n), pa.int64()))
+    out["kind"].append(kinds)
+    out["out_trade_no"].append(otns)
+    out["txids"].append(fixed)
+    out["out_refund_no"].append(refund_nos)
+    out["status"].append(status)
+    out["amount_fen"].append(amounts)
+    out["settle_fen"].append(settled)
+    out["fee_millifen"].append(fee)
+    out["at_hms"].append(hms)
+    out["line_hash"].append(pa.array(map(hash, lines), pa.int64()))
     return first + n
 
 
-def _summary(bill: Bill, tail: str, summary_header: str, sums: dict[str, int]) -> None:
+def _summary(count: int, tail: str, summary_header: str, sums: dict[str, int]) -> dict[str, int]:
     lines = io.StringIO(tail, newline="").readlines()
     if len(lines) < 2 or lines[0].strip() != summary_header:
         raise _Unfit
@@ -265,18 +300,20 @@ def _summary(bill: Bill, tail: str, summary_header: str, sums: dict[str, int]) -
     summary_names = summary_header.split(",")
     if len(values) != len(summary_names):
         raise _Unfit
+    summary: dict[str, int] = {}
     for name, value in zip(summary_names, values, strict=True):
         column = wb._SUMMARY_OF[name]
         if column is None:
             if not (value.isascii() and value.isdigit()):
                 raise _Unfit
-            stated, actual = int(value), len(bill)
+            stated, actual = int(value), count
         elif column == "手续费":
             stated, actual = millifen(value), sums[column]
         else:
             stated, actual = fen(value), sums[column]
         if stated != actual:
             raise _Unfit
-        bill.summary[name] = stated
+        summary[name] = stated
     if any(raw.strip() for raw in lines[2:]):
         raise _Unfit
+    return summary

@@ -16,8 +16,12 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import compress, repeat
-from operator import and_, eq, ge, ne, not_
+from itertools import compress
+from operator import ne
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
@@ -166,8 +170,8 @@ class JournalSale:
 
 
 #: A batch of payments the engine has as PAID, paid within the bill day, as two columns:
-#: (out_trade_nos, amounts_fen).
-PaidBatch = tuple[Sequence[str], Sequence[int]]
+#: (out_trade_nos, amounts_fen), Python sequences or Arrow arrays (string, int64).
+PaidBatch = tuple[Sequence[str] | Any, Sequence[int] | Any]
 #: out_trade_nos → their terminal ids (for the few bulk-read payments that become items).
 TerminalLookup = Callable[[list[str]], dict[str, str]]
 
@@ -222,47 +226,45 @@ def match_channel(
 ) -> ChannelMatch:
     """Match one channel's bill against the engine's payments and refunds (and terminal journals).
 
-    The engine's payments come in two parts, each read once (a database cursor can feed them
-    directly: nothing of a matching payment is kept). ``paid``, read first, is the bulk of a day:
-    the payments the engine has as PAID and paid within the bill day, in batches of two columns
-    (out_trade_nos, amounts); most of them equal their bill line and are matched a batch at
-    a time (see :func:`_match_paid`). ``ledger`` holds every other payment of the day's window as
-    full rows. A payment must be in one part only; all of them may be in ``ledger`` (the result is
-    the same). ``lookup_terminals`` names the terminals of the few ``paid`` payments that become
-    items. ``journal`` is None when journals are not compared; otherwise it maps out_trade_no to
-    what the terminals synced.
+    The engine's payments come in two parts, each read once. ``paid``, read first, is the bulk of
+    a day: the payments the engine has as PAID and paid within the bill day, in batches of two
+    columns (out_trade_nos, amounts: Python sequences or Arrow arrays); most of them equal their
+    bill line and are matched in Arrow, all at once (see :func:`_match_paid`). ``ledger`` holds
+    every other payment of the day's window as full rows. A payment must be in one part only; all
+    of them may be in ``ledger`` (the result is the same). ``lookup_terminals`` names the
+    terminals of the few ``paid`` payments that become items. ``journal`` is None when journals
+    are not compared; otherwise it maps out_trade_no to what the terminals synced.
     """
     channel = bill.channel
     result = ChannelMatch(channel)
     items = result.items
     settled = result.settled
     b_status, b_amount = bill.status, bill.amount_fen
-    n = len(bill)
 
-    # 1. Index the bill's payment rows by out_trade_no (dict(zip) runs at C speed).
-    is_payment = bill.kind.translate(_PAYMENT_MASK)
-    payment_rows = list(compress(range(n), is_payment))
-    index: dict[str, int] = dict(zip(compress(bill.out_trade_no, is_payment), payment_rows, strict=True))
-    if len(index) != len(payment_rows):
-        _duplicates(bill, payment_rows, index, items)
-    del payment_rows
-    refund_rows: list[int] = []
-    reversals: set[str] = set()  # orders whose bill shows the payment and its reversal (money back)
-    for i in compress(range(n), bill.kind):  # the non-payment rows (kind != PAYMENT), found in C
-        if is_reversal(bill, i):
-            reversals.add(bill.out_trade_no[i])
-        else:
-            refund_rows.append(i)
+    # 1. The non-payment rows: reversals (by order) and refunds (walked in step 5), found in Arrow.
+    kind, otn_all = bill.kind.arrow, bill.out_trade_no.arrow
+    is_payment = pc.equal(kind, PAYMENT)
+    other = pc.invert(is_payment)
+    reversal = reversal_mask(bill)
+    # orders whose bill shows the payment and its reversal (money back)
+    reversals: set[str] = set(pc.filter(otn_all, reversal).to_pylist())
+    refund_rows: list[int] = pc.indices_nonzero(pc.and_not(other, reversal)).to_pylist()
     pending_journal = {k: v for k, v in journal.items() if v.channel is channel} if journal is not None else None
 
-    # 2. The bulk of PAID payments, a batch at a time; the few that differ are walked like the rest.
+    # 2. The bulk of PAID payments against the bill's payment rows, in Arrow; what is left of the
+    # bill (rows no plain payment took) is indexed by out_trade_no for the walk.
+    bulk = _match_paid(bill, paid, is_payment, reversals, pending_journal)
+    index: dict[str, int] = dict(zip(bulk.left_otns, bulk.left_rows, strict=True))
+    if len(index) != len(bulk.left_rows):
+        _duplicates(bill, bulk.left_rows, bulk.left_otns, index, items)
+    del bulk.left_rows, bulk.left_otns
     pop = index.pop
-    bulk = _match_paid(bill, paid, pop, reversals, pending_journal)
     matched, paid_count, paid_fen = bulk.matched, bulk.count, bulk.fen
     ledger_rows: Iterable[LedgerRow] = ledger
-    odd = bulk.odd + [otn for otn, _amount, _j in bulk.differ]
+    differ = [(otn, amount, pop(otn, -1)) for otn, amount in bulk.differ]
+    odd = bulk.odd + [otn for otn, _amount in bulk.differ]
     terminals = lookup_terminals(odd) if odd and lookup_terminals is not None else {}
-    for otn, amount, j in bulk.differ:
+    for otn, amount, j in differ:
         # Exactly what the walk below does with a PAID, due payment that is not plainly matched.
         matched += _classify(bill, j, otn, _PAID_STR, amount, True, terminals.get(otn, ""), items, settled, reversals)
         if pending_journal is not None:
@@ -300,8 +302,8 @@ def match_channel(
     # 4. Bill payments the day's window did not hold: ask the ledger about other days, else missing.
     if index:
         leftover = dict(index)
-        other: Iterable[LedgerRow] = lookup_payments(list(leftover)) if lookup_payments is not None else ()
-        for otn, state, amount, terminal, _due in other:
+        other_days: Iterable[LedgerRow] = lookup_payments(list(leftover)) if lookup_payments is not None else ()
+        for otn, state, amount, terminal, _due in other_days:
             j = leftover.pop(otn, -1)
             if j >= 0:
                 matched += _classify(bill, j, otn, state, amount, False, terminal, items, settled, reversals)
@@ -331,64 +333,90 @@ class _Bulk:
     matched: int = 0
     count: int = 0  # PAID payments due in this bill, and their amount
     fen: int = 0
-    differ: list[tuple[str, int, int]] = field(default_factory=list)  # (out_trade_no, amount, bill row or -1)
+    differ: list[tuple[str, int]] = field(default_factory=list)  # (out_trade_no, amount), not plainly matched
     journal_odd: list[tuple[str, int, JournalSale | None]] = field(default_factory=list)
+    #: The bill's payment rows no plain payment took (row numbers, and their out_trade_nos).
+    left_rows: list[int] = field(default_factory=list)
+    left_otns: list[str] = field(default_factory=list)
 
     @property
     def odd(self) -> list[str]:
         return [otn for otn, _amount, _sale in self.journal_odd]
 
 
+def _arrow_batches(batches: Iterable[PaidBatch]) -> tuple[Any, Any]:
+    """The paid batches as two Arrow arrays (out_trade_no strings, int64 amounts)."""
+    otns: list[Any] = []
+    amounts: list[Any] = []
+    for numbers, fen in batches:
+        if len(numbers) != len(fen):
+            raise ValueError("a batch of paid payments needs as many amounts as numbers")
+        otns.append(numbers if isinstance(numbers, pa.Array | pa.ChunkedArray) else pa.array(numbers, pa.string()))
+        amounts.append(fen if isinstance(fen, pa.Array | pa.ChunkedArray) else pa.array(fen, pa.int64()))
+    return _concat(otns, pa.string()), _concat(amounts, pa.int64())
+
+
+def _concat(parts: list[Any], kind: Any) -> Any:
+    chunks = [chunk for part in parts for chunk in (part.chunks if isinstance(part, pa.ChunkedArray) else [part])]
+    return pa.chunked_array([chunk.cast(kind) for chunk in chunks], kind)
+
+
+def _array(values: Any) -> Any:
+    """One contiguous Arrow array (a kernel's value set must be one)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _match_paid(
     bill: Bill,
     batches: Iterable[PaidBatch],
-    pop: Callable[[str, int], int],
+    is_payment: Any,
     reversals: set[str],
     journal: dict[str, JournalSale] | None,
 ) -> _Bulk:
-    """Match batches of PAID, due payments against the bill index (``pop``: its ``dict.pop``).
+    """Match the PAID, due payments against the bill's payment rows, all at once in Arrow.
 
-    Why batches of whole columns: walked one by one, a million payments cost a Python loop
-    iteration each, and almost every one of them is plainly equal to its bill line. Here each step
-    is a ``map`` over a batch's column (a C loop). A payment is matched in bulk when the walk in
-    :func:`match_channel` would count it matched without a word: its bill line exists, says PAID,
-    has the same amount and was not reversed. The others are returned in ``differ`` with their
-    bill row, for the walk's own classification; journal differences in ``journal_odd``.
+    Why Arrow: walked one by one (or even a ``map`` at a time), a million payments cost a Python
+    object or two each, and almost every one of them is plainly equal to its bill line. Here the
+    join is a hash lookup in C (``index_in``). A payment is matched in bulk when the walk in
+    :func:`match_channel` would count it matched without a word: its order number is on exactly
+    one payment row of the bill (a repeated number goes to the walk, which reports the repeat),
+    that row says PAID, has the same amount, and the order was not reversed. The other payments
+    are returned in ``differ`` for the walk's own classification; journal differences in
+    ``journal_odd``; the bill rows no plain payment took in ``left_rows``.
     """
     bulk = _Bulk()
-    b_status, b_amount = bill.status, bill.amount_fen
-    status_at, amount_at = b_status.__getitem__, b_amount.__getitem__
-    if not b_status:  # no bill lines: nothing to read at row -1 below
-        for otns, amounts in batches:
-            bulk.count += len(otns)
-            bulk.fen += sum(amounts)
-            bulk.differ.extend(zip(otns, amounts, repeat(-1), strict=False))
-        return bulk
-    for otns, amounts in batches:
-        size = len(otns)
-        if size != len(amounts):
-            raise ValueError("a batch of paid payments needs as many amounts as numbers")
-        bulk.count += size
-        bulk.fen += sum(amounts)
-        rows = list(map(pop, otns, repeat(-1, size)))
-        # A row of -1 reads the bill's last line here; the ``found`` mask discards it.
-        found = map(ge, rows, repeat(0, size))
-        plain = list(
-            map(
-                and_,
-                map(and_, found, map(eq, map(amount_at, rows), amounts)),
-                map(eq, map(status_at, rows), repeat(PAID, size)),
-            )
+    l_otn, l_amount = _arrow_batches(batches)
+    bulk.count = len(l_otn)
+    bulk.fen = pc.sum(l_amount).as_py() or 0
+    pay_rows = _array(pc.indices_nonzero(is_payment))
+    p_otn = _array(pc.take(bill.out_trade_no.arrow, pay_rows))
+    # Order numbers on more than one payment row: each row's first occurrence is not itself.
+    first = pc.index_in(p_otn, value_set=p_otn)
+    position = pa.array(range(len(p_otn)), pa.int32())
+    repeated = pc.unique(pc.filter(p_otn, pc.not_equal(first, position)))
+    del first, position
+    at = pc.index_in(l_otn, value_set=p_otn)  # the payment row of each ledger payment (null: none)
+    plain = pc.and_(
+        pc.equal(pc.take(pc.take(bill.amount_fen.arrow, pay_rows), at), l_amount),
+        pc.equal(pc.take(pc.take(bill.status.arrow, pay_rows), at), PAID),
+    )
+    plain = pc.fill_null(plain, False)
+    if len(repeated) or reversals:
+        odd_key = pc.is_in(l_otn, value_set=pa.concat_arrays([repeated, pa.array(list(reversals), pa.string())]))
+        plain = pc.and_not(plain, odd_key)
+    bulk.matched = pc.sum(plain).as_py() or 0
+    if bulk.matched != len(l_otn):
+        differ = pc.invert(plain)
+        bulk.differ = list(
+            zip(pc.filter(l_otn, differ).to_pylist(), pc.filter(l_amount, differ).to_pylist(), strict=True)
         )
-        if reversals:
-            plain = list(map(and_, plain, map(not_, map(reversals.__contains__, otns))))
-        matched = sum(plain)
-        bulk.matched += matched
-        if matched != size:
-            for k in compress(range(size), map(not_, plain)):
-                bulk.differ.append((otns[k], amounts[k], rows[k]))
-        if journal is not None:
-            _journal_bulk(compress(otns, plain), compress(amounts, plain), journal, bulk.journal_odd)
+    taken = pc.is_in(p_otn, value_set=_array(pc.filter(l_otn, plain))) if bulk.matched else None
+    left = pay_rows if taken is None else pc.filter(pay_rows, pc.invert(taken))
+    bulk.left_rows = left.to_pylist()
+    bulk.left_otns = (p_otn if taken is None else pc.filter(p_otn, pc.invert(taken))).to_pylist()
+    if journal is not None and bulk.matched:
+        otns, amounts = pc.filter(l_otn, plain).to_pylist(), pc.filter(l_amount, plain).to_pylist()
+        _journal_bulk(otns, amounts, journal, bulk.journal_odd)
     return bulk
 
 
@@ -406,18 +434,14 @@ def _journal_bulk(
             odd.append((otn, amount, sale))
 
 
-_PAYMENT_MASK = bytes([1] + [0] * 255)  # kind byte PAYMENT (0) -> 1, anything else -> 0
-assert PAYMENT == 0
-
-
-def _duplicates(bill: Bill, payment_rows: list[int], index: dict[str, int], items: list[OpenItem]) -> None:
+def _duplicates(
+    bill: Bill, payment_rows: list[int], otns: list[str], index: dict[str, int], items: list[OpenItem]
+) -> None:
     """A key seen twice: keep the first row for matching, report each repeat once."""
     # Only the rows of repeated keys are walked (found in C: dict(zip) kept the last row of each
     # key, so every earlier row of a repeated key points elsewhere); a Python loop over a million
     # rows, and a second million-key dict, for a few repeats would cost a second and 100 MB.
-    otns = list(map(bill.out_trade_no.__getitem__, payment_rows))
     earlier = list(compress(payment_rows, map(ne, map(index.__getitem__, otns), payment_rows)))
-    del otns
     first: dict[str, int] = {}
     for i in sorted({*earlier, *(index[bill.out_trade_no[i]] for i in earlier)}):  # all their rows, in order
         otn = bill.out_trade_no[i]
@@ -592,10 +616,14 @@ def _classify(
     return 0
 
 
-def is_reversal(bill: Bill, row: int) -> bool:
-    """A refund-shaped row that is a reversal (WeChat 撤销, 交易状态 REVOKED; Alipay cancel of a paid
-    trade, whose refund carries no request number and so goes by the out_trade_no)."""
-    return bill.status[row] == REVOKED or bill.out_refund_no[row] == bill.out_trade_no[row]
+def reversal_mask(bill: Bill) -> Any:
+    """Arrow mask of the refund-shaped rows that are reversals (WeChat 撤销, 交易状态 REVOKED; Alipay
+    cancel of a paid trade, whose refund carries no request number and so goes by the out_trade_no)."""
+    otn = bill.out_trade_no.arrow
+    return pc.and_(
+        pc.not_equal(bill.kind.arrow, PAYMENT),
+        pc.or_(pc.equal(bill.status.arrow, REVOKED), pc.equal(bill.out_refund_no.arrow, otn)),
+    )
 
 
 def _match_refunds(

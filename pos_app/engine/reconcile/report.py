@@ -12,14 +12,15 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import compress
 from typing import Any
+
+import pyarrow.compute as pc
 
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
-from pos_app.engine.reconcile.bill import PAID, REFUND_SUCCESS, REVOKED, Bill, millifen_to_fen
-from pos_app.engine.reconcile.matcher import ChannelMatch, LedgerRefund, OpenItem, is_reversal
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_SUCCESS, REVOKED, Bill, millifen_to_fen
+from pos_app.engine.reconcile.matcher import ChannelMatch, LedgerRefund, OpenItem, reversal_mask
 
 
 @dataclass(slots=True)
@@ -84,24 +85,21 @@ def summarise(
 ) -> ChannelSummary:
     """Totals of one channel from its bill (the provider's truth) beside the ledger's."""
     s = ChannelSummary(channel, bill_rows=len(bill))
-    is_payment = bill.kind.translate(bytes([1] + [0] * 255))
-    pay_status = list(compress(bill.status, is_payment))
-    paid_mask = [st == PAID for st in pay_status]
-    s.payments = sum(paid_mask)
-    s.payments_fen = sum(compress(compress(bill.amount_fen, is_payment), paid_mask))
-    s.settled_fen = sum(compress(compress(bill.settle_fen, is_payment), paid_mask))
-    s.reversed = sum(1 for st in pay_status if st == REVOKED)
-    for i in range(len(bill)):
-        if is_payment[i]:
-            continue
-        if is_reversal(bill, i):
-            s.reversed += 1
-            s.settled_fen -= bill.settle_fen[i]
-        elif bill.status[i] == REFUND_SUCCESS:
-            s.refunds += 1
-            s.refunds_fen += bill.amount_fen[i]
-            s.settled_fen -= bill.settle_fen[i]
-    s.fee_millifen = sum(bill.fee_millifen)
+    # Whole columns in Arrow kernels: a day's bill can hold a million rows.
+    kind, status = bill.kind.arrow, bill.status.arrow
+    amount, settle = bill.amount_fen.arrow, bill.settle_fen.arrow
+    is_payment = pc.equal(kind, PAYMENT)
+    other = pc.invert(is_payment)
+    paid = pc.and_(is_payment, pc.equal(status, PAID))
+    reversal = reversal_mask(bill)
+    refunded = pc.and_(pc.and_not(other, reversal), pc.equal(status, REFUND_SUCCESS))
+    s.payments = _count(paid)
+    s.payments_fen = _sum(pc.filter(amount, paid))
+    s.reversed = _count(pc.and_(is_payment, pc.equal(status, REVOKED))) + _count(reversal)
+    s.refunds = _count(refunded)
+    s.refunds_fen = _sum(pc.filter(amount, refunded))
+    s.settled_fen = _sum(pc.filter(settle, paid)) - _sum(pc.filter(settle, pc.or_(reversal, refunded)))
+    s.fee_millifen = _sum(bill.fee_millifen.arrow)
     s.ledger_payments = match.ledger_paid
     s.ledger_payments_fen = match.ledger_paid_fen
     done = [r for r in refunds if r.due and r.state == RefundState.SUCCESS.value]
@@ -111,6 +109,14 @@ def summarise(
     s.auto_settled = len(match.settled)
     s.open_items = len(match.open_items)
     return s
+
+
+def _count(mask: Any) -> int:
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _sum(values: Any) -> int:
+    return int(pc.sum(values).as_py() or 0)
 
 
 @dataclass(slots=True)

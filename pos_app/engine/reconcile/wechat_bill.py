@@ -30,6 +30,7 @@ from pos_app.engine.reconcile.bill import (
     REVOKED,
     TXID_WIDTH,
     Bill,
+    BillBuilder,
     fen,
     format_millifen,
     gc_paused,
@@ -91,7 +92,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
     Raises BillFormatError(line_no, reason) on anything that does not follow the format; a file
     that raises is never partly returned.
     """
-    bill = Bill(Channel.WECHAT, source, bill_date)
+    bill = BillBuilder(Channel.WECHAT, source, bill_date)
     it = iter(lines)
     line_no = 0
     header = ""
@@ -178,7 +179,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
         line_no += 1
         if raw.strip():
             raise BillFormatError(source, line_no, "unexpected text after the summary data line")
-    return bill
+    return bill.finish()
 
 
 CHUNK = 4096
@@ -244,7 +245,9 @@ def _times(values: tuple[str, ...], first: int, source: str) -> list[int]:
     return out
 
 
-def _parse_rows(bill: Bill, lines: list[str], first: int, c: _Columns, sums: dict[str, int], source: str) -> None:
+def _parse_rows(
+    bill: BillBuilder, lines: list[str], first: int, c: _Columns, sums: dict[str, int], source: str
+) -> None:
     """Parse consecutive detail lines (``first`` = line number of the first) into ``bill``."""
     # Split the raw lines: the first field keeps the leading backtick and the last (费率备注, never
     # read) the line break, which saves two string copies per line.
