@@ -42,10 +42,9 @@ def engine() -> None:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config: Path | None, log_level: str) -> None:
     """Serve the engine HTTP API on [engine] listen (loopback unless configured otherwise)."""
-    import uvicorn
-
     from pos_app.engine.logging_setup import configure_logging
     from pos_app.engine.server import create_engine_app
+    from pos_app.process_gc import serve as serve_frozen
 
     settings = _settings(config)
     log_file = settings.path(settings.engine.log_file) if settings.engine.log_file else None
@@ -53,7 +52,7 @@ def serve(config: Path | None, log_level: str) -> None:
     host, port = split_listen(settings.engine.listen)
     app = create_engine_app(settings, reconcile_daily=settings.engine.reconcile_at is not None)
     log.info("engine listening on http://%s:%d (profile %s)", host, port, settings.home)
-    uvicorn.run(
+    serve_frozen(
         app,
         host=host,
         port=port,

@@ -56,9 +56,8 @@ def sandbox() -> None:
 @click.option("--listen", help="host:port (default: [sandbox] listen).")
 def serve(config: Path | None, listen: str | None) -> None:
     """Run the simulated gateways (WeChat Pay v3, Alipay), wallet page at /wallet."""
-    import uvicorn
-
     from pos_app.engine.crypto.keys import KeyFileError
+    from pos_app.process_gc import serve as serve_frozen
     from pos_app.sandbox.app import create_app
 
     settings = _settings(config)
@@ -68,7 +67,7 @@ def serve(config: Path | None, listen: str | None) -> None:
     except KeyFileError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Sandbox on http://{host}:{port} (wallet: http://{host}:{port}/wallet)", err=True)
-    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
+    serve_frozen(app, host=host or "127.0.0.1", port=int(port), log_level="warning")
 
 
 @sandbox.command()

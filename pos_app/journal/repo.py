@@ -144,6 +144,15 @@ def current_shift(session: Session, terminal_id: str) -> Shift | None:
     return session.exec(statement).first()
 
 
+@dataclass(frozen=True, slots=True)
+class NewSale:
+    """The rows a new sale was written as (so its first event's snapshot needs no read back)."""
+
+    sale: Sale
+    lines: list[SaleLine]
+    attempt: PaymentAttempt
+
+
 def _insert_sale(
     session: Session,
     *,
@@ -158,7 +167,7 @@ def _insert_sale(
     lines: Sequence[LineIn] | None,
     state: PaymentState,
     at: datetime,
-) -> Sale:
+) -> NewSale:
     if not cashier:
         raise InputError("Every sale needs the cashier's name.")
     total = _sale_amount(amount_fen, lines)
@@ -182,32 +191,31 @@ def _insert_sale(
     session.add(sale)
     session.flush()
     assert sale.id is not None
-    for number, line in enumerate(lines or (), start=1):
-        session.add(
-            SaleLine(
-                sale_id=sale.id,
-                line_no=number,
-                name=line.name,
-                qty=line.qty,
-                unit_fen=line.unit_fen,
-                amount_fen=line.amount_fen,
-            )
-        )
-    session.add(
-        PaymentAttempt(
+    sale_lines = [
+        SaleLine(
             sale_id=sale.id,
-            out_trade_no=out_trade_no,
-            channel=channel,
-            mode=mode,
-            amount_fen=total,
-            state=state,
-            cashier=cashier,
-            created_at=when,
-            updated_at=when,
+            line_no=number,
+            name=line.name,
+            qty=line.qty,
+            unit_fen=line.unit_fen,
+            amount_fen=line.amount_fen,
         )
+        for number, line in enumerate(lines or (), start=1)
+    ]
+    attempt = PaymentAttempt(
+        sale_id=sale.id,
+        out_trade_no=out_trade_no,
+        channel=channel,
+        mode=mode,
+        amount_fen=total,
+        state=state,
+        cashier=cashier,
+        created_at=when,
+        updated_at=when,
     )
+    session.add_all([*sale_lines, attempt])
     session.flush()
-    return sale
+    return NewSale(sale, sale_lines, attempt)
 
 
 def start_sale(
@@ -228,7 +236,7 @@ def start_sale(
 
     Commit before calling the engine. Give ``amount_fen`` or ``lines`` (or both, if they agree).
     """
-    sale = _insert_sale(
+    new = _insert_sale(
         session,
         terminal_id=terminal_id,
         store_id=store_id,
@@ -242,14 +250,11 @@ def start_sale(
         state=PaymentState.CREATED,
         at=at,
     )
+    snapshot = sale_snapshot(session, new.sale, lines=new.lines, attempt=new.attempt)
     append_event(
-        session,
-        terminal_id,
-        "sale.started",
-        {"cashier": cashier, "out_trade_no": out_trade_no, SALE: sale_snapshot(session, sale)},
-        at,
+        session, terminal_id, "sale.started", {"cashier": cashier, "out_trade_no": out_trade_no, SALE: snapshot}, at
     )
-    return sale
+    return new.sale
 
 
 def record_attempt_state(
@@ -347,7 +352,7 @@ def record_cash_sale(
     if tendered_fen is not None and tendered_fen < total:
         raise AmountError("The cash tendered is less than the amount due.")
     number = out_trade_no or new_out_trade_no(session, store_id=store_id, terminal_id=terminal_id, at=at)
-    sale = _insert_sale(
+    new = _insert_sale(
         session,
         terminal_id=terminal_id,
         store_id=store_id,
@@ -369,11 +374,11 @@ def record_cash_sale(
         "out_trade_no": number,
         "tendered_fen": tendered_fen,
         "change_fen": None if tendered_fen is None else tendered_fen - total,
-        SALE: sale_snapshot(session, sale),
+        SALE: sale_snapshot(session, new.sale, lines=new.lines, attempt=new.attempt),
         CASH_MOVEMENT: cash_movement_snapshot(movement),
     }
     append_event(session, terminal_id, "sale.cash", payload, at)
-    return sale
+    return new.sale
 
 
 def void_cash_sale(

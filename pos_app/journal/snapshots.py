@@ -10,6 +10,7 @@ content differs, a row no event mentions, or a row an event mentions that is gon
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
@@ -46,9 +47,19 @@ def _enum(value: Enum | str) -> str:
     return str(value.value) if isinstance(value, Enum) else str(value)
 
 
-def sale_snapshot(session: Session, sale: Sale) -> dict[str, Any]:
-    lines = session.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))).all()
-    attempt = session.exec(select(PaymentAttempt).where(PaymentAttempt.sale_id == sale.id)).first()
+def sale_snapshot(
+    session: Session,
+    sale: Sale,
+    *,
+    lines: Sequence[SaleLine] | None = None,
+    attempt: PaymentAttempt | None = None,
+) -> dict[str, Any]:
+    """The sale as its events carry it. ``lines`` and ``attempt``, when the caller has just written
+    them, spare reading them back (two queries on the cashier's path from the key to the QR)."""
+    if lines is None:
+        lines = session.exec(select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.line_no))).all()
+    if attempt is None:
+        attempt = session.exec(select(PaymentAttempt).where(PaymentAttempt.sale_id == sale.id)).first()
     return {
         "out_trade_no": sale.out_trade_no,
         "terminal_id": sale.terminal_id,

@@ -27,6 +27,7 @@ from pos_app.engine.client import EngineClient
 from pos_app.engine.schemas import PaymentView
 from pos_app.engine.terminal_auth import decode_key
 from pos_app.sync.outbox import OutboxDrain
+from pos_app.tui.collector import Collector
 from pos_app.tui.logic.errors import describe
 from pos_app.tui.logic.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.messages import PaymentUpdated
@@ -77,6 +78,7 @@ class PosApp(App[None]):
         self.sent_before_outage: int | None = None
         self.drain_stop = asyncio.Event()
         till.on_journal_write = self.journal_written
+        self.collector = Collector()
 
     @classmethod
     def current(cls) -> PosApp:
@@ -100,6 +102,23 @@ class PosApp(App[None]):
         self.events_loop()
         self.sync_loop()
         self.set_interval(1.0, self.check_watchdog)
+        self.collector.start()
+        self.set_interval(5.0, self.collect_if_idle)
+
+    def on_unmount(self) -> None:
+        self.collector.stop()
+
+    def collect_if_idle(self) -> None:
+        """The collector's fallback: a full collection when none ran for a while and no sale is open."""
+        from pos_app.tui.screens.checkout import CheckoutScreen
+        from pos_app.tui.screens.login import LoginScreen
+
+        screen = self.screen
+        if not self.collector.overdue() or not isinstance(screen, CheckoutScreen | LoginScreen):
+            return
+        if isinstance(screen, CheckoutScreen) and (screen.opening or screen.buffer.text or screen.cart.lines):
+            return  # the cashier is entering a sale: its QR may be asked for any moment
+        self.collector.idle()
 
     def after_login(self) -> None:
         """Logged in: settle what an earlier run left open, then the checkout."""
@@ -107,6 +126,8 @@ class PosApp(App[None]):
         from pos_app.tui.screens.pending import PendingScreen
 
         self.switch_screen(CheckoutScreen())
+        # Start-up is over: freeze what it built, once the checkout is on screen.
+        self.call_after_refresh(self.collector.signed_in)
         if self.till.pending():
             self.push_screen(PendingScreen())  # shows the payments and settles them; refunds here
             self.settle_open(payments=False)

@@ -263,3 +263,31 @@ async def test_intent_first_then_settled_on_next_start(settings, journal_engine,
         await wait_until(pilot, lambda: screen_name(app) == "CheckoutScreen", what="checkout")
     [sale] = sales(journal_engine)
     assert sale.state == PaymentState.CLOSED  # never reached the engine: nothing was charged
+
+
+async def test_garbage_collection_waits_for_the_end_of_a_sale(settings, journal_engine, offline_client):
+    """Full collections run at the till's idle moments (pos_app.tui.collector): start-up is frozen at
+    sign-in, a finished sale collects while its receipt is read, and quitting restores CPython's defaults."""
+    import gc
+
+    from pos_app.tui.collector import FULL_EVERY
+
+    young, middle, _ = gc.get_threshold()
+    app = app_for(settings, journal_engine, offline_client)
+    async with app.run_test(size=SIZE) as pilot:
+        assert gc.get_threshold() == (young, middle, FULL_EVERY)
+        assert gc.get_freeze_count() == 0
+        await login(pilot)
+        await wait_until(pilot, lambda: app.collector.frozen, what="start-up frozen")
+        assert gc.get_freeze_count() > 1000
+        runs = app.collector.full_runs
+        await type_amount(pilot, "7")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: screen_name(app) == "CashScreen", what="cash")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="result")
+        await wait_until(pilot, lambda: app.collector.full_runs == runs + 1, what="a full collection after the sale")
+    assert gc.get_threshold() == (young, middle, 10)
+    assert gc.get_freeze_count() == 0
+    [sale] = sales(journal_engine)
+    assert sale.state == PaymentState.PAID

@@ -43,6 +43,11 @@ class ResultScreen(TillScreen):
                     yield Static(f"Change due {format_fen(self.receipt.change_fen)}", classes="big-state")
                 yield Static("Enter for the next customer", classes="hint")
 
+    def on_mount(self) -> None:
+        # The sale is over and the receipt is being read: the moment for a full garbage collection
+        # (see pos_app.tui.collector), once PAID is on screen.
+        self.call_after_refresh(self.pos.collector.idle)
+
     def action_new_sale(self) -> None:
         from pos_app.tui.screens.checkout import CheckoutScreen
 
