@@ -58,14 +58,13 @@ REFUND_PROCESSING = "PROCESSING"
 REFUND_FAILED = "FAILED"
 
 TXID_WIDTH = 32
-_BLANK_TXID = b" " * TXID_WIDTH
 
 
-def txid_bytes(transaction_id: str) -> bytes:
-    """The fixed-width form of a transaction id (blank when it does not fit or is not ASCII)."""
+def txid_kept(transaction_id: str) -> str:
+    """A transaction id as the bill keeps it: blank when longer than TXID_WIDTH or not ASCII."""
     if len(transaction_id) > TXID_WIDTH or not transaction_id.isascii():
-        return _BLANK_TXID
-    return transaction_id.encode("ascii").ljust(TXID_WIDTH)
+        return ""
+    return transaction_id
 
 
 class Column(Generic[T]):
@@ -126,9 +125,8 @@ class Bill:
     line_no: Column[int]
     kind: Column[int]  # PAYMENT / REFUND (uint8)
     out_trade_no: Column[str]
-    #: Provider transaction ids, fixed width (TXID_WIDTH bytes, space padded; blank when an id is
-    #: longer than the width or not ASCII).
-    txids: Column[bytes]
+    #: Provider transaction ids (blank when an id is longer than TXID_WIDTH or not ASCII).
+    txids: Column[str]
     out_refund_no: Column[str]  # "" on payment rows
     status: Column[str]  # PAID/REVOKED, or the refund status on refund rows
     #: Payment rows: the order amount; refund rows: the refund amount (positive).
@@ -148,7 +146,7 @@ class Bill:
         return len(self.kind)
 
     def transaction_id(self, row: int) -> str:
-        return self.txids[row].decode("ascii", "replace").rstrip()
+        return self.txids[row].rstrip()
 
     @classmethod
     def from_arrow(
@@ -169,7 +167,7 @@ ARROW_TYPES: dict[str, Any] = {
     "line_no": pa.int64(),
     "kind": pa.uint8(),
     "out_trade_no": pa.string(),
-    "txids": pa.binary(TXID_WIDTH),
+    "txids": pa.string(),
     "out_refund_no": pa.string(),
     "status": pa.string(),
     "amount_fen": pa.int64(),
@@ -190,7 +188,7 @@ class BillBuilder:
     line_no: array[int] = field(default_factory=lambda: array("q"))
     kind: bytearray = field(default_factory=bytearray)
     out_trade_no: list[str] = field(default_factory=list)
-    txids: bytearray = field(default_factory=bytearray)
+    txids: list[str] = field(default_factory=list)
     out_refund_no: list[str] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
     amount_fen: array[int] = field(default_factory=lambda: array("q"))
@@ -221,7 +219,7 @@ class BillBuilder:
         self.line_no.append(line_no)
         self.kind.append(kind)
         self.out_trade_no.append(out_trade_no)
-        self.txids += txid_bytes(transaction_id)
+        self.txids.append(txid_kept(transaction_id))
         self.out_refund_no.append(out_refund_no)
         self.status.append(status)
         self.amount_fen.append(amount_fen)
@@ -235,9 +233,7 @@ class BillBuilder:
         columns: dict[str, Any] = {}
         for name, kind in ARROW_TYPES.items():
             values = getattr(self, name)
-            if name == "txids":
-                columns[name] = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(bytes(values))])
-            elif isinstance(values, array | bytearray):
+            if isinstance(values, array | bytearray):
                 # The array's own buffer, copied once (no Python int per value).
                 columns[name] = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(bytes(values))])
             else:

@@ -49,7 +49,20 @@ _SEP = b"\x1f"
 _CSV_BLOCK = 1 << 20
 _NO_STOP = 1 << 30
 _TRADE_STATES = pa.array(["SUCCESS", "REFUND", "REVOKED"])
-_EMPTY_REFUND_NOS = pa.array(list(wb._EMPTY_REFUND_NO))
+# Kernel arguments as Arrow scalars and arrays, built once: a Python value passed to a kernel is
+# converted on every call, and that conversion tries to import dateutil (absent) each time.
+_EMPTY = pa.scalar("", pa.string())
+_PAID = pa.scalar(PAID, pa.string())
+_REVOKED = pa.scalar(REVOKED, pa.string())
+_REVOKED_STATE = pa.scalar("REVOKED", pa.string())
+_ZERO_FEN = pa.scalar(0, pa.int64())
+_ONE = pa.scalar(1, pa.int64())
+#: The raw 0.00 and "no refund number" fields, with their backtick (plain split) or without.
+_ZERO = {True: pa.scalar(b"`0.00", pa.binary()), False: pa.scalar(b"0.00", pa.binary())}
+_NO_REFUND = {
+    True: pa.array([b"`" + no.encode() for no in wb._EMPTY_REFUND_NO], pa.binary()),
+    False: pa.array([no.encode() for no in wb._EMPTY_REFUND_NO], pa.binary()),
+}
 _REFUND_STATUS_KEYS = pa.array(list(wb._REFUND_STATUS))
 _REFUND_STATUS_VALUES = pa.array(list(wb._REFUND_STATUS.values()))
 
@@ -145,6 +158,12 @@ def _check_utf8(data: bytes) -> None:
     pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.string())
 
 
+def _numbers(first: int, n: int) -> Any:
+    """first, first + 1, ... (n of them) as an int64 array, in C (``pa.array(range(...))`` goes
+    through a Python int per value)."""
+    return pc.cumulative_sum(pa.repeat(_ONE, n), start=pa.scalar(first - 1, pa.int64()))
+
+
 def _ints(column: Any, pattern: str) -> Any:
     if not pc.all(pc.match_substring_regex(column, pattern)).as_py():
         raise _Unfit
@@ -202,17 +221,22 @@ def _block(
     if table.num_rows != n:
         raise _Unfit
     table = table.combine_chunks()  # one array per column: the kernels below return arrays
-    cols: list[Any] = [None] * width
+    raw: dict[int, Any] = {}
     for name in read:
         column = table.column(name)
-        column = column.chunk(0) if column.num_chunks else pa.array([], pa.binary())
-        if plain:
-            # Without the field's backtick (the first field: the line's). An explicit stop: pyarrow's
-            # default one fails on an empty remainder.
-            column = pc.binary_slice(column, 1, _NO_STOP)
-        cols[col[name]] = column.cast(pa.string())
+        raw[col[name]] = column.chunk(0) if column.num_chunks else pa.array([], pa.binary())
     del table
-    zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
+    # Split on ",", each field still starts with its backtick (the first field: the line's).
+    texts: dict[int, Any] = {}
+
+    def text(i: int) -> Any:
+        """Column ``i`` as strings, without the backtick (cut only for the columns that need it)."""
+        if i not in texts:
+            # An explicit stop: pyarrow's default one fails on an empty remainder.
+            texts[i] = (pc.binary_slice(raw[i], 1, _NO_STOP) if plain else raw[i]).cast(pa.string())
+        return texts[i]
+
+    zeros = pa.repeat(_ZERO_FEN, n)
 
     def amount(name: str) -> Any:
         i = col.get(name)
@@ -220,65 +244,60 @@ def _block(
             return zeros
         # Most lines are payments, whose refund columns all say 0.00: one comparison settles the
         # column instead of checking and converting each value (a third of the work).
-        if pc.all(pc.equal(cols[i], "0.00")).as_py():
+        if pc.all(pc.equal(raw[i], _ZERO[plain])).as_py():
             return zeros
-        return _ints(cols[i], _AMOUNT)
+        return _ints(text(i), _AMOUNT)
 
     total, refund, coupon, req = (amount(k) for k in ("订单金额", "退款金额", "充值券退款金额", "申请退款金额"))
     # Without vouchers the settlement column repeats the order amounts: reuse them when it does.
     settle = (
-        total if pc.all(pc.equal(cols[col["应结订单金额"]], cols[col["订单金额"]])).as_py() else amount("应结订单金额")
+        total if pc.all(pc.equal(raw[col["应结订单金额"]], raw[col["订单金额"]])).as_py() else amount("应结订单金额")
     )
-    fee = _ints(cols[col["手续费"]], _FEE)
-    times = cols[0] if plain else pc.utf8_slice_codeunits(cols[0], 1)  # without the line's backtick
+    fee = _ints(text(col["手续费"]), _FEE)
+    times = text(0) if plain else pc.utf8_slice_codeunits(text(0), 1)  # without the line's backtick
     if not pc.all(pc.match_substring_regex(times, _TIME)).as_py():
         raise _Unfit
     hms = pc.cast(pc.replace_substring(pc.utf8_slice_codeunits(times, 11, 19), ":", ""), pa.int64())
     if n and pc.max(hms).as_py() > 235959:
         raise _Unfit
-    otns = cols[col["商户订单号"]]
-    if pc.any(pc.equal(otns, "")).as_py():
+    otns = text(col["商户订单号"])
+    if pc.any(pc.equal(otns, _EMPTY)).as_py():
         raise _Unfit
-    states = cols[col["交易状态"]]
+    states = text(col["交易状态"])
     if not pc.all(pc.is_in(states, _TRADE_STATES)).as_py():
         raise _Unfit
-    revoked = pc.equal(states, "REVOKED")
-    status = pc.if_else(revoked, REVOKED, PAID)
+    revoked = pc.equal(states, _REVOKED_STATE)
+    status = pc.if_else(revoked, _REVOKED, _PAID)
     kinds: Any = pa.repeat(pa.scalar(PAYMENT, pa.uint8()), n)
     amounts, settled = total, settle
     refund_nos: Any = pa.repeat(pa.scalar("", pa.string()), n)
     rno_i, rstatus_i = col.get("商户退款单号"), col.get("退款状态")
     if rno_i is not None and rstatus_i is not None:
-        rnos = cols[rno_i]
-        refund_rows = pc.invert(pc.is_in(rnos, _EMPTY_REFUND_NOS))
+        refund_rows = pc.invert(pc.is_in(raw[rno_i], _NO_REFUND[plain]))
         if pc.any(refund_rows).as_py():
-            refund_status = pc.take(_REFUND_STATUS_VALUES, pc.index_in(cols[rstatus_i], _REFUND_STATUS_KEYS))
+            rnos = text(rno_i)
+            refund_status = pc.take(_REFUND_STATUS_VALUES, pc.index_in(text(rstatus_i), _REFUND_STATUS_KEYS))
             if pc.any(pc.and_kleene(refund_rows, pc.is_null(refund_status))).as_py():
                 raise _Unfit  # an unknown refund status
             # A reversal (撤销, 交易状态 REVOKED) is shaped like a refund: the money went back.
-            status = pc.if_else(refund_rows, pc.if_else(revoked, REVOKED, refund_status), status)
+            status = pc.if_else(refund_rows, pc.if_else(revoked, _REVOKED, refund_status), status)
             kinds = pc.cast(refund_rows, pa.uint8())
-            refund_nos = pc.if_else(refund_rows, rnos, "")
-            amounts = pc.if_else(refund_rows, pc.if_else(pc.not_equal(req, 0), req, refund), total)
+            refund_nos = pc.if_else(refund_rows, rnos, _EMPTY)
+            amounts = pc.if_else(refund_rows, pc.if_else(pc.not_equal(req, _ZERO_FEN), req, refund), total)
             settled = pc.if_else(refund_rows, refund, settle)
-    txids = cols[col["微信订单号"]]
+    txids = text(col["微信订单号"])
     if n and (pc.max(pc.utf8_length(txids)).as_py() > TXID_WIDTH or not pc.all(pc.string_is_ascii(txids)).as_py()):
         raise _Unfit
-    padded = pc.utf8_rpad(txids, TXID_WIDTH, " ")
-    offsets, raw = padded.buffers()[1:3]
-    if n and (pa.Array.from_buffers(pa.int32(), 1, [None, offsets])[0].as_py() != 0 or raw.size < n * TXID_WIDTH):
-        raise _Unfit
-    fixed = pa.Array.from_buffers(pa.binary(TXID_WIDTH), n, [None, raw.slice(0, n * TXID_WIDTH) if n else None])
     for name, values in (
         ("应结订单金额", settle), ("订单金额", total), ("手续费", fee), ("退款金额", refund),
         ("充值券退款金额", coupon), ("申请退款金额", req),
     ):  # fmt: skip
         sums[name] += pc.sum(values).as_py() or 0
     out = chunks
-    out["line_no"].append(pa.array(range(first, first + n), pa.int64()))
+    out["line_no"].append(_numbers(first, n))
     out["kind"].append(kinds)
     out["out_trade_no"].append(otns)
-    out["txids"].append(fixed)
+    out["txids"].append(txids)
     out["out_refund_no"].append(refund_nos)
     out["status"].append(status)
     out["amount_fen"].append(amounts)

@@ -36,7 +36,7 @@ from pos_app.engine.reconcile.bill import (
     gc_paused,
     hms_of,
     millifen,
-    txid_bytes,
+    txid_kept,
 )
 from pos_app.engine.reconcile.errors import BillFormatError
 
@@ -296,10 +296,9 @@ def _parse_rows(
         raise BillFormatError(source, first + k, f"unknown trade state {states[k]!r}")
     txids = cols[c.txid]
     if max(map(len, txids)) <= TXID_WIDTH and all(map(str.isascii, txids)):
-        bill.txids += "".join(map(str.ljust, txids, repeat(TXID_WIDTH))).encode("ascii")
+        bill.txids.extend(txids)
     else:
-        for txid in txids:
-            bill.txids += txid_bytes(txid)
+        bill.txids.extend(map(txid_kept, txids))
     for name, values in (
         ("应结订单金额", settle), ("订单金额", total), ("手续费", fee), ("退款金额", refund),
         ("充值券退款金额", coupon), ("申请退款金额", req),
