@@ -184,7 +184,6 @@ def measure(directory: Path) -> dict[str, object]:
     ``runner._match_day``); returns timings, peak RSS and what was found."""
     from pos_app.domain.routing import Channel
     from pos_app.engine.reconcile import sources
-    from pos_app.engine.reconcile.download import parse_archived
     from pos_app.engine.store import make_engine
 
     engine = make_engine(f"sqlite:///{directory / 'ledger.sqlite3'}")
@@ -197,12 +196,14 @@ def measure(directory: Path) -> dict[str, object]:
     reference_cpu_s = time.process_time() - r0
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0, c0 = time.perf_counter(), time.process_time()
-    bill = parse_archived(directory / "bill.csv.gz", Channel.WECHAT, DAY)
-    t1, c1 = time.perf_counter(), time.process_time()
-    # The ledger is streamed from the database cursor straight through the matcher.
-    refunds = sources.load_ledger_refunds(engine, DAY, Channel.WECHAT)
-    result = sources.match_day(engine, bill, DAY, Channel.WECHAT, refunds)
+    # What runner._match_day runs: the day's payments are read in a background thread while the
+    # bill is parsed (streamed from the archive), then matched. ``parsed`` marks the end of the parse.
+    stamps: dict[str, float] = {}
+    bill, _refunds, result = sources.match_archived(
+        engine, directory / "bill.csv.gz", DAY, Channel.WECHAT, timings=stamps
+    )
     t3, c3 = time.perf_counter(), time.process_time()
+    t1 = stamps["parsed"]
     kinds: dict[str, int] = {}
     for item in result.items:
         kinds[item.kind.value] = kinds.get(item.kind.value, 0) + 1
@@ -211,11 +212,9 @@ def measure(directory: Path) -> dict[str, object]:
     return {
         "bill_rows": len(bill),
         "ledger_rows": ledger_rows,
-        "parse_s": round(t1 - t0, 3),
-        "load_match_s": round(t3 - t1, 3),
+        "parse_s": round(t1 - t0, 3),  # the ledger is read meanwhile, in a thread
+        "load_match_s": round(t3 - t1, 3),  # the rest of the ledger read, then the match
         "total_s": round(t3 - t0, 3),
-        "parse_cpu_s": round(c1 - c0, 3),
-        "load_match_cpu_s": round(c3 - c1, 3),
         "total_cpu_s": round(c3 - c0, 3),
         "reference_cpu_s": round(reference_cpu_s, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -254,8 +253,9 @@ def main() -> list[dict[str, Any]]:
     small, big = results
     print(
         f"100k rows: {small['total_s']:.2f} s wall, {small['total_cpu_s']:.2f} s CPU  |  "
-        f"1M rows: {big['total_s']:.2f} s wall, {big['total_cpu_s']:.2f} s CPU (parse {big['parse_cpu_s']:.2f} + "
-        f"ledger stream & match {big['load_match_cpu_s']:.2f}), peak RSS {big['peak_rss_mb']:.0f} MB  |  "
+        f"1M rows: {big['total_s']:.2f} s wall, {big['total_cpu_s']:.2f} s CPU (parse {big['parse_s']:.2f} s "
+        f"while the ledger is read, then the rest of the read & match {big['load_match_s']:.2f} s), "
+        f"peak RSS {big['peak_rss_mb']:.0f} MB  |  "
         f"growth x{big['total_cpu_s'] / small['total_cpu_s']:.1f} for x10 rows  |  reference loop "
         f"{big['reference_cpu_s']:.2f} s CPU (≈0.2 s on an unloaded 3 GHz core)"
     )

@@ -27,7 +27,7 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES
 from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.reconcile import sources
-from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill, parse_archived
+from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill
 from pos_app.engine.reconcile.errors import BillDownloadError, BillFormatError, BillNotReady, UploadError
 from pos_app.engine.reconcile.matcher import JournalSale, OpenItem
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport, summarise
@@ -213,11 +213,9 @@ def _match_day(
 ) -> tuple[ChannelSummary, list[OpenItem]]:
     """Parse (all or nothing), stream the ledger through the matcher, apply what the bill proves.
 
-    ``sources.match_day`` is also what the benchmark (tests/bench/bench_reconcile.py) times.
+    ``sources.match_archived`` is also what the benchmark (tests/bench/bench_reconcile.py) times.
     """
-    bill = parse_archived(path, channel, day)
-    refunds = sources.load_ledger_refunds(engine, day, channel)
-    match = sources.match_day(engine, bill, day, channel, refunds, journal)
+    bill, refunds, match = sources.match_archived(engine, path, day, channel, journal)
     if apply and match.settled:
         sources.apply_settlements(engine, match.settled, bill_day=day, now=datetime.now(UTC))
     return summarise(channel, bill, refunds, match), match.items

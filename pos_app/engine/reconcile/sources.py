@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time as clock
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from itertools import chain, compress
 from operator import not_
+from pathlib import Path
 from sys import intern
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, Executable, and_, case, func, inspect, or_, select, union_all
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, can_transition
 from pos_app.engine.reconcile.bill import Bill
+from pos_app.engine.reconcile.download import parse_archived
 from pos_app.engine.reconcile.matcher import (
     ChannelMatch,
     JournalSale,
@@ -89,6 +94,8 @@ class LedgerDay:
     batches, and :meth:`others`, read after it, fetches the full rows of the rest by number (a day
     holds few payments that are not PAID). Use as a context manager; the read transaction (one
     snapshot of the ledger) lasts until it exits.
+
+    :meth:`read_ahead` reads all of it in a background thread meanwhile (see :func:`match_archived`).
     """
 
     def __init__(self, engine: Engine, day: date, channel: Channel) -> None:
@@ -96,12 +103,20 @@ class LedgerDay:
         self._conn: Connection | None = None
         self._others: list[str] = []
         self._paid_read = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ahead: tuple[list[PaidBatch], list[LedgerRow]] | None = None
+        self._ahead_error: BaseException | None = None
 
     def __enter__(self) -> LedgerDay:
         self._conn = reader(self._engine).connect()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()  # e.g. the bill was refused: stop reading at the next batch
+            self._thread.join()
+            self._thread = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -111,8 +126,59 @@ class LedgerDay:
             raise RuntimeError("LedgerDay is read inside its with block")
         return self._conn
 
+    def read_ahead(self) -> None:
+        """Read the whole day (:meth:`paid`, then :meth:`others`) in a background thread, as Arrow
+        arrays, while the caller does something else (parses the bill).
+
+        Why a thread: SQLite steps through the rows without the GIL, and so do most of the bill's
+        parse (Arrow's CSV reader and kernels): on two cores the two overlap. The thread uses this
+        object's own connection (one read transaction, as without it), and nothing else touches that
+        connection until it is done.
+        """
+        if self._thread is not None or self._paid_read:
+            raise RuntimeError("LedgerDay is read once")
+        self._connection()
+
+        def run() -> None:
+            try:
+                batches: list[PaidBatch] = [
+                    (pa.array(otns, pa.string()), pa.array(amounts, pa.int64())) for otns, amounts in self._read_paid()
+                ]
+                self._ahead = (batches, list(self._read_others()))
+            except BaseException as exc:  # handed to the reader of paid()
+                self._ahead_error = exc
+
+        self._thread = threading.Thread(target=run, name="ledger-day-read", daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> tuple[list[PaidBatch], list[LedgerRow]] | None:
+        if self._thread is None:
+            return None
+        self._thread.join()
+        if self._ahead_error is not None:
+            raise self._ahead_error
+        return self._ahead
+
     def paid(self) -> Iterator[PaidBatch]:
         """Batches of (out_trade_nos, amounts) of the PAID payments paid within the day."""
+        ahead = self._wait()
+        if ahead is not None:
+            yield from ahead[0]
+            self._paid_read = True
+            return
+        yield from self._read_paid()
+
+    def others(self) -> Iterator[LedgerRow]:
+        """Full matcher rows of every other payment of the window (read after :meth:`paid`)."""
+        if not self._paid_read:
+            raise RuntimeError("LedgerDay.others() is read after paid()")
+        ahead = self._wait()
+        if ahead is not None:
+            yield from ahead[1]
+            return
+        yield from self._read_others()
+
+    def _read_paid(self) -> Iterator[tuple[Sequence[str], Sequence[int]]]:
         day = self._day
         start, end = day_bounds(day)
         p = Payment.__table__.c  # type: ignore[attr-defined]
@@ -127,7 +193,7 @@ class LedgerDay:
             ),
         )
         cursor = self._connection().execute(stmt).cursor
-        while batch := cursor.fetchmany(_BATCH):
+        while not self._stop.is_set() and (batch := cursor.fetchmany(_BATCH)):
             otns, amounts, other = zip(*batch, strict=True)
             if any(other):
                 self._others.extend(compress(otns, other))
@@ -137,10 +203,7 @@ class LedgerDay:
                 yield otns, amounts
         self._paid_read = True
 
-    def others(self) -> Iterator[LedgerRow]:
-        """Full matcher rows of every other payment of the window (read after :meth:`paid`)."""
-        if not self._paid_read:
-            raise RuntimeError("LedgerDay.others() is read after paid()")
+    def _read_others(self) -> Iterator[LedgerRow]:
         start, end = day_bounds(self._day)
         p = Payment.__table__.c  # type: ignore[attr-defined]
         columns = _payment_columns(start, end, self._day.isoformat())
@@ -174,16 +237,52 @@ def match_day(
     scheduler and the benchmark run): the bulk of PAID payments as column batches, the others as
     full rows, other days and terminals looked up on demand."""
     with LedgerDay(engine, day, channel) as ledger:
-        return match_channel(
-            bill,
-            ledger.others(),
-            refunds,
-            journal,
-            paid=ledger.paid(),
-            lookup_payments=lambda numbers: lookup_payments(engine, numbers),
-            lookup_refunds=lambda numbers: lookup_refunds(engine, numbers),
-            lookup_terminals=lambda numbers: lookup_terminals(engine, numbers),
-        )
+        return _match(engine, bill, ledger, refunds, journal)
+
+
+def match_archived(
+    engine: Engine,
+    path: Path,
+    day: date,
+    channel: Channel,
+    journal: dict[str, JournalSale] | None = None,
+    *,
+    timings: dict[str, float] | None = None,
+) -> tuple[Bill, list[LedgerRefund], ChannelMatch]:
+    """Parse the archived bill and match it against the ledger's ``day`` (what ``pos reconcile``,
+    the scheduler and the benchmark run).
+
+    The day's payments are read in a background thread while the bill is parsed (see
+    :meth:`LedgerDay.read_ahead`); then matched as :func:`match_day` does. A bill the parser
+    refuses raises BillFormatError as before. ``timings`` (if given) gets ``parsed``, the
+    ``time.perf_counter()`` at which the bill was parsed.
+    """
+    with LedgerDay(engine, day, channel) as ledger:
+        ledger.read_ahead()
+        bill = parse_archived(path, channel, day)
+        if timings is not None:
+            timings["parsed"] = clock.perf_counter()
+        refunds = load_ledger_refunds(engine, day, channel)
+        return bill, refunds, _match(engine, bill, ledger, refunds, journal)
+
+
+def _match(
+    engine: Engine,
+    bill: Bill,
+    ledger: LedgerDay,
+    refunds: Iterable[LedgerRefund],
+    journal: dict[str, JournalSale] | None,
+) -> ChannelMatch:
+    return match_channel(
+        bill,
+        ledger.others(),
+        refunds,
+        journal,
+        paid=ledger.paid(),
+        lookup_payments=lambda numbers: lookup_payments(engine, numbers),
+        lookup_refunds=lambda numbers: lookup_refunds(engine, numbers),
+        lookup_terminals=lambda numbers: lookup_terminals(engine, numbers),
+    )
 
 
 def _batches(engine: Engine, stmt: Executable) -> Iterator[Sequence[Any]]:
