@@ -388,21 +388,27 @@ def _match_paid(
     l_otn, l_amount = _arrow_batches(batches)
     bulk.count = len(l_otn)
     bulk.fen = pc.sum(l_amount).as_py() or 0
-    pay_rows = _array(pc.indices_nonzero(is_payment))
-    p_otn = _array(pc.take(bill.out_trade_no.arrow, pay_rows))
-    # The first payment row of each ledger payment's order number (null: none), one hash join.
-    at = pc.index_in(l_otn, value_set=p_otn)
+    otn_all = bill.out_trade_no.arrow
+    # The first bill row of each ledger payment's order number (null: none), one hash join over
+    # the bill's own column (no copy of it). A number whose first row is not a payment row (a
+    # refund listed before its payment) is left to the walk, like any other difference.
+    at = pc.index_in(l_otn, value_set=otn_all)
+    # Its hash table (a copy of a million numbers) is freed now; hand the pages back before the
+    # next tables are built, or they add up in peak memory (the allocator keeps freed pages).
+    pa.default_memory_pool().release_unused()
     plain = pc.and_(
-        pc.equal(pc.take(pc.take(bill.amount_fen.arrow, pay_rows), at), l_amount),
-        pc.equal(pc.take(pc.take(bill.status.arrow, pay_rows), at), _PAID_SCALAR),
+        pc.and_(
+            pc.equal(pc.take(bill.kind.arrow, at), _PAYMENT_SCALAR),
+            pc.equal(pc.take(bill.amount_fen.arrow, at), l_amount),
+        ),
+        pc.equal(pc.take(bill.status.arrow, at), _PAID_SCALAR),
     )
     plain = pc.fill_null(plain, False)
     if reversals:
         plain = pc.and_not(plain, pc.is_in(l_otn, value_set=pa.array(sorted(reversals), pa.string())))
-    # 0, 1, 2, ... in C (pa.array(range(...)) costs a Python int per row).
-    position = pc.cumulative_sum(pa.repeat(_ONE32, len(p_otn)), start=_MINUS_ONE32)
-    left = _untaken(position, at, plain)
-    left_otns = pc.take(p_otn, left)
+    pay_rows = pc.cast(pc.indices_nonzero(is_payment), pa.int32())  # the type of ``at``
+    left = _untaken(pay_rows, at, plain)
+    left_otns = pc.take(otn_all, left)
     if len(left_otns):
         # An order number on two payment rows: a plain payment took its first row, and the other
         # is left over. Such numbers go to the walk, which reports the repeat (rare: found from the
@@ -410,15 +416,15 @@ def _match_paid(
         repeated = pc.and_(plain, pc.is_in(l_otn, value_set=left_otns))
         if pc.any(repeated).as_py():
             plain = pc.and_not(plain, repeated)
-            left = _untaken(position, at, plain)
-            left_otns = pc.take(p_otn, left)
+            left = _untaken(pay_rows, at, plain)
+            left_otns = pc.take(otn_all, left)
     bulk.matched = pc.sum(plain).as_py() or 0
     if bulk.matched != len(l_otn):
         differ = pc.invert(plain)
         bulk.differ = list(
             zip(pc.filter(l_otn, differ).to_pylist(), pc.filter(l_amount, differ).to_pylist(), strict=True)
         )
-    bulk.left_rows = pc.take(pay_rows, left).to_pylist()
+    bulk.left_rows = left.to_pylist()
     bulk.left_otns = left_otns.to_pylist()
     if journal is not None and bulk.matched:
         otns, amounts = pc.filter(l_otn, plain).to_pylist(), pc.filter(l_amount, plain).to_pylist()
@@ -426,15 +432,15 @@ def _match_paid(
     return bulk
 
 
-def _untaken(position: Any, at: Any, plain: Any) -> Any:
-    """Positions of the bill's payment rows that no plain payment took (the ledger's order
-    numbers are unique, so each takes its own row)."""
-    return pc.indices_nonzero(pc.invert(pc.is_in(position, value_set=_array(pc.filter(at, plain)))))
+def _untaken(pay_rows: Any, at: Any, plain: Any) -> Any:
+    """The bill's payment rows that no plain payment took (the ledger's order numbers are unique,
+    so each takes its own row)."""
+    taken = pc.filter(at, plain)
+    return pc.filter(pay_rows, pc.invert(pc.is_in(pay_rows, value_set=taken)))
 
 
 _PAID_SCALAR = pa.scalar(PAID, pa.string())
-_ONE32 = pa.scalar(1, pa.int32())
-_MINUS_ONE32 = pa.scalar(-1, pa.int32())
+_PAYMENT_SCALAR = pa.scalar(PAYMENT, pa.uint8())
 
 
 def _journal_bulk(

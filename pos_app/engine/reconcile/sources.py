@@ -147,9 +147,17 @@ class LedgerDay:
                 self._ahead = (batches, list(self._read_others()))
             except BaseException as exc:  # handed to the reader of paid()
                 self._ahead_error = exc
+            finally:
+                # This thread's freed Arrow buffers back to the system: the allocator keeps a heap
+                # per thread, and only the thread itself can hand it back.
+                pa.default_memory_pool().release_unused()
 
         self._thread = threading.Thread(target=run, name="ledger-day-read", daemon=True)
         self._thread.start()
+
+    def wait(self) -> None:
+        """Wait for :meth:`read_ahead` to finish (raises what the read raised)."""
+        self._wait()
 
     def _wait(self) -> tuple[list[PaidBatch], list[LedgerRow]] | None:
         if self._thread is None:
@@ -263,6 +271,10 @@ def match_archived(
         if timings is not None:
             timings["parsed"] = clock.perf_counter()
         refunds = load_ledger_refunds(engine, day, channel)
+        ledger.wait()
+        # The parse's and the read's freed Arrow buffers go back to the system before the join
+        # allocates its hash table (the allocator keeps them for reuse otherwise): peak memory.
+        pa.default_memory_pool().release_unused()
         return bill, refunds, _match(engine, bill, ledger, refunds, journal)
 
 
