@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -116,32 +117,41 @@ def _parse(read: Callable[[int], bytes], source: str, bill_date: date | None) ->
     col = {name: i for i, name in enumerate(names)}
     chunks: dict[str, list[Any]] = {name: [] for name in ARROW_TYPES}
     sums = dict.fromkeys(("应结订单金额", "退款金额", "充值券退款金额", "手续费", "订单金额", "申请退款金额"), 0)
-    pending = buf[nl + 1 :]
-    first = 2
-    tail = b""
-    eof = False
-    while True:
-        if not eof and len(pending) < _BLOCK:
-            more = read(_BLOCK)
-            if more:
-                pending += more
-            else:
-                eof = True
-        # The detail rows end at the first line that does not start with a backtick.
-        if pending and not pending.startswith(b"`"):
-            tail, pending = pending, b""
-            break
-        stop = _NOT_DETAIL.search(pending)
-        if stop is not None:
-            block, tail = pending[: stop.start() + 1], pending[stop.start() + 1 :]
-            first = _block(chunks, block, first, names, col, sums)
-            break
-        cut = pending.rfind(b"\n") + 1
-        if eof:
-            raise _Unfit  # no summary
-        if cut:
-            block, pending = pending[:cut], pending[cut:]
-            first = _block(chunks, block, first, names, col, sums)
+    # Two stages, one block apart: this thread reads (inflates) the next block and cuts its lines
+    # (work that holds the GIL) while a worker thread runs the CSV reader and the column kernels
+    # of the previous one (C code that releases it), so on two cores they overlap. Blocks are
+    # collected in order; at most two are in flight.
+    blocks = _Blocks(chunks, sums, names, col)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bill-columns") as worker:
+        blocks.worker = worker
+        pending = buf[nl + 1 :]
+        tail = b""
+        eof = False
+        while True:
+            if not eof and len(pending) < _BLOCK:
+                more = read(_BLOCK)
+                if more:
+                    pending += more
+                else:
+                    eof = True
+            # The detail rows end at the first line that does not start with a backtick.
+            if pending and not pending.startswith(b"`"):
+                tail, pending = pending, b""
+                break
+            stop = _NOT_DETAIL.search(pending)
+            if stop is not None:
+                block, tail = pending[: stop.start() + 1], pending[stop.start() + 1 :]
+                blocks.add(block)
+                break
+            cut = pending.rfind(b"\n") + 1
+            if eof:
+                raise _Unfit  # no summary
+            if cut:
+                block, pending = pending[:cut], pending[cut:]
+                blocks.add(block)
+        del pending
+        blocks.finish()
+    first = blocks.first
     if not eof:
         while more := read(_BLOCK):
             tail += more
@@ -188,15 +198,56 @@ def _read_csv(data: bytes, delimiter: str, names: list[str], read: list[str]) ->
     )
 
 
-def _block(
-    chunks: dict[str, list[Any]], block: bytes, first: int, names: list[str], col: dict[str, int], sums: dict[str, int]
-) -> int:
-    """Parse one block of whole detail lines (``first`` = line number of its first) into Arrow
-    arrays appended to ``chunks``; the next line number."""
-    lines = block.split(b"\n")
-    lines.pop()  # after the final "\n"
-    n = len(lines)
-    width = len(names)
+class _Blocks:
+    """The blocks of detail lines, cut here and parsed into columns by the worker, in order."""
+
+    def __init__(self, chunks: dict[str, list[Any]], sums: dict[str, int], names: list[str], col: dict[str, int]):
+        self.chunks, self.sums, self.names, self.col = chunks, sums, names, col
+        self.first = 2  # line number of the next block's first line
+        self.worker: ThreadPoolExecutor | None = None
+        self._job: tuple[Future[tuple[dict[str, Any], dict[str, int]]], Any] | None = None
+
+    def add(self, block: bytes) -> None:
+        lines = block.split(b"\n")
+        lines.pop()  # after the final "\n"
+        n = len(lines)
+        # hash() of each raw line (tells a repeated line from a changed one), on this side: it
+        # needs the GIL, like the split.
+        hashes = pa.array(map(hash, lines), pa.int64())
+        del lines
+        # See _columns: whether every comma of the block is a field separator.
+        plain = block.count(b",`") == n * (len(self.names) - 1)
+        if self.worker is None:
+            raise RuntimeError("no worker")
+        job = self.worker.submit(_columns, block, n, plain, self.first, self.names, self.col)
+        self.first += n
+        self._collect()
+        self._job = (job, hashes)
+
+    def finish(self) -> None:
+        self._collect()
+
+    def _collect(self) -> None:
+        if self._job is None:
+            return
+        job, hashes = self._job
+        self._job = None
+        arrays, sums = job.result()
+        arrays["line_hash"] = hashes
+        for name, values in arrays.items():
+            self.chunks[name].append(values)
+        for name, value in sums.items():
+            self.sums[name] += value
+
+
+def _columns(
+    block: bytes, n: int, plain: bool, first: int, names: list[str], col: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parse one block of ``n`` whole detail lines (``first`` = line number of its first) into
+    Arrow arrays (all but line_hash) and the sums of its amount columns.
+
+    ``plain``: the block holds exactly width - 1 ",`" per line (counted by the caller).
+    """
     read = [name for name in names if name in _READ]
     # The pure-Python parser splits a line on ",`" (every field starts with a backtick). Splitting
     # on "," is the same split exactly when every comma is followed by a backtick: the reader
@@ -207,7 +258,6 @@ def _block(
     # the pure-Python parser and the comma stays in its field. (A unit separator already in the
     # text makes a line too wide: the pure-Python parser decides.)
     _check_utf8(block)  # every byte, read or not: a bill that is not UTF-8 text is the exact parser's to reject
-    plain = block.count(b",`") == n * (width - 1)
     table = None
     if plain:
         try:
@@ -288,24 +338,25 @@ def _block(
     txids = text(col["微信订单号"])
     if n and (pc.max(pc.utf8_length(txids)).as_py() > TXID_WIDTH or not pc.all(pc.string_is_ascii(txids)).as_py()):
         raise _Unfit
+    sums: dict[str, int] = {}
     for name, values in (
         ("应结订单金额", settle), ("订单金额", total), ("手续费", fee), ("退款金额", refund),
         ("充值券退款金额", coupon), ("申请退款金额", req),
     ):  # fmt: skip
-        sums[name] += pc.sum(values).as_py() or 0
-    out = chunks
-    out["line_no"].append(_numbers(first, n))
-    out["kind"].append(kinds)
-    out["out_trade_no"].append(otns)
-    out["txids"].append(txids)
-    out["out_refund_no"].append(refund_nos)
-    out["status"].append(status)
-    out["amount_fen"].append(amounts)
-    out["settle_fen"].append(settled)
-    out["fee_millifen"].append(fee)
-    out["at_hms"].append(hms)
-    out["line_hash"].append(pa.array(map(hash, lines), pa.int64()))
-    return first + n
+        sums[name] = pc.sum(values).as_py() or 0
+    arrays = {
+        "line_no": _numbers(first, n),
+        "kind": kinds,
+        "out_trade_no": otns,
+        "txids": txids,
+        "out_refund_no": refund_nos,
+        "status": status,
+        "amount_fen": amounts,
+        "settle_fen": settled,
+        "fee_millifen": fee,
+        "at_hms": hms,
+    }
+    return arrays, sums
 
 
 def _summary(count: int, tail: str, summary_header: str, sums: dict[str, int]) -> dict[str, int]:
