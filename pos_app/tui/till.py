@@ -254,13 +254,16 @@ class Till:
         await self.send(attempt)
         return attempt
 
-    async def send(self, attempt: Attempt, *, journal_answer: bool = True) -> Attempt:
+    async def send(
+        self, attempt: Attempt, *, journal_answer: bool = True, sent: asyncio.Event | None = None
+    ) -> Attempt:
         """Send the attempt's order to the engine; its answer lands in ``attempt.view`` (or ``.error``).
 
         ``journal_answer=False`` leaves journaling the answer to the caller (:meth:`apply_view`): the QR
         screen draws the code first and journals AWAITING_SCAN right after, so the customer is not kept
         waiting on a write whose loss would change nothing (the intent is already durable, and an open
-        order is settled through the engine on the next start).
+        order is settled through the engine on the next start). ``sent`` is set once the order is on
+        its way to the engine (or the call ended).
         """
         request = CreatePayment(
             out_trade_no=attempt.out_trade_no,
@@ -272,7 +275,7 @@ class Till:
             operator=attempt.cashier,
         )
         try:
-            view = await self.client.create_payment(request)
+            view = await self.client.create_payment(request, sent=sent)
         except EngineUnavailable as exc:
             # The outcome is not known: the order stays open (CREATED) and is settled through the
             # engine before the next wallet sale, or by a retry of the same order now.

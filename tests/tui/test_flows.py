@@ -291,3 +291,39 @@ async def test_garbage_collection_waits_for_the_end_of_a_sale(settings, journal_
     assert gc.get_freeze_count() == 0
     [sale] = sales(journal_engine)
     assert sale.state == PaymentState.PAID
+
+
+async def test_the_qr_screen_is_reused_with_the_next_sales_texts_and_colours(settings, journal_engine, stack, client):
+    """The QR screen is built once; the next sale's visit shows its own order, code and state colours
+    (it comes back without Textual's restyling pass: the colours must still be right)."""
+    from textual.widgets import Static
+
+    from pos_app.tui.widgets.qr_view import QrView
+
+    app = app_for(settings, journal_engine, client)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await type_amount(pilot, "8")
+        await pilot.press("w")
+        await wait_until(pilot, lambda: qr_drawn(app), what="first QR drawn")
+        screen, first = app.screen, app.screen.attempt
+        waiting_colour = screen.query_one("#qr-state", Static).styles.color
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "CANCELED" in screen_text(app), what="CANCELED")
+        state = screen.query_one("#qr-state", Static)
+        assert state.has_class("canceled") and state.styles.color != waiting_colour
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "CheckoutScreen", what="back to checkout")
+        await type_amount(pilot, "9")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: qr_drawn(app) and app.screen.attempt is not first, what="second QR drawn")
+        assert app.screen is screen and screen.reused
+        second = screen.attempt
+        assert second.channel.value == "alipay" and second.out_trade_no != first.out_trade_no
+        assert screen.query_one(QrView).data == second.view.code_url
+        text = screen_text(app)
+        assert f"Order {second.out_trade_no}" in text and "Alipay" in text and "Order closed" not in text
+        assert not state.has_class("canceled") and state.styles.color == waiting_colour
+    closed, waiting = sales(journal_engine)
+    assert closed.state == PaymentState.CLOSED
+    assert waiting.state in (PaymentState.CREATED, PaymentState.AWAITING_SCAN)  # journaled right after the paint

@@ -7,6 +7,7 @@ burst of digits ending in Enter) is recognised by key timing and starts a scan p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -28,8 +29,8 @@ from pos_app.tui.till import SaleDraft
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBJECT = "In-store purchase"
-#: Loop turns given to the order's request before the QR screen is built (see open_qr).
-SEND_YIELDS = 8
+#: At most this long the QR screen waits for the order's request to be on the wire (see open_qr).
+SEND_WAIT_S = 0.05
 
 
 class CheckoutScreen(TillScreen):
@@ -201,11 +202,12 @@ class CheckoutScreen(TillScreen):
             return
         finally:
             self.opening = False
-        sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False))
-        # Let the request reach the socket before the screen work below holds the loop for a while:
-        # each yield runs the send task to its next await (signing, the pool, the write).
-        for _ in range(SEND_YIELDS):
-            await asyncio.sleep(0)
+        on_the_wire = asyncio.Event()
+        sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False, sent=on_the_wire))
+        # The request must reach the engine's socket before the screen work below holds the loop for
+        # tens of milliseconds (it is set when the call ends, too; the timeout is a backstop).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(on_the_wire.wait(), SEND_WAIT_S)
         self.app.push_screen(QrScreen.for_sale(self.app, attempt, sending))
 
     def action_scan(self) -> None:
