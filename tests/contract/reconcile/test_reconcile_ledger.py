@@ -3,8 +3,10 @@ what is due in which bill, lookups of other days, and settling what a bill prove
 
 from __future__ import annotations
 
+import gzip
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlmodel import Session
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile import match_channel, parse_wechat_bill_bytes
+from pos_app.engine.reconcile.errors import BillFormatError
 from pos_app.engine.reconcile.sources import (
     CST,
     LedgerDay,
@@ -27,6 +30,7 @@ from pos_app.engine.reconcile.sources import (
     load_ledger_refunds,
     lookup_payments,
     lookup_terminals,
+    match_archived,
     match_day,
 )
 from pos_app.engine.store import Payment, Refund, open_ledger, repo
@@ -160,19 +164,18 @@ def test_ledger_day_splits_the_window_into_paid_pairs_and_full_rows(ledger: Engi
     assert lookup_terminals(ledger, ["PDAY0001", "PNOTHERE"]) == {"PDAY0001": "T001"}
 
 
-def test_match_day_finds_what_the_row_walk_finds(ledger: Engine) -> None:
+def test_match_day_finds_what_the_row_walk_finds(ledger: Engine, tmp_path: Path) -> None:
     _seed(ledger)
-    bill = parse_wechat_bill_bytes(
-        wechat_bill(
-            [
-                wechat_row("PEVE0001", 2001, at="2026-11-21 00:01:00"),  # amount differs
-                wechat_row("PUNKNOWN", 4000, at="2026-11-21 10:00:07"),
-                wechat_row("PDAY0001", 0, out_refund_no="RDAY0001", refund_fen=300, at="2026-11-21 15:00:00"),
-                wechat_row("POLD0001", 600, at="2026-11-21 11:00:00"),
-                wechat_row("PNOTHERE", 800, at="2026-11-21 12:00:00"),
-            ]
-        ).encode()
-    )  # PDAY0001's payment line is missing: missing at the provider
+    text = wechat_bill(
+        [
+            wechat_row("PEVE0001", 2001, at="2026-11-21 00:01:00"),  # amount differs
+            wechat_row("PUNKNOWN", 4000, at="2026-11-21 10:00:07"),
+            wechat_row("PDAY0001", 0, out_refund_no="RDAY0001", refund_fen=300, at="2026-11-21 15:00:00"),
+            wechat_row("POLD0001", 600, at="2026-11-21 11:00:00"),
+            wechat_row("PNOTHERE", 800, at="2026-11-21 12:00:00"),
+        ]
+    )
+    bill = parse_wechat_bill_bytes(text.encode())  # PDAY0001's payment line is missing: missing at the provider
     refunds = load_ledger_refunds(ledger, DAY, Channel.WECHAT)
     walked = match_channel(
         bill,
@@ -182,6 +185,15 @@ def test_match_day_finds_what_the_row_walk_finds(ledger: Engine) -> None:
     )
     fast = match_day(ledger, bill, DAY, Channel.WECHAT, refunds)
     assert sorted(repr(i) for i in fast.items) == sorted(repr(i) for i in walked.items)
+    # What pos reconcile runs: the archived bill parsed while the day is read in a thread.
+    archived = tmp_path / "bill.csv.gz"
+    archived.write_bytes(gzip.compress(text.encode()))
+    parsed, read_refunds, ahead = match_archived(ledger, archived, DAY, Channel.WECHAT)
+    assert len(parsed) == len(bill) and read_refunds == refunds
+    assert sorted(repr(i) for i in ahead.items) == sorted(repr(i) for i in walked.items)
+    assert (ahead.matched, ahead.ledger_paid, ahead.ledger_paid_fen) == (
+        walked.matched, walked.ledger_paid, walked.ledger_paid_fen,
+    )  # fmt: skip
     assert sorted((i.kind.value, i.out_trade_no) for i in fast.items) == [
         ("amount_differs", "PEVE0001"), ("missing_at_provider", "PDAY0001"), ("missing_locally", "PNOTHERE"),
         ("settled_from_bill", "PUNKNOWN"),
@@ -190,3 +202,13 @@ def test_match_day_finds_what_the_row_walk_finds(ledger: Engine) -> None:
     assert (fast.matched, fast.ledger_paid, fast.ledger_paid_fen) == (
         walked.matched, walked.ledger_paid, walked.ledger_paid_fen,
     )  # fmt: skip
+
+
+def test_match_archived_refusing_the_bill_stops_the_ledger_read(ledger: Engine, tmp_path: Path) -> None:
+    _seed(ledger)
+    text = wechat_bill([wechat_row("PDAY0001", 1000, at="2026-11-21 09:00:00")])
+    archived = tmp_path / "bill.csv.gz"
+    archived.write_bytes(gzip.compress(text.replace("`1.00,", "`1.0O,", 1).replace("`10.00,", "`10.0O,", 1).encode()))
+    with pytest.raises(BillFormatError):
+        match_archived(ledger, archived, DAY, Channel.WECHAT)
+    assert not [t for t in threading.enumerate() if t.name == "ledger-day-read"]  # joined, not left reading

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -164,6 +165,7 @@ _BILL = [
     "twice_changed",
     "paid_then_revoked",
     "reversal",
+    "refund_first",
 ]
 _JOURNAL = ["same", "same", "absent", "amount", "failed"]
 
@@ -192,6 +194,9 @@ def _case(
             rows += [wechat_row(otn, amount), wechat_row(otn, amount, state="REVOKED")]
         elif in_bill == "reversal":  # a refund-shaped line numbered like the order: reversed
             rows += [wechat_row(otn, amount), wechat_row(otn, 0, out_refund_no=otn, refund_fen=amount)]
+        elif in_bill == "refund_first":  # a refund line listed before its payment's line
+            refund_no = f"R261121100000S00001T001{n:08d}"
+            rows += [wechat_row(otn, 0, out_refund_no=refund_no, refund_fen=1), wechat_row(otn, amount)]
         elif in_bill == "same":
             rows.append(wechat_row(otn, amount))
         if in_journal != "absent":
@@ -225,9 +230,10 @@ def _outcome(result: object) -> tuple[object, ...]:
     ),
     st.integers(min_value=1, max_value=7),
     st.booleans(),
+    st.booleans(),
 )
 def test_bulk_paid_batches_match_exactly_like_the_row_walk(
-    draws: list[tuple[str, str, str, bool]], batch: int, with_journal: bool
+    draws: list[tuple[str, str, str, bool]], batch: int, with_journal: bool, as_arrow: bool
 ) -> None:
     bill, ledger, journal, terminals = _case(draws)
     compare = journal if with_journal else None
@@ -239,6 +245,8 @@ def test_bulk_paid_batches_match_exactly_like_the_row_walk(
         ([otn for otn, _ in bulk[i : i + batch]], [amount for _, amount in bulk[i : i + batch]])
         for i in range(0, len(bulk), batch)
     ]
+    if as_arrow:  # as the SQLite ledger reader hands them over
+        batches = [(pa.array(otns, pa.string()), pa.array(amounts, pa.int64())) for otns, amounts in batches]
     asked: list[list[str]] = []
 
     def lookup_terminals(numbers: list[str]) -> dict[str, str]:
