@@ -137,8 +137,9 @@ class QrScreen(PaymentScreen):
             attempt = await self.starting
         else:
             attempt = await self.till.start_native(self.draft, self.channel)
-        self.attempt = attempt
-        self.query_one("#qr-order", Static).update(f"Order {attempt.out_trade_no}")
+        if self.attempt is None or self.attempt.out_trade_no != attempt.out_trade_no:
+            self.query_one("#qr-order", Static).update(f"Order {attempt.out_trade_no}")
+        self.attempt = attempt  # (the order number is on screen already when the intent was known)
         view = attempt.view
         if view is not None:
             # The engine's event about this order may have drawn it already: then this changes nothing.
@@ -168,7 +169,9 @@ class QrScreen(PaymentScreen):
         words = STATE_WORDS[view.state]
         if view.state == PaymentState.FAILED and view.failure_reason:
             words = f"FAILED — {view.failure_reason}"
-        state.update(words)
+        # The state's box has a fixed size (.big-state): new words need no layout pass, which would
+        # re-render the whole screen on the cashier's path just as the code is being drawn.
+        state.update(words, layout=False)
         css = {PaymentState.PAID: "paid", PaymentState.FAILED: "failed", PaymentState.CLOSED: "canceled"}
         state.set_classes(f"big-state {css.get(view.state, '')}".strip())
         if view.state in CLOSED_STATES:
