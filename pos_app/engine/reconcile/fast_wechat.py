@@ -1,11 +1,11 @@
 """C-level fast path for the WeChat Pay trade bill (pyarrow), with the pure-Python parser as the judge.
 
-The detail rows are cut into blocks of whole lines and each block is read by ``pyarrow.csv`` (all
-columns as strings), its fields split on ",`" exactly as the pure-Python parser splits them, and only
-the columns the reconciliation needs are converted, exactly, to int fen / millifen (digits, never
-floats). The result is the same ``Bill`` the pure-Python parser builds, except ``line_hash``, which is
-the hash of the raw line's bytes instead of its text (equal exactly when the lines are equal, which
-is all it is used for).
+The detail rows are cut into blocks of whole lines and each block is read by ``pyarrow.csv``, its
+fields split exactly as the pure-Python parser splits them (on ",`"), and only the columns the
+reconciliation needs are converted, exactly, to int fen / millifen (digits, never floats), as Arrow
+arrays that the bill keeps as they are (no Python object per row). The result is the same ``Bill``
+the pure-Python parser builds, except ``line_hash``, which is the hash of the raw line's bytes
+instead of its text (equal exactly when the lines are equal, which is all it is used for).
 
 ``parse_fast`` returns None on anything that does not fit the bill's usual shape (a pyarrow error, a
 bad amount, a summary mismatch, ...); the caller then runs the pure-Python parser, which names the

@@ -1,9 +1,10 @@
 """The three-way matcher: provider bill ↔ engine ledger ↔ synced terminal journals.
 
-Built for a million rows a side: every side is held column by column (lists of ``str`` keys and
-``array('q')`` amounts), the join is one dict from ``out_trade_no`` to a row index, and only rows
-that differ become objects (:class:`OpenItem`). Everything equal costs a dict lookup and two
-comparisons.
+Built for a million rows a side: the bill is held as Arrow columns, the bulk of the ledger (PAID
+payments of the day) comes as Arrow arrays, and those are joined by Arrow kernels (a hash join in
+C, see :func:`_match_paid`). Only what is left — payments that differ or are not plain PAID, bill
+rows no payment took — is walked in Python, with a dict from ``out_trade_no`` to a row index, and
+only rows that differ become objects (:class:`OpenItem`).
 
 What the bill proves is settled here (a payment the engine still had as unknown that the bill shows
 paid, or reversed); everything else that differs becomes an open item for the manager, with the
