@@ -169,6 +169,27 @@ class _QRCode(qrcode.QRCode):  # type: ignore[type-arg]
                 best_pattern, best_score = pattern, score
         return best_pattern
 
+    def make(self, fit: bool = True) -> None:
+        """Build the symbol once, not twice: the mask is chosen on the test build (mask 0), then
+        applied to that build's data cells in place and the real format (and version) bits written,
+        which is exactly what qrcode's second build with the chosen mask makes (tests compare the two
+        module for module). Saves a whole build (~2 ms) between the engine's answer and the QR."""
+        if fit or self.version is None:
+            self.best_fit(start=self.version)
+        if self.mask_pattern is not None:
+            super().make(fit=False)
+            return
+        pattern = self.best_mask_pattern()
+        if pattern != 0:
+            flips, mask0 = qrcode.util.mask_func(pattern), qrcode.util.mask_func(0)
+            modules = self.modules
+            for row, col in self._data_cells or ():
+                if bool(flips(row, col)) != bool(mask0(row, col)):
+                    modules[row][col] = not modules[row][col]
+        self.setup_type_info(False, pattern)
+        if self.version >= 7:
+            self.setup_type_number(False)
+
 
 def make_matrix(data: str, *, max_width: int = 78, max_rows: int = 22) -> QrMatrix:
     """The QR for ``data`` with the strongest error correction that fits ``max_width`` × ``max_rows``."""
