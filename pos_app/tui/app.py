@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from pos_app.config import Settings
-from pos_app.domain.states import SETTLED_STATES
+from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.engine.client import EngineClient
 from pos_app.engine.schemas import PaymentView
 from pos_app.engine.terminal_auth import decode_key
@@ -262,7 +262,7 @@ class PosApp(App[None]):
         """
         if view.state in SETTLED_STATES:
             self.journal_view(view)
-        else:
+        elif view.state is not PaymentState.CREATED:  # CREATED is what the intent journaled: no news
             self.call_after_refresh(self.journal_view, view)
         for screen in self.screen_stack:
             screen.post_message(PaymentUpdated(view))
