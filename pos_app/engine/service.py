@@ -401,9 +401,6 @@ class PaymentService:
 
     async def _insert_payment(self, row: Payment) -> tuple[Payment, bool]:
         def insert(session: Session) -> tuple[Payment, bool]:
-            existing = repo.get_payment(session, row.out_trade_no)
-            if existing is not None:
-                return existing, False
             session.add(row)
             session.flush()
             repo.append_event(session, repo.payment_view(row), row.created_at)
@@ -411,7 +408,9 @@ class PaymentService:
 
         try:
             return await self._db(insert)
-        except IntegrityError:  # another process inserted the same out_trade_no at the same moment
+        except IntegrityError:
+            # The out_trade_no is taken: a repeated request (or another process got there first).
+            # Inserting first and reading only then spares every new payment a lookup.
             return await self._load(row.out_trade_no), False
 
     @staticmethod
