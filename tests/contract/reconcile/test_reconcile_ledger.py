@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -151,12 +152,17 @@ def test_a_bill_settles_the_unknown_payment_once(ledger: Engine) -> None:
         assert [(e.payment.out_trade_no, e.payment.state) for e in events] == [("PUNKNOWN", PaymentState.PAID)]
 
 
+def _values(column: object) -> list[object]:
+    """A batch column as Python values (SQLite hands Arrow arrays over, PostgreSQL sequences)."""
+    return column.to_pylist() if isinstance(column, pa.Array) else list(column)  # type: ignore[call-overload]
+
+
 def test_ledger_day_splits_the_window_into_paid_pairs_and_full_rows(ledger: Engine) -> None:
     _seed(ledger)
     with LedgerDay(ledger, DAY, Channel.WECHAT) as day:
         with pytest.raises(RuntimeError):
             next(day.others())  # the rest is known only once the bulk was read
-        paid = [pair for otns, amounts in day.paid() for pair in zip(otns, amounts, strict=True)]
+        paid = [pair for otns, amounts in day.paid() for pair in zip(_values(otns), _values(amounts), strict=True)]
         others = list(day.others())
     assert sorted(paid) == [("PDAY0001", 1000), ("PEVE0001", 2000)]  # PAID and paid within the day
     everything = {r[0]: tuple(r) for r in iter_ledger_payments(ledger, DAY, Channel.WECHAT)}
@@ -212,3 +218,16 @@ def test_match_archived_refusing_the_bill_stops_the_ledger_read(ledger: Engine, 
     with pytest.raises(BillFormatError):
         match_archived(ledger, archived, DAY, Channel.WECHAT)
     assert not [t for t in threading.enumerate() if t.name == "ledger-day-read"]  # joined, not left reading
+
+
+def test_an_order_number_holding_the_separator_is_read_row_by_row(ledger: Engine) -> None:
+    _seed(ledger)
+    with Session(ledger) as session, session.begin():
+        payment = repo.get_payment(session, "PDAY0001")
+        assert payment is not None
+        payment.out_trade_no = "PDAY\n0001"  # cannot be cut out of one joined text
+    with LedgerDay(ledger, DAY, Channel.WECHAT) as day:
+        paid = [pair for otns, amounts in day.paid() for pair in zip(_values(otns), _values(amounts), strict=True)]
+        others = list(day.others())
+    assert sorted(paid) == [("PDAY\n0001", 1000), ("PEVE0001", 2000)]
+    assert "PDAY\n0001" not in {r[0] for r in others}
