@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, Executable, and_, case, func, inspect, or_, select, union_all
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
@@ -239,7 +240,12 @@ class LedgerDay:
         conn = self._connection()
         rows = window(p.out_trade_no.label("otn"), p.amount_fen.label("fen"), where=bulk).subquery()
         stmt = select(func.count(), func.group_concat(rows.c.otn, "\n"), func.group_concat(rows.c.fen, "\n"))
-        count, otns, amounts = conn.execute(stmt).one()
+        try:
+            count, otns, amounts = conn.execute(stmt).one()
+        except DBAPIError as exc:
+            if "too big" in str(exc.orig):  # longer than SQLite's longest text (1 GB by default)
+                return None
+            raise
         if count == 0:
             return pa.array([], pa.string()), pa.array([], pa.int64())
         # Step by step, each text dropped once copied: a million order numbers are ~35 MB a copy.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -231,3 +232,24 @@ def test_an_order_number_holding_the_separator_is_read_row_by_row(ledger: Engine
         others = list(day.others())
     assert sorted(paid) == [("PDAY\n0001", 1000), ("PEVE0001", 2000)]
     assert "PDAY\n0001" not in {r[0] for r in others}
+
+
+def test_a_day_too_long_for_one_sqlite_text_is_read_row_by_row(tmp_path: Path) -> None:
+    engine = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    _seed(engine)
+    numbers = [f"PLONG{n:027d}" for n in range(3)]  # joined: longer than the limit below
+    with Session(engine) as session:
+        session.add_all([_payment(otn, "PAID", 100, _at(DAY, 9), _at(DAY, 9)) for otn in numbers])
+        session.commit()
+
+    @event.listens_for(engine, "connect")
+    def _short_texts(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 64)  # one number fits, three joined do not
+
+    try:
+        engine.dispose()  # new connections get the limit
+        with LedgerDay(engine, DAY, Channel.WECHAT) as day:
+            paid = [pair for otns, amounts in day.paid() for pair in zip(_values(otns), _values(amounts), strict=True)]
+        assert sorted(paid) == sorted([("PDAY0001", 1000), ("PEVE0001", 2000), *((otn, 100) for otn in numbers)])
+    finally:
+        engine.dispose()
