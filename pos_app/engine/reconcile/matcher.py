@@ -407,8 +407,7 @@ def _match_paid(
     plain = pc.fill_null(plain, False)
     if reversals:
         plain = pc.and_not(plain, pc.is_in(l_otn, value_set=pa.array(sorted(reversals), pa.string())))
-    pay_rows = pc.cast(pc.indices_nonzero(is_payment), pa.int32())  # the type of ``at``
-    left = _untaken(pay_rows, at, plain)
+    left = _untaken(is_payment, at, plain)
     left_otns = pc.take(otn_all, left)
     if len(left_otns):
         # An order number on two payment rows: a plain payment took its first row, and the other
@@ -417,7 +416,7 @@ def _match_paid(
         repeated = pc.and_(plain, pc.is_in(l_otn, value_set=left_otns))
         if pc.any(repeated).as_py():
             plain = pc.and_not(plain, repeated)
-            left = _untaken(pay_rows, at, plain)
+            left = _untaken(is_payment, at, plain)
             left_otns = pc.take(otn_all, left)
     bulk.matched = pc.sum(plain).as_py() or 0
     if bulk.matched != len(l_otn):
@@ -433,15 +432,17 @@ def _match_paid(
     return bulk
 
 
-def _untaken(pay_rows: Any, at: Any, plain: Any) -> Any:
+def _untaken(is_payment: Any, at: Any, plain: Any) -> Any:
     """The bill's payment rows that no plain payment took (the ledger's order numbers are unique,
-    so each takes its own row)."""
+    so each takes its own row): the taken rows marked by a scatter, no hash table."""
     taken = pc.filter(at, plain)
-    return pc.filter(pay_rows, pc.invert(pc.is_in(pay_rows, value_set=taken)))
+    marked = pc.scatter(pa.repeat(_TRUE, len(taken)), taken, max_index=len(is_payment) - 1)
+    return pc.indices_nonzero(pc.and_not(is_payment, pc.fill_null(marked, False)))
 
 
 _PAID_SCALAR = pa.scalar(PAID, pa.string())
 _PAYMENT_SCALAR = pa.scalar(PAYMENT, pa.uint8())
+_TRUE = pa.scalar(True)
 
 
 def _journal_bulk(
