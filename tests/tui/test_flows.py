@@ -327,3 +327,23 @@ async def test_the_qr_screen_is_reused_with_the_next_sales_texts_and_colours(set
     closed, waiting = sales(journal_engine)
     assert closed.state == PaymentState.CLOSED
     assert waiting.state in (PaymentState.CREATED, PaymentState.AWAITING_SCAN)  # journaled right after the paint
+
+
+async def test_a_second_qr_key_while_the_first_is_opening_starts_nothing(settings, journal_engine, stack, client):
+    """The QR key pressed again after the sale's intent is written but before its QR screen is up
+    (the order is on its way): still one sale, and its QR comes up."""
+    import asyncio
+
+    app = app_for(settings, journal_engine, client)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await type_amount(pilot, "6")
+        checkout = app.screen
+        checkout.action_qr("wechat")
+        while not sales(journal_engine):  # the intent is committed: the order is being sent
+            await asyncio.sleep(0)
+        assert app.screen is checkout  # its QR screen is not up yet
+        checkout.action_qr("wechat")  # the key again, right then
+        await wait_until(pilot, lambda: qr_drawn(app), what="QR drawn")
+        [sale] = sales(journal_engine)
+        assert app.screen.attempt.out_trade_no == sale.out_trade_no

@@ -191,24 +191,27 @@ class CheckoutScreen(TillScreen):
         """
         from pos_app.tui.screens.qr import QrScreen
 
+        # ``opening`` stays set until the QR screen is up: a second press meanwhile must neither
+        # start a second sale nor (this worker being exclusive) cancel this one after its order left.
         try:
-            attempt = await self.till.open_native(draft, channel)
-        except PosError as exc:
-            self.show_error(exc.message)
-            return
-        except Exception as exc:  # the journal could not be written (disk full, ...): nothing was sent
-            log.exception("could not record the sale")
-            self.show_error(f"Could not record the sale, nothing was charged ({type(exc).__name__}).")
-            return
+            try:
+                attempt = await self.till.open_native(draft, channel)
+            except PosError as exc:
+                self.show_error(exc.message)
+                return
+            except Exception as exc:  # the journal could not be written (disk full, ...): nothing was sent
+                log.exception("could not record the sale")
+                self.show_error(f"Could not record the sale, nothing was charged ({type(exc).__name__}).")
+                return
+            on_the_wire = asyncio.Event()
+            sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False, sent=on_the_wire))
+            # The request must reach the engine's socket before the screen work below holds the loop
+            # for tens of milliseconds (it is set when the call ends, too; the timeout is a backstop).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(on_the_wire.wait(), SEND_WAIT_S)
+            self.app.push_screen(QrScreen.for_sale(self.app, attempt, sending))
         finally:
             self.opening = False
-        on_the_wire = asyncio.Event()
-        sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False, sent=on_the_wire))
-        # The request must reach the engine's socket before the screen work below holds the loop for
-        # tens of milliseconds (it is set when the call ends, too; the timeout is a backstop).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(on_the_wire.wait(), SEND_WAIT_S)
-        self.app.push_screen(QrScreen.for_sale(self.app, attempt, sending))
 
     def action_scan(self) -> None:
         draft = self.draft()
