@@ -13,12 +13,11 @@ import json
 import logging
 import threading
 import time as clock
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from itertools import chain, compress
 from operator import not_
 from pathlib import Path
-from sys import intern
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +33,6 @@ from pos_app.engine.reconcile.download import parse_archived
 from pos_app.engine.reconcile.matcher import (
     ChannelMatch,
     JournalSale,
-    LedgerPayments,
     LedgerRefund,
     LedgerRow,
     PaidBatch,
@@ -66,21 +64,27 @@ def _payment_columns(start: datetime, end: datetime, day: str) -> tuple[object, 
     return (p.out_trade_no, p.state, p.amount_fen, p.terminal_id, due)
 
 
+def _day_window(day: date, channel: Channel, *columns: Any, where: Any = None) -> Any:
+    """``columns`` of the payments of ``channel`` created on ``day`` or paid on it (created the
+    evening before): two disjoint index searches glued by UNION ALL (an OR of the two would make the
+    database collect and de-duplicate a million row ids first). ``where``: one more condition."""
+    start, end = day_bounds(day)
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
+    extra = () if where is None else (where,)
+    return union_all(
+        select(*columns).where(p.channel == channel.value, p.business_day == today, *extra),
+        select(*columns).where(
+            p.channel == channel.value, p.business_day == yesterday, p.paid_at >= start, p.paid_at < end, *extra
+        ),
+    )
+
+
 def iter_ledger_payments(engine: Engine, day: date, channel: Channel) -> Iterator[LedgerRow]:
     """Payments of ``channel`` created on ``day`` or paid on it (created the evening before),
     streamed from the database as matcher rows (nothing is kept: a row is dropped once matched)."""
     start, end = day_bounds(day)
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
-    columns = _payment_columns(start, end, today)
-    # Two disjoint index searches glued by UNION ALL (an OR of the two would make the database
-    # collect and de-duplicate a million row ids first).
-    stmt = union_all(
-        select(*columns).where(p.channel == channel.value, p.business_day == today),  # type: ignore[call-overload]
-        select(*columns).where(  # type: ignore[call-overload]
-            p.channel == channel.value, p.business_day == yesterday, p.paid_at >= start, p.paid_at < end
-        ),
-    )
+    stmt = _day_window(day, channel, *_payment_columns(start, end, day.isoformat()))
     # These columns need no conversion: the driver's own row tuples are handed over as they are,
     # which skips building a SQLAlchemy row (or any new tuple) per payment, and chained in C.
     return chain.from_iterable(_batches(engine, stmt))
@@ -193,29 +197,13 @@ class LedgerDay:
         start, end = day_bounds(day)
         p = Payment.__table__.c  # type: ignore[attr-defined]
         bulk = and_(p.state == PaymentState.PAID.value, p.paid_at >= start, p.paid_at < end)
-        today, yesterday = day.isoformat(), (day - timedelta(days=1)).isoformat()
-
-        def window(*columns: Any, where: Any = None) -> Any:
-            # The same window as iter_ledger_payments (two index searches glued by UNION ALL).
-            extra = () if where is None else (where,)
-            return union_all(
-                select(*columns).where(p.channel == self._channel.value, p.business_day == today, *extra),  # type: ignore[call-overload]
-                select(*columns).where(  # type: ignore[call-overload]
-                    p.channel == self._channel.value,
-                    p.business_day == yesterday,
-                    p.paid_at >= start,
-                    p.paid_at < end,
-                    *extra,
-                ),
-            )
-
         if self._engine.dialect.name == "sqlite":
-            joined = self._read_paid_joined(window, bulk)
+            joined = self._read_paid_joined(bulk)
             if joined is not None:
                 yield joined
                 self._paid_read = True
                 return
-        stmt = window(p.out_trade_no, p.amount_fen, case((bulk, 0), else_=1))
+        stmt = _day_window(day, self._channel, p.out_trade_no, p.amount_fen, case((bulk, 0), else_=1))
         cursor = self._connection().execute(stmt).cursor
         while not self._stop.is_set() and (batch := cursor.fetchmany(_BATCH)):
             otns, amounts, other = zip(*batch, strict=True)
@@ -227,7 +215,7 @@ class LedgerDay:
                 yield otns, amounts
         self._paid_read = True
 
-    def _read_paid_joined(self, window: Callable[..., Any], bulk: Any) -> PaidBatch | None:
+    def _read_paid_joined(self, bulk: Any) -> PaidBatch | None:
         """SQLite: the bulk as two texts joined inside SQLite, split into Arrow arrays in C.
 
         Why: row by row, the driver builds a tuple and three objects per payment and takes the GIL
@@ -240,8 +228,12 @@ class LedgerDay:
         conn = self._connection()
         # One pass over the day: the bulk's numbers and amounts, and the other payments' numbers
         # (a few), each joined into one text (group_concat skips the NULLs of the other kind).
-        rows = window(
-            p.out_trade_no.label("otn"), p.amount_fen.label("fen"), case((bulk, 1), else_=0).label("bulk")
+        rows = _day_window(
+            self._day,
+            self._channel,
+            p.out_trade_no.label("otn"),
+            p.amount_fen.label("fen"),
+            case((bulk, 1), else_=0).label("bulk"),
         ).subquery()
         in_bulk, not_bulk = rows.c.bulk == 1, rows.c.bulk == 0
         stmt = select(
@@ -372,15 +364,6 @@ def _batches(engine: Engine, stmt: Executable) -> Iterator[Sequence[Any]]:
         cursor = conn.execute(stmt).cursor
         while batch := cursor.fetchmany(20_000):
             yield batch
-
-
-def load_ledger_payments(engine: Engine, day: date, channel: Channel) -> LedgerPayments:
-    """The same rows held in columns (for callers that read them more than once). Repeated strings
-    (states, terminal ids) are interned so a million rows do not hold a million copies of ``"PAID"``."""
-    out = LedgerPayments()
-    for row in iter_ledger_payments(engine, day, channel):
-        out.append(row[0], intern(row[1]), row[2], intern(row[3]), bool(row[4]))
-    return out
 
 
 def count_due(engine: Engine, day: date, channel: Channel) -> int:
