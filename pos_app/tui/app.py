@@ -116,8 +116,8 @@ class PosApp(App[None]):
         screen = self.screen
         if not self.collector.overdue() or not isinstance(screen, CheckoutScreen | LoginScreen):
             return
-        if isinstance(screen, CheckoutScreen) and (screen.opening or screen.buffer.text or screen.cart.lines):
-            return  # the cashier is entering a sale: its QR may be asked for any moment
+        if isinstance(screen, CheckoutScreen) and screen.busy:
+            return
         self.collector.idle()
 
     def after_login(self) -> None:

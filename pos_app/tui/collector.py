@@ -62,16 +62,22 @@ class Collector:
         self.frozen = False
         self.last_full = clock()
         self.full_runs = 0
+        #: The full-collection threshold before :meth:`start` (restored by :meth:`stop`).
+        self._full_threshold: int | None = None
 
     def start(self) -> None:
         """Push automatic full collections out (the young generations keep their thresholds)."""
-        young, middle, _ = gc.get_threshold()
+        young, middle, full = gc.get_threshold()
+        if self._full_threshold is None:
+            self._full_threshold = full
         gc.set_threshold(young, middle, FULL_EVERY)
 
     def stop(self) -> None:
-        """Back to CPython's defaults (an app that ends inside a longer-lived process, e.g. tests)."""
-        young, middle, _ = gc.get_threshold()
-        gc.set_threshold(young, middle, 10)
+        """Back to how the process was (an app that ends inside a longer-lived process, e.g. tests)."""
+        if self._full_threshold is not None:
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, self._full_threshold)
+            self._full_threshold = None
         if self.frozen:
             gc.unfreeze()
             self.frozen = False

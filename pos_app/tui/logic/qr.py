@@ -176,9 +176,6 @@ class _QRCode(qrcode.QRCode):  # type: ignore[type-arg]
         module for module). Saves a whole build (~2 ms) between the engine's answer and the QR."""
         if fit or self.version is None:
             self.best_fit(start=self.version)
-        if self.mask_pattern is not None:
-            super().make(fit=False)
-            return
         pattern = self.best_mask_pattern()
         if pattern != 0:
             flips, mask0 = qrcode.util.mask_func(pattern), qrcode.util.mask_func(0)

@@ -121,6 +121,11 @@ class CheckoutScreen(TillScreen):
 
             self.app.push_screen(ScanScreen(draft, routed=routed))
 
+    @property
+    def busy(self) -> bool:
+        """A sale is being entered or opened: its QR may be asked for any moment."""
+        return self.opening or bool(self.buffer.text) or bool(self.cart.lines)
+
     def amount_fen(self) -> int:
         if self.cart.lines:
             return self.cart.total_fen

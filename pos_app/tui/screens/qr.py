@@ -52,7 +52,7 @@ class QrScreen(PaymentScreen):
         self.channel = channel
         self.starting = starting
         self.attempt = attempt
-        #: Shown before, now showing another sale (see for_sale and on_screen_resume).
+        #: Shown before, now showing another sale (see reset and on_screen_resume).
         self.reused = False
 
     @classmethod
@@ -70,7 +70,6 @@ class QrScreen(PaymentScreen):
             app.install_screen(screen, SCREEN_NAME)
             return screen
         assert isinstance(screen, QrScreen)
-        screen.reused = True
         screen.reset(attempt, sending)
         return screen
 
@@ -83,6 +82,7 @@ class QrScreen(PaymentScreen):
         """Show a new sale on this (already built) screen and follow its order."""
         # The last sale's workers (a poll in flight, a cancel) must not touch this one.
         self.workers.cancel_node(self)
+        self.reused = True
         self.draft, self.channel, self.starting = attempt.draft, attempt.channel, starting
         self.attempt, self.done = attempt, False
         self.query_one("#qr-code", QrView).reset("Creating the order…", *self.code_area(self.app))
@@ -123,7 +123,7 @@ class QrScreen(PaymentScreen):
         a class this screen changes (the state's colour) restyles that widget when it is set. (This
         handler runs before Textual's own, which reads the flag.)
         """
-        if self.is_attached and self.reused:
+        if self.reused:
             event.refresh_styles = False
 
     def on_mount(self) -> None:
