@@ -362,11 +362,6 @@ def _concat(parts: list[Any], kind: Any) -> Any:
     return pa.chunked_array([chunk.cast(kind) for chunk in chunks], kind)
 
 
-def _array(values: Any) -> Any:
-    """One contiguous Arrow array (a kernel's value set must be one)."""
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
 def _match_paid(
     bill: Bill,
     batches: Iterable[PaidBatch],
