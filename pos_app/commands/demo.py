@@ -15,8 +15,13 @@ def demo() -> None:
 
 
 @demo.command("init")
-@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory of the new profile (created if missing).")
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the new profile (created if missing).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing pos.toml and its keys.")
 def init(directory: Path, force: bool) -> None:
     """Write DIR/pos.toml, DIR/keys/ (the engine's) and DIR/sandbox-keys/ (the simulated gateways')."""

@@ -9,13 +9,12 @@ from pathlib import Path
 import click
 
 from pos_app.config import config_path, load_settings
+from pos_app.domain.china_time import CHINA_TZ
 
 
 def _parse_day(value: str | None) -> date:
     if value is None:
-        from pos_app.engine.reconcile.sources import CST
-
-        return datetime.now(CST).date() - timedelta(days=1)
+        return datetime.now(CHINA_TZ).date() - timedelta(days=1)
     try:
         return date.fromisoformat(value)
     except ValueError:

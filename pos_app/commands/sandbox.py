@@ -15,10 +15,22 @@ import httpx
 
 from pos_app.config import Settings, load_settings
 
-FAULT_KINDS = ("latency", "reply_lost", "server_error", "notify_duplicate", "notify_reorder", "notify_delay",
-               "notify_drop", "clock_skew")
-config_option = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-                             help="Profile file (default: $POS_HOME/pos.toml).")
+FAULT_KINDS = (
+    "latency",
+    "reply_lost",
+    "server_error",
+    "notify_duplicate",
+    "notify_reorder",
+    "notify_delay",
+    "notify_drop",
+    "clock_skew",
+)
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Profile file (default: $POS_HOME/pos.toml).",
+)
 url_option = click.option("--url", help="Sandbox base URL (default: http://[sandbox] listen of the profile).")
 
 
@@ -72,15 +84,22 @@ def serve(config: Path | None, listen: str | None) -> None:
 
 @sandbox.command()
 @click.argument("code_url_or_qr")
-@click.option("--after", "after_s", type=float, default=0.0, show_default=True,
-              help="Confirm the payment this many seconds from now.")
+@click.option(
+    "--after",
+    "after_s",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Confirm the payment this many seconds from now.",
+)
 @click.option("--fail", "fail", help="Fail instead of paying: cancel, balance, risk.")
 @config_option
 @url_option
 def pay(code_url_or_qr: str, after_s: float, fail: str | None, config: Path | None, url: str | None) -> None:
     """The customer scans a native QR code (weixin://… or https://qr.alipay.com/…) and pays."""
-    outcome = _call(_base_url(config, url), "POST", "/sandbox/pay",
-                    {"qr": code_url_or_qr, "after_s": after_s, "fail": fail})
+    outcome = _call(
+        _base_url(config, url), "POST", "/sandbox/pay", {"qr": code_url_or_qr, "after_s": after_s, "fail": fail}
+    )
     click.echo(f"{outcome['gateway']} {outcome['out_trade_no']}: {outcome['state']} — {outcome['message']}")
     if not outcome["ok"]:
         raise SystemExit(1)
@@ -94,12 +113,28 @@ def pay(code_url_or_qr: str, after_s: float, fail: str | None, config: Path | No
 @click.option("--cancel", "user_cancels", is_flag=True, help="The customer cancels at the password prompt.")
 @config_option
 @url_option
-def authcode(channel: str, password_s: float, balance_fen: int | None, expired: bool, user_cancels: bool,
-             config: Path | None, url: str | None) -> None:
+def authcode(
+    channel: str,
+    password_s: float,
+    balance_fen: int | None,
+    expired: bool,
+    user_cancels: bool,
+    config: Path | None,
+    url: str | None,
+) -> None:
     """Print a fresh customer payment code (WeChat 18 digits, Alipay 18 digits starting 28)."""
-    answer = _call(_base_url(config, url), "POST", "/sandbox/authcodes",
-                   {"channel": channel, "password_seconds": password_s, "balance_fen": balance_fen,
-                    "expired": expired, "user_cancels": user_cancels})
+    answer = _call(
+        _base_url(config, url),
+        "POST",
+        "/sandbox/authcodes",
+        {
+            "channel": channel,
+            "password_seconds": password_s,
+            "balance_fen": balance_fen,
+            "expired": expired,
+            "user_cancels": user_cancels,
+        },
+    )
     click.echo(answer["auth_code"])
 
 
@@ -119,11 +154,29 @@ def fault() -> None:
 @click.option("--times", type=int, help="Used up after this many hits.")
 @config_option
 @url_option
-def fault_add(kind: str, probability: float, out_trade_no: str | None, gateway: str | None, operation: str | None,
-              seconds: float, status: int, times: int | None, config: Path | None, url: str | None) -> None:
+def fault_add(
+    kind: str,
+    probability: float,
+    out_trade_no: str | None,
+    gateway: str | None,
+    operation: str | None,
+    seconds: float,
+    status: int,
+    times: int | None,
+    config: Path | None,
+    url: str | None,
+) -> None:
     """Add a fault; prints it with its id."""
-    body = {"kind": kind, "probability": probability, "out_trade_no": out_trade_no, "gateway": gateway,
-            "operation": operation, "seconds": seconds, "status": status, "times": times}
+    body = {
+        "kind": kind,
+        "probability": probability,
+        "out_trade_no": out_trade_no,
+        "gateway": gateway,
+        "operation": operation,
+        "seconds": seconds,
+        "status": status,
+        "times": times,
+    }
     click.echo(json.dumps(_call(_base_url(config, url), "POST", "/sandbox/faults", body), ensure_ascii=False))
 
 

@@ -44,7 +44,7 @@ def write_key(path: Path, text: str) -> None:
 
 
 def activate(settings: Settings, code: str) -> None:
-    from pos_app.engine.client import EngineClient
+    from pos_app.api.client import EngineClient
 
     terminal = settings.terminal
 

@@ -54,9 +54,7 @@ class TradeNo:
     seq: int
 
     def __str__(self) -> str:
-        return (
-            f"{self.kind.value}{self.at:%y%m%d%H%M%S}{self.store_code}{self.terminal_code}{self.seq:0{SEQ_LEN}d}"
-        )
+        return f"{self.kind.value}{self.at:%y%m%d%H%M%S}{self.store_code}{self.terminal_code}{self.seq:0{SEQ_LEN}d}"
 
 
 def normalise_code(raw: str, width: int, what: str) -> str:

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -29,15 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pos_app.config import Settings
-from pos_app.domain import errors as domain_errors
-from pos_app.domain.routing import Channel
-from pos_app.engine import service as service_errors
-from pos_app.engine import terminal_auth
-from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
-from pos_app.engine.providers import base as provider_base
-from pos_app.engine.providers import build_providers
-from pos_app.engine.schemas import (
+from pos_app.api import auth as terminal_auth
+from pos_app.api.schemas import (
     TRADE_NO_PATTERN,
     ActivateRequest,
     ActivateResponse,
@@ -52,6 +45,14 @@ from pos_app.engine.schemas import (
     SyncAck,
     SyncBatch,
 )
+from pos_app.config import Settings
+from pos_app.domain import errors as domain_errors
+from pos_app.domain.china_time import CHINA_TZ
+from pos_app.domain.routing import Channel
+from pos_app.engine import service as service_errors
+from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
+from pos_app.engine.providers import base as provider_base
+from pos_app.engine.providers import build_providers
 from pos_app.engine.service import PaymentService
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
@@ -63,14 +64,13 @@ Clock = Callable[[], datetime]
 SSE_HEARTBEAT_S = 15.0
 EVENTS_PAGE = 100
 _NONCE_MIN, _NONCE_MAX = 8, 64
-CHINA_TZ = timezone(timedelta(hours=8))  # Alipay notify_time is Beijing time
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ApiError(Exception):
+class ApiError(domain_errors.PosError):
     """An error answered as ``ErrorBody`` with ``status_code``."""
 
     def __init__(self, status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None):

@@ -24,7 +24,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
@@ -32,7 +32,18 @@ from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
+from pos_app.api.schemas import (
+    CancelPayment,
+    ChannelTotals,
+    CreatePayment,
+    CreateRefund,
+    DailyReport,
+    PaymentEvent,
+    PaymentView,
+    RefundView,
+)
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.errors import AuthCodeError, InputError, OutcomeUnknown, PosError
 from pos_app.domain.ids import check_gateway_safe
 from pos_app.domain.money import format_fen
@@ -57,16 +68,6 @@ from pos_app.engine.providers.base import (
     ReverseResult,
     TradeResult,
 )
-from pos_app.engine.schemas import (
-    CancelPayment,
-    ChannelTotals,
-    CreatePayment,
-    CreateRefund,
-    DailyReport,
-    PaymentEvent,
-    PaymentView,
-    RefundView,
-)
 from pos_app.engine.store import repo
 from pos_app.engine.store.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, reader
 from pos_app.engine.store.hotpath import HotPath, dbapi_cursor, hot_path
@@ -79,7 +80,6 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
 #: Business days (daily report, same-day voids) follow China Standard Time, the gateways' zone.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 #: How long a native QR code may be paid before the engine closes the order.
 QR_LIFETIME = timedelta(minutes=5)
 #: Micropay USER_PAYING / UNKNOWN: query this often...

@@ -4,7 +4,7 @@ Each event's hash is ``sha256(canonical({"seq", "kind", "payload", "at", "prev_h
 where *canonical* is ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8, ``at`` is the ISO-8601 text of the event time in UTC with microseconds
 (``2026-11-22T10:49:07.000000+00:00``) and the first event's ``prev_hash`` is 64 zeros.
-The same fields make ``pos_app.engine.schemas.JournalEvent``, so the engine can re-check the chain.
+The same fields make ``pos_app.api.schemas.JournalEvent``, so the engine can re-check the chain.
 The scheme itself is ``pos_app.domain.chain`` (pure, shared with the engine).
 
 Payloads hold JSON values only (str, int, bool, None, lists, dicts with str keys) and never floats:

@@ -182,7 +182,7 @@ class JournalEvent(JournalTable, table=True):
         return datetime.fromisoformat(self.at_text)
 
     def as_upload(self) -> dict[str, Any]:
-        """The body of ``pos_app.engine.schemas.JournalEvent`` for ``POST /v1/sync/batches``."""
+        """The body of ``pos_app.api.schemas.JournalEvent`` for ``POST /v1/sync/batches``."""
         return {
             "seq": self.seq,
             "kind": self.kind,

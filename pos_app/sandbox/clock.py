@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
+from pos_app.domain.china_time import CHINA_TZ
+
 #: Both gateways write local times in China Standard Time (UTC+8, no daylight saving).
-CHINA_TZ = timezone(timedelta(hours=8))
 
 
 class Clock(Protocol):

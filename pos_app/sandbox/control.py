@@ -101,9 +101,17 @@ def delete_fault(fault_id: int, ctx: Ctx) -> dict[str, int]:
 def list_notifications(ctx: Ctx, gateway: str | None = None, out_trade_no: str | None = None) -> list[dict[str, Any]]:
     return [
         {
-            "id": r.id, "gateway": r.gateway, "url": r.url, "event": r.event, "out_trade_no": r.out_trade_no,
-            "state": r.state, "attempts": r.attempts, "next_at": r.next_at, "probe": r.probe,
-            "last_status": r.last_status, "last_error": r.last_error,
+            "id": r.id,
+            "gateway": r.gateway,
+            "url": r.url,
+            "event": r.event,
+            "out_trade_no": r.out_trade_no,
+            "state": r.state,
+            "attempts": r.attempts,
+            "next_at": r.next_at,
+            "probe": r.probe,
+            "last_status": r.last_status,
+            "last_error": r.last_error,
         }
         for r in ctx.notifier.list(gateway=gateway, out_trade_no=out_trade_no)
     ]
@@ -168,9 +176,12 @@ def _open_orders(ctx: SandboxContext) -> str:
         )
     if not rows:
         return "<p>No QR code is waiting to be paid.</p>"
-    return ("<fieldset><legend>QR codes waiting to be paid</legend><table>"
-            "<tr><th>Wallet</th><th>Order</th><th>Amount</th><th>Item</th><th></th></tr>"
-            + "".join(rows) + "</table></fieldset>")
+    return (
+        "<fieldset><legend>QR codes waiting to be paid</legend><table>"
+        "<tr><th>Wallet</th><th>Order</th><th>Amount</th><th>Item</th><th></th></tr>"
+        + "".join(rows)
+        + "</table></fieldset>"
+    )
 
 
 def _page(ctx: SandboxContext, result: str = "") -> HTMLResponse:
@@ -195,8 +206,13 @@ def wallet_authcode(
 ) -> HTMLResponse:
     balance = int(balance_fen) if balance_fen.strip().isdigit() else None
     code = issue_auth_code(
-        ctx.store, channel, password_seconds=password_seconds, balance_fen=balance, expired=expired,
-        user_cancels=user_cancels, now=ctx.now(channel),
+        ctx.store,
+        channel,
+        password_seconds=password_seconds,
+        balance_fen=balance,
+        expired=expired,
+        user_cancels=user_cancels,
+        now=ctx.now(channel),
     )
     label = "WeChat Pay" if channel == "wechat" else "Alipay"
     extra = f" (balance {format_fen(balance)})" if balance is not None else ""

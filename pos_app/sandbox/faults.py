@@ -152,9 +152,7 @@ class FaultRegistry:
                 if f.kind == FaultKind.CLOCK_SKEW and (f.gateway is None or f.gateway == gateway)
             )
 
-    async def before_request(
-        self, *, gateway: str, operation: str, out_trade_no: str | None = None
-    ) -> Fault | None:
+    async def before_request(self, *, gateway: str, operation: str, out_trade_no: str | None = None) -> Fault | None:
         """Apply LATENCY (sleeps), then return a SERVER_ERROR fault the caller must answer with, if any."""
         latency = self.match(FaultKind.LATENCY, gateway=gateway, operation=operation, out_trade_no=out_trade_no)
         if latency is not None and latency.seconds > 0:

@@ -60,8 +60,9 @@ async def receive_upload(request: Request, ctx: Ctx) -> Response:
 
 @router.get("/hq/uploads")
 def list_uploads(ctx: Ctx) -> list[dict[str, Any]]:
-    rows = ctx.store.query("SELECT id, batch_id, received_at, content_type, length(body) AS size FROM hq_uploads"
-                           " ORDER BY id")
+    rows = ctx.store.query(
+        "SELECT id, batch_id, received_at, content_type, length(body) AS size FROM hq_uploads ORDER BY id"
+    )
     return [dict(r) for r in rows]
 
 

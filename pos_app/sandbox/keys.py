@@ -175,8 +175,9 @@ def load_platform_certs(keys_dir: Path) -> list[PlatformCert]:
     for pem in sorted(folder.glob("*.pem")) if folder.exists() else []:
         cert = x509.load_pem_x509_certificate(pem.read_bytes())
         certs.append(
-            PlatformCert(serial_no=cert_serial_hex(cert), certificate=cert,
-                         private_key=load_private_key(pem.with_suffix(".key")))
+            PlatformCert(
+                serial_no=cert_serial_hex(cert), certificate=cert, private_key=load_private_key(pem.with_suffix(".key"))
+            )
         )
     return sorted(certs, key=lambda c: (c.effective_at, c.serial_no))
 

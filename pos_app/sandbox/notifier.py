@@ -37,7 +37,21 @@ log = logging.getLogger(__name__)
 
 # Retry delays after each failed attempt, in seconds (spec: WeChat §3, Alipay §4).
 WECHAT_RETRY_S: tuple[int, ...] = (
-    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+    15,
+    15,
+    30,
+    180,
+    600,
+    1200,
+    1800,
+    1800,
+    1800,
+    3600,
+    10800,
+    10800,
+    10800,
+    21600,
+    21600,
 )
 ALIPAY_RETRY_S: tuple[int, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
 RETRY_SCHEDULES: dict[str, tuple[int, ...]] = {"wechat": WECHAT_RETRY_S, "alipay": ALIPAY_RETRY_S}
@@ -174,8 +188,20 @@ class Notifier:
                 cursor = conn.execute(
                     "INSERT INTO notifications (gateway, url, event, out_trade_no, body, content_type, headers,"
                     " probe, state, created_at, next_at, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (gateway, url, event, out_trade_no, body, content_type, json.dumps(dict(headers or {})),
-                     int(probe), state, now, next_at, int(held)),
+                    (
+                        gateway,
+                        url,
+                        event,
+                        out_trade_no,
+                        body,
+                        content_type,
+                        json.dumps(dict(headers or {})),
+                        int(probe),
+                        state,
+                        now,
+                        next_at,
+                        int(held),
+                    ),
                 )
                 ids.append(int(cursor.lastrowid or 0))
         if dropped:
@@ -183,9 +209,7 @@ class Notifier:
             return []
         return ids
 
-    def list(
-        self, *, gateway: str | None = None, out_trade_no: str | None = None
-    ) -> builtins.list[NotificationRecord]:
+    def list(self, *, gateway: str | None = None, out_trade_no: str | None = None) -> builtins.list[NotificationRecord]:
         sql, params = "SELECT * FROM notifications WHERE 1=1", builtins.list[str]()
         if gateway is not None:
             sql, params = sql + " AND gateway = ?", [*params, gateway]
@@ -197,9 +221,7 @@ class Notifier:
         rows = self.store.query(
             "SELECT * FROM notification_attempts WHERE notification_id = ? ORDER BY id", (notification_id,)
         )
-        return [
-            Attempt(r["notification_id"], r["at"], r["status"], r["error"], bool(r["acknowledged"])) for r in rows
-        ]
+        return [Attempt(r["notification_id"], r["at"], r["status"], r["error"], bool(r["acknowledged"])) for r in rows]
 
     def next_due_at(self) -> float | None:
         row = self.store.query_one("SELECT MIN(next_at) AS t FROM notifications WHERE state = 'pending'")

@@ -110,8 +110,16 @@ def issue_auth_code(
         conn.execute(
             "INSERT INTO auth_codes (code, channel, created_at, expires_at, password_seconds, balance_fen,"
             " user_cancels, buyer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (code, channel, created_at, expires_at, password_seconds, balance_fen, int(user_cancels),
-             _buyer_id(channel)),
+            (
+                code,
+                channel,
+                created_at,
+                expires_at,
+                password_seconds,
+                balance_fen,
+                int(user_cancels),
+                _buyer_id(channel),
+            ),
         )
     return code
 

@@ -23,9 +23,9 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from pos_app.api.schemas import JournalEvent as UploadEvent
+from pos_app.api.schemas import SyncAck
 from pos_app.domain.errors import EngineUnavailable, PosError
-from pos_app.engine.schemas import JournalEvent as UploadEvent
-from pos_app.engine.schemas import SyncAck
 from pos_app.journal.models import OutboxEntry
 from pos_app.journal.repo import mark_sent, pending_outbox, unsent_count
 

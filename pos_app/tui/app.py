@@ -21,11 +21,11 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from pos_app.api.auth import decode_key
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
 from pos_app.domain.states import SETTLED_STATES, PaymentState
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import PaymentView
-from pos_app.engine.terminal_auth import decode_key
 from pos_app.sync.outbox import OutboxDrain
 from pos_app.tui.collector import Collector
 from pos_app.tui.logic.errors import describe

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from pos_app.engine.schemas import PaymentView
+from pos_app.api.schemas import PaymentView
 
 
 class PaymentUpdated(Message):

@@ -21,13 +21,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from pos_app import journal
+from pos_app.api.client import EngineClient, EngineConflict, PaymentNotFound
+from pos_app.api.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView, RefundView
 from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError, EngineUnavailable, PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
 from pos_app.domain.states import SETTLED_STATES, TRANSITIONS, PaymentState, RefundState
-from pos_app.engine.client import EngineClient, EngineConflict, PaymentNotFound
-from pos_app.engine.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView, RefundView
 from pos_app.tui.logic.cart import ItemLine
 from pos_app.tui.logic.receipt import ReceiptData
 

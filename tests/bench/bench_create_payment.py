@@ -25,12 +25,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from pos_app.api.client import EngineClient  # noqa: E402
+from pos_app.api.schemas import CreatePayment  # noqa: E402
 from pos_app.config import load_settings  # noqa: E402
 from pos_app.domain.ids import IdKind, make_trade_no  # noqa: E402
 from pos_app.domain.routing import Channel, PaymentMode  # noqa: E402
 from pos_app.domain.states import PaymentState  # noqa: E402
-from pos_app.engine.client import EngineClient  # noqa: E402
-from pos_app.engine.schemas import CreatePayment  # noqa: E402
 from pos_app.sandbox.demo import init_demo_profile  # noqa: E402
 
 POS = [sys.executable, "-m", "pos_app"]

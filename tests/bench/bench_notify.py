@@ -45,13 +45,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pos_app.config import Settings, load_settings  # noqa: E402
+from pos_app.domain.china_time import CHINA_TZ  # noqa: E402
 from pos_app.engine.crypto.aead import encrypt_resource  # noqa: E402
 from pos_app.engine.crypto.keys import load_private_key  # noqa: E402
 from pos_app.engine.crypto.rsa import sign_sha256_rsa  # noqa: E402
 from pos_app.sandbox.demo import free_loopback_port, init_demo_profile  # noqa: E402
-
-CST = __import__("datetime").timezone(timedelta(hours=8))
-
 
 # --- the reference server (run in its own process: `bench_notify.py --reference ...`) -----------
 
@@ -138,7 +136,7 @@ def make_notifications(settings: Settings, orders: list[str], amount_fen: int) -
     wx = settings.wechatpay
     signer = load_private_key(settings.path(settings.sandbox.keys_dir) / "wechat_pay_private.pem")
     apiv3 = settings.path(wx.apiv3_key_file).read_bytes().strip()
-    now = datetime.now(CST)
+    now = datetime.now(CHINA_TZ)
     out: list[Notification] = []
     for i, otn in enumerate(orders):
         transaction = {
@@ -256,7 +254,7 @@ def seed_engine_orders(settings: Settings, orders: list[str], amount_fen: int) -
                 Payment(
                     out_trade_no=otn, terminal_id="T001", store_id="S00001", channel="wechat", mode="native",
                     amount_fen=amount_fen, subject="Bench", operator="bench", state="AWAITING_SCAN",
-                    business_day=now.astimezone(CST).date().isoformat(), code_url="weixin://wxpay/bizpayurl?pr=x",
+                    business_day=now.astimezone(CHINA_TZ).date().isoformat(), code_url="weixin://wxpay/bizpayurl?pr=x",
                     expires_at=now + timedelta(hours=2), created_at=now, updated_at=now,
                 )
             )  # fmt: skip

@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import CreatePayment, PaymentView
 from pos_app.config import Settings, load_settings
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import PaymentState, is_settled
-from pos_app.engine.client import EngineClient
 from pos_app.engine.providers import build_providers
-from pos_app.engine.schemas import CreatePayment, PaymentView
 from pos_app.sandbox.demo import init_demo_profile
 
 pytestmark = pytest.mark.slow

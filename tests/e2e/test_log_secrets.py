@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import CreatePayment, CreateRefund, PaymentView
 from pos_app.config import load_settings
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import CreatePayment, CreateRefund, PaymentView
 from pos_app.sandbox.demo import init_demo_profile
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import qrcode
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings, load_settings
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
 from pos_app.journal import JournalEvent, Sale, add_staff, open_journal, session_scope
 from pos_app.sandbox.demo import init_demo_profile
 from pos_app.tui.app import make_app

@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from pos_app import journal
+from pos_app.api.auth import decode_key
+from pos_app.api.client import EngineClient, PaymentNotFound
 from pos_app.commands.terminal import activate, seed_demo_staff
 from pos_app.config import Settings, load_settings
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
-from pos_app.engine.client import EngineClient, PaymentNotFound
 from pos_app.engine.sync_compare import COLLECTED_STATES, TerminalDayComparison
-from pos_app.engine.terminal_auth import decode_key
 from pos_app.journal.verify import verify_chain
 from pos_app.sandbox.demo import init_demo_profile
 

@@ -27,12 +27,12 @@ import time
 import httpx
 
 from pos_app import journal
+from pos_app.api.auth import decode_key
+from pos_app.api.client import EngineClient, PaymentNotFound
 from pos_app.config import Settings, load_settings
 from pos_app.domain.errors import EngineUnavailable, PosError
 from pos_app.domain.routing import Channel, route_auth_code
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
-from pos_app.engine.client import EngineClient, PaymentNotFound
-from pos_app.engine.terminal_auth import decode_key
 from pos_app.sync.outbox import ChainRefused, OutboxDrain
 from pos_app.tui.till import Attempt, SaleDraft, Till
 

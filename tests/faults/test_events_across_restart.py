@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import CreatePayment, PaymentEvent
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import CreatePayment, PaymentEvent
 from tests.faults.support import Stack
 
 pytestmark = pytest.mark.slow

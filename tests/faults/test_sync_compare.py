@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from pos_app import journal
+from pos_app.api.schemas import CreatePayment
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.engine.schemas import CreatePayment
 from pos_app.engine.sync_compare import SaleFigure, differences
 from pos_app.sync.outbox import OutboxDrain
 from tests.faults.support import Stack, compare_on_engine

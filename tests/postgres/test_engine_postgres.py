@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session, func, select
 
+from pos_app.api.schemas import CreatePayment
 from pos_app.config import Settings, load_settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.engine.providers import build_providers
-from pos_app.engine.schemas import CreatePayment
 from pos_app.engine.service import PaymentService
 from pos_app.engine.store import make_engine, open_ledger
 from pos_app.engine.store.models import InboxNotification, Payment, StatusEvent

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings, load_settings
-from pos_app.engine.client import EngineClient
 from pos_app.journal import add_staff, open_journal, session_scope
 from pos_app.sandbox.demo import free_loopback_port, init_demo_profile
 from tests.tui.support import Stack, start_stack

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings
-from pos_app.engine.client import EngineClient
 from pos_app.launcher import Supervisor
 
 _terminal_numbers = itertools.count(1)

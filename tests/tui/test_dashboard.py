@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine
 from textual.widgets import DataTable, Input, Sparkline, Static
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.engine.client import EngineClient
 from pos_app.journal import (
     add_staff,
     open_journal,

@@ -235,7 +235,7 @@ async def test_scanner_burst_on_checkout_pays_at_once(settings, journal_engine, 
 async def test_intent_first_then_settled_on_next_start(settings, journal_engine, stack, client):
     """The link to the engine breaks just before the code is sent: the sale is already in the journal
     (intent first), the till says so; on the next start the open payment is settled via the engine."""
-    from pos_app.engine.client import EngineClient
+    from pos_app.api.client import EngineClient
     from tests.link_proxy import LinkProxy
 
     code = await stack.auth_code("wechat")

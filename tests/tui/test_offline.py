@@ -13,10 +13,10 @@ import re
 import pytest
 from sqlmodel import select
 
+from pos_app.api.client import EngineClient
 from pos_app.domain.errors import EngineUnavailable
 from pos_app.domain.routing import route_auth_code
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.engine.client import EngineClient
 from pos_app.journal import Refund, Sale, add_staff, open_journal, session_scope
 from pos_app.tui.till import SaleDraft
 from tests.link_proxy import LinkProxy

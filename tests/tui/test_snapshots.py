@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import PaymentView
 from pos_app.journal import add_staff, open_journal, session_scope
 from pos_app.tui.app import PosApp, make_app
 from pos_app.tui.till import Attempt, SaleDraft

@@ -51,7 +51,7 @@ def test_the_walk_finds_the_headless_core() -> None:
         "pos_app.journal.verify",
         "pos_app.config",
         "pos_app.engine.crypto.rsa",
-        "pos_app.engine.schemas",
+        "pos_app.api.schemas",
         "pos_app.sandbox.demo",
     ):
         assert required in names

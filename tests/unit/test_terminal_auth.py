@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_app.engine import terminal_auth
-from pos_app.engine.client import TerminalSigner
+from pos_app.api import auth as terminal_auth
+from pos_app.api.client import TerminalSigner
 
 KEY = bytes(range(32))
 

@@ -16,8 +16,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pos_app.domain.errors import PosError
 
-class KeyFileError(Exception):
+
+class KeyFileError(PosError):
     """A key file is missing, unreadable, too open, or does not hold the expected key.
 
     The message names the file, never its content.

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
 
 
-class GatewayError(Exception):
+class GatewayError(PosError):
     """Base of the provider error tree. ``reason`` is cashier-readable; ``code`` is the gateway's."""
 
     def __init__(self, reason: str, *, code: str | None = None) -> None:
@@ -51,7 +52,7 @@ class ResponseVerificationError(OutcomeUnknownError):
     """
 
 
-class NotificationInvalid(Exception):
+class NotificationInvalid(PosError):
     """A notification that must be refused (bad signature, stale, undecryptable, malformed)."""
 
     def __init__(self, reason: str, *, status_code: int = 400) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -21,8 +21,6 @@ from pos_app.engine.providers.base import OutcomeUnknownError
 #: Returns the current time as an aware datetime. Injected everywhere so tests control it.
 Clock = Callable[[], datetime]
 
-#: China Standard Time, the zone of every gateway timestamp.
-CST = timezone(timedelta(hours=8), "CST")
 
 T = TypeVar("T")
 

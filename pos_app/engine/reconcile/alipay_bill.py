@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from pos_app.domain.errors import AmountError
+from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile.bill import (
     PAID,
@@ -60,12 +61,6 @@ def _fields(line: str) -> list[str]:
 
 def _clean(value: str) -> str:
     return value.strip("\t ")
-
-
-def _yuan(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, part = divmod(abs(value), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 @gc_paused
@@ -211,7 +206,7 @@ def _check_amount(source: str, line_no: int, what: str, text: str, actual: int) 
     except AmountError as exc:
         raise BillFormatError(source, line_no, f"{what}: {exc.message}") from None
     if stated != actual:
-        raise BillFormatError(source, line_no, f"{what} says {text} but the rows add up to {_yuan(actual)}")
+        raise BillFormatError(source, line_no, f"{what} says {text} but the rows add up to {fen_to_yuan(actual)}")
 
 
 def check_alipay_summary(lines: Iterable[str], bill: Bill, *, source: str) -> None:

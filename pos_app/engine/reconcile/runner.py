@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy import Engine
 
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES
 from pos_app.engine.providers.base import PaymentProvider
@@ -262,12 +263,12 @@ async def run_scheduler(
     ``retry_every``. Errors are logged, never raised: the engine keeps serving payments.
     """
     stop = stop or asyncio.Event()
-    now_of = clock or (lambda: datetime.now(sources.CST))
+    now_of = clock or (lambda: datetime.now(CHINA_TZ))
     run = reconcile or (lambda s, d: reconcile_day(s, d))
     while not stop.is_set():
-        now = now_of().astimezone(sources.CST)
+        now = now_of().astimezone(CHINA_TZ)
         day = now.date() - timedelta(days=1)
-        due_at = datetime.combine(now.date(), run_at, sources.CST)
+        due_at = datetime.combine(now.date(), run_at, CHINA_TZ)
         wait: float
         if now < due_at:
             wait = (due_at - now).total_seconds()

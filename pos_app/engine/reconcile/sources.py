@@ -14,7 +14,7 @@ import logging
 import threading
 import time as clock
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain, compress
 from operator import not_
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Executable, and_, case, func, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, can_transition
 from pos_app.engine.reconcile.bill import Bill
@@ -46,14 +47,13 @@ from pos_app.engine.store.terminals import SyncedJournalEvent
 
 log = logging.getLogger(__name__)
 
-CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 500
 _BATCH = 20_000
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The bill day as a UTC interval [start, end)."""
-    start = datetime.combine(day, time(0), CST).astimezone(UTC)
+    start = datetime.combine(day, time(0), CHINA_TZ).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 
@@ -480,7 +480,7 @@ def apply_settlements(engine: Engine, settlements: Iterable[Settlement], *, bill
     out_trade_nos changed. ``paid_at`` is the bill's time of the payment.
     """
     changed: list[str] = []
-    day_start = datetime.combine(bill_day, time(0), CST)
+    day_start = datetime.combine(bill_day, time(0), CHINA_TZ)
     for item in settlements:
         if item.out_refund_no is not None or not isinstance(item.target, PaymentState):
             continue

@@ -20,6 +20,7 @@ from pathlib import Path
 from isal import igzip
 
 from pos_app.domain.errors import AmountError
+from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile.bill import (
     PAID,
@@ -169,7 +170,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
                 shown = format_millifen(actual)
             else:
                 stated, actual = fen(value), sums[column]
-                shown = _yuan(actual)
+                shown = fen_to_yuan(actual)
         except AmountError as exc:
             raise BillFormatError(source, line_no, f"{name}: {exc.message}") from None
         if stated != actual:
@@ -315,12 +316,6 @@ def _parse_rows(
     bill.fee_millifen.fromlist(fee)
     bill.line_hash.fromlist(list(map(hash, lines)))
     bill.at_hms.fromlist(at_hms)
-
-
-def _yuan(value: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, part = divmod(abs(value), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def parse_wechat_bill_bytes(data: bytes, *, source: str = "WeChat Pay bill", bill_date: date | None = None) -> Bill:

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Row, Table, bindparam, func, insert, or_, tex
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from pos_app.api.schemas import PaymentEvent, PaymentView, RefundView
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
-from pos_app.engine.schemas import PaymentEvent, PaymentView, RefundView
 from pos_app.engine.store.models import Attempt, Payment, Refund, StatusEvent
 
 #: Arbitrary constant naming the "append a status event" advisory lock on PostgreSQL (see append_event).

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pos_app.sandbox.alipay.model import Refund, Trade, fmt_time, now_cst, yuan
+from pos_app.domain.china_time import in_china
+from pos_app.domain.money import fen_to_yuan
+from pos_app.sandbox.alipay.model import Refund, Trade, fmt_time
 
 DETAIL_HEADER = (
     "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,"
@@ -119,8 +121,8 @@ def _detail_row(line: BillLine) -> str:
         line.operator_id,
         line.terminal_id,
         line.buyer,
-        yuan(line.order_fen),
-        yuan(line.receipt_fen),
+        fen_to_yuan(line.order_fen),
+        fen_to_yuan(line.receipt_fen),
         ZERO,
         ZERO,
         ZERO,
@@ -138,7 +140,7 @@ def _detail_row(line: BillLine) -> str:
 
 
 def _cn_time(at: datetime) -> str:
-    return now_cst(at).strftime("%Y年%m月%d日 %H:%M:%S")
+    return in_china(at).strftime("%Y年%m月%d日 %H:%M:%S")
 
 
 def _heading(title: str, account: str, start: datetime, end: datetime) -> list[str]:
@@ -157,8 +159,8 @@ def detail_csv(account: str, start: datetime, end: datetime, lines: Sequence[Bil
     out.append(DETAIL_HEADER)
     out.extend(_detail_row(x) for x in lines)
     out.append("#" + "-" * 41 + "业务明细列表结束" + "-" * 36)
-    trade_sum = yuan(sum(x.receipt_fen for x in trades))
-    refund_sum = yuan(sum(x.receipt_fen for x in refunds))
+    trade_sum = fen_to_yuan(sum(x.receipt_fen for x in trades))
+    refund_sum = fen_to_yuan(sum(x.receipt_fen for x in refunds))
     out.append(f"#交易合计：{len(trades)}笔，商家实收共{trade_sum}元，商家优惠共0.00元")
     out.append(f"#退款合计：{len(refunds)}笔，商家实收退款共{refund_sum}元，商家优惠退款共0.00元")
     out.append(f"#导出时间：[{_cn_time(exported)}]")
@@ -175,8 +177,8 @@ def summary_csv(account: str, start: datetime, end: datetime, lines: Sequence[Bi
         order = sum(x.order_fen for x in group)
         receipt = sum(x.receipt_fen for x in group)
         counts = [sum(1 for x in group if x.kind == "交易"), sum(1 for x in group if x.kind == "退款")]
-        cells = [first, name, str(counts[0]), str(counts[1]), yuan(order), yuan(receipt)]
-        cells += [ZERO, ZERO, ZERO, ZERO, ZERO, yuan(receipt)]
+        cells = [first, name, str(counts[0]), str(counts[1]), fen_to_yuan(order), fen_to_yuan(receipt)]
+        cells += [ZERO, ZERO, ZERO, ZERO, ZERO, fen_to_yuan(receipt)]
         return ",".join(cells)
 
     for store in stores:
@@ -196,20 +198,20 @@ class _GbkZipInfo(zipfile.ZipInfo):
 
 
 def bill_file_name(account: str, day: datetime) -> str:
-    return f"{account}_{now_cst(day):%Y%m%d}.csv.zip"
+    return f"{account}_{in_china(day):%Y%m%d}.csv.zip"
 
 
 def trade_bill_zip(
     account: str, start: datetime, end: datetime, lines: Sequence[BillLine], exported: datetime
 ) -> bytes:
     """The ZIP for one day's ``trade`` bill: ``…_业务明细.csv`` and ``…_业务明细(汇总).csv`` in GBK."""
-    stem = f"{account}_{now_cst(start):%Y%m%d}"
+    stem = f"{account}_{in_china(start):%Y%m%d}"
     files = [
         (f"{stem}_业务明细.csv", detail_csv(account, start, end, lines, exported)),
         (f"{stem}_业务明细(汇总).csv", summary_csv(account, start, end, lines, exported)),
     ]
     buffer = io.BytesIO()
-    stamp = now_cst(exported).timetuple()[:6]
+    stamp = in_china(exported).timetuple()[:6]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files:
             info = _GbkZipInfo(name, date_time=stamp)

@@ -10,11 +10,12 @@ import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pos_app.domain.china_time import in_china
+
 #: Alipay writes every time as ``yyyy-MM-dd HH:mm:ss`` in GMT+8.
-CST = timezone(timedelta(hours=8), "GMT+8")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 MIN_AMOUNT_FEN = 1
@@ -136,12 +137,8 @@ class Reply:
         return obj
 
 
-def now_cst(now: datetime) -> datetime:
-    return now.astimezone(CST) if now.tzinfo else now.replace(tzinfo=CST)
-
-
 def fmt_time(at: datetime) -> str:
-    return now_cst(at).strftime(TIME_FORMAT)
+    return in_china(at).strftime(TIME_FORMAT)
 
 
 def parse_yuan(text: str) -> int | None:
@@ -150,12 +147,6 @@ def parse_yuan(text: str) -> int | None:
         return None
     whole, _, part = text.partition(".")
     return int(whole) * 100 + int(part.ljust(2, "0") or "0")
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, part = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def parse_timeout(text: str) -> timedelta | None:
@@ -170,7 +161,7 @@ def parse_timeout(text: str) -> timedelta | None:
 
 def new_trade_no(at: datetime) -> str:
     """28 digits like Alipay's: date, a fixed channel part, then random digits."""
-    return now_cst(at).strftime("%Y%m%d") + "22001" + "".join(secrets.choice(string.digits) for _ in range(15))
+    return in_china(at).strftime("%Y%m%d") + "22001" + "".join(secrets.choice(string.digits) for _ in range(15))
 
 
 def new_qr_code() -> str:

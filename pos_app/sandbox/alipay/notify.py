@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pos_app.sandbox.alipay.model import FUND_CHANNEL, Notice, Status, Trade, fmt_time, new_notify_id, yuan
+from pos_app.domain.money import fen_to_yuan
+from pos_app.sandbox.alipay.model import FUND_CHANNEL, Notice, Status, Trade, fmt_time, new_notify_id
 from pos_app.sandbox.alipay.signing import sign_notification
 
 CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
@@ -24,7 +25,7 @@ def notification_params(trade: Trade, notice: Notice, *, now: datetime, app_id: 
     """Every field of the notification except ``sign`` (empty ones are left out)."""
     refund = notice.refund
     paid = trade.paid
-    money = yuan(trade.total_fen) if paid else ""
+    money = fen_to_yuan(trade.total_fen) if paid else ""
     params: dict[str, str] = {
         "notify_time": fmt_time(now),
         "notify_type": "trade_status_sync",
@@ -42,12 +43,12 @@ def notification_params(trade: Trade, notice: Notice, *, now: datetime, app_id: 
         "seller_id": seller_id,
         "seller_email": SELLER_EMAIL,
         "trade_status": notice.trade_status.value,
-        "total_amount": yuan(trade.total_fen),
+        "total_amount": fen_to_yuan(trade.total_fen),
         "receipt_amount": money,
         "invoice_amount": money,
         "buyer_pay_amount": money,
         "point_amount": "0.00" if paid else "",
-        "refund_fee": yuan(refund.refund_fee_after) if refund is not None else "",
+        "refund_fee": fen_to_yuan(refund.refund_fee_after) if refund is not None else "",
         "subject": trade.subject,
         "body": trade.body,
         "gmt_create": fmt_time(trade.created_at) if trade.created_at else "",

@@ -26,11 +26,12 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from pos_app.domain.china_time import CHINA_TZ, in_china
 from pos_app.domain.routing import mask_code
 from pos_app.engine.crypto.rsa import SignatureInvalid
 from pos_app.sandbox.alipay import bill, rules
 from pos_app.sandbox.alipay import store as db
-from pos_app.sandbox.alipay.model import CST, TIME_FORMAT, Notice, Pending, Reply, Trade, now_cst, parse_yuan
+from pos_app.sandbox.alipay.model import TIME_FORMAT, Notice, Pending, Reply, Trade, parse_yuan
 from pos_app.sandbox.alipay.notify import CONTENT_TYPE, notification_params, resign, signed_body
 from pos_app.sandbox.alipay.signing import (
     envelope,
@@ -70,7 +71,7 @@ INVALID_SIGNATURE_MSG = "验签出错，建议检查签名字符串或签名私�
 
 
 def _now(ctx: SandboxContext) -> datetime:
-    return datetime.fromtimestamp(ctx.now(GATEWAY), CST)
+    return datetime.fromtimestamp(ctx.now(GATEWAY), CHINA_TZ)
 
 
 _SCHEMA_READY: weakref.WeakSet[SandboxStore] = weakref.WeakSet()
@@ -152,7 +153,7 @@ def _check_common(ctx: SandboxContext, params: Mapping[str, str], charset: str) 
     if not stamp:
         return _common_error(method, "40001", "isv.missing-timestamp", "缺少时间戳参数")
     try:
-        sent = datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=CST)
+        sent = datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=CHINA_TZ)
     except ValueError:
         return _common_error(method, "40002", "isv.invalid-timestamp", "非法的时间戳参数")
     if ctx.faults.skew_seconds(GATEWAY) and abs((sent - _now(ctx)).total_seconds()) > TIMESTAMP_WINDOW_S:
@@ -232,7 +233,7 @@ def _preparer(ctx: SandboxContext) -> Preparer:
     _ensure_schema(ctx)  # create_app calls this factory once per context: a good moment for the tables
 
     def prepare(record: NotificationRecord, now: float) -> tuple[bytes, dict[str, str]]:
-        return resign(record.body, ctx.keys.alipay.gateway_private_key, datetime.fromtimestamp(now, CST)), {}
+        return resign(record.body, ctx.keys.alipay.gateway_private_key, datetime.fromtimestamp(now, CHINA_TZ)), {}
 
     return prepare
 
@@ -395,7 +396,7 @@ def _bill_url(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Repl
     if bounds is None:
         return not_exist  # monthly bills and malformed dates: no such bill here
     start, end = bounds
-    today = now_cst(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = in_china(now).replace(hour=0, minute=0, second=0, microsecond=0)
     if bill_type != "trade" or start >= today or not _bill_lines(conn, start, end):
         return not_exist
     token = secrets.token_urlsafe(24)
@@ -494,7 +495,7 @@ def tick(ctx: SandboxContext) -> None:
 def pay_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutcome:
     """The customer scans an Alipay QR of this sandbox and pays (now or at ``request.pay_at``), or fails."""
     _ensure_schema(ctx)
-    now = datetime.fromtimestamp(request.now, CST)
+    now = datetime.fromtimestamp(request.now, CHINA_TZ)
     with ctx.store.transaction() as conn:
         trade = db.load_trade_by_qr(conn, qr)
         if trade is None:
@@ -511,7 +512,7 @@ def pay_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutcome:
             )
             return PayOutcome(False, GATEWAY, trade.out_trade_no, trade.status.value, f"支付失败：{reason}")
         if request.pay_at > request.now:
-            trade.pending, trade.pending_until = Pending.CONFIRM, datetime.fromtimestamp(request.pay_at, CST)
+            trade.pending, trade.pending_until = Pending.CONFIRM, datetime.fromtimestamp(request.pay_at, CHINA_TZ)
             db.save_trade(conn, trade)
             return PayOutcome(True, GATEWAY, trade.out_trade_no, trade.status.value, "等待买家确认付款")
         paid = rules.native_pay(trade, now)

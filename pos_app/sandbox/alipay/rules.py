@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pos_app.domain.china_time import CHINA_TZ, in_china
+from pos_app.domain.money import fen_to_yuan
 from pos_app.sandbox.alipay.model import (
     CANCEL_WINDOW,
-    CST,
     DEFAULT_BUYER_LOGON_ID,
     DEFAULT_PAY_TIMEOUT,
     DEFAULT_QR_TIMEOUT,
@@ -34,10 +35,8 @@ from pos_app.sandbox.alipay.model import (
     new_buyer_user_id,
     new_qr_code,
     new_trade_no,
-    now_cst,
     parse_timeout,
     parse_yuan,
-    yuan,
 )
 
 SUCCESS = ("10000", "Success")
@@ -136,7 +135,7 @@ def _timeout(biz: Mapping[str, object], now: datetime, names: Sequence[str], def
     for name in names:
         text = _text(biz, name)
         if text == "1c":
-            midnight = now_cst(now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            midnight = in_china(now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
             return midnight
         span = parse_timeout(text) if text else None
         if span is not None:
@@ -324,14 +323,14 @@ def pay(existing: Trade | None, biz: Mapping[str, object], payer: Payer, env: En
 
 
 def _fund_bill_list(trade: Trade) -> list[dict[str, str]]:
-    amount = yuan(trade.total_fen)
+    amount = fen_to_yuan(trade.total_fen)
     return [{"amount": amount, "fund_channel": FUND_CHANNEL, "real_amount": amount}]
 
 
 def pay_fields(trade: Trade) -> dict[str, object]:
     """alipay.trade.pay's reply fields (10000, or 10003 with the money not yet moved)."""
     paid = trade.paid
-    money = yuan(trade.total_fen) if paid else "0.00"
+    money = fen_to_yuan(trade.total_fen) if paid else "0.00"
     fields: dict[str, object] = {
         "buyer_logon_id": trade.buyer_logon_id,
         "buyer_pay_amount": money,
@@ -350,7 +349,7 @@ def pay_fields(trade: Trade) -> dict[str, object]:
     )
     if trade.store_name:
         fields["store_name"] = trade.store_name
-    fields.update({"total_amount": yuan(trade.total_fen), "trade_no": trade.trade_no})
+    fields.update({"total_amount": fen_to_yuan(trade.total_fen), "trade_no": trade.trade_no})
     return fields
 
 
@@ -361,7 +360,7 @@ def query(trade: Trade | None, asked_out_trade_no: str) -> Outcome:
     if trade is None or not trade.visible:
         return Outcome(fail("ACQ.TRADE_NOT_EXIST", failed_trade_fields(asked_out_trade_no)))
     paid = trade.paid
-    money = yuan(trade.total_fen) if paid else "0.00"
+    money = fen_to_yuan(trade.total_fen) if paid else "0.00"
     fields: dict[str, object] = {
         "buyer_logon_id": trade.buyer_logon_id,
         "buyer_pay_amount": money,
@@ -384,7 +383,7 @@ def query(trade: Trade | None, asked_out_trade_no: str) -> Outcome:
     if trade.terminal_id:
         fields["terminal_id"] = trade.terminal_id
     fields.update(
-        {"total_amount": yuan(trade.total_fen), "trade_no": trade.trade_no, "trade_status": trade.status.value}
+        {"total_amount": fen_to_yuan(trade.total_fen), "trade_no": trade.trade_no, "trade_status": trade.status.value}
     )
     return Outcome(Reply(*SUCCESS, fields=fields))
 
@@ -507,7 +506,7 @@ def refund(trade: Trade | None, refunds: Sequence[Refund], biz: Mapping[str, obj
 
 
 def refund_fields(trade: Trade, refund: Refund, *, fund_change: bool) -> dict[str, object]:
-    amount = yuan(refund.amount_fen)
+    amount = fen_to_yuan(refund.amount_fen)
     return {
         "buyer_logon_id": trade.buyer_logon_id,
         "buyer_user_id": trade.buyer_user_id,
@@ -515,7 +514,7 @@ def refund_fields(trade: Trade, refund: Refund, *, fund_change: bool) -> dict[st
         "gmt_refund_pay": fmt_time(refund.refunded_at),
         "out_trade_no": trade.out_trade_no,
         "refund_detail_item_list": [{"amount": amount, "fund_channel": FUND_CHANNEL, "real_amount": amount}],
-        "refund_fee": yuan(trade.refunded_fen),
+        "refund_fee": fen_to_yuan(trade.refunded_fen),
         "send_back_fee": amount,
         "trade_no": trade.trade_no,
     }
@@ -530,7 +529,7 @@ def refund_query(trade: Trade | None, refunds: Sequence[Refund], biz: Mapping[st
     if found is None:  # not received: no refund_status (spec §3.7)
         fields["trade_no"] = trade.trade_no
         return Outcome(Reply(*SUCCESS, fields=fields))
-    amount = yuan(found.amount_fen)
+    amount = fen_to_yuan(found.amount_fen)
     fields.update(
         {
             "gmt_refund_pay": fmt_time(found.refunded_at),
@@ -539,7 +538,7 @@ def refund_query(trade: Trade | None, refunds: Sequence[Refund], biz: Mapping[st
             "refund_reason": found.reason,
             "refund_status": "REFUND_SUCCESS",
             "send_back_fee": amount,
-            "total_amount": yuan(trade.total_fen),
+            "total_amount": fen_to_yuan(trade.total_fen),
             "trade_no": trade.trade_no,
         }
     )
@@ -551,7 +550,7 @@ def refund_query(trade: Trade | None, refunds: Sequence[Refund], biz: Mapping[st
 def bill_day_bounds(day_text: str) -> tuple[datetime, datetime] | None:
     """``yyyy-MM-dd`` → [start, end) in GMT+8; None when not a valid daily bill date."""
     try:
-        start = datetime.strptime(day_text, "%Y-%m-%d").replace(tzinfo=CST)
+        start = datetime.strptime(day_text, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
     except ValueError:
         return None
     return start, start + timedelta(days=1)

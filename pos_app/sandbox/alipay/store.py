@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pos_app.sandbox.alipay.model import CST, Kind, Pending, Refund, Status, Trade
+from pos_app.domain.china_time import CHINA_TZ
+from pos_app.sandbox.alipay.model import Kind, Pending, Refund, Status, Trade
 
 ALIPAY_DDL = """
 CREATE TABLE IF NOT EXISTS alipay_trades (
@@ -87,7 +88,7 @@ def _from_db(cls: type[T], row: sqlite3.Row) -> T:
         if raw is not None and f.name in _ENUMS:
             raw = _ENUMS[f.name](raw)
         elif raw is not None and "datetime" in str(f.type):
-            raw = datetime.fromtimestamp(raw, CST)
+            raw = datetime.fromtimestamp(raw, CHINA_TZ)
         elif f.type == "bool":
             raw = bool(raw)
         values[f.name] = raw

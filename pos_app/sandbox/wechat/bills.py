@@ -20,7 +20,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from pos_app.sandbox.clock import CHINA_TZ, china_datetime_text
+from pos_app.domain.china_time import CHINA_TZ
+from pos_app.domain.money import fen_to_yuan
+from pos_app.sandbox.clock import china_datetime_text
 from pos_app.sandbox.store import SandboxStore
 
 HEADER_ALL = (
@@ -50,14 +52,8 @@ def fee_fen(amount_fen: int) -> int:
     return (amount_fen * FEE_PER_MILLE_X10 + 500) // 1000
 
 
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, part = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{part:02d}"
-
-
 def yuan5(fen: int) -> str:
-    return yuan(fen) + "000"
+    return fen_to_yuan(fen) + "000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,72 +93,136 @@ def _day_bounds(bill_date: str) -> tuple[float, float]:
 def collect_rows(store: SandboxStore, bill_date: str, mchid: str) -> list[BillRow]:
     start, end = _day_bounds(bill_date)
     rows: list[BillRow] = []
-    orders = store.query(
-        "SELECT * FROM wechat_orders WHERE mchid = ? AND transaction_id IS NOT NULL", (mchid,)
-    )
+    orders = store.query("SELECT * FROM wechat_orders WHERE mchid = ? AND transaction_id IS NOT NULL", (mchid,))
     by_no = {o["out_trade_no"]: o for o in orders}
 
     def base(order: sqlite3.Row) -> dict[str, object]:
         return {
-            "appid": order["appid"], "mchid": order["mchid"], "device_id": order["device_id"] or "",
-            "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
-            "openid": order["openid"] or "", "trade_type": order["trade_type"],
-            "bank_type": order["bank_type"] or "OTHERS", "description": order["description"],
+            "appid": order["appid"],
+            "mchid": order["mchid"],
+            "device_id": order["device_id"] or "",
+            "transaction_id": order["transaction_id"],
+            "out_trade_no": order["out_trade_no"],
+            "openid": order["openid"] or "",
+            "trade_type": order["trade_type"],
+            "bank_type": order["bank_type"] or "OTHERS",
+            "description": order["description"],
             "attach": order["attach"] or "",
         }
 
     for order in orders:
         if start <= order["success_time"] < end:
-            rows.append(BillRow(
-                kind="payment", time=order["success_time"], trade_state="SUCCESS", settled_fen=order["total"],
-                refund_id="0", out_refund_no="0", refund_fen=0, refund_type="", refund_status="",
-                refund_requested=None, refund_succeeded=None, fee_fen=fee_fen(order["total"]),
-                order_fen=order["total"], requested_refund_fen=0, **base(order),  # type: ignore[arg-type]
-            ))
+            rows.append(
+                BillRow(
+                    kind="payment",
+                    time=order["success_time"],
+                    trade_state="SUCCESS",
+                    settled_fen=order["total"],
+                    refund_id="0",
+                    out_refund_no="0",
+                    refund_fen=0,
+                    refund_type="",
+                    refund_status="",
+                    refund_requested=None,
+                    refund_succeeded=None,
+                    fee_fen=fee_fen(order["total"]),
+                    order_fen=order["total"],
+                    requested_refund_fen=0,
+                    **base(order),  # type: ignore[arg-type]
+                )
+            )
         if order["reversal_id"] and order["reversed_at"] is not None and start <= order["reversed_at"] < end:
-            rows.append(BillRow(
-                kind="reversal", time=order["reversed_at"], trade_state="REVOKED", settled_fen=0,
-                refund_id=order["reversal_id"], out_refund_no=order["out_trade_no"], refund_fen=order["total"],
-                refund_type="ORIGINAL", refund_status="SUCCESS", refund_requested=order["reversed_at"],
-                refund_succeeded=order["reversed_at"], fee_fen=-fee_fen(order["total"]), order_fen=0,
-                requested_refund_fen=order["total"], **base(order),  # type: ignore[arg-type]
-            ))
-    refunds = store.query(
-        "SELECT * FROM wechat_refunds WHERE create_time >= ? AND create_time < ?", (start, end)
-    )
+            rows.append(
+                BillRow(
+                    kind="reversal",
+                    time=order["reversed_at"],
+                    trade_state="REVOKED",
+                    settled_fen=0,
+                    refund_id=order["reversal_id"],
+                    out_refund_no=order["out_trade_no"],
+                    refund_fen=order["total"],
+                    refund_type="ORIGINAL",
+                    refund_status="SUCCESS",
+                    refund_requested=order["reversed_at"],
+                    refund_succeeded=order["reversed_at"],
+                    fee_fen=-fee_fen(order["total"]),
+                    order_fen=0,
+                    requested_refund_fen=order["total"],
+                    **base(order),  # type: ignore[arg-type]
+                )
+            )
+    refunds = store.query("SELECT * FROM wechat_refunds WHERE create_time >= ? AND create_time < ?", (start, end))
     for refund in refunds:
         refunded = by_no.get(refund["out_trade_no"])
         if refunded is None:
             continue
-        rows.append(BillRow(
-            kind="refund", time=refund["create_time"], trade_state="REFUND", settled_fen=0,
-            refund_id=refund["refund_id"], out_refund_no=refund["out_refund_no"], refund_fen=refund["refund"],
-            refund_type="ORIGINAL", refund_status=refund["status"], refund_requested=refund["create_time"],
-            refund_succeeded=refund["success_time"], fee_fen=-fee_fen(refund["refund"]), order_fen=0,
-            requested_refund_fen=refund["refund"], **base(refunded),  # type: ignore[arg-type]
-        ))
+        rows.append(
+            BillRow(
+                kind="refund",
+                time=refund["create_time"],
+                trade_state="REFUND",
+                settled_fen=0,
+                refund_id=refund["refund_id"],
+                out_refund_no=refund["out_refund_no"],
+                refund_fen=refund["refund"],
+                refund_type="ORIGINAL",
+                refund_status=refund["status"],
+                refund_requested=refund["create_time"],
+                refund_succeeded=refund["success_time"],
+                fee_fen=-fee_fen(refund["refund"]),
+                order_fen=0,
+                requested_refund_fen=refund["refund"],
+                **base(refunded),  # type: ignore[arg-type]
+            )
+        )
     rows.sort(key=lambda r: (r.time, r.out_trade_no, r.kind))
     return rows
 
 
 def _fields(row: BillRow, bill_type: str) -> list[str]:
     head = [
-        china_datetime_text(row.time), row.appid, row.mchid, "0", row.device_id, row.transaction_id,
-        row.out_trade_no, row.openid, row.trade_type, row.trade_state, row.bank_type, "CNY",
-        yuan(row.settled_fen), "0.00",
+        china_datetime_text(row.time),
+        row.appid,
+        row.mchid,
+        "0",
+        row.device_id,
+        row.transaction_id,
+        row.out_trade_no,
+        row.openid,
+        row.trade_type,
+        row.trade_state,
+        row.bank_type,
+        "CNY",
+        fen_to_yuan(row.settled_fen),
+        "0.00",
     ]
     if bill_type == "SUCCESS":
-        return [*head, row.description, row.attach, yuan5(row.fee_fen), FEE_RATE, yuan(row.order_fen), ""]
-    refund_part = [row.refund_id, row.out_refund_no, yuan(row.refund_fen), "0.00", row.refund_type,
-                   row.refund_status]
+        return [*head, row.description, row.attach, yuan5(row.fee_fen), FEE_RATE, fen_to_yuan(row.order_fen), ""]
+    refund_part = [
+        row.refund_id,
+        row.out_refund_no,
+        fen_to_yuan(row.refund_fen),
+        "0.00",
+        row.refund_type,
+        row.refund_status,
+    ]
     if bill_type == "REFUND":
         times = [
             china_datetime_text(row.refund_requested) if row.refund_requested is not None else "",
             china_datetime_text(row.refund_succeeded) if row.refund_succeeded is not None else "",
         ]
         refund_part = times + refund_part
-    return [*head, *refund_part, row.description, row.attach, yuan5(row.fee_fen), FEE_RATE, yuan(row.order_fen),
-            yuan(row.requested_refund_fen), ""]
+    return [
+        *head,
+        *refund_part,
+        row.description,
+        row.attach,
+        yuan5(row.fee_fen),
+        FEE_RATE,
+        fen_to_yuan(row.order_fen),
+        fen_to_yuan(row.requested_refund_fen),
+        "",
+    ]
 
 
 def _csv_value(text: str) -> str:
@@ -189,11 +249,19 @@ def render_bill(rows: list[BillRow], bill_type: str) -> bytes:
     fees = sum(r.fee_fen for r in selected)
     ordered = sum(r.order_fen for r in selected)
     if bill_type == "SUCCESS":
-        summary = [str(count), yuan(settled), yuan5(fees), yuan(ordered)]
+        summary = [str(count), fen_to_yuan(settled), yuan5(fees), fen_to_yuan(ordered)]
     else:
         refunded = sum(r.refund_fen for r in selected)
         requested = sum(r.requested_refund_fen for r in selected)
-        summary = [str(count), yuan(settled), yuan(refunded), "0.00", yuan5(fees), yuan(ordered), yuan(requested)]
+        summary = [
+            str(count),
+            fen_to_yuan(settled),
+            fen_to_yuan(refunded),
+            "0.00",
+            yuan5(fees),
+            fen_to_yuan(ordered),
+            fen_to_yuan(requested),
+        ]
     lines.append(summary_header)
     lines.append(",".join("`" + f for f in summary))
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")

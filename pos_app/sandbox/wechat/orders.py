@@ -163,8 +163,9 @@ def new_openid() -> str:
 # ---- request validation ---------------------------------------------------------------------------
 
 
-def _text(data: dict[str, Any], name: str, *, max_len: int | None = None, required: bool = True,
-          where: str = "") -> str | None:
+def _text(
+    data: dict[str, Any], name: str, *, max_len: int | None = None, required: bool = True, where: str = ""
+) -> str | None:
     value = data.get(name)
     field = f"{where}{name}"
     if value is None:
@@ -312,8 +313,16 @@ def refund_view(row: sqlite3.Row) -> dict[str, Any]:
 # ---- notifications --------------------------------------------------------------------------------
 
 
-def _enqueue_event(ctx: SandboxContext, *, url: str, event_type: str, summary: str, original_type: str,
-                   plaintext: dict[str, Any], out_trade_no: str) -> None:
+def _enqueue_event(
+    ctx: SandboxContext,
+    *,
+    url: str,
+    event_type: str,
+    summary: str,
+    original_type: str,
+    plaintext: dict[str, Any],
+    out_trade_no: str,
+) -> None:
     now = ctx.now("wechat")
     nonce = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
     envelope = {
@@ -334,16 +343,23 @@ def _enqueue_event(ctx: SandboxContext, *, url: str, event_type: str, summary: s
     if ctx.settings.sandbox.signtest_probes:
         sent = ctx.store.query_one("SELECT COUNT(*) AS n FROM notifications WHERE gateway = 'wechat'")
         if sent is not None and sent["n"] % 5 == 0:
-            ctx.notifier.enqueue(gateway="wechat", url=url, body=body, event=event_type,
-                                 out_trade_no=out_trade_no, probe=True)
+            ctx.notifier.enqueue(
+                gateway="wechat", url=url, body=body, event=event_type, out_trade_no=out_trade_no, probe=True
+            )
     ctx.notifier.enqueue(gateway="wechat", url=url, body=body, event=event_type, out_trade_no=out_trade_no)
 
 
 def _notify_paid(ctx: SandboxContext, row: sqlite3.Row) -> None:
     if row["trade_type"] == "NATIVE" and row["notify_url"]:
-        _enqueue_event(ctx, url=row["notify_url"], event_type="TRANSACTION.SUCCESS", summary="支付成功",
-                       original_type="transaction", plaintext=transaction_view(row),
-                       out_trade_no=row["out_trade_no"])
+        _enqueue_event(
+            ctx,
+            url=row["notify_url"],
+            event_type="TRANSACTION.SUCCESS",
+            summary="支付成功",
+            original_type="transaction",
+            plaintext=transaction_view(row),
+            out_trade_no=row["out_trade_no"],
+        )
 
 
 def _notify_refund(ctx: SandboxContext, refund: sqlite3.Row) -> None:
@@ -358,11 +374,22 @@ def _notify_refund(ctx: SandboxContext, refund: sqlite3.Row) -> None:
         "refund_status": refund["status"],
         "success_time": rfc3339_china(refund["success_time"]),
         "user_received_account": "支付用户零钱",
-        "amount": {"total": refund["total"], "refund": refund["refund"], "payer_total": refund["total"],
-                   "payer_refund": refund["refund"]},
+        "amount": {
+            "total": refund["total"],
+            "refund": refund["refund"],
+            "payer_total": refund["total"],
+            "payer_refund": refund["refund"],
+        },
     }
-    _enqueue_event(ctx, url=refund["notify_url"], event_type=f"REFUND.{refund['status']}", summary="退款成功",
-                   original_type="refund", plaintext=plaintext, out_trade_no=refund["out_trade_no"])
+    _enqueue_event(
+        ctx,
+        url=refund["notify_url"],
+        event_type=f"REFUND.{refund['status']}",
+        summary="退款成功",
+        original_type="refund",
+        plaintext=plaintext,
+        out_trade_no=refund["out_trade_no"],
+    )
 
 
 # ---- state changes that come due with time --------------------------------------------------------
@@ -375,8 +402,9 @@ def _order(conn: sqlite3.Connection, out_trade_no: str) -> sqlite3.Row | None:
     return row
 
 
-def _mark_paid(ctx: SandboxContext, conn: sqlite3.Connection, out_trade_no: str, *, when: float,
-               openid: str) -> sqlite3.Row:
+def _mark_paid(
+    ctx: SandboxContext, conn: sqlite3.Connection, out_trade_no: str, *, when: float, openid: str
+) -> sqlite3.Row:
     conn.execute(
         "UPDATE wechat_orders SET trade_state = 'SUCCESS', trade_state_desc = '', transaction_id = ?,"
         " openid = ?, bank_type = ?, success_time = ?, pay_at = NULL, ready_at = NULL WHERE out_trade_no = ?",
@@ -430,14 +458,16 @@ def _settle_refund(ctx: SandboxContext, conn: sqlite3.Connection, refund: sqlite
         "UPDATE wechat_refunds SET status = 'SUCCESS', success_time = settle_at WHERE out_refund_no = ?",
         (refund["out_refund_no"],),
     )
-    settled = conn.execute("SELECT * FROM wechat_refunds WHERE out_refund_no = ?",
-                           (refund["out_refund_no"],)).fetchone()
+    settled = conn.execute(
+        "SELECT * FROM wechat_refunds WHERE out_refund_no = ?", (refund["out_refund_no"],)
+    ).fetchone()
     _notify_refund(ctx, settled)
     return settled  # type: ignore[no-any-return]
 
 
-def load_order(ctx: SandboxContext, *, out_trade_no: str | None = None,
-               transaction_id: str | None = None) -> sqlite3.Row:
+def load_order(
+    ctx: SandboxContext, *, out_trade_no: str | None = None, transaction_id: str | None = None
+) -> sqlite3.Row:
     """The order (after applying what is due), or 404 ORDER_NOT_EXIST."""
     now = ctx.now("wechat")
     with ctx.store.transaction() as conn:
@@ -464,8 +494,14 @@ def _common_order_fields(ctx: SandboxContext, data: dict[str, Any], auth_mchid: 
     currency = _currency(amount)
     scene = _obj(data, "scene_info", required=False) or {}
     device_id = scene.get("device_id") if isinstance(scene.get("device_id"), str) else None
-    return {"description": description, "out_trade_no": out_trade_no, "attach": attach, "total": total,
-            "currency": currency, "device_id": device_id}
+    return {
+        "description": description,
+        "out_trade_no": out_trade_no,
+        "attach": attach,
+        "total": total,
+        "currency": currency,
+        "device_id": device_id,
+    }
 
 
 def _existing(conn: sqlite3.Connection, out_trade_no: str, print_: str) -> sqlite3.Row | None:
@@ -523,8 +559,22 @@ def _create_prepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, t
             "INSERT INTO wechat_orders (out_trade_no, mchid, appid, trade_type, trade_state, description, attach,"
             " notify_url, total, currency, fingerprint, code_token, device_id, created_at, time_expire)"
             " VALUES (?, ?, ?, ?, 'NOTPAY', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (fields["out_trade_no"], auth_mchid, data["appid"], trade_type, fields["description"], fields["attach"],
-             notify_url, fields["total"], fields["currency"], print_, token, fields["device_id"], now, time_expire),
+            (
+                fields["out_trade_no"],
+                auth_mchid,
+                data["appid"],
+                trade_type,
+                fields["description"],
+                fields["attach"],
+                notify_url,
+                fields["total"],
+                fields["currency"],
+                print_,
+                token,
+                fields["device_id"],
+                now,
+                time_expire,
+            ),
         )
     return token
 
@@ -558,8 +608,19 @@ def create_codepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) -
             "INSERT INTO wechat_orders (out_trade_no, mchid, appid, trade_type, trade_state, description, attach,"
             " total, currency, fingerprint, device_id, created_at, pending_openid)"
             " VALUES (?, ?, ?, 'MICROPAY', 'USERPAYING', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (otn, auth_mchid, data["appid"], fields["description"], fields["attach"], fields["total"],
-             fields["currency"], print_, fields["device_id"], now, scenario.buyer_id),
+            (
+                otn,
+                auth_mchid,
+                data["appid"],
+                fields["description"],
+                fields["attach"],
+                fields["total"],
+                fields["currency"],
+                print_,
+                fields["device_id"],
+                now,
+                scenario.buyer_id,
+            ),
         )
         if scenario.balance_fen is not None and scenario.balance_fen < fields["total"]:
             conn.execute(
@@ -603,8 +664,9 @@ def close_order(ctx: SandboxContext, out_trade_no: str, data: dict[str, Any], au
     row = load_order(ctx, out_trade_no=out_trade_no)
     with ctx.store.transaction() as conn:
         if row["trade_type"] == "MICROPAY":
-            raise WechatApiError(400, "INVALID_REQUEST", "付款码订单不支持关单，请调用撤销接口",
-                                 rid_code=RID_CODEPAY_CLOSE)
+            raise WechatApiError(
+                400, "INVALID_REQUEST", "付款码订单不支持关单，请调用撤销接口", rid_code=RID_CODEPAY_CLOSE
+            )
         if row["trade_state"] in ("SUCCESS", "REFUND"):
             raise WechatApiError(400, "ORDERPAID", "订单已支付，不能关闭")
         if row["trade_state"] == "NOTPAY":
@@ -701,11 +763,23 @@ def create_refund(ctx: SandboxContext, data: dict[str, Any]) -> dict[str, Any]:
             "INSERT INTO wechat_refunds (out_refund_no, refund_id, out_trade_no, transaction_id, refund, total,"
             " currency, reason, notify_url, funds_account, status, create_time, settle_at, fingerprint)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PROCESSING', ?, ?, ?)",
-            (out_refund_no, new_refund_id(), order["out_trade_no"], order["transaction_id"], refund, total,
-             currency, data.get("reason"), notify_url, funds_account, now, now + REFUND_SETTLE_S, print_),
+            (
+                out_refund_no,
+                new_refund_id(),
+                order["out_trade_no"],
+                order["transaction_id"],
+                refund,
+                total,
+                currency,
+                data.get("reason"),
+                notify_url,
+                funds_account,
+                now,
+                now + REFUND_SETTLE_S,
+                print_,
+            ),
         )
-        conn.execute("UPDATE wechat_orders SET trade_state = 'REFUND' WHERE out_trade_no = ?",
-                     (order["out_trade_no"],))
+        conn.execute("UPDATE wechat_orders SET trade_state = 'REFUND' WHERE out_trade_no = ?", (order["out_trade_no"],))
         row = conn.execute("SELECT * FROM wechat_refunds WHERE out_refund_no = ?", (out_refund_no,)).fetchone()
     return refund_view(row)
 
@@ -726,7 +800,7 @@ def load_refund(ctx: SandboxContext, out_refund_no: str) -> sqlite3.Row:
 
 def pay_native_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutcome:
     """Wallet handler for ``weixin://wxpay/bizpayurl?pr=…``."""
-    token = qr[len(CODE_URL_PREFIX):]
+    token = qr[len(CODE_URL_PREFIX) :]
     with ctx.store.transaction() as conn:
         row = conn.execute(
             "SELECT * FROM wechat_orders WHERE code_token = ? AND trade_type = 'NATIVE'", (token,)
@@ -737,8 +811,9 @@ def pay_native_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutco
         row = _settle_order(ctx, conn, row, request.now)
 
         def outcome(ok: bool, message: str, state: str | None = None) -> PayOutcome:
-            return PayOutcome(ok=ok, gateway="wechat", out_trade_no=otn, state=state or row["trade_state"],
-                              message=message)
+            return PayOutcome(
+                ok=ok, gateway="wechat", out_trade_no=otn, state=state or row["trade_state"], message=message
+            )
 
         if row["trade_state"] in ("SUCCESS", "REFUND"):
             return outcome(False, "该订单已支付 (already paid)")
@@ -751,8 +826,10 @@ def pay_native_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutco
         if row["pay_at"] is not None:
             return outcome(True, "已在支付中 (payment already on its way)")
         if request.pay_at > request.now:
-            conn.execute("UPDATE wechat_orders SET pay_at = ?, pending_openid = ? WHERE out_trade_no = ?",
-                         (request.pay_at, new_openid(), otn))
+            conn.execute(
+                "UPDATE wechat_orders SET pay_at = ?, pending_openid = ? WHERE out_trade_no = ?",
+                (request.pay_at, new_openid(), otn),
+            )
             return outcome(True, f"将在 {request.pay_at - request.now:g} 秒后支付 (paying shortly)")
         paid = _mark_paid(ctx, conn, otn, when=request.now, openid=new_openid())
         return outcome(True, "支付成功 (paid)", paid["trade_state"])
@@ -767,7 +844,12 @@ def open_native_qrs(ctx: SandboxContext) -> list[OpenQr]:
         (now, now - CODE_URL_TTL_S),
     )
     return [
-        OpenQr(gateway="wechat", qr=CODE_URL_PREFIX + r["code_token"], out_trade_no=r["out_trade_no"],
-               amount_fen=r["total"], description=r["description"])
+        OpenQr(
+            gateway="wechat",
+            qr=CODE_URL_PREFIX + r["code_token"],
+            out_trade_no=r["out_trade_no"],
+            amount_fen=r["total"],
+            description=r["description"],
+        )
         for r in rows
     ]

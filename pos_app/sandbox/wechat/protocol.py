@@ -209,8 +209,9 @@ def signing_key(ctx: SandboxContext, request_serial: str | None = None) -> tuple
     return cert.serial_no, cert.private_key
 
 
-def signed_headers(ctx: SandboxContext, body: bytes, *, request_serial: str | None = None,
-                   rid_code: int = RID_OK) -> dict[str, str]:
+def signed_headers(
+    ctx: SandboxContext, body: bytes, *, request_serial: str | None = None, rid_code: int = RID_OK
+) -> dict[str, str]:
     serial, key = signing_key(ctx, request_serial)
     timestamp = str(int(ctx.now("wechat")))
     nonce = new_nonce()
@@ -229,8 +230,9 @@ def dump_json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def json_response(ctx: SandboxContext, status: int, data: Any | None, *, request_serial: str | None = None,
-                  rid_code: int = RID_OK) -> Response:
+def json_response(
+    ctx: SandboxContext, status: int, data: Any | None, *, request_serial: str | None = None, rid_code: int = RID_OK
+) -> Response:
     """A signed answer (``data`` None: empty body, e.g. 204)."""
     body = b"" if data is None else dump_json(data)
     headers = signed_headers(ctx, body, request_serial=request_serial, rid_code=rid_code)

@@ -49,7 +49,12 @@ Action = Callable[[VerifiedRequest, dict[str, Any]], tuple[int, Any]]
 
 
 async def _serve(
-    ctx: SandboxContext, request: Request, operation: str, action: Action, *, out_trade_no: str | None = None,
+    ctx: SandboxContext,
+    request: Request,
+    operation: str,
+    action: Action,
+    *,
+    out_trade_no: str | None = None,
     signed: bool = True,
 ) -> Response:
     request_serial = request.headers.get("wechatpay-serial")
@@ -77,8 +82,7 @@ async def _serve(
 
 @router.post("/v3/pay/transactions/native")
 async def native_prepay(request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "native",
-                        lambda v, data: (200, orders.create_native(ctx, data, v.mchid)))
+    return await _serve(ctx, request, "native", lambda v, data: (200, orders.create_native(ctx, data, v.mchid)))
 
 
 @router.post("/v3/pay/transactions/jsapi")
@@ -96,8 +100,9 @@ def _mchid_query(request: Request, auth_mchid: str) -> None:
     if not mchid:
         raise param_error("mchid", "is required", location="query")
     if mchid != auth_mchid:
-        raise param_error("mchid", "does not match the merchant of the request signature", value=mchid,
-                          location="query")
+        raise param_error(
+            "mchid", "does not match the merchant of the request signature", value=mchid, location="query"
+        )
 
 
 @router.get("/v3/pay/transactions/out-trade-no/{out_trade_no}")
@@ -129,9 +134,13 @@ async def close(out_trade_no: str, request: Request, ctx: Ctx) -> Response:
 
 @router.post("/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse")
 async def reverse(out_trade_no: str, request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "reverse",
-                        lambda v, data: (200, orders.reverse_order(ctx, out_trade_no, data, v.mchid)),
-                        out_trade_no=out_trade_no)
+    return await _serve(
+        ctx,
+        request,
+        "reverse",
+        lambda v, data: (200, orders.reverse_order(ctx, out_trade_no, data, v.mchid)),
+        out_trade_no=out_trade_no,
+    )
 
 
 @router.post("/v3/refund/domestic/refunds")
@@ -141,8 +150,9 @@ async def refund(request: Request, ctx: Ctx) -> Response:
 
 @router.get("/v3/refund/domestic/refunds/{out_refund_no}")
 async def refund_query(out_refund_no: str, request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "refund_query",
-                        lambda v, data: (200, orders.refund_view(orders.load_refund(ctx, out_refund_no))))
+    return await _serve(
+        ctx, request, "refund_query", lambda v, data: (200, orders.refund_view(orders.load_refund(ctx, out_refund_no)))
+    )
 
 
 # ---- platform certificates ------------------------------------------------------------------------
@@ -152,17 +162,19 @@ def certificate_list(ctx: SandboxContext) -> dict[str, Any]:
     out = []
     for cert in ctx.keys.wechat.platform_certs:
         nonce = new_nonce(12)
-        out.append({
-            "serial_no": cert.serial_no,
-            "effective_time": rfc3339_china(cert.effective_at.timestamp()),
-            "expire_time": rfc3339_china(cert.expire_at.timestamp()),
-            "encrypt_certificate": {
-                "algorithm": "AEAD_AES_256_GCM",
-                "nonce": nonce,
-                "associated_data": "certificate",
-                "ciphertext": encrypt_resource(ctx.keys.wechat.apiv3_key, nonce, "certificate", cert.pem.encode()),
-            },
-        })
+        out.append(
+            {
+                "serial_no": cert.serial_no,
+                "effective_time": rfc3339_china(cert.effective_at.timestamp()),
+                "expire_time": rfc3339_china(cert.expire_at.timestamp()),
+                "encrypt_certificate": {
+                    "algorithm": "AEAD_AES_256_GCM",
+                    "nonce": nonce,
+                    "associated_data": "certificate",
+                    "ciphertext": encrypt_resource(ctx.keys.wechat.apiv3_key, nonce, "certificate", cert.pem.encode()),
+                },
+            }
+        )
     return {"data": out}
 
 
@@ -173,8 +185,7 @@ async def certificates(request: Request, ctx: Ctx) -> Response:
         if algorithm not in ("RSA", "SM2", "ALL"):
             raise param_error("algorithm_type", "must be RSA, SM2 or ALL", value=algorithm, location="query")
         if ctx.settings.sandbox.wechat_mode == "public_key" or not ctx.keys.wechat.platform_certs:
-            raise WechatApiError(500, "SYSTEM_ERROR",
-                                 "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥")
+            raise WechatApiError(500, "SYSTEM_ERROR", "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥")
         if algorithm == "SM2":
             return 200, {"data": []}
         return 200, certificate_list(ctx)
@@ -198,8 +209,9 @@ def _bill_date(ctx: SandboxContext, text: str | None) -> str:
     # The real gateway offers a day's bill from 09:00 the next day; the sandbox also serves today's
     # (so a demo can reconcile at once). Future days and days over 3 months old are refused.
     if day > today or day < today - timedelta(days=BILL_HISTORY_DAYS):
-        raise param_error("bill_date", "must be within the last 3 months and not in the future", value=text,
-                          location="query")
+        raise param_error(
+            "bill_date", "must be within the last 3 months and not in the future", value=text, location="query"
+        )
     return text
 
 
@@ -247,8 +259,7 @@ async def billdownload(request: Request, ctx: Ctx) -> Response:
         if row["gzip"]:
             content = gzip.compress(content, mtime=0)
         # The file stream is not signed (spec §5): no Wechatpay-* headers.
-        return 200, Response(content, media_type="application/octet-stream",
-                             headers={"Request-ID": request_id()})
+        return 200, Response(content, media_type="application/octet-stream", headers={"Request-ID": request_id()})
 
     return await _serve(ctx, request, "billdownload", action)
 

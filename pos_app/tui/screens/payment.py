@@ -6,8 +6,8 @@ import asyncio
 
 from textual import on
 
+from pos_app.api.schemas import PaymentView
 from pos_app.domain.states import SETTLED_STATES, PaymentState
-from pos_app.engine.schemas import PaymentView
 from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.till import Attempt

@@ -13,10 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Static
 
+from pos_app.api.schemas import PaymentView
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.schemas import PaymentView
 from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.tui.screens.payment import PaymentScreen
 from pos_app.tui.till import Attempt, SaleDraft

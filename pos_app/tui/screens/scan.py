@@ -13,11 +13,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Digits, Static
 
+from pos_app.api.schemas import PaymentView
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import RoutedCode, route_auth_code
 from pos_app.domain.states import PaymentState
-from pos_app.engine.schemas import PaymentView
 from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.tui.logic.wedge import WedgeClassifier
 from pos_app.tui.screens.payment import PaymentScreen

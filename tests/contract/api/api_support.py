@@ -21,8 +21,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings
-from pos_app.engine.client import EngineClient
 from pos_app.engine.store.terminals import TerminalRegistry
 from tests.link_proxy import free_port
 
@@ -108,5 +108,3 @@ async def serve_on_loopback(app: Any) -> AsyncIterator[tuple[str, uvicorn.Server
         server.force_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
-
-

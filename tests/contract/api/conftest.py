@@ -8,8 +8,8 @@ import httpx
 import pytest
 from api_support import STORE, TERMINAL, Stack, _LateTransport, make_sandbox_app, running
 
+from pos_app.api.client import EngineClient
 from pos_app.config import Settings
-from pos_app.engine.client import EngineClient
 from pos_app.engine.server import create_engine_app
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from api_support import ENGINE_URL, STORE, TERMINAL, Stack
 
+from pos_app.api import auth as terminal_auth
+from pos_app.api.client import EngineClient, TerminalNotAuthorised, TerminalSigner
 from pos_app.domain.errors import AuthorisationError
-from pos_app.engine import terminal_auth
-from pos_app.engine.client import EngineClient, TerminalNotAuthorised, TerminalSigner
 
 
 def _signed_headers(key: bytes, method: str, path: str, body: bytes, *, ts: int | None = None, nonce: str = ""):

@@ -9,10 +9,10 @@ import contextlib
 from api_support import STORE, TERMINAL, Stack, serve_on_loopback
 from test_api_payments import native, wait_for
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import PaymentEvent
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import PaymentEvent
 from tests.link_proxy import LinkProxy
 
 

@@ -22,8 +22,8 @@ import uvicorn
 from api_support import STORE, TERMINAL, free_port
 from hypothesis import HealthCheck, given, settings
 
+from pos_app.api import auth as terminal_auth
 from pos_app.config import Settings
-from pos_app.engine import terminal_auth
 from pos_app.engine.server import create_engine_app
 from pos_app.sandbox.app import create_app as create_sandbox_app
 

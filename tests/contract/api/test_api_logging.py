@@ -11,8 +11,8 @@ from pathlib import Path
 from api_support import Stack
 from test_api_payments import micropay
 
+from pos_app.api.client import EngineClient
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
 from pos_app.engine.logging_setup import configure_logging, mask_secrets
 
 

@@ -10,9 +10,9 @@ import httpx
 from api_support import ENGINE_URL, Stack
 from test_api_payments import native, wait_for
 
+from pos_app.api.client import EngineClient
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.client import EngineClient
 
 
 async def test_sandbox_notification_is_acknowledged_and_counted(stack: Stack, client: EngineClient) -> None:

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from api_support import ENGINE_URL, STORE, TERMINAL, Stack
 
+from pos_app.api.client import EngineClient, PaymentNotFound
+from pos_app.api.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView
 from pos_app.domain.errors import AuthCodeError, InputError
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.engine.client import EngineClient, PaymentNotFound
-from pos_app.engine.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView
 
 _seq = itertools.count(1)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from api_support import STORE, Stack
 
+from pos_app.api.client import EngineClient, SyncRejected
+from pos_app.api.schemas import JournalEvent
 from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
-from pos_app.engine.client import EngineClient, SyncRejected
-from pos_app.engine.schemas import JournalEvent
 
 GENESIS = GENESIS_HASH
 
@@ -124,8 +124,8 @@ async def test_terminals_have_separate_sequences(stack: Stack, client: EngineCli
 
 
 async def test_a_batch_over_1000_events_is_refused_as_input(stack: Stack, client: EngineClient) -> None:
+    from pos_app.api.schemas import SyncBatch
     from pos_app.domain.errors import InputError
-    from pos_app.engine.schemas import SyncBatch
 
     events = chain(1001)
     with pytest.raises(ValueError):

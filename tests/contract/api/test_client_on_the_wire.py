@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
+from pos_app.api.client import EngineClient
+from pos_app.api.schemas import CreatePayment
 from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel, PaymentMode
-from pos_app.engine.client import EngineClient
-from pos_app.engine.schemas import CreatePayment
 
 REQUEST = CreatePayment(
     out_trade_no="P2611230000S00001T00100000001",

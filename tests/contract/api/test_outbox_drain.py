@@ -9,8 +9,8 @@ import pytest
 from api_support import STORE, TERMINAL, Stack
 from sqlalchemy import Engine
 
+from pos_app.api.client import EngineClient
 from pos_app.domain.errors import EngineUnavailable
-from pos_app.engine.client import EngineClient
 from pos_app.journal.db import open_journal, session_scope
 from pos_app.journal.repo import record_cash_sale, unsent_count
 from pos_app.sync.outbox import ChainRefused, OutboxDrain, requeue_above

@@ -223,8 +223,8 @@ CHANNELS = [
 
 
 def micropay_req(auth_code: str, amount_fen: int = 1234, otn: str | None = None, **extra: Any) -> Any:
+    from pos_app.api.schemas import CreatePayment
     from pos_app.domain.routing import PaymentMode
-    from pos_app.engine.schemas import CreatePayment
 
     return CreatePayment(
         out_trade_no=otn or new_trade_no(),
@@ -238,8 +238,8 @@ def micropay_req(auth_code: str, amount_fen: int = 1234, otn: str | None = None,
 
 
 def native_req(channel: Channel, amount_fen: int = 2500, otn: str | None = None, **extra: Any) -> Any:
+    from pos_app.api.schemas import CreatePayment
     from pos_app.domain.routing import PaymentMode
-    from pos_app.engine.schemas import CreatePayment
 
     return CreatePayment(
         out_trade_no=otn or new_trade_no(),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pos_app.api.schemas import CancelPayment
 from pos_app.domain.errors import InputError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.schemas import CancelPayment
 from pos_app.engine.service import IdempotencyConflict
 
 from .conftest import (

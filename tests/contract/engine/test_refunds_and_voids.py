@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from pos_app.api.schemas import CancelPayment, CreateRefund
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.engine.schemas import CancelPayment, CreateRefund
 from pos_app.engine.service import (
     IdempotencyConflict,
     PaymentStateError,

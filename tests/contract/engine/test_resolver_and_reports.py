@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
+from pos_app.api.schemas import CreateRefund
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.schemas import CreateRefund
 
 from .conftest import (
     CHANNELS,

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from provider_contract_rig import Rig, notify_url
 
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.providers.base import DefiniteFailure, OrderNotFound, OutcomeUnknownError
-from pos_app.engine.providers.common import CST
 
 
 async def _native(rig: Rig, otn: str, fen: int = 1230) -> str:
@@ -167,7 +167,7 @@ async def test_refunds_partial_replayed_and_queried(rig: Rig) -> None:
 
 async def test_bill_download_is_a_zip_with_the_trade(rig: Rig) -> None:
     await _pay(rig, "S00001T001A0015", await rig.auth_code("alipay"))
-    day = rig.now().astimezone(CST).date()
+    day = rig.now().astimezone(CHINA_TZ).date()
     await rig.step(86400)
     data = await rig.alipay.download_bill(day)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -10,9 +10,9 @@ import pytest
 from provider_contract_rig import Rig, close_rig, make_settings, notify_url, open_rig
 
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.providers.base import DefiniteFailure, OrderNotFound, OutcomeUnknownError, TradeResult
-from pos_app.engine.providers.common import CST
 
 
 async def _native(rig: Rig, otn: str, fen: int = 1230) -> str:
@@ -180,7 +180,7 @@ async def test_refund_over_total_is_refused(rig: Rig) -> None:
 @pytest.mark.parametrize("compressed", [True, False])
 async def test_trade_bill(rig: Rig, compressed: bool) -> None:
     await _pay(rig, "S00001T001W0015", await rig.auth_code("wechat"))
-    day = rig.now().astimezone(CST).date()
+    day = rig.now().astimezone(CHINA_TZ).date()
     await rig.step(86400)
     data = await rig.wechat.download_bill(day, compressed=compressed)
     text = data.decode("utf-8")

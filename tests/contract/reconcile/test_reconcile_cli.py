@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.engine.providers import build_providers
-from pos_app.engine.reconcile.sources import CST
 from pos_app.engine.store import open_ledger
 from pos_app.sandbox.app import create_app
 
@@ -64,7 +64,7 @@ async def test_pos_reconcile_prints_the_day_and_exits_zero(engine_settings: Sett
         for provider in providers.values():
             await provider.aclose()
     assert result.state.value == "PAID"
-    day = datetime.now(CST).date().isoformat()
+    day = datetime.now(CHINA_TZ).date().isoformat()
 
     done = _pos(engine_settings, "--date", day, "--format", "json", "--no-upload")
 

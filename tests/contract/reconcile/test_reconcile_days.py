@@ -17,14 +17,14 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from pos_app.api.schemas import CreateRefund
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile import DownloadPolicy, UploadError, UploadPolicy, reconcile_day, upload_report
 from pos_app.engine.reconcile.download import archive_path
 from pos_app.engine.reconcile.runner import Paths, read_state, run_scheduler
-from pos_app.engine.reconcile.sources import CST
-from pos_app.engine.schemas import CreateRefund
 from pos_app.engine.store import repo
 from pos_app.engine.store.terminals import IncomingEvent, TerminalRegistry
 from pos_app.journal.events import GENESIS_HASH, event_hash
@@ -38,8 +38,8 @@ async def day_rig(engine_settings: Settings) -> AsyncIterator[Rig]:
     r = make_rig(engine_settings)
     # Noon, Beijing time, yesterday: the day's trading happens well inside one bill day, and the
     # reconciliation runs the next morning (Alipay offers a day's bill once the day is over).
-    yesterday = datetime.now(CST).date() - timedelta(days=1)
-    r.time.t = datetime.combine(yesterday, time(12, 0), CST).timestamp()
+    yesterday = datetime.now(CHINA_TZ).date() - timedelta(days=1)
+    r.time.t = datetime.combine(yesterday, time(12, 0), CHINA_TZ).timestamp()
     yield r
     await r.service.aclose()
     await r.sandbox.aclose()
@@ -49,12 +49,12 @@ async def day_rig(engine_settings: Settings) -> AsyncIterator[Rig]:
 
 
 def _today(rig: Rig) -> date:
-    return rig.time().astimezone(CST).date()
+    return rig.time().astimezone(CHINA_TZ).date()
 
 
 async def _next_morning(rig: Rig, day: date) -> None:
     """10:30 the next day, when the bills are ready."""
-    target = datetime.combine(day + timedelta(days=1), time(10, 30), CST).timestamp()
+    target = datetime.combine(day + timedelta(days=1), time(10, 30), CHINA_TZ).timestamp()
     if rig.time.t < target:
         await rig.step(target - rig.time.t)
 
@@ -258,7 +258,7 @@ async def test_every_injected_difference_is_classified_and_nothing_else(day_rig:
     for number in lost.values():
         view = await rig.service.find_payment(number)
         assert view.state is PaymentState.PAID and view.paid_at is not None
-        assert view.paid_at.astimezone(CST).date() == day
+        assert view.paid_at.astimezone(CHINA_TZ).date() == day
     assert len(report.open_items) == 4
 
     # Reconciling again: the settled payments now simply match; the open items stay.
@@ -359,7 +359,7 @@ async def test_scheduler_runs_yesterday_after_ten_and_stops(day_rig: Rig) -> Non
     rig = day_rig
     calls: list[date] = []
     stop = asyncio.Event()
-    now = datetime.combine(_today(rig), time(10, 30), CST)
+    now = datetime.combine(_today(rig), time(10, 30), CHINA_TZ)
 
     async def fake_reconcile(settings: Settings, day: date) -> Any:
         calls.append(day)

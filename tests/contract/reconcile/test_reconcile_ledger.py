@@ -19,12 +19,12 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from pos_app.domain.china_time import CHINA_TZ, china_day
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile import match_channel, parse_wechat_bill_bytes
 from pos_app.engine.reconcile.errors import BillFormatError
 from pos_app.engine.reconcile.sources import (
-    CST,
     LedgerDay,
     apply_settlements,
     count_due,
@@ -42,7 +42,7 @@ DAY = date(2026, 11, 21)
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CHINA_TZ).astimezone(UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -74,7 +74,7 @@ def _payment(
     return Payment(
         out_trade_no=otn, terminal_id="T001", store_id="S00001", channel=channel, mode="micropay",
         amount_fen=amount, subject="Tea", operator="alice", state=state,
-        business_day=created.astimezone(CST).date().isoformat(), created_at=created, updated_at=created, paid_at=paid,
+        business_day=china_day(created).isoformat(), created_at=created, updated_at=created, paid_at=paid,
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import shutil
 import string
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from pos_app.config import Settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.sandbox.app import create_app
 from pos_app.sandbox.clock import ManualClock
 from pos_app.sandbox.context import SandboxContext
 from pos_app.sandbox.demo import DemoProfile, init_demo_profile
 
-CST = timezone(timedelta(hours=8))
-START = datetime(2026, 11, 20, 10, 0, 0, tzinfo=CST)
+START = datetime(2026, 11, 20, 10, 0, 0, tzinfo=CHINA_TZ)
 NOTIFY_URL = "http://merchant.test/notify/wechat"
 BASE_URL = "https://api.mch.weixin.qq.com"
 UA = "pos-app-tests/1.0 (linux)"
@@ -55,8 +55,18 @@ def sign_message(key: rsa.RSAPrivateKey, message: bytes) -> str:
 
 def request_message(method: str, target: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     """Spec §1: five lines, each ending in \\n, the body as sent."""
-    return method.encode() + b"\n" + target.encode() + b"\n" + timestamp.encode() + b"\n" + nonce.encode() + b"\n" \
-        + body + b"\n"
+    return (
+        method.encode()
+        + b"\n"
+        + target.encode()
+        + b"\n"
+        + timestamp.encode()
+        + b"\n"
+        + nonce.encode()
+        + b"\n"
+        + body
+        + b"\n"
+    )
 
 
 def authorization(*, mchid: str, serial: str, nonce: str, timestamp: str, signature: str) -> str:
@@ -105,8 +115,12 @@ def merchant_of(settings: Settings) -> Merchant:
     pub = serialization.load_pem_public_key(settings.path(wc.platform_public_key).read_bytes())
     assert isinstance(pub, rsa.RSAPublicKey)
     return Merchant(
-        mchid=wc.mchid, appid=wc.appid, serial=wc.merchant_serial_no, key=key,
-        apiv3=settings.path(wc.apiv3_key_file).read_bytes().strip(), pay_public=pub,
+        mchid=wc.mchid,
+        appid=wc.appid,
+        serial=wc.merchant_serial_no,
+        key=key,
+        apiv3=settings.path(wc.apiv3_key_file).read_bytes().strip(),
+        pay_public=pub,
         pub_key_id=wc.platform_public_key_id,
     )
 
@@ -142,8 +156,9 @@ class Receiver:
 class WechatClient:
     """Hand-built, hand-signed WeChat Pay v3 requests."""
 
-    def __init__(self, http: httpx.AsyncClient, merchant: Merchant, clock: ManualClock | Any,
-                 base_url: str = BASE_URL) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, merchant: Merchant, clock: ManualClock | Any, base_url: str = BASE_URL
+    ) -> None:
         self.base_url = base_url
         self.http = http
         self.merchant = merchant
@@ -164,8 +179,10 @@ class WechatClient:
         sign_target: str | None = None,
         sign_body: bytes | None = None,
     ) -> httpx.Response:
-        raw = body if isinstance(body, bytes) else (
-            b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = (
+            body
+            if isinstance(body, bytes)
+            else (b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
         )
         ts = timestamp or str(int(self.clock.now()))
         nc = nonce or nonce32()
@@ -176,8 +193,13 @@ class WechatClient:
         all_headers: dict[str, str | None] = {
             "Accept": "application/json",
             "User-Agent": UA,
-            "Authorization": authorization(mchid=mchid or self.merchant.mchid, serial=serial or self.merchant.serial,
-                                           nonce=nc, timestamp=ts, signature=signature),
+            "Authorization": authorization(
+                mchid=mchid or self.merchant.mchid,
+                serial=serial or self.merchant.serial,
+                nonce=nc,
+                timestamp=ts,
+                signature=signature,
+            ),
         }
         if raw:
             all_headers["Content-Type"] = "application/json"
@@ -192,17 +214,27 @@ class WechatClient:
 
     def order(self, out_trade_no: str, total: int, **extra: Any) -> dict[str, Any]:
         return {
-            "appid": self.merchant.appid, "mchid": self.merchant.mchid, "description": "Demo Store - 2 items",
-            "out_trade_no": out_trade_no, "amount": {"total": total, "currency": "CNY"}, **extra,
+            "appid": self.merchant.appid,
+            "mchid": self.merchant.mchid,
+            "description": "Demo Store - 2 items",
+            "out_trade_no": out_trade_no,
+            "amount": {"total": total, "currency": "CNY"},
+            **extra,
         }
 
     async def native(self, out_trade_no: str, total: int, **extra: Any) -> httpx.Response:
-        return await self.request("POST", "/v3/pay/transactions/native",
-                                  self.order(out_trade_no, total, notify_url=NOTIFY_URL, **extra))
+        return await self.request(
+            "POST", "/v3/pay/transactions/native", self.order(out_trade_no, total, notify_url=NOTIFY_URL, **extra)
+        )
 
     async def codepay(self, out_trade_no: str, total: int, auth_code: str, **extra: Any) -> httpx.Response:
-        body = self.order(out_trade_no, total, payer={"auth_code": auth_code},
-                          scene_info={"device_id": "T001", "store_info": {"out_id": "S00001"}}, **extra)
+        body = self.order(
+            out_trade_no,
+            total,
+            payer={"auth_code": auth_code},
+            scene_info={"device_id": "T001", "store_info": {"out_id": "S00001"}},
+            **extra,
+        )
         return await self.request("POST", "/v3/pay/transactions/codepay", body)
 
     async def query(self, out_trade_no: str) -> httpx.Response:
@@ -210,17 +242,26 @@ class WechatClient:
         return await self.request("GET", target)
 
     async def close(self, out_trade_no: str) -> httpx.Response:
-        return await self.request("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
-                                  {"mchid": self.merchant.mchid})
+        return await self.request(
+            "POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.merchant.mchid}
+        )
 
     async def reverse(self, out_trade_no: str) -> httpx.Response:
-        return await self.request("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse",
-                                  {"appid": self.merchant.appid, "mchid": self.merchant.mchid})
+        return await self.request(
+            "POST",
+            f"/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse",
+            {"appid": self.merchant.appid, "mchid": self.merchant.mchid},
+        )
 
-    async def refund(self, out_trade_no: str, out_refund_no: str, refund: int, total: int,
-                     **extra: Any) -> httpx.Response:
-        body = {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
-                "amount": {"refund": refund, "total": total, "currency": "CNY"}, **extra}
+    async def refund(
+        self, out_trade_no: str, out_refund_no: str, refund: int, total: int, **extra: Any
+    ) -> httpx.Response:
+        body = {
+            "out_trade_no": out_trade_no,
+            "out_refund_no": out_refund_no,
+            "amount": {"refund": refund, "total": total, "currency": "CNY"},
+            **extra,
+        }
         return await self.request("POST", "/v3/refund/domestic/refunds", body)
 
 
@@ -296,8 +337,15 @@ async def make_sandbox(
         app = create_app(settings, clock=clock, notify_transport=httpx.ASGITransport(receiver.app()))
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE_URL)
         merchant = merchant_of(settings)
-        box = Sandbox(app=app, ctx=app.state.ctx, clock=clock, http=http,
-                      wechat=WechatClient(http, merchant, clock), receiver=receiver, merchant=merchant)
+        box = Sandbox(
+            app=app,
+            ctx=app.state.ctx,
+            clock=clock,
+            http=http,
+            wechat=WechatClient(http, merchant, clock),
+            receiver=receiver,
+            merchant=merchant,
+        )
         made.append(box)
         return box
 

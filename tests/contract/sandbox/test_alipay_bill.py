@@ -15,7 +15,7 @@ import shutil
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -26,13 +26,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pos_app.config import load_settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.sandbox.app import create_app
 from pos_app.sandbox.clock import ManualClock
 from pos_app.sandbox.context import SandboxContext
 from pos_app.sandbox.demo import init_demo_profile
 
-CST = timezone(timedelta(hours=8))
-DAY = datetime(2026, 11, 20, 9, 30, 0, tzinfo=CST)
+DAY = datetime(2026, 11, 20, 9, 30, 0, tzinfo=CHINA_TZ)
 DETAIL_HEADER = (
     "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,"
     "订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,"
@@ -60,7 +60,7 @@ class Client:
     app_id: str
 
     async def raw(self, method: str, biz: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        now = datetime.fromtimestamp(self.clock.now(), CST)
+        now = datetime.fromtimestamp(self.clock.now(), CHINA_TZ)
         params = {
             "app_id": self.app_id,
             "method": method,

@@ -14,7 +14,7 @@ import time
 import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -29,14 +29,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
 from pos_app.config import Settings, load_settings
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.sandbox.app import create_app
 from pos_app.sandbox.clock import ManualClock
 from pos_app.sandbox.context import SandboxContext
 from pos_app.sandbox.demo import init_demo_profile
 
 SHARED = Path(__file__).resolve().parents[4] / "shared"
-CST = timezone(timedelta(hours=8))
-START = datetime(2026, 11, 20, 10, 0, 0, tzinfo=CST)
+START = datetime(2026, 11, 20, 10, 0, 0, tzinfo=CHINA_TZ)
 NOTIFY_URL = "http://merchant.test/notify/alipay"
 
 
@@ -153,7 +153,7 @@ class Gateway:
     receiver: Receiver
 
     def common(self, method: str, charset: str = "utf-8") -> dict[str, str]:
-        now = datetime.fromtimestamp(self.clock.now(), CST)
+        now = datetime.fromtimestamp(self.clock.now(), CHINA_TZ)
         return {
             "app_id": self.app_id,
             "method": method,

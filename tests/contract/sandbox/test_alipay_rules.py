@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.sandbox.alipay import rules
-from pos_app.sandbox.alipay.model import CST, Kind, Pending, Status, Trade, parse_timeout, parse_yuan
+from pos_app.sandbox.alipay.model import Kind, Pending, Status, Trade, parse_timeout, parse_yuan
 from pos_app.sandbox.alipay.signing import envelope, notify_sign_content, request_sign_content, response_text
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=CST)
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=CHINA_TZ)
 
 
 def _waiting(pending: Pending, until: timedelta, expires: timedelta) -> Trade:

@@ -30,8 +30,12 @@ def test_demo_init_writes_a_profile(tmp_path: Path) -> None:
     assert f"POS_HOME={home.resolve()} pos sandbox serve" in result.output
     settings = load_settings(home / "pos.toml")
     assert settings.wechatpay.base_url == "http://" + settings.sandbox.listen
-    for secret in ("keys/wechat_merchant_key.pem", "keys/wechat_apiv3.key", "sandbox-keys/wechat_pay_private.pem",
-                   "sandbox-keys/alipay_gateway_private.pem"):
+    for secret in (
+        "keys/wechat_merchant_key.pem",
+        "keys/wechat_apiv3.key",
+        "sandbox-keys/wechat_pay_private.pem",
+        "sandbox-keys/alipay_gateway_private.pem",
+    ):
         assert stat.S_IMODE((home / secret).stat().st_mode) == 0o600, secret
     assert (home / "sandbox-keys" / "merchant.toml").exists()
 
@@ -51,8 +55,9 @@ def running(tmp_path: Path) -> Iterator[Path]:
     text = config.read_text("utf-8")
     old = load_settings(config).sandbox.listen
     config.write_text(text.replace(old, f"127.0.0.1:{port}"), "utf-8")
-    server = uvicorn.Server(uvicorn.Config(create_app(load_settings(config)), host="127.0.0.1", port=port,
-                                           log_level="critical"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(load_settings(config)), host="127.0.0.1", port=port, log_level="critical")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -79,8 +84,9 @@ def test_sandbox_commands_talk_to_the_running_sandbox(running: Path) -> None:
     alipay = runner.invoke(cli, ["sandbox", "authcode", "alipay", "--balance", "100", "--password", "3"], env=env)
     assert re.fullmatch(r"(2[5-9]|30)\d{14,22}", alipay.output.strip())
 
-    added = runner.invoke(cli, ["sandbox", "fault", "add", "latency", "--seconds", "0.01", "--gateway", "wechat"],
-                          env=env)
+    added = runner.invoke(
+        cli, ["sandbox", "fault", "add", "latency", "--seconds", "0.01", "--gateway", "wechat"], env=env
+    )
     assert added.exit_code == 0 and json.loads(added.output)["kind"] == "latency"
     listed = runner.invoke(cli, ["sandbox", "fault", "list"], env=env)
     assert [json.loads(line)["seconds"] for line in listed.output.splitlines()] == [0.01]

@@ -48,8 +48,9 @@ async def test_latency(sandbox: Sandbox) -> None:
     assert time.monotonic() - started < 0.3
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, "SYSTEM_ERROR"), (503, "SERVICE_UNAVAILABLE"),
-                                              (429, "RATELIMIT_EXCEEDED")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(500, "SYSTEM_ERROR"), (503, "SERVICE_UNAVAILABLE"), (429, "RATELIMIT_EXCEEDED")]
+)
 async def test_server_error_changes_nothing(sandbox: Sandbox, status: int, code: str) -> None:
     await add(sandbox, kind="server_error", status=status, operation="codepay", times=1)
     auth_code = await sandbox.authcode()

@@ -11,18 +11,20 @@ from tests.contract.sandbox.conftest import Sandbox
 
 async def test_uploads_are_stored_once_per_batch(sandbox: Sandbox) -> None:
     body = b'{"date":"2026-11-20","matched":3}'
-    first = await sandbox.http.post("/hq/uploads", content=body,
-                                    headers={"X-Batch-Id": "S00001-2026-11-20", "Content-Type": "application/json"})
+    first = await sandbox.http.post(
+        "/hq/uploads", content=body, headers={"X-Batch-Id": "S00001-2026-11-20", "Content-Type": "application/json"}
+    )
     assert first.status_code == 201 and first.json()["duplicate"] is False
-    again = await sandbox.http.post("/hq/uploads", content=b"changed",
-                                    headers={"X-Batch-Id": "S00001-2026-11-20"})
-    assert again.status_code == 200 and again.json() == {"batch_id": "S00001-2026-11-20", "duplicate": True,
-                                                         "id": first.json()["id"]}
+    again = await sandbox.http.post("/hq/uploads", content=b"changed", headers={"X-Batch-Id": "S00001-2026-11-20"})
+    assert again.status_code == 200 and again.json() == {
+        "batch_id": "S00001-2026-11-20",
+        "duplicate": True,
+        "id": first.json()["id"],
+    }
     other = await sandbox.http.post("/hq/uploads", content=b"x", headers={"Idempotency-Key": "S00001-2026-11-21"})
     assert other.status_code == 201
     listing = (await sandbox.http.get("/hq/uploads")).json()
-    assert [(u["batch_id"], u["size"]) for u in listing] == [("S00001-2026-11-20", len(body)),
-                                                            ("S00001-2026-11-21", 1)]
+    assert [(u["batch_id"], u["size"]) for u in listing] == [("S00001-2026-11-20", len(body)), ("S00001-2026-11-21", 1)]
     stored = await sandbox.http.get("/hq/uploads/S00001-2026-11-20")
     assert stored.content == body and stored.headers["content-type"].startswith("application/json")
     assert (await sandbox.http.get("/hq/uploads/none")).status_code == 404

@@ -19,8 +19,23 @@ T0 = 1_800_000_000.0
 
 def test_the_documented_schedules() -> None:
     minute, hour = 60, 3600
-    wechat = (15, 15, 30, 3 * minute, 10 * minute, 20 * minute, 30 * minute, 30 * minute, 30 * minute, hour,
-              3 * hour, 3 * hour, 3 * hour, 6 * hour, 6 * hour)
+    wechat = (
+        15,
+        15,
+        30,
+        3 * minute,
+        10 * minute,
+        20 * minute,
+        30 * minute,
+        30 * minute,
+        30 * minute,
+        hour,
+        3 * hour,
+        3 * hour,
+        3 * hour,
+        6 * hour,
+        6 * hour,
+    )
     alipay = (4 * minute, 10 * minute, 10 * minute, hour, 2 * hour, 6 * hour, 15 * hour)
     assert (wechat, alipay) == (WECHAT_RETRY_S, ALIPAY_RETRY_S)
 
@@ -36,8 +51,7 @@ def test_acknowledgement_rules() -> None:
 
 def _notifier(tmp_path: Path, receiver: Receiver, clock: ManualClock, scale: float) -> Notifier:
     store = SandboxStore(tmp_path / "state.sqlite3")
-    return Notifier(store, clock, FaultRegistry(), time_scale=scale,
-                    transport=httpx.ASGITransport(receiver.app()))
+    return Notifier(store, clock, FaultRegistry(), time_scale=scale, transport=httpx.ASGITransport(receiver.app()))
 
 
 async def _run_to_the_end(notifier: Notifier, clock: ManualClock) -> list[float]:
@@ -69,8 +83,13 @@ async def test_alipay_needs_the_exact_body(tmp_path: Path) -> None:
     receiver, clock = Receiver(), ManualClock(T0)
     receiver.alipay_bodies = [b"SUCCESS", b"ok"]  # then b"success"
     notifier = _notifier(tmp_path, receiver, clock, scale=1)
-    notifier.enqueue(gateway="alipay", url="http://merchant.test/notify/alipay", body=b"trade_status=TRADE_SUCCESS",
-                     content_type="application/x-www-form-urlencoded; charset=utf-8", event="TRADE_SUCCESS")
+    notifier.enqueue(
+        gateway="alipay",
+        url="http://merchant.test/notify/alipay",
+        body=b"trade_status=TRADE_SUCCESS",
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+        event="TRADE_SUCCESS",
+    )
     times = await _run_to_the_end(notifier, clock)
     assert [t - T0 for t in times] == [0, 240, 840]
     assert notifier.list()[0].state == "delivered"
@@ -85,8 +104,10 @@ async def test_preparer_makes_each_attempt(tmp_path: Path) -> None:
     notifier.register_preparer("wechat", lambda rec, now: (rec.body + b"!", {"X-Attempt-Time": str(int(now))}))
     notifier.enqueue(gateway="wechat", url="http://merchant.test/notify/wechat", body=b"{}")
     await _run_to_the_end(notifier, clock)
-    assert [(h["x-attempt-time"], b) for h, b in receiver.received] == [(str(int(T0)), b"{}!"),
-                                                                        (str(int(T0) + 15), b"{}!")]
+    assert [(h["x-attempt-time"], b) for h, b in receiver.received] == [
+        (str(int(T0)), b"{}!"),
+        (str(int(T0) + 15), b"{}!"),
+    ]
 
 
 async def test_pending_notifications_survive_a_restart(tmp_path: Path) -> None:

@@ -45,18 +45,23 @@ def test_a_code_is_used_once_and_lives_a_minute(store: SandboxStore) -> None:
     # The same order may ask again (a retried request); another order may not.
     again = consume_auth_code(store, "wechat", code, out_trade_no="ORDER000001", now=NOW + 2)
     assert isinstance(again, AuthCodeScenario) and again.buyer_id == scenario.buyer_id
-    assert consume_auth_code(store, "wechat", code, out_trade_no="ORDER000002", now=NOW + 2) \
+    assert (
+        consume_auth_code(store, "wechat", code, out_trade_no="ORDER000002", now=NOW + 2)
         is AuthCodeRejection.ALREADY_USED
+    )
     # Wrong wallet, unknown, expired.
     assert consume_auth_code(store, "alipay", code, out_trade_no="ORDER000003", now=NOW) is AuthCodeRejection.UNKNOWN
-    assert consume_auth_code(store, "wechat", "100000000000000000", out_trade_no="X00001", now=NOW) \
+    assert (
+        consume_auth_code(store, "wechat", "100000000000000000", out_trade_no="X00001", now=NOW)
         is AuthCodeRejection.UNKNOWN
+    )
     late = issue_auth_code(store, "alipay", now=NOW)
-    assert consume_auth_code(store, "alipay", late, out_trade_no="ORDER000004", now=NOW + AUTH_CODE_TTL_S) \
+    assert (
+        consume_auth_code(store, "alipay", late, out_trade_no="ORDER000004", now=NOW + AUTH_CODE_TTL_S)
         is AuthCodeRejection.EXPIRED
+    )
     expired = issue_auth_code(store, "alipay", expired=True, now=NOW)
-    assert consume_auth_code(store, "alipay", expired, out_trade_no="ORDER000005", now=NOW) \
-        is AuthCodeRejection.EXPIRED
+    assert consume_auth_code(store, "alipay", expired, out_trade_no="ORDER000005", now=NOW) is AuthCodeRejection.EXPIRED
 
 
 def test_codes_survive_a_restart(tmp_path: object) -> None:
@@ -98,8 +103,10 @@ async def test_wallet_page_by_hand(sandbox: Sandbox) -> None:
     page = await sandbox.http.get("/wallet")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'action="/wallet/authcode"' in page.text and 'action="/wallet/pay"' in page.text
-    shown = await sandbox.http.post("/wallet/authcode", data={"channel": "wechat", "password_seconds": "0",
-                                                              "balance_fen": "", "expired": "", "user_cancels": ""})
+    shown = await sandbox.http.post(
+        "/wallet/authcode",
+        data={"channel": "wechat", "password_seconds": "0", "balance_fen": "", "expired": "", "user_cancels": ""},
+    )
     assert shown.status_code == 200
     code = re.search(r"payment code: (\d+)", shown.text)
     assert code is not None

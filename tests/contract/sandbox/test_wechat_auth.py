@@ -45,8 +45,12 @@ def _vector_settings(demo_settings: Settings) -> Settings:
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     facts = {
-        "wechat": {"mchid": vector["mchid"], "appid": "wxd678efh567hg6787",
-                   "merchant_serial_no": vector["serial_no"], "pub_key_id": settings.wechatpay.platform_public_key_id},
+        "wechat": {
+            "mchid": vector["mchid"],
+            "appid": "wxd678efh567hg6787",
+            "merchant_serial_no": vector["serial_no"],
+            "pub_key_id": settings.wechatpay.platform_public_key_id,
+        },
         "alipay": {"app_id": settings.alipay.app_id, "seller_id": settings.alipay.seller_id},
     }
     (target / "merchant.toml").write_text(tomli_w.dumps(facts), "utf-8")
@@ -54,8 +58,9 @@ def _vector_settings(demo_settings: Settings) -> Settings:
     return settings
 
 
-async def test_the_official_signing_example_is_accepted_byte_for_byte(make_sandbox: Any, demo_settings: Settings,
-                                                                      clock: Any) -> None:
+async def test_the_official_signing_example_is_accepted_byte_for_byte(
+    make_sandbox: Any, demo_settings: Settings, clock: Any
+) -> None:
     vector = _vector()
     key = serialization.load_pem_private_key(vector["private_key_pem"].encode(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -68,9 +73,16 @@ async def test_the_official_signing_example_is_accepted_byte_for_byte(make_sandb
     box: Sandbox = await make_sandbox(_vector_settings(demo_settings))
     clock.set(int(vector["timestamp"]) + 10)
     headers = {
-        "Accept": "application/json", "Content-Type": "application/json", "User-Agent": UA,
-        "Authorization": authorization(mchid=vector["mchid"], serial=vector["serial_no"], nonce=vector["nonce"],
-                                       timestamp=vector["timestamp"], signature=vector["signature"]),
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "User-Agent": UA,
+        "Authorization": authorization(
+            mchid=vector["mchid"],
+            serial=vector["serial_no"],
+            nonce=vector["nonce"],
+            timestamp=vector["timestamp"],
+            signature=vector["signature"],
+        ),
     }
     response = await box.http.post(BASE_URL + vector["canonical_url"], content=body, headers=headers)
     assert response.status_code == 200, response.text
@@ -100,7 +112,8 @@ async def test_a_signed_request_gets_a_signed_answer(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("missing", ["Accept", "User-Agent"])
 async def test_accept_and_user_agent_are_required(sandbox: Sandbox, missing: str) -> None:
     response = await sandbox.wechat.request(
-        "GET", f"/v3/pay/transactions/out-trade-no/SBX20261120A1?mchid={sandbox.merchant.mchid}",
+        "GET",
+        f"/v3/pay/transactions/out-trade-no/SBX20261120A1?mchid={sandbox.merchant.mchid}",
         headers={missing: None},
     )
     assert response.status_code == 400
@@ -110,8 +123,9 @@ async def test_accept_and_user_agent_are_required(sandbox: Sandbox, missing: str
 
 async def test_post_needs_a_json_content_type(sandbox: Sandbox) -> None:
     body = sandbox.wechat.order("SBX20261120A2", 100, notify_url="http://merchant.test/notify/wechat")
-    response = await sandbox.wechat.request("POST", "/v3/pay/transactions/native", body,
-                                            headers={"Content-Type": "text/plain"})
+    response = await sandbox.wechat.request(
+        "POST", "/v3/pay/transactions/native", body, headers={"Content-Type": "text/plain"}
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "INVALID_REQUEST"
 
@@ -177,8 +191,9 @@ async def test_signature_covers_method_raw_target_and_raw_body(sandbox: Sandbox)
     body = sandbox.wechat.order("SBX20261120B1", 100, notify_url="http://merchant.test/notify/wechat")
     compact = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     pretty = json.dumps(body, ensure_ascii=False).encode()
-    await _expect_sign_error(await sandbox.wechat.request("POST", "/v3/pay/transactions/native", pretty,
-                                                          sign_body=compact))
+    await _expect_sign_error(
+        await sandbox.wechat.request("POST", "/v3/pay/transactions/native", pretty, sign_body=compact)
+    )
     # Signed with another key.
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     await _expect_sign_error(await sandbox.wechat.request("POST", "/v3/pay/transactions/native", compact, key=other))
@@ -260,7 +275,8 @@ async def test_platform_certificate_mode_and_rotation(make_sandbox: Any, demo_se
 
     # A merchant migrating to the public key names it in Wechatpay-Serial and gets public-key signatures.
     migrating = await box.wechat.request(
-        "GET", f"/v3/pay/transactions/out-trade-no/SBX20261120D1?mchid={box.merchant.mchid}",
+        "GET",
+        f"/v3/pay/transactions/out-trade-no/SBX20261120D1?mchid={box.merchant.mchid}",
         headers={"Wechatpay-Serial": box.merchant.pub_key_id},
     )
     assert migrating.status_code == 200

@@ -13,14 +13,17 @@ from tests.contract.sandbox.conftest import START, Sandbox
 
 # Headers exactly as spec §5 lists them.
 HEAD = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
-ALL = (HEAD + "货币种类,"
-       "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
-       "手续费,费率,订单金额,申请退款金额,费率备注")
-SUCCESS = (HEAD + "货币种类,"
-           "应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注")
-REFUND = (HEAD + "货币种类,"
-          "应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,"
-          "退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
+ALL = (
+    HEAD + "货币种类,"
+    "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
+    "手续费,费率,订单金额,申请退款金额,费率备注"
+)
+SUCCESS = HEAD + "货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注"
+REFUND = (
+    HEAD + "货币种类,"
+    "应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,"
+    "退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
+)
 SUMMARY_ALL = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
 SUMMARY_SUCCESS = "总交易单数,应结订单总金额,手续费总金额,订单总金额"
 DAY = START.date().isoformat()  # 2026-11-20
@@ -112,24 +115,139 @@ async def test_trade_bill_matches_the_day(sandbox: Sandbox) -> None:
     appid, mchid = sandbox.merchant.appid, sandbox.merchant.mchid
     n1, m1, m3 = orders["SBXBILLN1"], orders["SBXBILLM1"], orders["SBXBILLM3"]
 
-    def row(time: str, order: dict[str, Any], device: str, kind: str, state: str, settled: str, refund_id: str,
-            refund_no: str, refunded: str, rtype: str, rstatus: str, attach: str, fee: str, ordered: str,
-            requested: str) -> list[str]:
-        return [time, appid, mchid, "0", device, order["transaction_id"], order["out_trade_no"],
-                order["payer"]["openid"], kind, state, "OTHERS", "CNY", settled, "0.00", refund_id, refund_no,
-                refunded, "0.00", rtype, rstatus, DESC, attach, fee, "0.60%", ordered, requested, ""]
+    def row(
+        time: str,
+        order: dict[str, Any],
+        device: str,
+        kind: str,
+        state: str,
+        settled: str,
+        refund_id: str,
+        refund_no: str,
+        refunded: str,
+        rtype: str,
+        rstatus: str,
+        attach: str,
+        fee: str,
+        ordered: str,
+        requested: str,
+    ) -> list[str]:
+        return [
+            time,
+            appid,
+            mchid,
+            "0",
+            device,
+            order["transaction_id"],
+            order["out_trade_no"],
+            order["payer"]["openid"],
+            kind,
+            state,
+            "OTHERS",
+            "CNY",
+            settled,
+            "0.00",
+            refund_id,
+            refund_no,
+            refunded,
+            "0.00",
+            rtype,
+            rstatus,
+            DESC,
+            attach,
+            fee,
+            "0.60%",
+            ordered,
+            requested,
+            "",
+        ]
 
     expected = [
-        row(stamp(10, 0), n1, "", "NATIVE", "SUCCESS", "10.00", "0", "0", "0.00", "", "", "till-1", "0.06000",
-            "10.00", "0.00"),
-        row(stamp(10, 1), n1, "", "NATIVE", "REFUND", "0.00", refunds["RFBILLN1A"]["refund_id"], "RFBILLN1A",
-            "3.00", "ORIGINAL", "SUCCESS", "till-1", "-0.02000", "0.00", "3.00"),
-        row(stamp(10, 3), n1, "", "NATIVE", "REFUND", "0.00", refunds["RFBILLN1B"]["refund_id"], "RFBILLN1B",
-            "2.00", "ORIGINAL", "SUCCESS", "till-1", "-0.01000", "0.00", "2.00"),
-        row(stamp(10, 5), m1, "T001", "MICROPAY", "SUCCESS", "5.00", "0", "0", "0.00", "", "", "", "0.03000",
-            "5.00", "0.00"),
-        row(stamp(10, 8), m3, "T001", "MICROPAY", "SUCCESS", "2.50", "0", "0", "0.00", "", "", "", "0.02000",
-            "2.50", "0.00"),
+        row(
+            stamp(10, 0),
+            n1,
+            "",
+            "NATIVE",
+            "SUCCESS",
+            "10.00",
+            "0",
+            "0",
+            "0.00",
+            "",
+            "",
+            "till-1",
+            "0.06000",
+            "10.00",
+            "0.00",
+        ),
+        row(
+            stamp(10, 1),
+            n1,
+            "",
+            "NATIVE",
+            "REFUND",
+            "0.00",
+            refunds["RFBILLN1A"]["refund_id"],
+            "RFBILLN1A",
+            "3.00",
+            "ORIGINAL",
+            "SUCCESS",
+            "till-1",
+            "-0.02000",
+            "0.00",
+            "3.00",
+        ),
+        row(
+            stamp(10, 3),
+            n1,
+            "",
+            "NATIVE",
+            "REFUND",
+            "0.00",
+            refunds["RFBILLN1B"]["refund_id"],
+            "RFBILLN1B",
+            "2.00",
+            "ORIGINAL",
+            "SUCCESS",
+            "till-1",
+            "-0.01000",
+            "0.00",
+            "2.00",
+        ),
+        row(
+            stamp(10, 5),
+            m1,
+            "T001",
+            "MICROPAY",
+            "SUCCESS",
+            "5.00",
+            "0",
+            "0",
+            "0.00",
+            "",
+            "",
+            "",
+            "0.03000",
+            "5.00",
+            "0.00",
+        ),
+        row(
+            stamp(10, 8),
+            m3,
+            "T001",
+            "MICROPAY",
+            "SUCCESS",
+            "2.50",
+            "0",
+            "0",
+            "0.00",
+            "",
+            "",
+            "",
+            "0.02000",
+            "2.50",
+            "0.00",
+        ),
     ]
     meta, content = await _bill(sandbox, f"bill_date={DAY}&bill_type=ALL")
     assert hashlib.sha1(content).hexdigest() == meta["hash_value"]
@@ -141,7 +259,15 @@ async def test_trade_bill_matches_the_day(sandbox: Sandbox) -> None:
     # The reversal returns the codepay money under the original order number.
     assert rev[0] == stamp(10, 6) and rev[6] == "SBXBILLM1" and rev[5] == m1["transaction_id"]
     assert (rev[12], rev[15], rev[16], rev[18], rev[19], rev[22], rev[24], rev[25]) == (
-        "0.00", "SBXBILLM1", "5.00", "ORIGINAL", "SUCCESS", "-0.03000", "0.00", "5.00")
+        "0.00",
+        "SBXBILLM1",
+        "5.00",
+        "ORIGINAL",
+        "SUCCESS",
+        "-0.03000",
+        "0.00",
+        "5.00",
+    )
     assert [r for r in rows if r[9] != "REVOKED"] == expected
     assert not {"SBXBILLM2", "SBXBILLC1", "SBXBILLN2"} & {r[6] for r in rows}
     assert summary_header == SUMMARY_ALL

@@ -49,9 +49,11 @@ async def test_payment_notification_is_signed_and_decrypts_to_the_transaction(sa
     sealed = bytearray(base64.b64decode(resource["ciphertext"]))
     sealed[3] ^= 0x01
     flipped = dict(resource, ciphertext=base64.b64encode(bytes(sealed)).decode())
-    for bad_key, bad_resource in ((sandbox.merchant.apiv3, flipped),
-                                  (b"0" * 32, resource),
-                                  (sandbox.merchant.apiv3, dict(resource, associated_data="refund"))):
+    for bad_key, bad_resource in (
+        (sandbox.merchant.apiv3, flipped),
+        (b"0" * 32, resource),
+        (sandbox.merchant.apiv3, dict(resource, associated_data="refund")),
+    ):
         with pytest.raises(InvalidTag):
             decrypt(bad_key, bad_resource)
 
@@ -117,8 +119,10 @@ async def test_signtest_probes(make_sandbox: Any) -> None:
 async def test_platform_certificate_mode_signs_callbacks_with_the_newest_certificate(make_sandbox: Any) -> None:
     box: Sandbox = await make_sandbox(wechat_mode="platform_cert")
     listing = (await box.wechat.request("GET", "/v3/certificates")).json()["data"]
-    certs = {item["serial_no"]: x509.load_pem_x509_certificate(decrypt(box.merchant.apiv3, item["encrypt_certificate"]))
-             for item in listing}
+    certs = {
+        item["serial_no"]: x509.load_pem_x509_certificate(decrypt(box.merchant.apiv3, item["encrypt_certificate"]))
+        for item in listing
+    }
     await _pay(box, "SBX20261120P6", 100)
     await box.advance(0)
     headers, body = box.receiver.received[0]

@@ -229,8 +229,11 @@ async def test_codepay_orders_are_reversed_not_closed(sandbox: Sandbox) -> None:
 
     response = await sandbox.wechat.reverse("SBX20261120R1")
     assert response.status_code == 200
-    assert response.json() == {"appid": sandbox.merchant.appid, "mchid": sandbox.merchant.mchid,
-                               "out_trade_no": "SBX20261120R1"}
+    assert response.json() == {
+        "appid": sandbox.merchant.appid,
+        "mchid": sandbox.merchant.mchid,
+        "out_trade_no": "SBX20261120R1",
+    }
     assert sandbox.verify(response)
     assert (await sandbox.wechat.query("SBX20261120R1")).json()["trade_state"] == "REVOKED"
     assert (await sandbox.wechat.reverse("SBX20261120R1")).status_code == 200  # re-entrant

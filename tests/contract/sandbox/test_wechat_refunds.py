@@ -59,10 +59,15 @@ async def test_refund_sum_interval_and_total(sandbox: Sandbox) -> None:
     assert (too_much.status_code, too_much.json()["code"]) == (400, "INVALID_REQUEST")
     wrong_total = await sandbox.wechat.refund("SBX20261120F3", "RF20261120F3B", 100, 999)
     assert (wrong_total.status_code, wrong_total.json()["detail"]["field"]) == (400, "amount.total")
-    by_transaction = await sandbox.wechat.request("POST", "/v3/refund/domestic/refunds", {
-        "transaction_id": paid["transaction_id"], "out_refund_no": "RF20261120F3B",
-        "amount": {"refund": 400, "total": 1000, "currency": "CNY"},
-    })
+    by_transaction = await sandbox.wechat.request(
+        "POST",
+        "/v3/refund/domestic/refunds",
+        {
+            "transaction_id": paid["transaction_id"],
+            "out_refund_no": "RF20261120F3B",
+            "amount": {"refund": 400, "total": 1000, "currency": "CNY"},
+        },
+    )
     assert by_transaction.status_code == 200 and by_transaction.json()["out_trade_no"] == "SBX20261120F3"
     sandbox.clock.advance(60)
     nothing_left = await sandbox.wechat.refund("SBX20261120F3", "RF20261120F3C", 1, 1000)

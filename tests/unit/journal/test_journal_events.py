@@ -14,7 +14,7 @@ from journal_kit import AT, TERMINAL, wallet_sale
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from pos_app.engine.schemas import JournalEvent as UploadedEvent
+from pos_app.api.schemas import JournalEvent as UploadedEvent
 from pos_app.journal import GENESIS_HASH, JournalEvent, append_event, session_scope, verify_chain
 
 

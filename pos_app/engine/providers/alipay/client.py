@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import fen_to_yuan, yuan_to_fen
 from pos_app.domain.routing import Channel, mask_code
@@ -46,7 +47,7 @@ from pos_app.engine.providers.base import (
     ReverseResult,
     TradeResult,
 )
-from pos_app.engine.providers.common import CST, Clock, RetryPolicy, system_clock
+from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _cst_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.strptime(value[:19], TIME_FORMAT).replace(tzinfo=CST)
+        return datetime.strptime(value[:19], TIME_FORMAT).replace(tzinfo=CHINA_TZ)
     except ValueError:
         return None
 
@@ -143,7 +144,7 @@ class AlipayClient:
             "format": "JSON",
             "charset": CHARSET,
             "sign_type": "RSA2",
-            "timestamp": self._clock().astimezone(CST).strftime(TIME_FORMAT),
+            "timestamp": self._clock().astimezone(CHINA_TZ).strftime(TIME_FORMAT),
             "version": "1.0",
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
         }
@@ -212,7 +213,7 @@ class AlipayClient:
             "total_amount": fen_to_yuan(amount_fen),
             "subject": subject[:256],
             "product_code": "FACE_TO_FACE_PAYMENT",
-            "time_expire": expires_at.astimezone(CST).strftime(TIME_FORMAT),
+            "time_expire": expires_at.astimezone(CHINA_TZ).strftime(TIME_FORMAT),
         }
         # Replays with the same out_trade_no and identical fields are the same order.
         data = await self._call("alipay.trade.precreate", biz, idempotent=True, notify_url=notify_url)

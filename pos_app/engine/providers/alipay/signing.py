@@ -13,10 +13,11 @@ from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pos_app.domain.errors import PosError
 from pos_app.engine.crypto.rsa import SignatureInvalid, sign_sha256_rsa, verify_sha256_rsa
 
 
-class EnvelopeError(Exception):
+class EnvelopeError(PosError):
     """The response text is not a JSON object whose members can be located unambiguously."""
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel, mask_code
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.crypto.aead import DecryptionFailed, decrypt_resource
@@ -40,7 +41,7 @@ from pos_app.engine.providers.base import (
     ReverseResult,
     TradeResult,
 )
-from pos_app.engine.providers.common import CST, Clock, RetryPolicy, system_clock
+from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
 from pos_app.engine.providers.wechatpay import codes
 from pos_app.engine.providers.wechatpay.signing import SignatureRejected, WechatPayAuth, new_nonce
 from pos_app.engine.providers.wechatpay.verifier import CERTIFICATES_PATH, CertificateError, WechatPayVerifier
@@ -301,7 +302,7 @@ class WechatPayClient:
             "mchid": self.mchid,
             "description": subject[:127],
             "out_trade_no": out_trade_no,
-            "time_expire": expires_at.astimezone(CST).isoformat(timespec="seconds"),
+            "time_expire": expires_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
             "notify_url": notify_url,
             "amount": {"total": amount_fen, "currency": "CNY"},
         }

@@ -17,6 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pos_app.domain.errors import PosError
 from pos_app.engine.crypto.aead import DecryptionFailed, decrypt_resource
 from pos_app.engine.crypto.keys import cert_serial_hex
 from pos_app.engine.providers.common import Clock, system_clock
@@ -25,7 +26,7 @@ from pos_app.engine.providers.wechatpay.signing import SignatureRejected, Signed
 CERTIFICATES_PATH = "/v3/certificates"
 
 
-class CertificateError(Exception):
+class CertificateError(PosError):
     """The certificate list could not be decrypted, parsed or verified."""
 
 

@@ -24,9 +24,8 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 from pydantic import BaseModel, ValidationError
 
-from pos_app.domain import errors as domain_errors
-from pos_app.engine import terminal_auth
-from pos_app.engine.schemas import (
+from pos_app.api import auth as terminal_auth
+from pos_app.api.schemas import (
     ActivateRequest,
     ActivateResponse,
     CancelPayment,
@@ -41,6 +40,7 @@ from pos_app.engine.schemas import (
     SyncAck,
     SyncBatch,
 )
+from pos_app.domain import errors as domain_errors
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 #: The engine pings every 15 s; three missed pings mean the stream is dead.
