@@ -130,8 +130,9 @@ class Rig:
         return self.ctx.notifier.list(out_trade_no=out_trade_no)
 
     def new_service(self, **kwargs: Any) -> PaymentService:
-        """Another engine process on the same ledger (a restart, or a second instance)."""
-        return PaymentService(self.ledger, self.providers, self.settings, clock=self.time, sleep=self.sleep, **kwargs)
+        """Another engine process on the same ledger (a restart, or a second instance); ``sleep`` may be replaced."""
+        kwargs.setdefault("sleep", self.sleep)
+        return PaymentService(self.ledger, self.providers, self.settings, clock=self.time, **kwargs)
 
 
 def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
