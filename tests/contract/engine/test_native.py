@@ -144,9 +144,9 @@ async def test_reply_lost_on_create_is_replayed_safely(rig: Rig, channel: Channe
     op = op_name(channel, "native", "alipay.trade.precreate")
     await rig.fault(kind="reply_lost", gateway=channel.value, operation=op, times=1)
     view = await rig.service.create_payment(TERMINAL, STORE, native_req(channel))
-    if view.state == PaymentState.UNKNOWN:  # the client did not replay it: the terminal retries
-        view = await rig.service.create_payment(TERMINAL, STORE, native_req(channel, otn=view.out_trade_no))
-    assert view.state == PaymentState.AWAITING_SCAN
+    assert view.state == PaymentState.AWAITING_SCAN  # the provider client replayed the create itself
+    retried = await rig.service.create_payment(TERMINAL, STORE, native_req(channel, otn=view.out_trade_no))
+    assert (retried.state, retried.code_url) == (PaymentState.AWAITING_SCAN, view.code_url)  # the terminal's retry
     await rig.pay_qr(view.code_url or "")
     await rig.step()
     assert (await rig.service.get_payment(TERMINAL, view.out_trade_no)).state == PaymentState.PAID

@@ -53,8 +53,8 @@ async def test_native_prepay_scan_pay_notify_query(rig: Rig) -> None:
 
 
 async def test_native_prepay_replay_with_same_number(rig: Rig) -> None:
-    await _native(rig, "S00001T001W0002")
-    await _native(rig, "S00001T001W0002")  # identical parameters: allowed (spec §4)
+    first = await _native(rig, "S00001T001W0002")
+    assert await _native(rig, "S00001T001W0002") == first  # identical parameters: the same order (spec §4)
 
 
 async def test_query_by_transaction_id_and_unknown_order(rig: Rig) -> None:
