@@ -42,8 +42,6 @@ from pos_app.journal.snapshots import (
     shift_snapshot,
 )
 
-#: The payment methods a shift close counts, in display order.
-METHODS: tuple[Channel, ...] = (Channel.CASH, Channel.WECHAT, Channel.ALIPAY)
 #: Sale states in which the customer's money came in (a later refund does not undo the sale).
 SOLD_STATES = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED)
 
@@ -122,7 +120,7 @@ def open_shift_counted(
     return shift
 
 
-def _open_shift(session: Session, terminal_id: str) -> Shift:
+def _require_open_shift(session: Session, terminal_id: str) -> Shift:
     shift = current_shift(session, terminal_id)
     if shift is None:
         raise JournalError("No shift is open on this terminal — open one first.")
@@ -134,7 +132,7 @@ def cash_in(
 ) -> CashMovement:
     """Cash put into the drawer (pay-in) with its reason."""
     authorise(by, Action.CASH_IN)
-    _open_shift(session, terminal_id)
+    _require_open_shift(session, terminal_id)
     if not reason.strip():
         raise InputError("Say why the cash goes in.")
     return record_cash_movement(
@@ -154,7 +152,7 @@ def cash_out(
 ) -> CashMovement:
     """Cash taken out of the drawer: ``pay_out`` (an expense) or ``drop`` (to the safe). Managers only."""
     authorise(by, Action.CASH_OUT)
-    shift = _open_shift(session, terminal_id)
+    shift = _require_open_shift(session, terminal_id)
     if kind not in ("pay_out", "drop"):
         raise InputError("Cash goes out as a pay-out or a drop.")
     if not reason.strip():
@@ -273,7 +271,7 @@ def blind_close(
     Returns expected vs counted per method; the difference then needs a manager's :func:`sign_off`.
     """
     authorise(by, Action.CLOSE_SHIFT)
-    shift = _open_shift(session, terminal_id)
+    shift = _require_open_shift(session, terminal_id)
     clean = _clean_counts(counts)
     counted_cash = count_total(counts)
     wallets = wallet_expected_fen(session, shift)
@@ -310,11 +308,6 @@ def blind_close(
     }
     append_event(session, terminal_id, "shift.counted", payload, at)
     return result
-
-
-def shift_close(session: Session, shift_id: int) -> ShiftCloseResult | None:
-    close = session.get(ShiftClose, shift_id)
-    return None if close is None else ShiftCloseResult.from_row(close)
 
 
 def sign_off(session: Session, *, shift_id: int, manager: Staff, at: datetime, note: str = "") -> ShiftCloseResult:
