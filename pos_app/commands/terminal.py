@@ -17,6 +17,7 @@ import click
 
 from pos_app.config import CONFIG_NAME, Settings, default_home, load_settings
 from pos_app.domain.staff import DEMO_STAFF
+from pos_app.extras import require
 from pos_app.secret_files import write_secret_file
 
 
@@ -91,6 +92,7 @@ def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object 
     else:
         home = profile_home(profile)
         if not (home / CONFIG_NAME).exists():
+            require("sandbox", "engine", what="The embedded sandbox default (no pos.toml yet)")
             from pos_app.sandbox.demo import init_demo_profile
 
             click.echo(f"No configuration found: creating a sandbox demo profile in {home}", err=True)
@@ -98,6 +100,7 @@ def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object 
         settings = load_settings(home / CONFIG_NAME)
     supervisor = None
     if settings.terminal.sandbox and not engine_up(settings.terminal.engine_url):
+        require("sandbox", "engine", what="Starting the sandbox profile's gateways and engine")
         click.echo("Starting the sandbox gateways and the payment engine…", err=True)
         supervisor = start_embedded(settings)
     elif not settings.path(settings.terminal.terminal_key_file).exists():
