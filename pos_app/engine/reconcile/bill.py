@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, Generic, ParamSpec, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import yuan_to_fen
@@ -245,6 +246,16 @@ class BillBuilder:
             else:
                 columns[name] = pa.array(values, kind)
         return Bill.from_arrow(self.channel, self.source, self.bill_date, columns, dict(self.summary))
+
+
+def reversal_mask(bill: Bill) -> Any:
+    """Arrow mask of the refund-shaped rows that are reversals (WeChat 撤销, 交易状态 REVOKED; Alipay
+    cancel of a paid trade, whose refund carries no request number and so goes by the out_trade_no)."""
+    otn = bill.out_trade_no.arrow
+    return pc.and_(
+        pc.not_equal(bill.kind.arrow, PAYMENT),
+        pc.or_(pc.equal(bill.status.arrow, REVOKED), pc.equal(bill.out_refund_no.arrow, otn)),
+    )
 
 
 def fen(text: str) -> int:

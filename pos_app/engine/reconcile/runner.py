@@ -30,8 +30,9 @@ from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.reconcile import sources
 from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill
 from pos_app.engine.reconcile.errors import BillDownloadError, BillFormatError, BillNotReady, UploadError
-from pos_app.engine.reconcile.matcher import JournalSale, OpenItem
+from pos_app.engine.reconcile.inputs import JournalSale
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport, summarise
+from pos_app.engine.reconcile.results import OpenItem
 from pos_app.engine.reconcile.upload import UploadPolicy, destination, upload_report
 
 log = logging.getLogger(__name__)

@@ -31,15 +31,9 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, can_transition
 from pos_app.engine.reconcile.bill import Bill
 from pos_app.engine.reconcile.download import parse_archived
-from pos_app.engine.reconcile.matcher import (
-    ChannelMatch,
-    JournalSale,
-    LedgerRefund,
-    LedgerRow,
-    PaidBatch,
-    Settlement,
-    match_channel,
-)
+from pos_app.engine.reconcile.inputs import JournalSale, LedgerRefund, LedgerRow, PaidBatch
+from pos_app.engine.reconcile.matcher import match_channel
+from pos_app.engine.reconcile.results import ChannelMatch, Settlement
 from pos_app.engine.store import repo
 from pos_app.engine.store.db import reader
 from pos_app.engine.store.models import Payment, Refund
