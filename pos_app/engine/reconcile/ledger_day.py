@@ -1,5 +1,6 @@
-"""Reading the engine side of a day (ledger payments/refunds, synced terminal journals) into the
-matcher's compact columns, and applying what the bill proved back to the ledger.
+"""The engine's payments of one bill day, read for the matcher in one read transaction.
+
+The bulk (PAID, paid within the day) comes as Arrow columns, the other payments as full rows.
 
 Times: a bill day is a Beijing calendar day (UTC+8). The ledger stores aware UTC datetimes; a
 payment is *due* in day D's bill when it was paid within D (Beijing time). Every read here is a
@@ -9,39 +10,27 @@ never holds up the payments being taken meanwhile.
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
-import time as clock
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain, compress
 from operator import not_
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, Executable, and_, case, func, inspect, or_, select, union_all
+from sqlalchemy import Connection, Engine, Executable, and_, case, func, select, union_all
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
-from pos_app.domain.states import PaymentState, can_transition
-from pos_app.engine.reconcile.bill import Bill
-from pos_app.engine.reconcile.download import parse_archived
-from pos_app.engine.reconcile.inputs import JournalSale, LedgerRefund, LedgerRow, PaidBatch
-from pos_app.engine.reconcile.matcher import match_channel
-from pos_app.engine.reconcile.results import ChannelMatch, Settlement
-from pos_app.engine.store import repo
+from pos_app.domain.states import PaymentState
+from pos_app.engine.reconcile.inputs import LedgerRow, PaidBatch
 from pos_app.engine.store.db import reader
-from pos_app.engine.store.models import Payment, Refund
-from pos_app.engine.store.terminals import SyncedJournalEvent
+from pos_app.engine.store.models import Payment
 
-log = logging.getLogger(__name__)
-
-_IN_CHUNK = 500
+#: Numbers per ``IN (...)`` query when rows are read by number.
+IN_CHUNK = 500
 _BATCH = 20_000
 
 
@@ -95,7 +84,7 @@ class LedgerDay:
     holds few payments that are not PAID). Use as a context manager; the read transaction (one
     snapshot of the ledger) lasts until it exits.
 
-    :meth:`read_ahead` reads all of it in a background thread meanwhile (see :func:`match_archived`).
+    :meth:`read_ahead` reads all of it in a background thread meanwhile (see ``day_match.match_archived``).
     """
 
     def __init__(self, engine: Engine, day: date, channel: Channel) -> None:
@@ -268,8 +257,8 @@ class LedgerDay:
         p = Payment.__table__.c  # type: ignore[attr-defined]
         columns = _payment_columns(start, end, self._day.isoformat())
         conn = self._connection()
-        for i in range(0, len(self._others), _IN_CHUNK):
-            chunk = self._others[i : i + _IN_CHUNK]
+        for i in range(0, len(self._others), IN_CHUNK):
+            chunk = self._others[i : i + IN_CHUNK]
             yield from conn.execute(select(*columns).where(p.out_trade_no.in_(chunk))).cursor.fetchall()  # type: ignore[call-overload]
 
 
@@ -277,226 +266,8 @@ def _arrow(values: Any, kind: Any) -> Any:
     return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
-def lookup_terminals(engine: Engine, out_trade_nos: Sequence[str]) -> dict[str, str]:
-    """out_trade_no → terminal id, for the few bulk-read payments that become open items."""
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    found: dict[str, str] = {}
-    with reader(engine).connect() as conn:
-        for i in range(0, len(out_trade_nos), _IN_CHUNK):
-            chunk = list(out_trade_nos[i : i + _IN_CHUNK])
-            stmt = select(p.out_trade_no, p.terminal_id).where(p.out_trade_no.in_(chunk))
-            found.update((row[0], row[1]) for row in conn.execute(stmt))
-    return found
-
-
-def match_day(
-    engine: Engine,
-    bill: Bill,
-    day: date,
-    channel: Channel,
-    refunds: Iterable[LedgerRefund] = (),
-    journal: dict[str, JournalSale] | None = None,
-) -> ChannelMatch:
-    """Match ``bill`` against the ledger's ``day`` of ``channel`` (what ``pos reconcile``, the
-    scheduler and the benchmark run): the bulk of PAID payments as column batches, the others as
-    full rows, other days and terminals looked up on demand."""
-    with LedgerDay(engine, day, channel) as ledger:
-        return _match(engine, bill, ledger, refunds, journal)
-
-
-def match_archived(
-    engine: Engine,
-    path: Path,
-    day: date,
-    channel: Channel,
-    journal: dict[str, JournalSale] | None = None,
-    *,
-    timings: dict[str, float] | None = None,
-) -> tuple[Bill, list[LedgerRefund], ChannelMatch]:
-    """Parse the archived bill and match it against the ledger's ``day`` (what ``pos reconcile``,
-    the scheduler and the benchmark run).
-
-    The day's payments are read in a background thread while the bill is parsed (see
-    :meth:`LedgerDay.read_ahead`); then matched as :func:`match_day` does. A bill the parser
-    refuses raises BillFormatError as before. ``timings`` (if given) gets ``parsed``, the
-    ``time.perf_counter()`` at which the bill was parsed.
-    """
-    with LedgerDay(engine, day, channel) as ledger:
-        ledger.read_ahead()
-        bill = parse_archived(path, channel, day)
-        if timings is not None:
-            timings["parsed"] = clock.perf_counter()
-        refunds = load_ledger_refunds(engine, day, channel)
-        ledger.wait()
-        # The parse's and the read's freed Arrow buffers go back to the system before the join
-        # allocates its hash table (the allocator keeps them for reuse otherwise): peak memory.
-        pa.default_memory_pool().release_unused()
-        return bill, refunds, _match(engine, bill, ledger, refunds, journal)
-
-
-def _match(
-    engine: Engine,
-    bill: Bill,
-    ledger: LedgerDay,
-    refunds: Iterable[LedgerRefund],
-    journal: dict[str, JournalSale] | None,
-) -> ChannelMatch:
-    return match_channel(
-        bill,
-        ledger.others(),
-        refunds,
-        journal,
-        paid=ledger.paid(),
-        lookup_payments=lambda numbers: lookup_payments(engine, numbers),
-        lookup_refunds=lambda numbers: lookup_refunds(engine, numbers),
-        lookup_terminals=lambda numbers: lookup_terminals(engine, numbers),
-    )
-
-
 def _batches(engine: Engine, stmt: Executable) -> Iterator[Sequence[Any]]:
     with reader(engine).connect() as conn:
         cursor = conn.execute(stmt).cursor
-        while batch := cursor.fetchmany(20_000):
+        while batch := cursor.fetchmany(_BATCH):
             yield batch
-
-
-def count_due(engine: Engine, day: date, channel: Channel) -> int:
-    """How many payments with money in (and refunds) of ``channel`` the day's bill must list."""
-    start, end = day_bounds(day)
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    r = Refund.__table__.c  # type: ignore[attr-defined]
-    paid = select(func.count()).where(p.channel == channel.value, p.paid_at >= start, p.paid_at < end)
-    refunded = (
-        select(func.count())
-        .select_from(Refund.__table__.join(Payment.__table__, r.out_trade_no == p.out_trade_no))  # type: ignore[attr-defined]
-        .where(p.channel == channel.value, r.business_day == day.isoformat())
-    )
-    with reader(engine).connect() as conn:
-        return int(conn.execute(paid).scalar_one()) + int(conn.execute(refunded).scalar_one())
-
-
-def lookup_payments(engine: Engine, out_trade_nos: Sequence[str]) -> list[LedgerRow]:
-    """Payments by number, whatever their day (for bill rows outside the day's window); due = 0."""
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    found: list[LedgerRow] = []
-    with reader(engine).connect() as conn:
-        for i in range(0, len(out_trade_nos), _IN_CHUNK):
-            chunk = list(out_trade_nos[i : i + _IN_CHUNK])
-            stmt = select(p.out_trade_no, p.state, p.amount_fen, p.terminal_id).where(p.out_trade_no.in_(chunk))
-            found.extend((row[0], row[1], row[2], row[3], 0) for row in conn.execute(stmt))
-    return found
-
-
-def load_ledger_refunds(engine: Engine, day: date, channel: Channel) -> list[LedgerRefund]:
-    """Refunds of ``channel``'s payments asked for or succeeded on ``day``."""
-    start, end = day_bounds(day)
-    r = Refund.__table__.c  # type: ignore[attr-defined]
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    today = day.isoformat()
-    succeeded_in_day = and_(r.succeeded_at >= start, r.succeeded_at < end)
-    due = case((succeeded_in_day, 1), (and_(r.succeeded_at.is_(None), r.business_day == today), 1), else_=0)
-    # Two steps, not a join filtered on the payment's channel: given that filter, SQLite walks
-    # every payment ever taken to find the day's few refunds (0.9 s on a million-payment ledger).
-    stmt = select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state, due).where(
-        or_(r.business_day == today, succeeded_in_day)
-    )
-    with reader(engine).connect() as conn:
-        rows = conn.execute(stmt).all()
-        numbers = sorted({row[1] for row in rows})
-        ours: set[str] = set()
-        for i in range(0, len(numbers), _IN_CHUNK):
-            chunk = numbers[i : i + _IN_CHUNK]
-            found = select(p.out_trade_no).where(p.out_trade_no.in_(chunk), p.channel == channel.value)
-            ours.update(conn.execute(found).scalars())
-    return [LedgerRefund(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows if row[1] in ours]
-
-
-def lookup_refunds(engine: Engine, out_refund_nos: Sequence[str]) -> list[LedgerRefund]:
-    r = Refund.__table__.c  # type: ignore[attr-defined]
-    found: list[LedgerRefund] = []
-    with reader(engine).connect() as conn:
-        for i in range(0, len(out_refund_nos), _IN_CHUNK):
-            chunk = list(out_refund_nos[i : i + _IN_CHUNK])
-            stmt = select(r.out_refund_no, r.out_trade_no, r.amount_fen, r.state).where(r.out_refund_no.in_(chunk))
-            found.extend(LedgerRefund(row[0], row[1], row[2], row[3], False) for row in conn.execute(stmt))
-    return found
-
-
-def has_journals(engine: Engine) -> bool:
-    """True once any terminal has synced its journal: only then are journals compared."""
-    if not inspect(engine).has_table(SyncedJournalEvent.__tablename__):
-        return False  # no terminal registry on this database yet
-    with reader(engine).connect() as conn:
-        return conn.execute(select(SyncedJournalEvent.__table__.c.seq).limit(1)).first() is not None  # type: ignore[attr-defined]
-
-
-def load_journal_sales(engine: Engine, day: date) -> dict[str, JournalSale]:
-    """The last state each terminal journaled for its wallet and cash sales of ``day``.
-
-    Every sale-changing event carries a ``sale`` snapshot (pos_app.journal.snapshots); the latest
-    one per out_trade_no, in (terminal, seq) order, is what the terminal last knew.
-    """
-    start, end = day_bounds(day)
-    t = SyncedJournalEvent.__table__.c  # type: ignore[attr-defined]
-    stmt = (
-        select(t.terminal_id, t.payload_json)
-        .where(t.at >= start - timedelta(days=1), t.at < end + timedelta(days=1))
-        .order_by(t.terminal_id, t.seq)
-    )
-    sales: dict[str, JournalSale] = {}
-    wanted = day.isoformat()
-    with reader(engine).connect() as conn:
-        for terminal_id, payload_json in conn.execute(stmt):
-            try:
-                sale = json.loads(payload_json).get("sale")
-            except ValueError:
-                continue
-            if not isinstance(sale, dict) or sale.get("business_day") != wanted:
-                continue
-            try:
-                channel = Channel(str(sale["channel"]))
-                sales[str(sale["out_trade_no"])] = JournalSale(
-                    str(sale["out_trade_no"]),
-                    str(sale.get("terminal_id") or terminal_id),
-                    channel,
-                    int(sale["amount_fen"]),
-                    str(sale["state"]),
-                )
-            except (KeyError, ValueError, TypeError):
-                log.warning("journal event of terminal %s has an unreadable sale snapshot", terminal_id)
-    return sales
-
-
-def apply_settlements(engine: Engine, settlements: Iterable[Settlement], *, bill_day: date, now: datetime) -> list[str]:
-    """Move each payment the bill proved to its state (compare-and-set + a status event for its terminal).
-
-    A payment that changed meanwhile (another process settled it) is left alone. Returns the
-    out_trade_nos changed. ``paid_at`` is the bill's time of the payment.
-    """
-    changed: list[str] = []
-    day_start = datetime.combine(bill_day, time(0), CHINA_TZ)
-    for item in settlements:
-        if item.out_refund_no is not None or not isinstance(item.target, PaymentState):
-            continue
-        with Session(engine) as session, session.begin():
-            payment = repo.get_payment(session, item.out_trade_no, lock=True)
-            if payment is None or payment.amount_fen != item.amount_fen:
-                continue
-            current = PaymentState(payment.state)
-            # Settled meanwhile by another process (or moved where the bill's outcome no longer applies).
-            if current == item.target or not can_transition(current, item.target):
-                continue
-            changes: dict[str, object] = {"state": item.target.value}
-            if item.target is PaymentState.PAID:
-                changes["paid_at"] = day_start + timedelta(seconds=item.at_s)
-                if item.transaction_id and not payment.transaction_id:
-                    changes["transaction_id"] = item.transaction_id
-            if not repo.cas_update_payment(session, payment, changes, now):
-                continue
-            repo.record_attempt(
-                session, payment.out_trade_no, "reconcile", item.target.value.lower(), now, detail="provider bill"
-            )
-            repo.append_event(session, repo.payment_view(payment), now)
-            changed.append(payment.out_trade_no)
-            log.info("reconcile settled %s as %s from the provider's bill", payment.out_trade_no, item.target)
-    return changed
