@@ -41,7 +41,8 @@ def gc_paused(fn: Callable[P, T]) -> Callable[P, T]:
 
     Parsing and matching a million rows allocates millions of short-lived lists and tuples; each
     700 allocations would start a collection that finds nothing to free (reference counting frees
-    them). Pausing it halves the time. Process-wide, restored on exit, harmless if two overlap.
+    them), and those collections cost as much as the work itself. Process-wide, restored on exit,
+    harmless if two overlap.
     """
 
     @functools.wraps(fn)

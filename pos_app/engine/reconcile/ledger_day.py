@@ -204,8 +204,8 @@ class LedgerDay:
         Why: row by row, the driver builds a tuple and three objects per payment and takes the GIL
         back once per row, so beside the bill's parse (which needs the GIL too) the read crawled.
         ``group_concat`` runs the whole scan in one step without the GIL, and the same pass joins
-        the order numbers of the other payments (a few; a second scan of the day cost ~0.8 s of CPU
-        at a million payments). None (read the rows instead) if an order number holds the separator.
+        the order numbers of the other payments (a few, not worth a second scan of the whole day).
+        None (read the rows instead) if an order number holds the separator.
         """
         p = Payment.__table__.c  # type: ignore[attr-defined]
         conn = self._connection()
