@@ -134,7 +134,7 @@ def _walk(
         else:
             before = len(settled)
             matched += classifier.classify(LedgerPayment(otn, state, amount, terminal, bool(due)), j)
-            if len(settled) > before:
+            if len(settled) > before:  # the bill proved its outcome: the journal is compared with that
                 state = settled[-1].target.value
         if journals is not None:
             journals.compare(LedgerPayment(otn, state, amount, terminal, bool(due)), journals.take(otn))
@@ -142,16 +142,16 @@ def _walk(
 
 
 def _other_days(index: dict[str, int], lookup: PaymentLookup | None, classifier: Classifier) -> int:
-    """The bill payments no payment of the day took: classified against the ledger's payments of
-    other days (never due in this bill), the rest reported missing locally. Returns how many matched."""
+    """The bill payments no payment of the day took (``index``): classified against the ledger's
+    payments of other days (never due in this bill; popped from ``index`` when found), the rest
+    reported missing locally. Returns how many matched."""
     bill = classifier.bill
     matched = 0
-    leftover = dict(index)
-    for otn, state, amount, terminal, _due in lookup(list(leftover)) if lookup is not None else ():
-        j = leftover.pop(otn, -1)
+    for otn, state, amount, terminal, _due in lookup(list(index)) if lookup is not None else ():
+        j = index.pop(otn, -1)
         if j >= 0:
             matched += classifier.classify(LedgerPayment(otn, state, amount, terminal, False), j)
-    for otn, j in leftover.items():
+    for otn, j in index.items():
         status, amount = bill.status[j], bill.amount_fen[j]
         classifier.items.append(
             OpenItem(
