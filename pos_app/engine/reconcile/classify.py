@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from pos_app.domain.money import format_fen
 from pos_app.domain.states import PaymentState
-from pos_app.engine.reconcile.bill import PAID, REVOKED, Bill, hms_seconds
+from pos_app.engine.reconcile.bill import PAID, REVOKED, Bill
+from pos_app.engine.reconcile.bill_values import hms_seconds
 from pos_app.engine.reconcile.inputs import LedgerPayment
 from pos_app.engine.reconcile.results import (
     ACT_AMOUNT,

@@ -27,17 +27,8 @@ import pyarrow.csv as pacsv
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import (
-    ARROW_TYPES,
-    PAID,
-    PAYMENT,
-    REVOKED,
-    TXID_WIDTH,
-    Bill,
-    fen,
-    gc_paused,
-    millifen,
-)
+from pos_app.engine.reconcile.bill import ARROW_TYPES, PAID, PAYMENT, REVOKED, TXID_WIDTH, Bill, gc_paused
+from pos_app.engine.reconcile.bill_values import fen, millifen
 from pos_app.engine.reconcile.wechat_format import (
     EMPTY_REFUND_NO,
     READ_COLUMNS,

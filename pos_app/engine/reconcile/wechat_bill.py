@@ -22,19 +22,8 @@ from isal import igzip
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import (
-    REFUND,
-    REVOKED,
-    TXID_WIDTH,
-    Bill,
-    BillBuilder,
-    fen,
-    format_millifen,
-    gc_paused,
-    hms_of,
-    millifen,
-    txid_kept,
-)
+from pos_app.engine.reconcile.bill import REFUND, REVOKED, TXID_WIDTH, Bill, BillBuilder, gc_paused, txid_kept
+from pos_app.engine.reconcile.bill_values import fen, format_millifen, hms_of, millifen
 from pos_app.engine.reconcile.errors import BillFormatError
 from pos_app.engine.reconcile.fast_wechat import parse_fast
 from pos_app.engine.reconcile.wechat_format import (
