@@ -12,9 +12,11 @@ from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, PaymentState
+from pos_app.journal.errors import JournalError
 from pos_app.journal.events import append_event
+from pos_app.journal.history import sale_events
 from pos_app.journal.models import Sale
-from pos_app.journal.repo import JournalError, get_sale, sale_events, sale_lines
+from pos_app.journal.sales import get_sale, sale_lines
 from pos_app.receipts.model import Receipt, ReceiptLine
 
 #: States of a sale that ever had a receipt (money came in; later refunds are shown on it).
