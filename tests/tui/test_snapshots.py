@@ -18,8 +18,9 @@ from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.journal import add_staff, open_journal, session_scope
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.sales import Attempt
 from pos_app.tui.app import PosApp, make_app
-from pos_app.tui.till import Attempt, SaleDraft
 
 NOW = datetime(2026, 11, 22, 6, 30, 0, tzinfo=UTC)
 SIZE = (80, 24)
