@@ -1,17 +1,26 @@
 """The terminal's journal: SQLite (WAL, synchronous=FULL) holding sales, payments, refunds, shifts,
 cash, staff and an append-only, hash-chained event log with its upload outbox.
 
+One module per aggregate: :mod:`.sales`, :mod:`.cash`, :mod:`.refunds`, :mod:`.shifts` (over the
+drawer's ledger, :mod:`.drawer`), :mod:`.staff`, :mod:`.outbox`, and :mod:`.history` (search in SQL);
+:mod:`.events` writes the chain, :mod:`.verify` checks it, :mod:`.reports` reads the day.
+
 Import the public API from here::
 
     from pos_app.journal import open_journal, session_scope, start_sale, record_attempt_state, ...
 
-Repository functions never commit; wrap one use case in ``with session_scope(engine) as session:``.
+Its functions never commit; wrap one use case in ``with session_scope(engine) as session:``.
 Imports ``pos_app.domain`` only (import-linter), never the configuration.
 """
 
+from pos_app.domain.chain import GENESIS_HASH, canonical_json, event_hash
 from pos_app.domain.staff import Role
+from pos_app.journal.cash import record_cash_movement, record_cash_sale, void_cash_sale
 from pos_app.journal.db import open_journal, session_scope
-from pos_app.journal.events import GENESIS_HASH, append_event, at_text, canonical_json, event_hash, next_seq
+from pos_app.journal.drawer import current_shift
+from pos_app.journal.errors import JournalError
+from pos_app.journal.events import append_event, at_text, next_seq
+from pos_app.journal.history import list_sales, sale_events
 from pos_app.journal.models import (
     CashMovement,
     Counter,
@@ -24,36 +33,27 @@ from pos_app.journal.models import (
     Shift,
     Staff,
 )
-from pos_app.journal.repo import (
-    JournalError,
-    LineIn,
-    close_shift,
-    current_shift,
-    expected_cash_fen,
-    get_attempt,
+from pos_app.journal.outbox import mark_sent, pending_outbox, unsent_count
+from pos_app.journal.refunds import (
     get_refund,
-    get_sale,
-    list_sales,
-    mark_sent,
     new_out_refund_no,
-    new_out_trade_no,
-    non_final_attempts,
-    open_shift,
-    pending_outbox,
-    record_attempt_state,
-    record_cash_movement,
-    record_cash_sale,
     record_refund,
     record_refund_state,
     refundable_fen,
-    sale_events,
-    sale_lines,
     sale_refunds,
-    start_sale,
-    unsent_count,
     unsettled_refunds,
-    void_cash_sale,
 )
+from pos_app.journal.sales import (
+    LineIn,
+    get_attempt,
+    get_sale,
+    new_out_trade_no,
+    non_final_attempts,
+    record_attempt_state,
+    sale_lines,
+    start_sale,
+)
+from pos_app.journal.shifts import close_shift, expected_cash_fen, open_shift
 from pos_app.journal.staff import add_staff, check_pin, hash_pin, list_staff, pin_matches, require_manager
 from pos_app.journal.verify import VerifyResult, verify_chain
 

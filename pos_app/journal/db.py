@@ -2,7 +2,8 @@
 
 Every transaction starts with ``BEGIN IMMEDIATE``: the writer lock is taken up front, so two sessions
 (the till and the sync worker) never both read a counter and then collide on the write. Readers wait
-up to ``BUSY_TIMEOUT_S`` for the lock instead of failing.
+up to ``BUSY_TIMEOUT_S`` for the lock instead of failing. Every connection also gets the SQL function
+``UNICODE_LOWER``, Python's ``str.lower``, which the sales search folds case with.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ from pos_app.backup import backup_sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 15.0
+#: The SQL name of Python's str.lower on journal connections: SQLite's lower() folds ASCII letters only.
+UNICODE_LOWER = "unicode_lower"
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN IMMEDIATE itself.
     dbapi_connection.isolation_level = None
+    dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -5,64 +5,29 @@ where *canonical* is ``json.dumps(..., sort_keys=True, separators=(",", ":"), en
 encoded as UTF-8, ``at`` is the ISO-8601 text of the event time in UTC with microseconds
 (``2026-11-22T10:49:07.000000+00:00``) and the first event's ``prev_hash`` is 64 zeros.
 The same fields make ``pos_app.api.schemas.JournalEvent``, so the engine can re-check the chain.
-The scheme itself is ``pos_app.domain.chain`` (pure, shared with the engine).
-
-Payloads hold JSON values only (str, int, bool, None, lists, dicts with str keys) and never floats:
-money is integer fen. Every payload names the person who caused it in ``"cashier"``.
+The scheme itself is ``pos_app.domain.chain`` (pure, shared with the engine); what a payload may hold
+is :mod:`pos_app.journal.payloads`. Every payload names the person who caused it in ``"cashier"``.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
-# The pure hashing lives in pos_app.domain.chain (the engine verifies with it); re-exported here.
-from pos_app.domain.chain import GENESIS_HASH as GENESIS_HASH
-from pos_app.domain.chain import canonical_json as canonical_json
-from pos_app.domain.chain import event_hash as event_hash
-from pos_app.domain.chain import utc_text
+from pos_app.domain.chain import GENESIS_HASH, canonical_json, event_hash, utc_text
+from pos_app.journal.clock import aware
 from pos_app.journal.models import Counter, JournalEvent, OutboxEntry
+from pos_app.journal.payloads import check_json, load_payload
 
 EVENT_COUNTER = "events"
-
-
-def aware(at: datetime) -> datetime:
-    """A time-zone-aware time: naive datetimes are taken as the machine's local wall time."""
-    return at if at.utcoffset() is not None else at.astimezone()
 
 
 def at_text(at: datetime) -> str:
     """The canonical text of an event time: UTC, microseconds, ``+00:00``."""
     return utc_text(aware(at))
-
-
-def _check_json(value: Any, where: str) -> None:
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        raise TypeError(f"{where}: floats are not allowed in journal payloads (money is int fen)")
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json(item, f"{where}[{index}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{where}: payload keys must be strings, not {key!r}")
-            _check_json(item, f"{where}.{key}")
-        return
-    raise TypeError(f"{where}: {type(value).__name__} is not a JSON value")
-
-
-def load_payload(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("an event payload must be a JSON object")
-    return value
 
 
 _COUNTERS = Counter.__table__  # type: ignore[attr-defined]
@@ -109,7 +74,7 @@ def append_event(
     """
     if not isinstance(payload.get("cashier"), str) or not payload["cashier"]:
         raise ValueError(f"event {kind!r}: the payload must name the cashier")
-    _check_json(payload, "payload")
+    check_json(payload, "payload")
     # Round-trip through JSON so tuples become lists exactly as they will be read back.
     clean = load_payload(canonical_json(payload))
     seq = next_seq(session, terminal_id, EVENT_COUNTER)
@@ -126,7 +91,7 @@ def append_event(
         at_text=text,
         prev_hash=prev_hash,
         hash=event_hash(seq=seq, kind=kind, payload=clean, at=text, prev_hash=prev_hash),
-        ref=_ref(clean),
+        ref=expected_ref(clean),
     )
     session.add(event)
     if outbox:
@@ -135,18 +100,7 @@ def append_event(
     return event
 
 
-def _ref(payload: dict[str, Any]) -> str | None:
+def expected_ref(payload: dict[str, Any]) -> str | None:
+    """What the ``ref`` index column of an event with this payload holds: the sale's out_trade_no."""
     ref = payload.get("out_trade_no")
     return ref if isinstance(ref, str) else None
-
-
-def expected_ref(payload: dict[str, Any]) -> str | None:
-    """What the ``ref`` index column of an event with this payload must hold."""
-    return _ref(payload)
-
-
-def event_count(session: Session, terminal_id: str | None = None) -> int:
-    statement = select(func.count()).select_from(JournalEvent)
-    if terminal_id is not None:
-        statement = statement.where(JournalEvent.terminal_id == terminal_id)
-    return int(session.exec(statement).one())

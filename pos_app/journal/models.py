@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
+from pos_app.journal.payloads import load_payload
 
 
 class JournalTable(SQLModel, registry=registry()):
@@ -173,8 +174,6 @@ class JournalEvent(JournalTable, table=True):
 
     @property
     def payload(self) -> dict[str, Any]:
-        from pos_app.journal.events import load_payload
-
         return load_payload(self.payload_json)
 
     @property

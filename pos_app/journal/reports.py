@@ -29,19 +29,22 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from pos_app.domain.money import format_fen
+from pos_app.domain.chain import canonical_json
+from pos_app.domain.money import fen_to_yuan, format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
-from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
-from pos_app.journal.events import append_event, aware, canonical_json, load_payload, next_seq
+from pos_app.domain.states import PaymentState, RefundState
+from pos_app.journal.clock import aware
+from pos_app.journal.errors import JournalError
+from pos_app.journal.events import append_event, next_seq
 from pos_app.journal.models import Sale, Staff, ZReport
-from pos_app.journal.repo import JournalError
+from pos_app.journal.payloads import load_payload
+from pos_app.journal.refunds import OPEN_REFUND_STATES
+from pos_app.journal.sales import UNSETTLED_STATES
 from pos_app.journal.shifts import SOLD_STATES, authorise
 from pos_app.journal.snapshots import Z_REPORT, z_report_snapshot
 
 CHANNELS: tuple[Channel, ...] = (Channel.WECHAT, Channel.ALIPAY, Channel.CASH)
-UNSETTLED_STATES = tuple(state for state in PaymentState if state not in SETTLED_STATES)
-OPEN_REFUND_STATES = (RefundState.PENDING, RefundState.PROCESSING, RefundState.UNKNOWN)
 
 
 class DayClosedError(JournalError):
@@ -525,8 +528,6 @@ def export_rows(
 ) -> Iterator[tuple[str | int, ...]]:
     """Every sale of the business days [first, last] (all states), oldest first, as EXPORT_COLUMNS.
     ``amount``/``refunded`` are the same figures as yuan text (``"12.30"``), never floats."""
-    from pos_app.domain.money import fen_to_yuan
-
     statement = select(Sale).where(
         Sale.business_day >= as_day(first).isoformat(), Sale.business_day <= as_day(last).isoformat()
     )

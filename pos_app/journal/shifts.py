@@ -1,16 +1,13 @@
-"""Shifts with counted cash: open with a float counted by denomination, cash in/out with a reason,
-close with a *blind* count, and a manager's sign-off of the difference.
+"""Shifts and their drawer count: open with a float (counted by denomination), cash in/out with a
+reason, close with a *blind* count per payment method, and a manager's sign-off of the difference.
 
-Built on :mod:`pos_app.journal.repo` (``open_shift``, ``record_cash_movement``, ``close_shift``):
-these functions add the role checks (:func:`pos_app.domain.staff.may`), the count by denomination
-and the per-method figures, and every step appends its own journal event:
-
-``shift.opened`` + ``shift.float_counted`` · ``cash.movement`` · ``shift.closed`` + ``shift.counted``
+The role checks come from :func:`pos_app.domain.staff.may`. Every step appends its own journal event:
+``shift.opened`` (+ ``shift.float_counted``) · ``cash.movement`` · ``shift.closed`` (+ ``shift.counted``)
 · ``shift.signed_off``.
 
 *Blind* means the cashier enters the count before anything shows what the drawer should hold:
 :func:`blind_close` takes the count and only then returns the expected figures. Like every
-repository function, nothing here commits.
+journal write, nothing here commits.
 """
 
 from __future__ import annotations
@@ -24,18 +21,27 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
+from pos_app.domain.chain import canonical_json
 from pos_app.domain.errors import AmountError, AuthorisationError, InputError
 from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action, Role, may
 from pos_app.domain.states import PaymentState
-from pos_app.journal.events import append_event, aware, canonical_json, load_payload
+from pos_app.journal.cash import record_cash_movement
+from pos_app.journal.clock import aware
+from pos_app.journal.drawer import add_movement, current_shift
+from pos_app.journal.errors import JournalError
+from pos_app.journal.events import append_event
 from pos_app.journal.models import CashMovement, Sale, Shift, ShiftClose, Staff
-from pos_app.journal.repo import JournalError, close_shift, current_shift, expected_cash_fen, open_shift
-from pos_app.journal.repo import record_cash_movement as _record_cash_movement
-from pos_app.journal.snapshots import SHIFT_CLOSE, shift_close_snapshot
+from pos_app.journal.payloads import load_payload
+from pos_app.journal.snapshots import (
+    CASH_MOVEMENT,
+    SHIFT,
+    SHIFT_CLOSE,
+    cash_movement_snapshot,
+    shift_close_snapshot,
+    shift_snapshot,
+)
 
-#: The payment methods a shift close counts, in display order.
-METHODS: tuple[Channel, ...] = (Channel.CASH, Channel.WECHAT, Channel.ALIPAY)
 #: Sale states in which the customer's money came in (a later refund does not undo the sale).
 SOLD_STATES = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED)
 
@@ -85,6 +91,23 @@ def counts_from_json(text: str) -> dict[int, int]:
 # --- open / cash in-out ---------------------------------------------------------------------------
 
 
+def open_shift(session: Session, *, terminal_id: str, cashier: str, float_fen: int, at: datetime) -> Shift:
+    """Open a shift with the opening float counted into the drawer."""
+    if current_shift(session, terminal_id) is not None:
+        raise JournalError("A shift is already open on this terminal — close it first.")
+    if isinstance(float_fen, bool) or not isinstance(float_fen, int) or float_fen < 0:
+        raise AmountError("The opening float cannot be negative.")
+    shift = Shift(terminal_id=terminal_id, cashier=cashier, opening_float_fen=float_fen, opened_at=aware(at))
+    session.add(shift)
+    session.flush()
+    movement = add_movement(
+        session, terminal_id=terminal_id, kind="float", amount_fen=float_fen, cashier=cashier, at=at
+    )
+    payload = {"cashier": cashier, SHIFT: shift_snapshot(shift), CASH_MOVEMENT: cash_movement_snapshot(movement)}
+    append_event(session, terminal_id, "shift.opened", payload, at)
+    return shift
+
+
 def open_shift_counted(
     session: Session, *, terminal_id: str, by: Staff, counts: Mapping[int, int], at: datetime
 ) -> Shift:
@@ -97,7 +120,7 @@ def open_shift_counted(
     return shift
 
 
-def _open_shift(session: Session, terminal_id: str) -> Shift:
+def _require_open_shift(session: Session, terminal_id: str) -> Shift:
     shift = current_shift(session, terminal_id)
     if shift is None:
         raise JournalError("No shift is open on this terminal — open one first.")
@@ -109,10 +132,10 @@ def cash_in(
 ) -> CashMovement:
     """Cash put into the drawer (pay-in) with its reason."""
     authorise(by, Action.CASH_IN)
-    _open_shift(session, terminal_id)
+    _require_open_shift(session, terminal_id)
     if not reason.strip():
         raise InputError("Say why the cash goes in.")
-    return _record_cash_movement(
+    return record_cash_movement(
         session, terminal_id=terminal_id, kind="pay_in", amount_fen=amount_fen, cashier=by.name, at=at, reason=reason
     )
 
@@ -129,19 +152,47 @@ def cash_out(
 ) -> CashMovement:
     """Cash taken out of the drawer: ``pay_out`` (an expense) or ``drop`` (to the safe). Managers only."""
     authorise(by, Action.CASH_OUT)
-    shift = _open_shift(session, terminal_id)
+    shift = _require_open_shift(session, terminal_id)
     if kind not in ("pay_out", "drop"):
         raise InputError("Cash goes out as a pay-out or a drop.")
     if not reason.strip():
         raise InputError("Say why the cash goes out.")
     if isinstance(amount_fen, int) and amount_fen > expected_cash_fen(session, shift):
         raise AmountError("The drawer does not hold that much cash.")
-    return _record_cash_movement(
+    return record_cash_movement(
         session, terminal_id=terminal_id, kind=kind, amount_fen=amount_fen, cashier=by.name, at=at, reason=reason
     )
 
 
-# --- blind close and sign-off -----------------------------------------------------------------------
+# --- close, blind close and sign-off ------------------------------------------------------------------
+
+
+def expected_cash_fen(session: Session, shift: Shift) -> int:
+    """Float plus every drawer movement of the shift."""
+    statement = select(func.coalesce(func.sum(CashMovement.amount_fen), 0)).where(CashMovement.shift_id == shift.id)
+    return int(session.exec(statement).one())
+
+
+def close_shift(session: Session, *, terminal_id: str, cashier: str, counted_fen: int, at: datetime) -> Shift:
+    """Close the open shift with the counted cash; the difference is ``counted - expected``."""
+    shift = current_shift(session, terminal_id)
+    if shift is None:
+        raise JournalError("No shift is open on this terminal.")
+    if isinstance(counted_fen, bool) or not isinstance(counted_fen, int) or counted_fen < 0:
+        raise AmountError("The counted cash cannot be negative.")
+    shift.expected_cash_fen = expected_cash_fen(session, shift)
+    shift.counted_cash_fen = counted_fen
+    shift.closed_at = aware(at)
+    shift.closed_by = cashier
+    session.add(shift)
+    session.flush()
+    payload = {
+        "cashier": cashier,
+        "difference_fen": counted_fen - shift.expected_cash_fen,
+        SHIFT: shift_snapshot(shift),
+    }
+    append_event(session, terminal_id, "shift.closed", payload, at)
+    return shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +271,7 @@ def blind_close(
     Returns expected vs counted per method; the difference then needs a manager's :func:`sign_off`.
     """
     authorise(by, Action.CLOSE_SHIFT)
-    shift = _open_shift(session, terminal_id)
+    shift = _require_open_shift(session, terminal_id)
     clean = _clean_counts(counts)
     counted_cash = count_total(counts)
     wallets = wallet_expected_fen(session, shift)
@@ -257,11 +308,6 @@ def blind_close(
     }
     append_event(session, terminal_id, "shift.counted", payload, at)
     return result
-
-
-def shift_close(session: Session, shift_id: int) -> ShiftCloseResult | None:
-    close = session.get(ShiftClose, shift_id)
-    return None if close is None else ShiftCloseResult.from_row(close)
 
 
 def sign_off(session: Session, *, shift_id: int, manager: Staff, at: datetime, note: str = "") -> ShiftCloseResult:

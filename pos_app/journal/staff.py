@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from pos_app.domain.errors import AuthorisationError, InputError
 from pos_app.domain.staff import Role
-from pos_app.journal.events import append_event, aware
+from pos_app.journal.clock import aware, now
+from pos_app.journal.events import append_event
 from pos_app.journal.models import Staff
-from pos_app.journal.repo import now
 from pos_app.journal.snapshots import STAFF, staff_snapshot
 
 # ~16 MiB and a few tens of milliseconds per check: slow for guessing, quick for a cashier.

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from pos_app.journal.events import EVENT_COUNTER, GENESIS_HASH, event_hash, expected_ref, load_payload
+from pos_app.domain.chain import GENESIS_HASH, event_hash
+from pos_app.journal.events import EVENT_COUNTER, expected_ref
 from pos_app.journal.models import Counter, JournalEvent, OutboxEntry
+from pos_app.journal.payloads import load_payload
 from pos_app.journal.snapshots import SNAPSHOT_KEYS, current_snapshots
 
 

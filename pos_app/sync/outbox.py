@@ -27,7 +27,7 @@ from pos_app.api.schemas import JournalEvent as UploadEvent
 from pos_app.api.schemas import SyncAck
 from pos_app.domain.errors import EngineUnavailable, PosError
 from pos_app.journal.models import OutboxEntry
-from pos_app.journal.repo import mark_sent, pending_outbox, unsent_count
+from pos_app.journal.outbox import mark_sent, pending_outbox, unsent_count
 
 log = logging.getLogger(__name__)
 

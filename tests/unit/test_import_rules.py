@@ -49,7 +49,7 @@ def test_the_walk_finds_the_headless_core() -> None:
     for required in (
         "pos_app.domain.money",
         "pos_app.domain.states",
-        "pos_app.journal.repo",
+        "pos_app.journal.sales",
         "pos_app.journal.verify",
         "pos_app.config",
         "pos_app.engine.crypto.rsa",

@@ -138,6 +138,20 @@ async def test_validation_errors_are_error_bodies(stack: Stack, client: EngineCl
         await client.get_payment("bad!")  # fails the path pattern
 
 
+async def test_an_amount_must_be_a_json_integer(stack: Stack, client: EngineClient) -> None:
+    """ "100", 1.0 and true are refused (422), not coerced to 100 or 1 fen: nothing is created."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.engine), base_url=ENGINE_URL) as raw:
+        for amount in ("100", 1.0, True):
+            number = trade_no()
+            body = {"out_trade_no": number, "amount_fen": amount, "mode": "native", "channel": "wechat",
+                    "subject": "s", "operator": "o"}  # fmt: skip
+            response = await raw.post("/v1/payments", json=body, auth=client._auth())
+            assert response.status_code == 422, amount
+            assert "amount_fen" in response.json()["message"]
+            with pytest.raises(PaymentNotFound):
+                await client.get_payment(number)
+
+
 async def test_daily_report_counts_the_paid_payment(stack: Stack, client: EngineClient) -> None:
     code = await stack.auth_code("alipay")
     assert (await client.create_payment(micropay(code, amount_fen=1500))).state is PaymentState.PAID

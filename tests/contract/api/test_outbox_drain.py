@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 
 from pos_app.api.client import EngineClient
 from pos_app.domain.errors import EngineUnavailable
+from pos_app.journal.cash import record_cash_sale
 from pos_app.journal.db import open_journal, session_scope
-from pos_app.journal.repo import record_cash_sale, unsent_count
+from pos_app.journal.outbox import unsent_count
 from pos_app.sync.outbox import ChainRefused, OutboxDrain, requeue_above
 
 

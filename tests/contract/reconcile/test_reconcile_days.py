@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from pos_app.api.schemas import CreateRefund
 from pos_app.config import Settings
+from pos_app.domain.chain import GENESIS_HASH, event_hash
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
@@ -27,7 +28,6 @@ from pos_app.engine.reconcile.download import archive_path
 from pos_app.engine.reconcile.runner import Paths, read_state, run_scheduler
 from pos_app.engine.store import repo
 from pos_app.engine.store.terminals import IncomingEvent, TerminalRegistry
-from pos_app.journal.events import GENESIS_HASH, event_hash
 from tests.contract.engine.conftest import Rig, make_rig, micropay_req, native_req, new_trade_no
 
 TERMINAL, STORE = "T001", "S00001"

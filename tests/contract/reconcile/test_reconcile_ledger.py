@@ -23,18 +23,11 @@ from pos_app.domain.china_time import CHINA_TZ, china_day
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile import match_channel, parse_wechat_bill_bytes
+from pos_app.engine.reconcile.day_match import match_archived, match_day
 from pos_app.engine.reconcile.errors import BillFormatError
-from pos_app.engine.reconcile.sources import (
-    LedgerDay,
-    apply_settlements,
-    count_due,
-    iter_ledger_payments,
-    load_ledger_refunds,
-    lookup_payments,
-    lookup_terminals,
-    match_archived,
-    match_day,
-)
+from pos_app.engine.reconcile.ledger_day import LedgerDay, iter_ledger_payments
+from pos_app.engine.reconcile.ledger_reads import count_due, load_ledger_refunds, lookup_payments, lookup_terminals
+from pos_app.engine.reconcile.settle import apply_settlements
 from pos_app.engine.store import Payment, Refund, open_ledger, repo
 from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
 

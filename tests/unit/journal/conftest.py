@@ -1,3 +1,3 @@
-from journal_kit import journal, journal_path
+from journal_kit import beijing_machine, journal, journal_path
 
-__all__ = ["journal", "journal_path"]
+__all__ = ["beijing_machine", "journal", "journal_path"]

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
-
+from pos_app.journal.cash import record_cash_sale
 from pos_app.journal.db import open_journal, session_scope
-from pos_app.journal.repo import record_cash_sale
 from pos_app.journal.reports import daily_totals
-
-
-@pytest.fixture
-def beijing_machine() -> Iterator[None]:
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = previous
-        time.tzset()
 
 
 def test_early_morning_sale_in_beijing_belongs_to_the_local_day(beijing_machine: None, tmp_path: Path) -> None:

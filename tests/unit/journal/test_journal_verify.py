@@ -169,7 +169,8 @@ def test_recomputing_an_edited_events_hash_breaks_the_next_link(filled: Path) ->
     """An editor who also fixes the hash of the event they changed is caught by the next prev_hash."""
     import json
 
-    from pos_app.journal.events import event_hash, load_payload
+    from pos_app.domain.chain import event_hash
+    from pos_app.journal.payloads import load_payload
 
     connection = sqlite3.connect(filled)
     seq, kind, payload_json, at, prev = connection.execute(

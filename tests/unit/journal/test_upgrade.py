@@ -10,8 +10,11 @@ from pathlib import Path
 
 from alembic import command
 
+from pos_app.journal.cash import record_cash_sale
 from pos_app.journal.db import alembic_config, head_revision, make_engine, open_journal, schema_revision, session_scope
-from pos_app.journal.repo import LineIn, open_shift, record_cash_sale, record_refund
+from pos_app.journal.refunds import record_refund
+from pos_app.journal.sales import LineIn
+from pos_app.journal.shifts import open_shift
 from pos_app.journal.verify import verify_chain
 
 FIRST_RELEASE = "0001"

@@ -21,7 +21,7 @@ from pos_app.journal import (
     start_sale,
     verify_chain,
 )
-from pos_app.journal.repo import JournalError
+from pos_app.journal.errors import JournalError
 from pos_app.receipts.escpos import print_receipt, render_escpos
 from pos_app.receipts.from_journal import Letterhead, printer_target, receipt_for_sale, reprint_receipt
 from pos_app.receipts.text import render_text

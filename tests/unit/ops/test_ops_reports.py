@@ -24,7 +24,7 @@ from pos_app.journal import (
     start_sale,
     verify_chain,
 )
-from pos_app.journal.repo import JournalError
+from pos_app.journal.errors import JournalError
 from pos_app.journal.reports import (
     DayClosedError,
     UnsettledError,

@@ -22,7 +22,7 @@ from pos_app.journal import (
     start_sale,
     verify_chain,
 )
-from pos_app.journal.repo import JournalError
+from pos_app.journal.errors import JournalError
 
 
 def test_a_whole_shift(journal: Engine) -> None:

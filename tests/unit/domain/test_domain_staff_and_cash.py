@@ -1,3 +1,5 @@
+"""Staff roles and cash counting (pos_app.domain.staff, pos_app.domain.cash): pure rules, no journal."""
+
 from __future__ import annotations
 
 import pytest
