@@ -3,7 +3,7 @@ shift operations, refuses a QR payment, counts what it could not send; then the 
 and the terminal catches up: every event synced exactly once, the open QR order settled, totals equal.
 
 Real processes (`pos sandbox serve`, `pos engine serve`) from a demo profile; the terminal is this
-process using the till's use cases (pos_app.tui.till, no Textual) and the outbox drain. The test
+process using the till's use cases (pos_app.terminal.till, no Textual) and the outbox drain. The test
 asserts behaviour only; ``tests/bench/bench_offline_day.py`` runs the same day and prints its times.
 """
 
@@ -22,7 +22,8 @@ from pos_app.domain.errors import EngineUnavailable
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.sync.outbox import OutboxDrain
-from pos_app.tui.till import SaleDraft, Till
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.till import Till
 from tests.faults.support import Stack, check_books, compare_on_engine
 
 pytestmark = pytest.mark.slow

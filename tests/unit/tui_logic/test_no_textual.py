@@ -1,28 +1,40 @@
-"""The TUI's logic modules, the scan module and the till use cases load without Textual."""
+"""The terminal core, the QR drawing's matrix, the receipt text, the scan module and the launcher load
+without Textual; the TUI never loads the engine's private parts or the sandbox."""
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
+import pos_app.terminal
+
 MODULES = [
-    "pos_app.tui.logic.wedge",
-    "pos_app.tui.logic.qr",
-    "pos_app.tui.logic.keypad",
-    "pos_app.tui.logic.cart",
-    "pos_app.tui.logic.receipt",
-    "pos_app.tui.logic.errors",
-    "pos_app.tui.till",
+    *sorted(m.name for m in pkgutil.walk_packages(pos_app.terminal.__path__, "pos_app.terminal.")),
+    "pos_app.tui.widgets.qr_matrix",
+    "pos_app.receipts.text",
     "pos_app.scan",
     "pos_app.launcher",
 ]
 
 
+def test_the_terminal_core_is_all_there() -> None:
+    for name in ("till", "sales", "settling", "refunds", "cash", "shifts", "reports", "history", "cart", "wedge"):
+        assert f"pos_app.terminal.{name}" in MODULES
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_module_does_not_import_textual(module: str):
     code = f"import sys, {module}; assert 'textual' not in sys.modules, 'textual imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_till_does_not_load_the_printer_driver():
+    """python-escpos is an optional extra: loaded only when a receipt is printed."""
+    code = "import sys, pos_app.terminal.till, pos_app.tui.app; assert 'escpos' not in sys.modules, 'escpos imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 

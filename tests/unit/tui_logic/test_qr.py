@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from pyzbar import pyzbar
 
-from pos_app.tui.logic.qr import (
+from pos_app.tui.widgets.qr_matrix import (
     DARK,
     LIGHT,
     QUIET_ZONE,
@@ -62,7 +62,7 @@ def test_fits_an_80x24_terminal_with_strongest_level_possible():
         stronger = order[order.index(matrix.level) - 1]
         import qrcode
 
-        from pos_app.tui.logic.qr import LEVELS
+        from pos_app.tui.widgets.qr_matrix import LEVELS
 
         qr = qrcode.QRCode(error_correction=dict(LEVELS)[stronger], border=QUIET_ZONE)
         qr.add_data(ALIPAY_URL)

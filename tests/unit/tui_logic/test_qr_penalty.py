@@ -10,7 +10,7 @@ import qrcode.util
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pos_app.tui.logic.qr import LEVELS, QUIET_ZONE, make_matrix, penalty
+from pos_app.tui.widgets.qr_matrix import LEVELS, QUIET_ZONE, make_matrix, penalty
 
 
 @settings(max_examples=300, deadline=None)

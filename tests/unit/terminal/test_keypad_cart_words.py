@@ -1,16 +1,14 @@
-from __future__ import annotations
+"""The checkout's pure pieces: the amount keypad, the cart, countdowns and the cashier's error words."""
 
-from datetime import datetime
+from __future__ import annotations
 
 import pytest
 
 from pos_app.domain.errors import AmountError, InputError
-from pos_app.domain.routing import Channel
-from pos_app.tui.logic.cart import Cart, make_line
-from pos_app.tui.logic.errors import describe
-from pos_app.tui.logic.keypad import AmountBuffer
-from pos_app.tui.logic.receipt import ReceiptData, receipt_lines
-from pos_app.tui.logic.text import countdown
+from pos_app.terminal.cart import Cart, make_line
+from pos_app.terminal.error_words import describe
+from pos_app.terminal.keypad import AmountBuffer
+from pos_app.terminal.text import countdown
 
 
 def press_all(buffer: AmountBuffer, keys: list[str]) -> list[bool]:
@@ -68,42 +66,9 @@ def test_bad_lines_are_refused(desc: str, qty: str, price: str):
         make_line(desc, qty, price)
 
 
-def test_receipt_has_everything_and_masks_the_code():
-    receipt = ReceiptData(
-        store_name="Demo Store",
-        terminal_name="Till 1",
-        cashier="Demo Cashier",
-        at=datetime(2026, 11, 22, 14, 5, 9),
-        out_trade_no="P261122140509S00001T00100000001",
-        amount_fen=1250,
-        channel=Channel.WECHAT,
-        subject="Coffee",
-        transaction_id="4200000001",
-        masked_auth_code="134567890123456789",
-    )
-    text = "\n".join(receipt_lines(receipt))
-    for needle in ("Demo Store", "Demo Cashier", "2026-11-22 14:05:09", "¥12.50", "WeChat Pay", "4200000001"):
-        assert needle in text
-    assert "134567890123456789" not in text
-    assert "**************6789" in text
-    assert all(len(line) <= 42 for line in receipt_lines(receipt))
-
-
 def test_countdown_and_error_words():
     assert countdown(75.2) == "1:16"
     assert countdown(-3) == "0:00"
     assert describe(ConnectionError()).text.startswith("Engine unreachable")
     assert "Traceback" not in describe(RuntimeError("boom")).text
     assert describe(RuntimeError("secret-key-material")).text.find("secret") == -1
-
-
-def test_state_path_bridges_missed_steps_and_refuses_stale_views():
-    from pos_app.domain.states import PaymentState as S
-    from pos_app.tui.till import state_path
-
-    assert state_path(S.CREATED, S.USER_PAYING, S.SUBMITTED) == [S.SUBMITTED, S.USER_PAYING]
-    assert state_path(S.CREATED, S.USER_PAYING, S.AWAITING_SCAN) == [S.AWAITING_SCAN, S.USER_PAYING]
-    assert state_path(S.CREATED, S.PAID) == [S.PAID]
-    assert state_path(S.PAID, S.AWAITING_SCAN) is None
-    assert state_path(S.CLOSED, S.PAID) is None
-    assert state_path(S.AWAITING_SCAN, S.AWAITING_SCAN) == []

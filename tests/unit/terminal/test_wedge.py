@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos_app.tui.logic.wedge import DEFAULT_MAX_GAP_S, WedgeClassifier
+from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S, WedgeClassifier
 
 CODE = "134567890123456789"
 

@@ -1,4 +1,5 @@
-"""Item lines of a sale (description, quantity, unit price) and their running total, in fen."""
+"""What the cashier is selling: item lines (description, quantity, unit price), their running total
+in fen, and the draft a sale starts from."""
 
 from __future__ import annotations
 
@@ -68,3 +69,12 @@ class Cart:
         more = len(self.lines) - 1
         text = first if more == 0 else f"{first} +{more} more"
         return text[:127]
+
+
+@dataclass(slots=True)
+class SaleDraft:
+    """What the cashier is selling: an amount (typed or summed from lines), a subject, the lines."""
+
+    amount_fen: int
+    subject: str
+    lines: list[ItemLine] = field(default_factory=list)
