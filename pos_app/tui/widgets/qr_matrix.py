@@ -131,7 +131,7 @@ def _mask_bits(n: int, pattern: int) -> tuple[int, int]:
     return _grid_bits([[bool(flips(row, col)) for col in range(n)] for row in range(n)])
 
 
-class _QRCode(qrcode.QRCode):  # type: ignore[type-arg]
+class _QRCode(qrcode.QRCode):  # type: ignore[misc]  # qrcode ships no type information
     """``qrcode.QRCode`` choosing the same mask as qrcode does, in a fraction of the time.
 
     qrcode builds the whole symbol once per candidate mask and scores it module by module. Here
