@@ -54,6 +54,9 @@ class TerminalSettings(_Section):
     printer: str | None = Field(
         None, description='Receipt printer: "usb:VID:PID", "tcp:HOST[:PORT]" or "file:/path" (none: screen only).'
     )
+    language: Literal["zh_CN", "en"] | None = Field(
+        None, description='What the till, receipts and reports speak: "zh_CN" or "en" (none: the system locale).'
+    )
 
 
 class EngineSettings(_Section):

@@ -27,6 +27,7 @@ from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
 from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.i18n import set_language
 from pos_app.sync.outbox import OutboxDrain
 from pos_app.terminal.core import utc_now
 from pos_app.terminal.error_words import describe
@@ -315,6 +316,7 @@ def make_app(
     from pos_app.journal.db import open_journal
 
     terminal = settings.terminal
+    set_language(terminal.language)  # before any screen is built: screens translate as they compose
     if journal_engine is None:
         journal_engine = open_journal(settings.path(terminal.journal_path))
     if engine_client is None:
