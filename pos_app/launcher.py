@@ -2,8 +2,10 @@
 
 The sandbox and the engine run as child processes of the terminal command (`python -m pos_app …`
 with ``POS_HOME`` set to the demo profile). Each child's output goes to ``HOME/logs/NAME.log``. The
-supervisor waits for their health checks, reports a child that has died (the TUI shows it in the
-status bar), and stops them — by their own process ids — when the terminal quits.
+supervisor waits for their health checks, restarts a child that crashed (capped exponential backoff,
+see :class:`RestartPolicy`) until it answers its health check again, stops restarting one that keeps
+crashing, reports what is wrong (the TUI shows it in the status bar), and stops them — by their own
+process ids — when the terminal quits.
 
 Not part of ``pos_app.tui``: the TUI must not know about the sandbox.
 """
@@ -16,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from pos_app.domain.errors import PosError
+from pos_app.terminal.background import BackgroundProblem, ChildState
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -38,12 +42,36 @@ class ChildFailed(PosError):
     """A child process did not start or did not become healthy."""
 
 
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """When a crashed child is started again, and when the supervisor gives up on it."""
+
+    first_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    #: This many crashes within ``window_s`` means the child will not stay up: stop restarting it.
+    crash_limit: int = 5
+    window_s: float = 120.0
+
+    def delay_s(self, crashes: int) -> float:
+        """The wait before restart number ``crashes`` (1, 2, 4, … seconds, capped)."""
+        return min(self.max_delay_s, self.first_delay_s * 2.0 ** max(0, crashes - 1))
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
     health_url: str
+    args: list[str] = field(default_factory=list)
+    #: Monotonic times of the crashes inside the policy's window.
+    crashes: list[float] = field(default_factory=list)
+    last_exit: int | None = None
+    #: When the crashed child is due to be started again (None: not crashed, or given up).
+    restart_at: float | None = None
+    #: Restarted and not yet answering its health check.
+    recovering: bool = False
+    gave_up: bool = False
 
     def exit_code(self) -> int | None:
         return self.process.poll()
@@ -55,13 +83,26 @@ class Child:
             return ""
         return " | ".join(text[-lines:])
 
+    def problem(self) -> BackgroundProblem | None:
+        if self.gave_up:
+            state = ChildState.GAVE_UP
+        elif self.restart_at is not None or self.recovering:
+            state = ChildState.RESTARTING
+        else:
+            return None
+        return BackgroundProblem(self.name, state, len(self.crashes), self.last_exit, str(self.log_path))
+
 
 @dataclass
 class Supervisor:
     home: Path
     python: str = sys.executable
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    #: Held while the watcher thread changes a child, and by readers of that state.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _watcher: threading.Thread | None = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -69,12 +110,9 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def start(self, name: str, args: list[str], health_url: str) -> Child:
-        logs = self.home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{name}.log"
+    def _spawn(self, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 [self.python, "-m", "pos_app", *args],
                 env=self.env(),
                 stdin=subprocess.DEVNULL,
@@ -84,7 +122,12 @@ class Supervisor:
                 start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
-        child = Child(name, process, log_path, health_url)
+
+    def start(self, name: str, args: list[str], health_url: str) -> Child:
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / f"{name}.log"
+        child = Child(name, self._spawn(args, log_path), log_path, health_url, list(args))
         self.children.append(child)
         return child
 
@@ -94,27 +137,66 @@ class Supervisor:
             code = child.exit_code()
             if code is not None:
                 raise ChildFailed(f"The {child.name} stopped while starting (exit {code}): {child.log_tail(3)}")
-            try:
-                if httpx.get(child.health_url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if _healthy(child.health_url):
+                return
             time.sleep(0.1)
         raise ChildFailed(f"The {child.name} did not answer {child.health_url} within {timeout_s:.0f} s.")
 
-    def problem(self) -> str | None:
-        """One line about the first child that has died, else None (the TUI's watchdog)."""
-        if self.stopping:
-            return None
-        for child in self.children:
+    # -- supervision ------------------------------------------------------------------------------
+
+    def watch(self, *, interval_s: float = 0.2) -> None:
+        """Restart crashed children from now on, in a background thread (until :meth:`stop_all`)."""
+        if self._watcher is not None:
+            return
+        self._watcher = threading.Thread(target=self._watch_loop, args=(interval_s,), name="supervisor", daemon=True)
+        self._watcher.start()
+
+    def _watch_loop(self, interval_s: float) -> None:
+        while not self.stopping:
+            for child in list(self.children):
+                self.check(child)
+            time.sleep(interval_s)
+
+    def check(self, child: Child, now: float | None = None) -> None:
+        """One supervision step for ``child``: note a crash, restart when due, see it healthy again."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self.stopping or child.gave_up:
+                return
             code = child.exit_code()
-            if code is not None:
-                return f"{child.name} stopped (exit {code}) — see {child.log_path}"
-        return None
+            if code is not None and child.restart_at is None:
+                child.last_exit = code
+                child.recovering = False
+                child.crashes = [t for t in child.crashes if now - t < self.policy.window_s] + [now]
+                if len(child.crashes) >= self.policy.crash_limit:
+                    child.gave_up = True
+                    return
+                child.restart_at = now + self.policy.delay_s(len(child.crashes))
+            if child.restart_at is not None and now >= child.restart_at:
+                child.process = self._spawn(child.args, child.log_path)
+                child.restart_at = None
+                child.recovering = True
+            recovering = child.recovering and child.exit_code() is None
+        # The health check is a network call: made outside the lock, so readers never wait on it.
+        if recovering and _healthy(child.health_url):
+            with self._lock:
+                child.recovering = False
+
+    def problem(self) -> BackgroundProblem | None:
+        """The first child that is not healthy (crash-looping first), else None (the TUI's watchdog)."""
+        with self._lock:
+            if self.stopping:
+                return None
+            problems = [p for p in (child.problem() for child in self.children) if p is not None]
+        problems.sort(key=lambda p: p.state is not ChildState.GAVE_UP)
+        return problems[0] if problems else None
 
     def stop_all(self, *, timeout_s: float = 5.0) -> None:
         """SIGTERM each child (newest first), then SIGKILL whatever is still running."""
-        self.stopping = True
+        with self._lock:
+            self.stopping = True
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=5.0)
         for child in reversed(self.children):
             if child.exit_code() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -134,6 +216,13 @@ class Supervisor:
 
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def run_pos(home: Path, args: list[str], *, timeout_s: float = 60.0) -> str:

@@ -38,6 +38,10 @@ class TillCore:
         self.cashier: str | None = None
         #: Called after every committed journal write (the app wakes the outbox upload with it).
         self.on_journal_write = on_journal_write
+        #: Orders a screen is showing the cashier right now (see pos_app.terminal.alerts).
+        self.watching: set[str] = set()
+        #: Alerts this till raised since it started: the app re-reads the open alerts when it moves.
+        self.alerts_raised = 0
 
     @property
     def terminal_id(self) -> str:

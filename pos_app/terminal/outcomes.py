@@ -1,18 +1,21 @@
-"""The engine's answers about this till's payments and refunds, written into the journal."""
+"""The engine's answers about this till's payments and refunds, written into the journal (with an
+alert when the news is not what the cashier last saw, see :mod:`pos_app.terminal.alerts`)."""
 
 from __future__ import annotations
+
+from sqlmodel import Session
 
 from pos_app import journal
 from pos_app.api.schemas import PaymentView, RefundView
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.state_paths import state_path
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
-from pos_app.terminal.core import TillCore
+from pos_app.terminal.alerts import AlertKind, Alerts
 
 NEVER_SENT = "never reached the engine"
 
 
-class Outcomes(TillCore):
+class Outcomes(Alerts):
     def apply_view(self, view: PaymentView) -> bool:
         """Journal the engine's view of one of our payments. False when nothing changed."""
         if view.terminal_id and view.terminal_id != self.terminal_id:
@@ -53,6 +56,16 @@ class Outcomes(TillCore):
                     )
                     or changed
                 )
+            if changed and view.state is PaymentState.PAID and view.out_trade_no not in self.watching:
+                cancelled = self.cancel_requested(session, view.out_trade_no)
+                self._raise_alert(
+                    session,
+                    AlertKind.PAID_AFTER_CANCEL if cancelled else AlertKind.PAID_UNSEEN,
+                    view.out_trade_no,
+                    attempt.amount_fen,
+                    saw="cancelled" if cancelled else "unknown",
+                    became=PaymentState.PAID.value,
+                )
         if changed:
             self._written()
         return changed
@@ -87,8 +100,11 @@ class Outcomes(TillCore):
         self._written()
         return view
 
-    def apply_refund(self, view: RefundView) -> bool:
-        """Journal the engine's view of one of our refunds. False when nothing changed."""
+    def apply_refund(self, view: RefundView, *, seen: bool = False) -> bool:
+        """Journal the engine's view of one of our refunds. False when nothing changed.
+
+        ``seen``: the answer is on the cashier's screen now; otherwise a refund that FAILED is an alert.
+        """
         with journal.session_scope(self.journal) as session:
             refund = journal.get_refund(session, view.out_refund_no)
             if refund is None or RefundState(refund.state) == view.state:
@@ -104,6 +120,19 @@ class Outcomes(TillCore):
                 failure_reason=view.failure_reason,
                 at=self.clock(),
             )
+            if changed and view.state is RefundState.FAILED and not seen:
+                self._refund_failed_alert(session, refund.out_trade_no, view.out_refund_no, refund.amount_fen)
         if changed:
             self._written()
         return changed
+
+    def _refund_failed_alert(self, session: Session, out_trade_no: str, out_refund_no: str, amount_fen: int) -> None:
+        self._raise_alert(
+            session,
+            AlertKind.REFUND_FAILED,
+            out_trade_no,
+            amount_fen,
+            saw="refund_pending",
+            became=RefundState.FAILED.value,
+            out_refund_no=out_refund_no,
+        )

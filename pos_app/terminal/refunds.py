@@ -11,6 +11,7 @@ from pos_app.api.schemas import CreateRefund
 from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
+from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.outcomes import Outcomes
 
 
@@ -62,11 +63,20 @@ class Refunds(Outcomes):
         self._written()
         if cash:
             return RefundState.SUCCESS
-        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason)
+        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason, seen=True)
 
     async def send_refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, *, reason: str, operator: str | None = None
+        self,
+        out_trade_no: str,
+        out_refund_no: str,
+        amount_fen: int,
+        *,
+        reason: str,
+        operator: str | None = None,
+        seen: bool = False,
     ) -> RefundState:
+        """Send a journaled refund; ``seen``: its answer is on the cashier's screen (else a FAILED is
+        an alert, see :meth:`apply_refund`)."""
         request = CreateRefund(
             out_refund_no=out_refund_no,
             amount_fen=amount_fen,
@@ -74,16 +84,16 @@ class Refunds(Outcomes):
             operator=operator or self._operator(),
         )
         try:
-            view = await self.client.create_refund(out_trade_no, request)
+            view = await engine_answer(self.client.create_refund(out_trade_no, request))
         except EngineConflict:
             # A definite refusal (e.g. the payment was voided meanwhile): the journaled refund never
             # happened; leaving it PENDING would re-send it forever.
-            self._refund_refused(out_refund_no)
+            self._refund_refused(out_refund_no, seen=seen)
             raise
-        self.apply_refund(view)
+        self.apply_refund(view, seen=seen)
         return view.state
 
-    def _refund_refused(self, out_refund_no: str) -> None:
+    def _refund_refused(self, out_refund_no: str, *, seen: bool) -> None:
         with journal.session_scope(self.journal) as session:
             refund = journal.get_refund(session, out_refund_no)
             if refund is None or RefundState(refund.state) is not RefundState.PENDING:
@@ -96,4 +106,6 @@ class Refunds(Outcomes):
                 failure_reason="refused by the engine",
                 at=self.clock(),
             )
+            if not seen:
+                self._refund_failed_alert(session, refund.out_trade_no, out_refund_no, refund.amount_fen)
         self._written()

@@ -3,7 +3,8 @@
 Every wallet sale follows DESIGN.md §6: the sale, its payment attempt and its outbox row are
 committed to the journal in ONE transaction before the engine is called; every answer from the
 engine is written back as the attempt's new state. A retry reuses the same out_trade_no (and, for a
-scanned code, the same code): the engine is idempotent, so a code is never charged twice.
+scanned code, the same code): the engine is idempotent, so a code is never charged twice. Every call
+is bounded (:mod:`pos_app.terminal.deadline`): a screen never waits on the engine without an end.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pos_app.api.schemas import CancelPayment, CreatePayment, PaymentView
 from pos_app.domain.errors import EngineUnavailable
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
 from pos_app.domain.states import PaymentState
+from pos_app.terminal.alerts import CANCEL_REQUESTED
 from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.outcomes import Outcomes
 
 
@@ -73,6 +76,8 @@ class Sales(Outcomes):
                 lines=journal_lines(draft),
             )
         self._written()
+        # The caller's screen shows this order from now on (until it calls unwatch).
+        self.watch(out_trade_no)
         return Attempt(out_trade_no, draft, channel, mode, cashier, at)
 
     async def open_native(self, draft: SaleDraft, channel: Channel) -> Attempt:
@@ -119,7 +124,7 @@ class Sales(Outcomes):
             operator=attempt.cashier,
         )
         try:
-            view = await self.client.create_payment(request, sent=sent)
+            view = await engine_answer(self.client.create_payment(request, sent=sent))
         except EngineUnavailable as exc:
             # The outcome is not known: the order stays open (CREATED) and is settled through the
             # engine before the next wallet sale, or by a retry of the same order now.
@@ -132,15 +137,28 @@ class Sales(Outcomes):
         return attempt
 
     async def refresh(self, attempt: Attempt) -> PaymentView:
-        view = await self.client.get_payment(attempt.out_trade_no)
+        view = await engine_answer(self.client.get_payment(attempt.out_trade_no))
         self.apply_view(view)
         return view
+
+    def request_cancel(self, attempt: Attempt, *, reason: str) -> None:
+        """Journal, at once, that the cashier cancelled this order (or left it open) and believes no
+        money moved: whatever the engine says later, a PAID is then an alert, never a quiet sale."""
+        payload = {
+            "out_trade_no": attempt.out_trade_no,
+            "cashier": self._operator(),
+            "reason": reason[:80],
+            "saw": attempt.state.value,
+        }
+        with journal.session_scope(self.journal) as session:
+            journal.append_event(session, self.terminal_id, CANCEL_REQUESTED, payload, self.clock())
+        self._written()
 
     async def cancel(self, attempt: Attempt, *, reason: str = "") -> PaymentView:
         """Close (native) or reverse (micropay) the order; the answer may still be PAID."""
         request = CancelPayment(operator=attempt.cashier, reason=reason[:80])
         try:
-            view = await self.client.cancel_payment(attempt.out_trade_no, request)
+            view = await engine_answer(self.client.cancel_payment(attempt.out_trade_no, request))
         except PaymentNotFound:
             # The engine never received this order: no money can have moved.
             view = self._never_sent(attempt.out_trade_no)

@@ -13,6 +13,7 @@ from pos_app.api.schemas import CancelPayment
 from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
+from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.refunds import Refunds
 
 
@@ -59,7 +60,7 @@ class Settling(Refunds):
     async def settle(self, out_trade_no: str) -> PaymentState:
         """Ask the engine about an open payment; if still open, cancel it (the answer may be PAID)."""
         try:
-            view = await self.client.get_payment(out_trade_no)
+            view = await engine_answer(self.client.get_payment(out_trade_no))
         except PaymentNotFound:
             return self._never_sent(out_trade_no).state
         self.apply_view(view)
@@ -70,7 +71,7 @@ class Settling(Refunds):
             assert attempt is not None
             cashier = attempt.cashier
         request = CancelPayment(operator=self.cashier or cashier, reason="settled on start")
-        view = await self.client.cancel_payment(out_trade_no, request)
+        view = await engine_answer(self.client.cancel_payment(out_trade_no, request))
         self.apply_view(view)
         return view.state
 

@@ -1,7 +1,9 @@
 """The bottom line: SANDBOX badge, engine online/offline, unsent journal events, a sync refusal (only
-while the engine refuses the chain), problems, cashier, clock.
+while the engine refuses the chain), a background process's problem, cashier, clock.
 
 It reads the app's state twice a second (the app owns the truth; every screen shows the same bar).
+It is one line that is never cut: when the parts do not fit, the clock, then the cashier, then the
+unsent count make room, so a warning always shows whole (its detail is one key away).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from pos_app.i18n import _
+
 
 class StatusBar(Static):
     _shown: Text | None = None
@@ -21,7 +25,7 @@ class StatusBar(Static):
         self.set_interval(0.5, self.refresh_status)
 
     def refresh_status(self) -> None:
-        text = self.status_text(self.app)
+        text = self.status_text(self.app, self.content_size.width or None)
         if text == self._shown:
             return
         self._shown = text
@@ -29,31 +33,41 @@ class StatusBar(Static):
         self.update(text, layout=False)
 
     @staticmethod
-    def status_text(app: Any) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
+    def status_text(app: Any, width: int | None = None) -> Text:
+        """The line for ``app``, fitted to ``width`` cells (None: every part)."""
+        # (text, style, rank): parts of rank > 0 are left out, highest rank first, until the line fits.
+        parts: list[tuple[str, str, int]] = []
         if getattr(app, "sandbox", False):
-            text.append(" SANDBOX ", style="bold black on yellow")
-            text.append(" ")
+            parts.append((" SANDBOX ", "bold black on yellow", 0))
+            parts.append((" ", "", 0))
         online = getattr(app, "engine_online", None)
         if online is None:
-            text.append("◌ engine…", style="dim")
+            parts.append((_("◌ engine…"), "dim", 0))
         elif online:
-            text.append("● engine online", style="bold green")
+            parts.append((_("● engine online"), "bold green", 0))
         else:
-            text.append("● engine OFFLINE — cash only", style="bold red")
+            parts.append((_("● engine OFFLINE — cash only"), "bold red", 0))
         unsent = int(getattr(app, "unsent", 0))
-        text.append(f"  unsent {unsent}", style="yellow" if unsent else "dim")
+        parts.append(("  " + _("unsent {n}").format(n=unsent), "yellow" if unsent else "dim", 3))
         drain = getattr(app, "drain", None)
         refused = getattr(getattr(drain, "status", None), "error", None)
         if refused:
-            text.append(f"  ⚠ sync refused: {refused}", style="bold red")
-        problem = getattr(app, "problem", "")
-        if problem:
-            text.append(f"  ⚠ {problem}", style="bold red")
+            parts.append(("  ⚠ " + _("sync refused: {reason}").format(reason=refused), "bold red", 0))
+        problem = getattr(app, "problem", None)
+        if problem is not None:
+            parts.append((f"  ⚠ {problem.short()}", "bold red", 0))
         cashier = getattr(app, "cashier_name", "")
         if cashier:
-            text.append(f"  {cashier}")
+            parts.append((f"  {cashier}", "", 2))
         till = getattr(app, "till", None)
         now = till.clock().astimezone() if till is not None else datetime.now()
-        text.append(f"  {now:%H:%M:%S}", style="dim")
+        parts.append((f"  {now:%H:%M:%S}", "dim", 1))
+        if width is not None:
+            for rank in (1, 2, 3):
+                if sum(Text(part).cell_len for part, _style, _rank in parts) <= width:
+                    break
+                parts = [p for p in parts if p[2] != rank]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for part, style, _rank in parts:
+            text.append(part, style=style)
         return text
