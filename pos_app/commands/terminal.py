@@ -75,6 +75,7 @@ def start_embedded(settings: Settings) -> object:
         engine = supervisor.start("engine", ["engine", "serve"], settings.terminal.engine_url.rstrip("/") + "/healthz")
         supervisor.wait_healthy(sandbox)
         supervisor.wait_healthy(engine)
+        supervisor.watch()  # from now on a crashed child is restarted (see RestartPolicy)
         if not settings.path(settings.terminal.terminal_key_file).exists():
             code = run_pos(home, ["engine", "activation-code"]).strip().splitlines()[-1].strip()
             activate(settings, code)

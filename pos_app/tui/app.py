@@ -2,9 +2,10 @@
 
 The app owns what every screen shares: the :class:`~pos_app.terminal.till.Till` (journal + engine
 client), the engine's online state, the count of unsent journal events, and the event stream that
-turns engine notifications into :class:`PaymentUpdated` messages. One handler turns any failed
-worker into a message the cashier can act on — never a traceback. Screens see the app only through
-:class:`~pos_app.tui.context.TillApp` and never import this module.
+turns engine notifications into :class:`PaymentUpdated` messages, the open money alerts (shown in a
+banner, listed on F4 and again at sign-in) and the state of the background processes (F5). One
+handler turns any failed worker into a message the cashier can act on — never a traceback. Screens
+see the app only through :class:`~pos_app.tui.context.TillApp` and never import this module.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
 from pos_app.domain.states import SETTLED_STATES, PaymentState
-from pos_app.i18n import set_language
+from pos_app.i18n import _, set_language
 from pos_app.sync.outbox import OutboxDrain
+from pos_app.terminal.alerts import Alert
+from pos_app.terminal.background import BackgroundProblem
 from pos_app.terminal.core import utc_now
 from pos_app.terminal.error_words import describe
 from pos_app.terminal.till import Till
@@ -36,7 +39,9 @@ from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.collector import Collector
 from pos_app.tui.context import TillApp
 from pos_app.tui.messages import PaymentUpdated
+from pos_app.tui.modals.background import BackgroundModal
 from pos_app.tui.modals.pin import ManagerPinModal
+from pos_app.tui.screens.attention import AttentionScreen
 from pos_app.tui.screens.checkout import CheckoutScreen
 from pos_app.tui.screens.dashboard import DashboardScreen
 from pos_app.tui.screens.help import HelpScreen
@@ -49,8 +54,8 @@ log = logging.getLogger(__name__)
 #: Quiet time after a journal write before the outbox is uploaded (see OutboxDrain.run).
 SYNC_SETTLE_S = 0.5
 
-#: Returns a one-line description of a problem outside the app (a crashed child process), or None.
-Watchdog = Callable[[], str | None]
+#: Returns the problem of a process outside the app (a crashed child of the embedded default), or None.
+Watchdog = Callable[[], BackgroundProblem | None]
 
 
 class PosApp(App[None]):
@@ -66,6 +71,8 @@ class PosApp(App[None]):
         Binding("f1", "help", "Help"),
         Binding("f2", "dashboard", "Manager"),
         Binding("f3", "shift", "Shift"),
+        Binding("f4", "attention", "Attention"),
+        Binding("f5", "background", "Background processes"),
     ]
 
     def __init__(
@@ -88,7 +95,11 @@ class PosApp(App[None]):
         self.engine_online: bool | None = None
         self.events_connected = False
         self.unsent = 0
-        self.problem = ""
+        self.problem: BackgroundProblem | None = None
+        #: The money alerts no cashier has acknowledged yet (re-read when the till raises one).
+        self.alerts: list[Alert] = []
+        #: ``till.alerts_raised`` when the alerts were last read.
+        self.alerts_read = -1
         self.drain = OutboxDrain(till.journal, till.client, till.terminal_id)
         #: Events already sent when the link went down; set while a "caught up" notice is owed.
         self.sent_before_outage: int | None = None
@@ -125,15 +136,24 @@ class PosApp(App[None]):
         self.collector.idle()
 
     def after_login(self) -> None:
-        """Logged in: settle what an earlier run left open, then the checkout."""
+        """Logged in: settle what an earlier run left open, then the checkout; open money alerts
+        (older ones, and those the settling raises) are shown before the first sale."""
         self.switch_screen(CheckoutScreen())
         # Start-up is over: freeze what it built, once the checkout is on screen.
         self.call_after_refresh(self.collector.signed_in)
         if self.till.pending():
-            self.push_screen(PendingScreen())  # shows the payments and settles them; refunds here
+            # Shows the payments and settles them (refunds here); then the alerts, if any.
+            self.push_screen(PendingScreen(), lambda _result: self.show_attention_if_any())
             self.settle_open(payments=False)
-        elif self.till.open_refunds():
+            return
+        if self.till.open_refunds():
             self.settle_open()
+        self.show_attention_if_any()
+
+    def show_attention_if_any(self) -> None:
+        self.check_alerts()
+        if self.alerts and not isinstance(self.screen, AttentionScreen):
+            self.push_screen(AttentionScreen())
 
     def logout(self) -> None:
         self.till.logout()
@@ -163,6 +183,35 @@ class PosApp(App[None]):
 
         self.push_screen(ManagerPinModal("manager dashboard", self.till.check_manager), approved)
 
+    def action_attention(self) -> None:
+        if not self.till.cashier:
+            self.notify(_("Sign in first."), severity="warning")
+        elif not isinstance(self.screen, AttentionScreen):
+            self.push_screen(AttentionScreen())
+
+    def action_background(self) -> None:
+        if not isinstance(self.screen, BackgroundModal):
+            self.push_screen(BackgroundModal(self.problem))
+
+    def check_alerts(self) -> None:
+        """Re-read the open alerts when the till raised one (or a cashier acknowledged one)."""
+        if self.alerts_read == self.till.alerts_raised:
+            return
+        before = {alert.id for alert in self.alerts}
+        self.alerts_read = self.till.alerts_raised
+        self.alerts = self.till.open_alerts()
+        for alert in self.alerts:
+            if alert.id not in before:
+                self.bell()
+                self.notify(
+                    f"{alert.headline()}\n{alert.action()}", title=_("Money alert — F4"), severity="error", timeout=30
+                )
+
+    def alerts_changed(self) -> None:
+        """A screen acknowledged an alert: read them again."""
+        self.alerts_read = -1
+        self.check_alerts()
+
     def action_shift(self) -> None:
         if not self.till.cashier:
             self.notify("Sign in first.", severity="warning")
@@ -174,9 +223,13 @@ class PosApp(App[None]):
     def check_watchdog(self) -> None:
         if self.watchdog is None:
             return
-        problem = self.watchdog() or ""
-        if problem and problem != self.problem:
-            self.notify(problem, title="Background process stopped", severity="error", timeout=30)
+        problem = self.watchdog()
+        if problem is not None and problem != self.problem:
+            self.notify(problem.notice(), title=_("Background process"), severity="error", timeout=30)
+        elif problem is None and self.problem is not None:
+            self.notify(
+                _("The {name} is running again.").format(name=self.problem.name()), title=_("Background process")
+            )
         self.problem = problem
 
     @work(exclusive=True, group="health", exit_on_error=False)
@@ -259,6 +312,8 @@ class PosApp(App[None]):
         """A journal write committed, on the event loop or in a worker's thread: wake the upload."""
         # asyncio.Event is not thread-safe: it is set on the loop, whichever thread wrote.
         self.loop.call_soon_threadsafe(self.drain.wake.set)
+        if self.alerts_read != self.till.alerts_raised:
+            self.loop.call_soon_threadsafe(self.check_alerts)
 
     def payment_changed(self, view: PaymentView) -> None:
         """Journal the new state and tell every screen (the one showing it updates itself).

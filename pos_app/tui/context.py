@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pos_app.terminal.alerts import Alert
 from pos_app.terminal.till import Till
 from pos_app.tui.collector import Collector
 
@@ -18,9 +19,14 @@ class TillApp(Protocol):
     wedge_max_gap_s: float
     poll_interval_s: float
     collector: Collector
+    #: The money alerts no cashier has acknowledged yet.
+    alerts: list[Alert]
 
     def journal_written(self) -> None:
         """A screen wrote to the journal: the outbox upload wakes up."""
+
+    def alerts_changed(self) -> None:
+        """An alert was acknowledged (or raised): the open alerts are read again."""
 
     def after_login(self) -> None:
         """The cashier signed in: settle what is open, then the checkout."""

@@ -1,4 +1,4 @@
-"""What every full screen shares: the title line, a line of keys, the status bar."""
+"""What every full screen shares: the title line, the money-alert banner, a line of keys, the status bar."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
+from pos_app.i18n import _
 from pos_app.terminal.till import Till
 from pos_app.tui.context import TillApp
+from pos_app.tui.widgets.alert_banner import AlertBanner
 from pos_app.tui.widgets.status_bar import StatusBar
 
 
 class TillScreen(Screen[None]):
-    #: Shown in the title line after the store name.
+    #: Shown in the title line after the store name (English, marked with N_: translated when shown).
     HEADING = ""
-    #: The keys line at the bottom (the help screen lists every key with more words).
+    #: The keys line at the bottom (the help screen lists every key with more words); as HEADING.
     KEYS = ""
 
     @property
@@ -38,14 +40,15 @@ class TillScreen(Screen[None]):
         text.append(terminal.store_name, style="bold")
         text.append(f" · {terminal.name}")
         if self.HEADING:
-            text.append(f" · {self.HEADING}", style="bold")
+            text.append(f" · {_(self.HEADING)}", style="bold")
         return text
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text(), id="title")
         yield from self.body()
         with Vertical(id="footer"):
-            yield Static(self.KEYS, classes="keys", id="keys")
+            yield AlertBanner(id="alert-banner")
+            yield Static(_(self.KEYS) if self.KEYS else "", classes="keys", id="keys")
             yield StatusBar()
 
     def body(self) -> ComposeResult:

@@ -15,6 +15,8 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("F1", "this help"),
             ("F2", "manager dashboard (manager PIN)"),
             ("F3", "open / close the shift (blind count)"),
+            ("F4", "attention: money alerts to deal with"),
+            ("F5", "background processes (a crash, its log)"),
             ("Ctrl+Q", "quit the till"),
             ("Esc", "back / cancel"),
         ],
@@ -40,6 +42,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         "Scan",
         [
             ("digits + Enter", "the payment code (scanner or typed)"),
+            ("(next code)", "after a refusal: a new order, same amount"),
             ("f", "read the code from a picture file"),
             ("r", "retry the SAME order after a network error"),
             ("Esc", "back"),
@@ -61,6 +64,10 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     ("Open payments", [("r", "retry settling"), ("Enter", "continue"), ("Esc", "continue, cash only")]),
+    (
+        "Attention",
+        [("↑↓", "choose an alert"), ("Enter", "goods handed over / dealt with"), ("r", "refund it (manager PIN)")],
+    ),
 ]
 
 
