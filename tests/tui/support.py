@@ -2,7 +2,8 @@
 engine (`pos engine serve`) as real child processes on the profile's loopback ports, started by the
 same Supervisor the embedded default uses. Each test gets its own terminal (a fresh terminal id,
 activated with a one-time code from the engine's terminal registry) and its own journal file. The sandbox's
-control API (payment codes, "the customer pays this QR") is called over loopback HTTP."""
+control API (payment codes, "the customer pays this QR") is called over loopback HTTP. As in the
+embedded default, the supervisor restarts a child that crashed."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def start_stack(settings: Settings) -> Iterator[Stack]:
         engine = supervisor.start("engine", ["engine", "serve"], settings.terminal.engine_url + "/healthz")
         supervisor.wait_healthy(sandbox)
         supervisor.wait_healthy(engine)
+        supervisor.watch()  # as the embedded default does: a crashed child is restarted
         yield Stack(settings, supervisor)
     finally:
         supervisor.stop_all()

@@ -351,3 +351,24 @@ async def test_a_second_qr_key_while_the_first_is_opening_starts_nothing(setting
         await wait_until(pilot, lambda: qr_drawn(app), what="QR drawn")
         [sale] = sales(journal_engine)
         assert app.screen.attempt.out_trade_no == sale.out_trade_no
+
+
+async def test_scan_after_failed_takes_the_next_code(settings, journal_engine, stack, client):
+    """After a FAILED payment the scan screen takes the next code at once: a new attempt, a new
+    order number, the same amount (issue 15, item 6)."""
+    poor = await stack.auth_code("wechat", balance_fen=100)
+    good = await stack.auth_code("alipay")
+    app = app_for(settings, journal_engine, client)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await type_amount(pilot, "12.30")
+        await scan_payment(pilot, poor)
+        await wait_until(pilot, lambda: "FAILED" in screen_text(app), what="FAILED")
+        first = app.screen.attempt.out_trade_no
+        assert "scan the next code" in screen_text(app)
+        await pilot.press(*good, "enter")
+        await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="the next code PAID")
+    failed, paid = sales(journal_engine)
+    assert failed.out_trade_no == first and failed.state == PaymentState.FAILED
+    assert paid.out_trade_no != first and paid.state == PaymentState.PAID
+    assert failed.amount_fen == paid.amount_fen == 1230 and paid.channel == "alipay"
