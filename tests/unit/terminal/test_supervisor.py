@@ -1,0 +1,79 @@
+"""The supervisor's restart policy with real child processes: capped exponential backoff, a crash
+loop stops the restarts, the problem's words fit the status bar."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from pos_app.launcher import RestartPolicy, Supervisor
+from pos_app.terminal.background import ChildState
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    policy = RestartPolicy(first_delay_s=1.0, max_delay_s=30.0)
+    assert [policy.delay_s(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def crashing_child(tmp_path: Path) -> tuple[Supervisor, object]:
+    # `python -m pos_app no-such-command` exits at once (usage error): a child that keeps crashing.
+    supervisor = Supervisor(tmp_path, python=sys.executable)
+    child = supervisor.start("engine", ["no-such-command"], "http://127.0.0.1:9/healthz")
+    child.process.wait(30)
+    return supervisor, child
+
+
+def test_a_crash_is_restarted_after_the_backoff(tmp_path: Path) -> None:
+    supervisor, child = crashing_child(tmp_path)
+    try:
+        first = child.process
+        now = time.monotonic()
+        supervisor.check(child, now)
+        problem = supervisor.problem()
+        assert problem is not None and problem.state is ChildState.RESTARTING and problem.restarts == 1
+        assert problem.exit_code == 2 and problem.log_path.endswith("engine.log")
+        supervisor.check(child, now + 0.5)  # the backoff (1 s) is not over
+        assert child.process is first
+        supervisor.check(child, now + 1.0)
+        assert child.process is not first  # started again, and not healthy yet
+        assert supervisor.problem() is not None
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_child_that_keeps_crashing_is_given_up(tmp_path: Path) -> None:
+    supervisor, child = crashing_child(tmp_path)
+    try:
+        now = time.monotonic()
+        for n in range(1, 5):
+            supervisor.check(child, now)  # the crash is noted
+            now += supervisor.policy.delay_s(n)
+            supervisor.check(child, now)  # restarted
+            child.process.wait(30)  # and crashes again
+        supervisor.check(child, now)  # the fifth crash within two minutes
+        problem = supervisor.problem()
+        assert problem is not None and problem.state is ChildState.GAVE_UP and problem.restarts == 5
+        restarted = child.process
+        supervisor.check(child, now + 600)
+        assert child.process is restarted  # no more restarts
+        assert "keeps crashing" in problem.short() and "Quit the till" in problem.detail()
+        assert str(tmp_path / "logs" / "engine.log") in problem.detail()
+    finally:
+        supervisor.stop_all()
+
+
+def test_the_warning_fits_the_status_bar(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from pos_app.terminal.background import BackgroundProblem
+    from pos_app.tui.widgets.status_bar import StatusBar
+
+    problem = BackgroundProblem("sandbox", ChildState.RESTARTING, 3, -9, str(tmp_path / ("x" * 40)))
+    app = SimpleNamespace(
+        sandbox=True, engine_online=False, unsent=123, problem=problem, cashier_name="Demo Cashier", till=None
+    )
+    line = StatusBar.status_text(app, 78)
+    assert line.cell_len <= 78
+    assert line.plain.endswith("sandbox gateways restarting (3) — F5")
+    assert "Demo Cashier" in StatusBar.status_text(app).plain  # with room, nothing is left out
