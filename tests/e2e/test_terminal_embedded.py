@@ -1,6 +1,7 @@
 """The embedded default, end to end: `pos` with no configuration makes a demo profile, starts the
 sandbox and the engine as child processes, activates the terminal (key file 0600), seeds the demo
-staff, and the TUI takes a QR payment; a crashed child shows in the status bar; quitting stops them."""
+staff, and the TUI takes a QR payment; a crashed child shows in the status bar and is started again;
+quitting stops them."""
 
 from __future__ import annotations
 
@@ -45,11 +46,15 @@ async def test_embedded_default_end_to_end(tmp_path: Path, monkeypatch: pytest.M
             await wait_until(pilot, lambda: type(app.screen).__name__ == "ResultScreen", what="PAID")
             assert app.till.history()[0].state == PaymentState.PAID
 
-            # A crashed engine is reported, not hidden.
+            # A crashed engine is reported, not hidden, and started again.
             engine = supervisor.children[1]
-            engine.process.kill()
+            crashed = engine.process
+            crashed.kill()
             await wait_until(pilot, lambda: "engine stopped" in screen_text(app), what="crash shown")
             await wait_until(pilot, lambda: app.engine_online is False, what="offline")
+            await wait_until(pilot, lambda: app.engine_online is True, timeout=60, what="restarted")
+            await wait_until(pilot, lambda: "engine is running again" in screen_text(app), what="restart shown")
+            assert engine.process is not crashed and engine.exit_code() is None
     finally:
         supervisor.stop_all()
     deadline = time.monotonic() + 10
