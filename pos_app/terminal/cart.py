@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pos_app.domain.errors import AmountError, InputError
 from pos_app.domain.money import DEFAULT_MAX_SALE_FEN, format_fen, parse_amount
+from pos_app.i18n import _
 
 MAX_QUANTITY = 9999
 
@@ -29,15 +30,15 @@ def make_line(description: str, quantity: str, unit_price: str, *, max_fen: int 
     """Build a line from what the cashier typed, or InputError/AmountError with the reason."""
     text = description.strip()
     if not text:
-        raise InputError("Give the item a description.")
+        raise InputError(_("Give the item a description."))
     if len(text) > 60:
-        raise InputError("Keep the description under 60 characters.")
+        raise InputError(_("Keep the description under 60 characters."))
     qty_text = quantity.strip() or "1"
     if not qty_text.isdigit() or not qty_text.isascii():
-        raise InputError("Quantity must be a whole number, e.g. 2.")
+        raise InputError(_("Quantity must be a whole number, e.g. 2."))
     qty = int(qty_text)
     if not 0 < qty <= MAX_QUANTITY:
-        raise InputError(f"Quantity must be 1–{MAX_QUANTITY}.")
+        raise InputError(_("Quantity must be 1–{max}.").format(max=MAX_QUANTITY))
     unit = parse_amount(unit_price, max_fen=max_fen)
     return ItemLine(text, qty, unit)
 
@@ -52,7 +53,9 @@ class Cart:
 
     def add(self, line: ItemLine, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> None:
         if self.total_fen + line.total_fen > max_fen:
-            raise AmountError(f"The sale would go over the per-sale limit of {format_fen(max_fen)}.")
+            raise AmountError(
+                _("The sale would go over the per-sale limit of {limit}.").format(limit=format_fen(max_fen))
+            )
         self.lines.append(line)
 
     def remove_last(self) -> ItemLine | None:
@@ -67,7 +70,7 @@ class Cart:
             return fallback
         first = self.lines[0].description
         more = len(self.lines) - 1
-        text = first if more == 0 else f"{first} +{more} more"
+        text = first if more == 0 else _("{first} +{more} more").format(first=first, more=more)
         return text[:127]
 
 

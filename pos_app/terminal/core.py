@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError
+from pos_app.i18n import _
 
 Clock = Callable[[], datetime]
 
@@ -57,5 +58,5 @@ class TillCore:
 
     def _operator(self) -> str:
         if not self.cashier:
-            raise AuthorisationError("Sign in with your PIN first.")
+            raise AuthorisationError(_("Sign in with your PIN first."))
         return self.cashier

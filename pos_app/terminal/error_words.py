@@ -12,8 +12,9 @@ from pos_app.domain.errors import (
     PaymentDeclined,
     PosError,
 )
+from pos_app.i18n import N_, _
 
-FALLBACK = "Something went wrong — the sale is kept in the journal. Try again, or ask a manager."
+FALLBACK = N_("Something went wrong — the sale is kept in the journal. Try again, or ask a manager.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,8 @@ class CashierMessage:
     title: str
     text: str
     severity: str  # "information" | "warning" | "error" (Textual notify severities)
+    #: Not an error the product raises on purpose: worth a traceback in the log.
+    unexpected: bool = False
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -34,16 +37,16 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> CashierMessage:
     if isinstance(exc, EngineUnavailable) or _is_connection_error(exc):
-        message = exc.message if isinstance(exc, PosError) else EngineUnavailable.default_message
-        return CashierMessage("Engine offline", message, "error")
+        message = exc.message if isinstance(exc, PosError) else _(EngineUnavailable.default_message)
+        return CashierMessage(_("Engine offline"), message, "error")
     if isinstance(exc, AuthorisationError):
-        return CashierMessage("Not allowed", exc.message, "warning")
+        return CashierMessage(_("Not allowed"), exc.message, "warning")
     if isinstance(exc, PaymentDeclined):
-        return CashierMessage("Payment refused", exc.message, "error")
+        return CashierMessage(_("Payment refused"), exc.message, "error")
     if isinstance(exc, OutcomeUnknown):
-        return CashierMessage("Result not known yet", exc.message, "warning")
+        return CashierMessage(_("Result not known yet"), exc.message, "warning")
     if isinstance(exc, InputError):
-        return CashierMessage("Check the input", exc.message, "warning")
+        return CashierMessage(_("Check the input"), exc.message, "warning")
     if isinstance(exc, PosError):
-        return CashierMessage("Problem", exc.message, "error")
-    return CashierMessage("Problem", FALLBACK, "error")
+        return CashierMessage(_("Problem"), exc.message, "error")
+    return CashierMessage(_("Problem"), _(FALLBACK), "error", unexpected=True)

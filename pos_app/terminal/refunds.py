@@ -11,6 +11,7 @@ from pos_app.api.schemas import CreateRefund
 from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
+from pos_app.i18n import _
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.outcomes import Outcomes
 
@@ -41,7 +42,7 @@ class Refunds(Outcomes):
         with journal.session_scope(self.journal) as session:
             sale = journal.get_sale(session, out_trade_no)
             if sale is None:
-                raise PosError(f"No sale {out_trade_no} on this till.")
+                raise PosError(_("No sale {order} on this till.").format(order=out_trade_no))
             cash = Channel(sale.channel) == Channel.CASH
             existing = None if cash else _open_refund(session, out_trade_no)
             if existing is not None:

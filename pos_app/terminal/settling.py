@@ -13,6 +13,7 @@ from pos_app.api.schemas import CancelPayment
 from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
+from pos_app.i18n import _
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.refunds import Refunds
 
@@ -109,7 +110,7 @@ class Settling(Refunds):
         with journal.session_scope(self.journal) as session:
             refund = journal.get_refund(session, out_refund_no)
             if refund is None:
-                raise PosError(f"No refund {out_refund_no} on this till.")
+                raise PosError(_("No refund {refund} on this till.").format(refund=out_refund_no))
             amount_fen, reason, cashier = refund.amount_fen, refund.reason, refund.cashier
         return await self.send_refund(
             out_trade_no, out_refund_no, amount_fen, reason=reason or "refund", operator=self.cashier or cashier

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pos_app import journal
 from pos_app.domain.errors import AuthorisationError
+from pos_app.i18n import _
 from pos_app.terminal.core import TillCore
 
 
@@ -13,7 +14,7 @@ class Staff(TillCore):
         with journal.session_scope(self.journal) as session:
             staff = journal.check_pin(session, pin)
         if staff is None:
-            raise AuthorisationError("Wrong PIN — try again.")
+            raise AuthorisationError(_("Wrong PIN — try again."))
         self.cashier = staff.name
         return staff.name
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pos_app.domain.states import PaymentState
+from pos_app.i18n import N_
 
+#: A payment's state in words (English: translate with ``_()`` where shown).
 STATE_WORDS: dict[PaymentState, str] = {
-    PaymentState.CREATED: "Starting…",
-    PaymentState.AWAITING_SCAN: "Waiting for the customer to scan",
-    PaymentState.SUBMITTED: "Sent — waiting for the wallet",
-    PaymentState.USER_PAYING: "Waiting for the customer to confirm on the phone",
-    PaymentState.UNKNOWN: "Checking the result with the gateway — do not charge again",
-    PaymentState.PAID: "PAID",
-    PaymentState.FAILED: "FAILED",
-    PaymentState.CLOSED: "CANCELED",
-    PaymentState.REVERSED: "CANCELED",
-    PaymentState.PARTIALLY_REFUNDED: "PAID (part refunded)",
-    PaymentState.REFUNDED: "REFUNDED",
+    PaymentState.CREATED: N_("Starting…"),
+    PaymentState.AWAITING_SCAN: N_("Waiting for the customer to scan"),
+    PaymentState.SUBMITTED: N_("Sent — waiting for the wallet"),
+    PaymentState.USER_PAYING: N_("Waiting for the customer to confirm on the phone"),
+    PaymentState.UNKNOWN: N_("Checking the result with the gateway — do not charge again"),
+    PaymentState.PAID: N_("PAID"),
+    PaymentState.FAILED: N_("FAILED"),
+    PaymentState.CLOSED: N_("CANCELED"),
+    PaymentState.REVERSED: N_("CANCELED"),
+    PaymentState.PARTIALLY_REFUNDED: N_("PAID (part refunded)"),
+    PaymentState.REFUNDED: N_("REFUNDED"),
 }
 
 

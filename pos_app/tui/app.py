@@ -174,14 +174,14 @@ class PosApp(App[None]):
     def action_dashboard(self) -> None:
         """Ask for a manager PIN, then open the dashboard."""
         if not self.till.cashier:
-            self.notify("Sign in first.", severity="warning")
+            self.notify(_("Sign in first."), severity="warning")
             return
 
         def approved(manager: str | None) -> None:
             if manager is not None:
                 self.push_screen(DashboardScreen(manager))
 
-        self.push_screen(ManagerPinModal("manager dashboard", self.till.check_manager), approved)
+        self.push_screen(ManagerPinModal(_("manager dashboard"), self.till.check_manager), approved)
 
     def action_attention(self) -> None:
         if not self.till.cashier:
@@ -214,7 +214,7 @@ class PosApp(App[None]):
 
     def action_shift(self) -> None:
         if not self.till.cashier:
-            self.notify("Sign in first.", severity="warning")
+            self.notify(_("Sign in first."), severity="warning")
         elif not isinstance(self.screen, ShiftScreen):
             self.push_screen(ShiftScreen())
 
@@ -237,9 +237,9 @@ class PosApp(App[None]):
         while True:
             online = await self.till.engine_reachable()
             if online is False and self.engine_online:
-                self.notify("Engine unreachable — cash only until it is back.", severity="error")
+                self.notify(_("Engine unreachable — cash only until it is back."), severity="error")
             elif online and self.engine_online is False:
-                self.notify("Engine back online — QR and scan payments work again.")
+                self.notify(_("Engine back online — QR and scan payments work again."))
                 self.link_returned()
             if online is False and self.sent_before_outage is None:
                 self.sent_before_outage = self.till.sent_count()
@@ -271,7 +271,7 @@ class PosApp(App[None]):
             return
         sent = self.till.sent_count() - self.sent_before_outage
         self.sent_before_outage = None
-        self.notify(f"Back online — {sent} events sent, caught up", title="Sync")
+        self.notify(_("Back online — {n} events sent, caught up").format(n=sent), title=_("Sync"))
 
     @work(exclusive=True, group="settle-open", exit_on_error=False)
     async def settle_open(self, *, payments: bool = True) -> None:
@@ -281,7 +281,9 @@ class PosApp(App[None]):
         if report.failures:
             log.warning("%d open payments/refunds not settled yet", len(report.failures))
         if report.settled:
-            self.notify(f"{report.settled} open payments/refunds settled with the engine.", title="Settled")
+            self.notify(
+                _("{n} open payments/refunds settled with the engine.").format(n=report.settled), title=_("Settled")
+            )
 
     @work(exclusive=True, group="events", exit_on_error=False)
     async def events_loop(self) -> None:
@@ -345,7 +347,7 @@ class PosApp(App[None]):
         if event.worker.group in {"health", "events"}:
             log.warning("background worker %s failed: %r", event.worker.group, error)
         message = describe(error)
-        if message.text.startswith("Something went wrong"):
+        if message.unexpected:
             log.exception("worker %s failed", event.worker.name, exc_info=error)
         self.notify(message.text, title=message.title, severity=message.severity, timeout=10)  # type: ignore[arg-type]
         handler = getattr(self.screen, "worker_failed", None)

@@ -11,23 +11,24 @@ from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.staff import DEMO_STAFF
+from pos_app.i18n import N_, _
 from pos_app.tui.screens.base import TillScreen
 
-CHECKING = "Checking the PIN…"
+CHECKING = N_("Checking the PIN…")
 
 
 class LoginScreen(TillScreen):
-    HEADING = "Sign in"
-    KEYS = "Type your PIN, Enter to sign in · F1 help · Ctrl+Q quit"
+    HEADING = N_("Sign in")
+    KEYS = N_("Type your PIN, Enter to sign in · F1 help · Ctrl+Q quit")
 
     def body(self) -> ComposeResult:
         with Vertical(id="login-box"):
-            yield Label("Cashier PIN", classes="hint")
-            yield Input(password=True, placeholder="PIN", id="pin", max_length=12)
+            yield Label(_("Cashier PIN"), classes="hint")
+            yield Input(password=True, placeholder=_("PIN"), id="pin", max_length=12)
             yield Static("", id="login-error", classes="error")
             if self.pos.sandbox:
                 pins = " · ".join(f"{name} {pin}" for name, pin, _ in DEMO_STAFF)
-                yield Static(f"Training mode — demo PINs: {pins}", id="login-demo", classes="hint")
+                yield Static(_("Training mode — demo PINs: {pins}").format(pins=pins), id="login-demo", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#pin", Input).focus()
@@ -37,7 +38,7 @@ class LoginScreen(TillScreen):
         pin = event.value.strip()
         event.input.clear()
         event.input.disabled = True  # one check at a time
-        self.query_one("#login-error", Static).update(CHECKING)
+        self.query_one("#login-error", Static).update(_(CHECKING))
         self.check_pin(pin)
 
     @work(exclusive=True, group="login", exit_on_error=False)
@@ -57,4 +58,4 @@ class LoginScreen(TillScreen):
         field.focus()
 
     def worker_failed(self, error: BaseException) -> None:
-        self.failed("Could not check the PIN — try again.")
+        self.failed(_("Could not check the PIN — try again."))

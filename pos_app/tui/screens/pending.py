@@ -9,12 +9,13 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from pos_app.domain.money import format_fen
+from pos_app.i18n import N_, _
 from pos_app.tui.screens.base import TillScreen
 
 
 class PendingScreen(TillScreen):
-    HEADING = "Open payments from before"
-    KEYS = "r retry now · Enter continue when all are settled · Esc continue (cash only) · F1 help"
+    HEADING = N_("Open payments")
+    KEYS = N_("r retry now · Enter continue when all are settled · Esc continue (cash only) · F1 help")
     BINDINGS = [
         Binding("r", "settle", "Retry"),
         Binding("enter", "continue", "Continue"),
@@ -24,8 +25,11 @@ class PendingScreen(TillScreen):
     def body(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                "These payments were started but their result is not known. Each is asked at the engine "
-                "and, if still open, cancelled — nothing is charged twice.",
+                _(
+                    "These payments were started (or cancelled while the engine was away) and their result "
+                    "is not known yet. Each is asked at the engine and, if still open, cancelled — nothing is "
+                    "charged twice; one the customer paid anyway becomes a money alert (F4)."
+                ),
                 classes="hint",
             )
             table: DataTable[str] = DataTable(id="pending-table", cursor_type="row")
@@ -35,12 +39,12 @@ class PendingScreen(TillScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#pending-table", DataTable)
-        table.add_columns("Order", "Channel", "Mode", "Amount", "State", "Cashier", "Result")
+        table.add_columns(_("Order"), _("Channel"), _("Mode"), _("Amount"), _("State"), _("Cashier"), _("Result"))
         self.rows = self.till.pending()
         for row in self.rows:
             table.add_row(
                 row.out_trade_no,
-                row.channel.label,
+                _(row.channel.label),
                 row.mode.value,
                 format_fen(row.amount_fen),
                 row.state.value,
@@ -51,7 +55,7 @@ class PendingScreen(TillScreen):
         self.action_settle()
 
     def action_settle(self) -> None:
-        self.query_one("#pending-state", Static).update("Settling with the engine…")
+        self.query_one("#pending-state", Static).update(_("Settling with the engine…"))
         self.settle_all()
 
     @work(exclusive=True, group="settle", exit_on_error=False)
@@ -65,20 +69,20 @@ class PendingScreen(TillScreen):
                 text = state.value
             except Exception as exc:
                 failures += 1
-                text = getattr(exc, "message", "not settled")
+                text = getattr(exc, "message", None) or _("not settled")
             table.update_cell(row.out_trade_no, columns[-1], text[:40])
         left = len(self.till.pending())
         status = self.query_one("#pending-state", Static)
         if left == 0:
-            status.update("All settled — Enter to continue")
+            status.update(_("All settled — Enter to continue"))
             status.set_classes("big-state paid")
         else:
-            status.update(f"{left} still open — r to retry, Esc for cash only")
+            status.update(_("{n} still open — r to retry, Esc for cash only").format(n=left))
             status.set_classes("big-state failed")
 
     def action_continue(self) -> None:
         if self.till.pending():
-            self.notify("Some payments are still open — r to retry, or Esc for cash only.", severity="warning")
+            self.notify(_("Some payments are still open — r to retry, or Esc for cash only."), severity="warning")
             return
         self.app.pop_screen()
 
