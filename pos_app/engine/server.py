@@ -1,8 +1,9 @@
 """The engine's HTTP API (DESIGN.md §4): routes only. The only module of the engine importing FastAPI.
 
 Every ``/v1`` route except activation is HMAC-signed by the terminal (``terminal_auth``); every
-error is an :class:`ErrorBody` whose message a cashier can act on. The use cases live in
-``service.py``; this module translates HTTP to calls and exceptions to status codes.
+error is an :class:`ErrorBody` whose message a cashier can act on. The use cases (built by
+``wiring.py``) own every transaction and gateway call; this module translates HTTP to calls and
+exceptions to status codes.
 """
 
 from __future__ import annotations
@@ -49,14 +50,15 @@ from pos_app.config import Settings
 from pos_app.domain import errors as domain_errors
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
-from pos_app.engine import service as service_errors
+from pos_app.engine import errors as engine_errors
+from pos_app.engine.events import Events
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import base as provider_base
 from pos_app.engine.providers import build_providers
-from pos_app.engine.service import PaymentService
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
 from pos_app.engine.sync_compare import TerminalDayComparison, compare_day, store_terminals
+from pos_app.engine.wiring import UseCases, build_use_cases
 
 log = logging.getLogger("pos_app.engine.server")
 
@@ -93,7 +95,7 @@ class EngineState:
 
     settings: Settings
     registry: TerminalRegistry
-    service: PaymentService
+    use_cases: UseCases
     metrics: EngineMetrics
     clock: Clock
 
@@ -117,11 +119,11 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
     """Status and stable code of a domain error (first match wins: specific classes before families)."""
     by_class: list[tuple[type[BaseException], int, str]] = [
-        (service_errors.PaymentNotFound, 404, "not_found"),
-        (service_errors.RefundNotFound, 404, "not_found"),
-        (service_errors.IdempotencyConflict, 409, "conflict"),
-        (service_errors.PaymentStateError, 409, "conflict"),
-        (service_errors.ChannelUnavailable, 422, "channel_unavailable"),
+        (engine_errors.PaymentNotFound, 404, "not_found"),
+        (engine_errors.RefundNotFound, 404, "not_found"),
+        (engine_errors.IdempotencyConflict, 409, "conflict"),
+        (engine_errors.PaymentStateError, 409, "conflict"),
+        (engine_errors.ChannelUnavailable, 422, "channel_unavailable"),
         (domain_errors.AmountError, 422, "amount_error"),
         (domain_errors.AuthCodeError, 422, "auth_code_error"),
         (domain_errors.IdError, 422, "id_error"),
@@ -207,26 +209,26 @@ def _install_error_handlers(app: FastAPI) -> None:
 # --- wiring -----------------------------------------------------------------------------------
 
 
-def _build_service(
+def _build_use_cases(
     settings: Settings,
     ledger: Any,
     *,
     provider_transport: httpx.AsyncBaseTransport | None,
     clock: Clock | None,
-) -> tuple[PaymentService, Callable[[], Awaitable[None]]]:
-    """The providers and the PaymentService over an open ledger. Returns (service, async closer)."""
+) -> tuple[UseCases, Callable[[], Awaitable[None]]]:
+    """The providers and the use cases over an open ledger. Returns (use cases, async closer)."""
     providers = build_providers(settings, transport=provider_transport, clock=clock)
-    service = PaymentService(ledger, providers, settings, clock=clock)
+    use_cases = build_use_cases(ledger, providers, settings, clock=clock)
 
     async def close() -> None:
-        await service.aclose()
+        await use_cases.aclose()
         for provider in providers.values():
             try:
                 await provider.aclose()
             except Exception:
                 log.exception("closing a provider failed")
 
-    return service, close
+    return use_cases, close
 
 
 def _state(request: Request) -> EngineState:
@@ -234,8 +236,8 @@ def _state(request: Request) -> EngineState:
     return state
 
 
-def _service(request: Request) -> PaymentService:
-    return _state(request).service
+def _use_cases(request: Request) -> UseCases:
+    return _state(request).use_cases
 
 
 # --- terminal authentication ------------------------------------------------------------------
@@ -315,7 +317,7 @@ GATEWAY_PATHS: Mapping[str, Channel] = {"/notify/wechatpay": Channel.WECHAT, "/n
 
 
 class GatewayCallbacks:
-    """POST /notify/<gateway> as a bare ASGI app: raw body (size-limited) → service → exact ack.
+    """POST /notify/<gateway> as a bare ASGI app: raw body (size-limited) → notification use case → exact ack.
 
     Why not a route like the others: a notification is the engine's hottest request, and most of its
     CPU went to the framework around it (FastAPI's telemetry, body-limit, exit-stack and exception
@@ -375,7 +377,7 @@ class GatewayCallbacks:
                 break
         state: EngineState = self._app.state.engine
         try:
-            ack = await state.service.handle_notification(channel, headers, body)
+            ack = await state.use_cases.notifications.handle_notification(channel, headers, body)
         except provider_base.NotificationInvalid as exc:
             log.warning("%s notification refused: %s", channel.value, exc.reason)
             return _raw(_notify_refusal(channel, exc.status_code, exc.reason))
@@ -438,7 +440,7 @@ def create_engine_app(
     clock: Clock | None = None,
     reconcile_daily: bool = False,
 ) -> EngineApp:
-    """The engine ASGI app. The lifespan opens the ledger, builds providers and the service, and
+    """The engine ASGI app. The lifespan opens the ledger, builds providers and the use cases, and
     runs the resolver (settles unknown outcomes) until shutdown; with ``reconcile_daily`` it also
     reconciles yesterday every day at ``[engine] reconcile_at`` (the served engine does; tests that
     build the app in-process choose)."""
@@ -450,10 +452,12 @@ def create_engine_app(
         ledger = await run_in_threadpool(open_ledger, settings.database_url)
         registry = TerminalRegistry(ledger, clock=now)
         await run_in_threadpool(registry.create_tables)
-        service, close_service = _build_service(settings, ledger, provider_transport=provider_transport, clock=clock)
-        app.state.engine = EngineState(settings, registry, service, metrics, now)
+        use_cases, close_use_cases = _build_use_cases(
+            settings, ledger, provider_transport=provider_transport, clock=clock
+        )
+        app.state.engine = EngineState(settings, registry, use_cases, metrics, now)
         stop = asyncio.Event()
-        resolver = asyncio.create_task(service.run_resolver(stop), name="pos-engine-resolver")
+        resolver = asyncio.create_task(use_cases.resolver.run(stop), name="pos-engine-resolver")
         background = [resolver]
         if reconcile_daily and settings.engine.reconcile_at is not None:
             from pos_app.engine.reconcile.runner import run_scheduler
@@ -477,7 +481,7 @@ def create_engine_app(
                         await task
                 except Exception:
                     log.exception("%s stopped with an error", task.get_name())
-            await close_service()
+            await close_use_cases()
             ledger.dispose()
             log.info("engine stopped")
 
@@ -518,13 +522,15 @@ def create_engine_app(
     @app.post("/v1/payments", response_model=PaymentView, tags=["payments"])
     async def create_payment(request: Request, terminal: Authed, body: CreatePayment) -> PaymentView:
         """Start (or, for a repeated out_trade_no, return) a payment. Micropay waits briefly for the result."""
-        view: PaymentView = await _service(request).create_payment(terminal.terminal_id, terminal.store_id, body)
+        view: PaymentView = await _use_cases(request).payments.create_payment(
+            terminal.terminal_id, terminal.store_id, body
+        )
         metrics.payment_results.labels(view.channel.value, view.state.value).inc()
         return view
 
     @app.get("/v1/payments/{out_trade_no}", response_model=PaymentView, tags=["payments"])
     async def get_payment(request: Request, terminal: Authed, out_trade_no: TradeNo) -> PaymentView:
-        view: PaymentView = await _service(request).get_payment(terminal.terminal_id, out_trade_no)
+        view: PaymentView = await _use_cases(request).payments.get_payment(terminal.terminal_id, out_trade_no)
         return view
 
     @app.post("/v1/payments/{out_trade_no}/cancel", response_model=PaymentView, tags=["payments"])
@@ -532,7 +538,7 @@ def create_engine_app(
         request: Request, terminal: Authed, out_trade_no: TradeNo, body: CancelPayment
     ) -> PaymentView:
         """Close an unpaid native order or reverse a micropay (returns the money if it was paid)."""
-        view: PaymentView = await _service(request).cancel_payment(terminal.terminal_id, out_trade_no, body)
+        view: PaymentView = await _use_cases(request).payments.cancel_payment(terminal.terminal_id, out_trade_no, body)
         metrics.payment_results.labels(view.channel.value, view.state.value).inc()
         return view
 
@@ -540,14 +546,16 @@ def create_engine_app(
     async def create_refund(
         request: Request, terminal: Authed, out_trade_no: TradeNo, body: CreateRefund
     ) -> RefundView:
-        view: RefundView = await _service(request).create_refund(terminal.terminal_id, out_trade_no, body)
+        view: RefundView = await _use_cases(request).refunds.create_refund(terminal.terminal_id, out_trade_no, body)
         return view
 
     @app.get("/v1/payments/{out_trade_no}/refunds/{out_refund_no}", response_model=RefundView, tags=["payments"])
     async def get_refund(
         request: Request, terminal: Authed, out_trade_no: TradeNo, out_refund_no: TradeNo
     ) -> RefundView:
-        view: RefundView = await _service(request).get_refund(terminal.terminal_id, out_trade_no, out_refund_no)
+        view: RefundView = await _use_cases(request).refunds.get_refund(
+            terminal.terminal_id, out_trade_no, out_refund_no
+        )
         return view
 
     @app.get(
@@ -566,9 +574,8 @@ def create_engine_app(
         start = last_event_id or 0
         if last_event_header and last_event_header.strip().isdigit():
             start = max(start, int(last_event_header.strip()))
-        service = _service(request)
         return EventSourceResponse(
-            _event_stream(service, terminal.terminal_id, start),
+            _event_stream(_use_cases(request).events, terminal.terminal_id, start),
             ping=SSE_HEARTBEAT_S,
             send_timeout=30,
         )
@@ -592,9 +599,10 @@ def create_engine_app(
         scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
     ) -> DailyReport:
         """Totals by channel for one day, and the payments still being settled."""
-        service = _service(request)
-        the_day = day or date.fromisoformat(service.business_day(now()))
-        report: DailyReport = await service.daily_report(the_day, terminal.terminal_id if scope == "terminal" else None)
+        use_cases = _use_cases(request)
+        the_day = day or date.fromisoformat(use_cases.context.business_day(now()))
+        who = terminal.terminal_id if scope == "terminal" else None
+        report: DailyReport = await use_cases.reports.daily_report(the_day, who)
         return report
 
     @app.get("/v1/reports/terminals", response_model=list[TerminalDayComparison], tags=["reports"])
@@ -605,7 +613,7 @@ def create_engine_app(
         scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
     ) -> list[TerminalDayComparison]:
         """Per terminal: totals of its synced journal beside the engine's ledger, and every difference."""
-        the_day = day or date.fromisoformat(_service(request).business_day(now()))
+        the_day = day or date.fromisoformat(_use_cases(request).context.business_day(now()))
         ledger = _state(request).registry.engine
 
         def compare() -> list[TerminalDayComparison]:
@@ -622,7 +630,7 @@ def create_engine_app(
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus_metrics(request: Request) -> Response:
         try:
-            metrics.unknowns_pending.set(len(await _service(request).unsettled()))
+            metrics.unknowns_pending.set(len(await _use_cases(request).reports.unsettled()))
         except Exception:
             log.exception("could not count unsettled payments")
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -636,21 +644,21 @@ def create_engine_app(
     return app
 
 
-async def _event_stream(service: PaymentService, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
-    """Everything after ``start``, then each new event as it happens (the service wakes us)."""
+async def _event_stream(events: Events, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+    """Everything after ``start``, then each new event as it happens (this process's changes wake us)."""
     last = start
-    batch: list[PaymentEvent] = await service.events_since(terminal_id, last, EVENTS_PAGE)
+    batch: list[PaymentEvent] = await events.events_since(terminal_id, last, EVENTS_PAGE)
     while True:
         for item in batch:
             last = max(last, item.event_id)
             yield ServerSentEvent(data=item.model_dump_json(), id=str(item.event_id), event=item.type)
         if len(batch) == EVENTS_PAGE:  # a full page: more may be waiting
-            batch = await service.events_since(terminal_id, last, EVENTS_PAGE)
+            batch = await events.events_since(terminal_id, last, EVENTS_PAGE)
         else:
             # Reads once more before sleeping (anything committed since the last read is caught), so
             # no read of its own is needed here: one ledger read fewer per event, and each runs while
             # a payment is being created (the events of a QR order arrive during its create call).
-            batch = await service.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S, limit=EVENTS_PAGE)
+            batch = await events.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S, limit=EVENTS_PAGE)
 
 
 def _notify_refusal(channel: Channel, status: int, reason: str) -> Response:

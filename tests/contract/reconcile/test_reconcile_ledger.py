@@ -36,6 +36,7 @@ from pos_app.engine.reconcile.sources import (
     match_day,
 )
 from pos_app.engine.store import Payment, Refund, open_ledger, repo
+from tests.contract.engine.conftest import attempts_for
 from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
 
 DAY = date(2026, 11, 21)
@@ -148,7 +149,7 @@ def test_a_bill_settles_the_unknown_payment_once(ledger: Engine) -> None:
         assert payment is not None and payment.state == "PAID"
         assert payment.transaction_id == "4200000001202611217777777777"
         assert payment.paid_at == _at(DAY, 10) + timedelta(seconds=7)
-        assert [a.op for a in repo.attempts_for(session, "PUNKNOWN")] == ["reconcile"]
+        assert [a.op for a in attempts_for(session, "PUNKNOWN")] == ["reconcile"]
         events = repo.events_since(session, "T001", 0, 10)
         assert [(e.payment.out_trade_no, e.payment.state) for e in events] == [("PUNKNOWN", PaymentState.PAID)]
 
