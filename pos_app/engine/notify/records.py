@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.providers.base import Notification, RefundResult, TradeResult
+from pos_app.engine.store.hotpath import INBOX
 from pos_app.engine.store.models import InboxNotification
 
-INBOX: Table = InboxNotification.__table__  # type: ignore[attr-defined]
 #: The outcome of storing a notification already applied before.
 DUPLICATE = "duplicate"
 #: A recorded notification still un-applied after this long is applied by the resolver (until then

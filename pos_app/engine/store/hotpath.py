@@ -26,13 +26,12 @@ from typing import Any
 from sqlalchemy import Column, Connection, Dialect, Table
 
 from pos_app.engine.store.models import InboxNotification, Payment, StatusEvent
+from pos_app.engine.store.repo import EVENT_LOCK_KEY
 from pos_app.engine.store.rows import PaymentRow
 
 PAYMENTS: Table = Payment.__table__  # type: ignore[attr-defined]
 INBOX: Table = InboxNotification.__table__  # type: ignore[attr-defined]
 STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
-#: Same key as ``repo._EVENT_LOCK_KEY`` (status event ids commit in order on PostgreSQL).
-EVENT_LOCK_KEY = 0x504F5302
 
 Processor = Callable[[Any], Any]
 #: (row id, version as read, changed columns, version after) of one payment row.

@@ -23,7 +23,7 @@ from pos_app.engine.store.models import Attempt, Payment, Refund, StatusEvent
 from pos_app.engine.store.rows import PaymentRecord
 
 #: Arbitrary constant naming the "append a status event" advisory lock on PostgreSQL (see append_event).
-_EVENT_LOCK_KEY = 0x504F5302
+EVENT_LOCK_KEY = 0x504F5302
 STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
 OPEN_REFUND_STATES = (RefundState.PENDING.value, RefundState.PROCESSING.value, RefundState.UNKNOWN.value)
 UNSETTLED_PAYMENT_STATES = tuple(s.value for s in PaymentState if s not in SETTLED_STATES)
@@ -196,7 +196,7 @@ def insert_event(conn: Connection, payment: PaymentView, now: datetime, *, refun
     taken just before the insert (held to commit) makes event ids commit in order.
     """
     if conn.dialect.name != "sqlite":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
     result = conn.execute(_INSERT_EVENT, event_values(payment, now, refund=refund))
     key = result.inserted_primary_key
     assert key is not None and key[0] is not None
