@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from pos_app.config import Settings
-from pos_app.engine.crypto.keys import KeyFileError, load_private_key, load_public_key, load_secret_bytes
+from pos_app.secret_files import KeyFileError, load_secret_bytes
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 MAX_CLOCK_SKEW_S = 60.0
@@ -51,6 +51,9 @@ def _err(check: str, message: str, fix: str) -> Finding:
 
 
 def check_wechatpay(settings: Settings) -> Iterable[Finding]:
+    # The engine's key parsers need `cryptography` (the engine extra): a bare till never runs this check.
+    from pos_app.engine.crypto.keys import load_private_key, load_public_key
+
     wx = settings.wechatpay
     if not wx.enabled:
         yield _ok("wechatpay", "disabled")
@@ -91,6 +94,9 @@ def check_wechatpay(settings: Settings) -> Iterable[Finding]:
 
 
 def check_alipay(settings: Settings) -> Iterable[Finding]:
+    # The engine's key parsers need `cryptography` (the engine extra): a bare till never runs this check.
+    from pos_app.engine.crypto.keys import load_private_key, load_public_key
+
     ali = settings.alipay
     if not ali.enabled:
         yield _ok("alipay", "disabled")

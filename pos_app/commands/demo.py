@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pos_app.sandbox.demo import init_demo_profile
+from pos_app.extras import require
 
 
 @click.group()
@@ -25,6 +25,9 @@ def demo() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing pos.toml and its keys.")
 def init(directory: Path, force: bool) -> None:
     """Write DIR/pos.toml, DIR/keys/ (the engine's) and DIR/sandbox-keys/ (the simulated gateways')."""
+    require("sandbox", what="pos demo init")
+    from pos_app.sandbox.demo import init_demo_profile
+
     try:
         profile = init_demo_profile(directory, force=force)
     except FileExistsError as exc:

@@ -10,6 +10,7 @@ import click
 
 from pos_app.config import Settings, config_path, load_settings
 from pos_app.domain.errors import ConfigError
+from pos_app.extras import require
 
 log = logging.getLogger("pos_app.engine")
 
@@ -42,11 +43,14 @@ def engine() -> None:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config: Path | None, log_level: str) -> None:
     """Serve the engine HTTP API on [engine] listen (loopback unless configured otherwise)."""
+    settings = _settings(config)
+    require(
+        "engine", *(["postgres"] if settings.database_url.startswith("postgresql") else []), what="pos engine serve"
+    )
     from pos_app.engine.logging_setup import configure_logging
     from pos_app.engine.server import create_engine_app
     from pos_app.process_gc import serve as serve_frozen
 
-    settings = _settings(config)
     log_file = settings.path(settings.engine.log_file) if settings.engine.log_file else None
     configure_logging(level=getattr(logging, log_level.upper()), log_file=log_file)
     host, port = split_listen(settings.engine.listen)
@@ -77,6 +81,7 @@ def serve(config: Path | None, log_level: str) -> None:
 )
 def activation_code(config: Path | None, store_id: str | None, terminal_id: str | None, ttl_min: int) -> None:
     """Print a one-time code a new terminal uses to activate (stored hashed in the ledger)."""
+    require("engine", what="pos engine activation-code")
     from pos_app.engine.store.terminals import TerminalRegistry
 
     settings = _settings(config)

@@ -10,6 +10,7 @@ import click
 
 from pos_app.config import config_path, load_settings
 from pos_app.domain.china_time import CHINA_TZ
+from pos_app.extras import require
 
 
 def _parse_day(value: str | None) -> date:
@@ -41,6 +42,7 @@ def reconcile(
     terminals' journals, settle what the bills prove, print the report and upload it.
 
     Exit status 1 when a bill could not be reconciled (not ready yet, or rejected)."""
+    require("engine", what="pos reconcile")
     from pos_app.engine.reconcile.runner import reconcile_day
 
     day = _parse_day(day_text)

@@ -20,6 +20,7 @@ import click
 from sqlalchemy import Engine
 
 from pos_app.domain.errors import PosError
+from pos_app.extras import require
 
 CONFIG_OPTION = click.option(
     "--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -179,6 +180,8 @@ def export(
     from pos_app.journal.db import session_scope
     from pos_app.journal.reports import EXPORT_COLUMNS, export_rows
 
+    if fmt == "xlsx":
+        require("xlsx", what="pos report export --format xlsx")
     first = _day(first_text, "--from")
     last = _day(last_text, "--to") if last_text else first
     if last < first:

@@ -14,6 +14,7 @@ import click
 import httpx
 
 from pos_app.config import Settings, load_settings
+from pos_app.extras import require
 
 FAULT_KINDS = (
     "latency",
@@ -68,9 +69,10 @@ def sandbox() -> None:
 @click.option("--listen", help="host:port (default: [sandbox] listen).")
 def serve(config: Path | None, listen: str | None) -> None:
     """Run the simulated gateways (WeChat Pay v3, Alipay), wallet page at /wallet."""
-    from pos_app.engine.crypto.keys import KeyFileError
+    require("sandbox", what="pos sandbox serve")
     from pos_app.process_gc import serve as serve_frozen
     from pos_app.sandbox.app import create_app
+    from pos_app.secret_files import KeyFileError
 
     settings = _settings(config)
     host, _, port = (listen or settings.sandbox.listen).rpartition(":")

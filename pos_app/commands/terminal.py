@@ -10,7 +10,6 @@ configured engine (a sandbox profile whose engine is not running gets its childr
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import click
 
 from pos_app.config import CONFIG_NAME, Settings, default_home, load_settings
 from pos_app.domain.staff import DEMO_STAFF
+from pos_app.extras import require
+from pos_app.secret_files import write_secret_file
 
 
 def profile_home(profile: str | None) -> Path:
@@ -34,15 +35,6 @@ def engine_up(url: str) -> bool:
         return False
 
 
-def write_key(path: Path, text: str) -> None:
-    """The terminal key, mode 0600 from its first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text.strip() + "\n")
-    path.chmod(0o600)
-
-
 def activate(settings: Settings, code: str) -> None:
     from pos_app.api.client import EngineClient
 
@@ -53,7 +45,8 @@ def activate(settings: Settings, code: str) -> None:
             response = await client.activate(code, terminal.store_id, terminal.terminal_id, terminal.name)
             return response.terminal_key
 
-    write_key(settings.path(terminal.terminal_key_file), asyncio.run(run()))
+    key = asyncio.run(run()).strip() + "\n"
+    write_secret_file(settings.path(terminal.terminal_key_file), key.encode("ascii"))
 
 
 def seed_demo_staff(settings: Settings) -> None:
@@ -99,6 +92,7 @@ def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object 
     else:
         home = profile_home(profile)
         if not (home / CONFIG_NAME).exists():
+            require("sandbox", "engine", what="The embedded sandbox default (no pos.toml yet)")
             from pos_app.sandbox.demo import init_demo_profile
 
             click.echo(f"No configuration found: creating a sandbox demo profile in {home}", err=True)
@@ -106,6 +100,7 @@ def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object 
         settings = load_settings(home / CONFIG_NAME)
     supervisor = None
     if settings.terminal.sandbox and not engine_up(settings.terminal.engine_url):
+        require("sandbox", "engine", what="Starting the sandbox profile's gateways and engine")
         click.echo("Starting the sandbox gateways and the payment engine…", err=True)
         supervisor = start_embedded(settings)
     elif not settings.path(settings.terminal.terminal_key_file).exists():

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import tomli_w
 
-from pos_app.engine.crypto.keys import private_pem_pkcs1, private_pem_pkcs8, public_pem, write_secret_file
+from pos_app.engine.crypto.keys import private_pem_pkcs1, private_pem_pkcs8, public_pem
 from pos_app.engine.crypto.rsa import generate_rsa_key
+from pos_app.secret_files import write_secret_file
 
 DEMO_MCHID = "1900000109"
 DEMO_WECHAT_APPID = "wxd930ea5d5a258f4f"

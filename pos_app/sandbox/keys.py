@@ -26,16 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from pos_app.engine.crypto.aead import APIV3_KEY_LEN
-from pos_app.engine.crypto.keys import (
-    KeyFileError,
-    cert_serial_hex,
-    load_private_key,
-    load_public_key,
-    load_secret_bytes,
-    private_pem_pkcs8,
-    write_secret_file,
-)
+from pos_app.engine.crypto.keys import cert_serial_hex, load_private_key, load_public_key, private_pem_pkcs8
 from pos_app.engine.crypto.rsa import generate_rsa_key
+from pos_app.secret_files import KeyFileError, load_secret_bytes, write_secret_file
 
 PLATFORM_CERT_DIR = "platform-certs"
 PLATFORM_CERT_CN = "Tenpay.com sign"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import stat
 import textwrap
 from pathlib import Path
 
@@ -16,24 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pos_app.domain.errors import PosError
-
-
-class KeyFileError(PosError):
-    """A key file is missing, unreadable, too open, or does not hold the expected key.
-
-    The message names the file, never its content.
-    """
-
-
-def check_owner_only(path: Path) -> None:
-    """Refuse a key file that group or others can read (DESIGN.md §7)."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"Key file {path} does not exist.") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"Key file {path} is readable by others: run `chmod 600 {path}`.")
+from pos_app.secret_files import KeyFileError, read_key_text
 
 
 def _pem_candidates(text: str, kinds: tuple[str, ...]) -> list[bytes]:
@@ -74,20 +56,9 @@ def parse_public_key(text: str) -> rsa.RSAPublicKey:
     raise KeyFileError("not an RSA public key (PEM SubjectPublicKeyInfo, PKCS#1 or certificate)")
 
 
-def _read(path: Path, *, secret: bool) -> str:
-    if secret:
-        check_owner_only(path)
-    try:
-        return path.read_text("ascii")
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"Key file {path} does not exist.") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"Key file {path} cannot be read.") from exc
-
-
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
     try:
-        return parse_private_key(_read(path, secret=True))
+        return parse_private_key(read_key_text(path, secret=True))
     except KeyFileError as exc:
         if str(path) in str(exc):
             raise
@@ -96,19 +67,11 @@ def load_private_key(path: Path) -> rsa.RSAPrivateKey:
 
 def load_public_key(path: Path) -> rsa.RSAPublicKey:
     try:
-        return parse_public_key(_read(path, secret=False))
+        return parse_public_key(read_key_text(path, secret=False))
     except KeyFileError as exc:
         if str(path) in str(exc):
             raise
         raise KeyFileError(f"Key file {path}: {exc}.") from None
-
-
-def load_secret_bytes(path: Path, *, length: int | None = None) -> bytes:
-    """A symmetric secret (the APIv3 key) kept in a file, without a trailing newline."""
-    value = _read(path, secret=True).strip().encode("ascii")
-    if length is not None and len(value) != length:
-        raise KeyFileError(f"Key file {path} must hold exactly {length} characters, it holds {len(value)}.")
-    return value
 
 
 def private_pem_pkcs8(key: rsa.RSAPrivateKey) -> bytes:
@@ -125,17 +88,6 @@ def private_pem_pkcs1(key: rsa.RSAPrivateKey) -> bytes:
 
 def public_pem(key: rsa.RSAPublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def write_secret_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 from the first byte (never world-readable, even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(path, 0o600)
 
 
 def random_token(nbytes: int = 24) -> str:

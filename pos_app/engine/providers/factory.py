@@ -7,12 +7,13 @@ import httpx
 from pos_app.config import Settings
 from pos_app.domain.routing import Channel
 from pos_app.engine.crypto.aead import APIV3_KEY_LEN
-from pos_app.engine.crypto.keys import KeyFileError, load_private_key, load_public_key, load_secret_bytes
+from pos_app.engine.crypto.keys import load_private_key, load_public_key
 from pos_app.engine.providers.alipay.client import AlipayClient
 from pos_app.engine.providers.base import ConfigurationError, PaymentProvider
 from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
 from pos_app.engine.providers.wechatpay.client import WechatPayClient
 from pos_app.engine.providers.wechatpay.verifier import WechatPayVerifier
+from pos_app.secret_files import KeyFileError, load_secret_bytes
 
 
 def build_wechatpay(
