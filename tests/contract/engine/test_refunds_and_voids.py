@@ -43,6 +43,9 @@ async def paid_payment(rig: Rig, channel: Channel, amount_fen: int = 1000) -> st
 
 
 async def settle_refund(rig: Rig, otn: str, orn: str) -> RefundState:
+    # The refund's own background task settles it first (the resolver leaves it alone meanwhile):
+    # without waiting for it, the loop below could run out while that task is between two calls.
+    await rig.engine.wait_idle()
     for _ in range(20):
         view = await rig.engine.refunds.get_refund(TERMINAL, otn, orn)
         if view.state in (RefundState.SUCCESS, RefundState.FAILED):
