@@ -222,6 +222,8 @@ def test_qr_screen(snap_compare, app):
         attempt = Attempt(view.out_trade_no, draft, Channel.WECHAT, PaymentMode.NATIVE, "Demo Cashier", NOW, view)
         done: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
         done.set_result(attempt)
+        # The engine answered this order: the link is up (with the engine away the code is withdrawn).
+        pilot.app.engine_online = True
         await pilot.app.push_screen(QrScreen(draft, Channel.WECHAT, starting=done))
         await settle(pilot)
 
