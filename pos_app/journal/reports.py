@@ -557,6 +557,8 @@ def render_text(content: dict[str, Any]) -> str:
     """A fixed-width text table of a daily figures dict (``DayTotals.as_dict()`` or an X/Z report)."""
     out = io.StringIO()
     title = f"Day {content['business_day']}"
+    if isinstance(content.get("closed_by_z"), int):
+        title += f" (closed, Z #{content['closed_by_z']})"
     if content.get("report"):
         title = (
             f"{content['report']} report" + (f" #{content['number']}" if content.get("number") else "") + f" · {title}"
@@ -576,6 +578,11 @@ def render_text(content: dict[str, Any]) -> str:
     for name, figures in content["channels"].items():
         out.write(row(name, figures))
     out.write(row("TOTAL", content["total"]))
+    total = content["total"]
+    out.write(
+        f"Refunds: {total['refunds_count']} · {format_fen(total['refunds_fen'])}"
+        f"   Voids: {total['voids_count']} · {format_fen(total['voids_fen'])} (not refunds, not in sales)\n"
+    )
     out.write("\nBy cashier\n" + header)
     for name, figures in content["cashiers"].items():
         out.write(row(name, figures))
@@ -594,6 +601,14 @@ def render_text(content: dict[str, Any]) -> str:
     waiting = len(content.get("unsettled_payments", [])) + len(content.get("unsettled_refunds", []))
     if waiting:
         out.write(f"\n{waiting} payment(s)/refund(s) still unsettled.\n")
+    late = content.get("late_settlements")
+    if late:
+        out.write("\nLate settlements after close (not in the figures above)\n")
+        for row in late:
+            out.write(
+                f"  {row['out_trade_no']}  {row['channel']:<7}{format_fen(row['amount_fen']):>11}"
+                f"  {row['state_at_close']} -> {row['state']}  {row['at'][:19].replace('T', ' ')} UTC\n"
+            )
     return out.getvalue()
 
 
