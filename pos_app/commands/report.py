@@ -136,8 +136,9 @@ def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Pat
 @JOURNAL_OPTION
 def z(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Show the stored Z report of a day (exit 1 if there is none or it no longer matches its hash)."""
+    from pos_app.journal.days import get_z_report
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import get_z_report, list_z_reports, render_text, z_content
+    from pos_app.journal.reports import list_z_reports, render_text, z_content
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:

@@ -42,7 +42,10 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.journal.clock import aware
-from pos_app.journal.days import as_day, business_window, closed_days, get_z_report
+from pos_app.journal.days import as_day, business_window, closed_days
+
+# Also imported from here by the dashboard, which predates journal.days.
+from pos_app.journal.days import get_z_report as get_z_report
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import EVENT_COUNTER, append_event, next_seq
 from pos_app.journal.late import late_settlements
@@ -604,10 +607,10 @@ def render_text(content: dict[str, Any]) -> str:
     late = content.get("late_settlements")
     if late:
         out.write("\nLate settlements after close (not in the figures above)\n")
-        for row in late:
+        for payment in late:
             out.write(
-                f"  {row['out_trade_no']}  {row['channel']:<7}{format_fen(row['amount_fen']):>11}"
-                f"  {row['state_at_close']} -> {row['state']}  {row['at'][:19].replace('T', ' ')} UTC\n"
+                f"  {payment['out_trade_no']}  {payment['channel']:<7}{format_fen(payment['amount_fen']):>11}"
+                f"  {payment['state_at_close']} -> {payment['state']}  {payment['at'][:19].replace('T', ' ')} UTC\n"
             )
     return out.getvalue()
 
