@@ -581,11 +581,6 @@ def render_text(content: dict[str, Any]) -> str:
     for name, figures in content["channels"].items():
         out.write(row(name, figures))
     out.write(row("TOTAL", content["total"]))
-    total = content["total"]
-    out.write(
-        f"Refunds: {total['refunds_count']} · {format_fen(total['refunds_fen'])}"
-        f"   Voids: {total['voids_count']} · {format_fen(total['voids_fen'])} (not refunds, not in sales)\n"
-    )
     out.write("\nBy cashier\n" + header)
     for name, figures in content["cashiers"].items():
         out.write(row(name, figures))
