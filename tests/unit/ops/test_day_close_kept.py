@@ -14,7 +14,6 @@ from ops_kit import STORE, TERMINAL, People, add_people
 from sqlalchemy import Engine
 
 from pos_app.cli import cli
-from pos_app.domain.business_day import open_business_day as first_open_day
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState as S
 from pos_app.domain.states import RefundState as R
@@ -94,14 +93,6 @@ def closed_day(journal: Engine) -> tuple[People, dict[str, object], dict[str, st
         content = z_content(z)
     assert content["total"]["sales_count"] == 2 and content["total"]["sales_fen"] == 1700
     return people, content, numbers
-
-
-def test_the_open_business_day_rule() -> None:
-    day = date(2026, 11, 20)
-    assert first_open_day(day, set()) == day
-    assert first_open_day(day, {day}) == date(2026, 11, 21)
-    assert first_open_day(day, {day, date(2026, 11, 21)}) == date(2026, 11, 22)
-    assert first_open_day(day, {date(2026, 11, 19)}) == day
 
 
 def test_a_sale_after_the_z_opens_the_next_day_and_the_z_never_changes(journal: Engine) -> None:
