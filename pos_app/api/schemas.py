@@ -1,6 +1,6 @@
 """The engine HTTP API's request and response bodies (DESIGN.md §4).
 
-Shared by the server (`engine/server.py`) and the terminal's client (`engine/client.py`), so the two
+Shared by the server (`engine/server.py`) and the terminal's client (`api/client.py`), so the two
 cannot drift. Pure pydantic: no keys, no I/O.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
@@ -32,7 +32,8 @@ class ActivateResponse(BaseModel):
 
 class CreatePayment(BaseModel):
     out_trade_no: str = Field(pattern=TRADE_NO_PATTERN)
-    amount_fen: int = Field(gt=0, le=100_000_000_00)
+    # StrictInt: an amount is a JSON integer; "100", 1.0 and true are refused, not coerced.
+    amount_fen: StrictInt = Field(gt=0, le=100_000_000_00)
     mode: PaymentMode
     channel: Channel | None = Field(None, description="Required for native; derived from auth_code for micropay.")
     auth_code: str | None = Field(None, max_length=64, description="The customer's payment code (micropay).")
@@ -69,7 +70,7 @@ class CancelPayment(BaseModel):
 
 class CreateRefund(BaseModel):
     out_refund_no: str = Field(pattern=TRADE_NO_PATTERN)
-    amount_fen: int = Field(gt=0)
+    amount_fen: StrictInt = Field(gt=0)
     reason: str = Field("", max_length=80)
     operator: str = Field(min_length=1, max_length=64)
 
@@ -95,7 +96,7 @@ class PaymentEvent(BaseModel):
 
 
 class JournalEvent(BaseModel):
-    seq: int = Field(gt=0)
+    seq: StrictInt = Field(gt=0)
     kind: str
     payload: dict[str, object]
     at: datetime

@@ -1,4 +1,6 @@
-"""ESC/POS rendering and printing through python-escpos (USB, network, or a file for tests)."""
+"""ESC/POS rendering and printing through python-escpos (USB, network, or a file for tests).
+
+python-escpos is the ``printer`` extra: import this module only when a receipt is printed."""
 
 from __future__ import annotations
 
@@ -7,19 +9,18 @@ from typing import Any
 
 from escpos.printer import Dummy, File, Network, Usb
 
-from pos_app.receipts.model import Receipt, body_lines
+from pos_app.receipts.model import Receipt
+from pos_app.receipts.text import THANKS, body_lines, marks
 
 
 def render_escpos(receipt: Receipt) -> bytes:
-    """The full byte stream for one receipt: header, body, QR of the transaction id, cut."""
+    """The full byte stream for one receipt: header, the text body, QR of the transaction id, cut."""
     printer = Dummy()
     printer.set(align="center", bold=True, double_height=True, double_width=True)
     printer.text(receipt.store_name + "\n")
     printer.set(normal_textsize=True, align="center", bold=True)
-    if receipt.reprint:
-        printer.text("*** REPRINT ***\n")
-    if receipt.sandbox:
-        printer.text("SANDBOX - NOT A REAL PAYMENT\n")
+    for mark in marks(receipt):
+        printer.text(mark + "\n")
     printer.set(align="left", bold=False, normal_textsize=True)
     printer.text("\n")
     for row in body_lines(receipt):
@@ -27,7 +28,7 @@ def render_escpos(receipt: Receipt) -> bytes:
     printer.text("\n")
     printer.set(align="center")
     printer.qr(receipt.qr_content, size=5, native=True)
-    printer.text("Thank you!\n")
+    printer.text(THANKS + "\n")
     printer.cut()
     return bytes(printer.output)
 

@@ -1,6 +1,6 @@
 """Receipts built from what the journal recorded: the original, and a reprint (marked REPRINT and
 journaled as ``receipt.reprint``). The same :class:`~pos_app.receipts.model.Receipt` feeds the screen
-(:func:`~pos_app.receipts.model.render_text`) and the printer (:func:`~pos_app.receipts.escpos.render_escpos`).
+(:func:`~pos_app.receipts.text.render_text`) and the printer (:func:`~pos_app.receipts.escpos.render_escpos`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ from sqlmodel import Session
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, PaymentState
-from pos_app.journal.errors import JournalError
-from pos_app.journal.events import append_event
-from pos_app.journal.history import sale_events
-from pos_app.journal.models import Sale
-from pos_app.journal.sales import get_sale, sale_lines
-from pos_app.receipts.model import Receipt, ReceiptLine
+from pos_app.journal import JournalError, Sale, append_event, get_sale, sale_events, sale_lines
+from pos_app.receipts.model import Receipt, ReceiptLine, receipt_lines
 
 #: States of a sale that ever had a receipt (money came in; later refunds are shown on it).
 RECEIPT_STATES = frozenset(MONEY_IN_STATES | {PaymentState.REFUNDED})
@@ -54,9 +50,8 @@ def receipt_for_sale(
         raise JournalError(f"No sale {out_trade_no} in this journal.")
     if PaymentState(sale.state) not in RECEIPT_STATES:
         raise JournalError(f"Sale {out_trade_no} is {PaymentState(sale.state).value}: there is no receipt to print.")
-    lines = tuple(ReceiptLine(line.name, line.qty, line.unit_fen) for line in sale_lines(session, sale))
-    if not lines and sale.subject:
-        lines = (ReceiptLine(sale.subject, 1, sale.amount_fen),)
+    items = (ReceiptLine(line.name, line.qty, line.unit_fen) for line in sale_lines(session, sale))
+    lines = receipt_lines(items, sale.subject, sale.amount_fen)
     channel = Channel(sale.channel)
     return Receipt(
         store_name=letterhead.store_name,

@@ -1,9 +1,10 @@
 """The Textual app and its one factory, :func:`make_app`, used by `pos terminal` and by the tests.
 
-The app owns what every screen shares: the :class:`~pos_app.tui.till.Till` (journal + engine
+The app owns what every screen shares: the :class:`~pos_app.terminal.till.Till` (journal + engine
 client), the engine's online state, the count of unsent journal events, and the event stream that
 turns engine notifications into :class:`PaymentUpdated` messages. One handler turns any failed
-worker into a message the cashier can act on — never a traceback.
+worker into a message the cashier can act on — never a traceback. Screens see the app only through
+:class:`~pos_app.tui.context.TillApp` and never import this module.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
 from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.i18n import set_language
 from pos_app.sync.outbox import OutboxDrain
+from pos_app.terminal.core import utc_now
+from pos_app.terminal.error_words import describe
+from pos_app.terminal.till import Till
+from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.collector import Collector
-from pos_app.tui.logic.errors import describe
-from pos_app.tui.logic.wedge import DEFAULT_MAX_GAP_S
+from pos_app.tui.context import TillApp
 from pos_app.tui.messages import PaymentUpdated
-from pos_app.tui.till import Till, utc_now
+from pos_app.tui.modals.pin import ManagerPinModal
+from pos_app.tui.screens.checkout import CheckoutScreen
+from pos_app.tui.screens.dashboard import DashboardScreen
+from pos_app.tui.screens.help import HelpScreen
+from pos_app.tui.screens.login import LoginScreen
+from pos_app.tui.screens.payment import PaymentScreen
+from pos_app.tui.screens.pending import PendingScreen
+from pos_app.tui.screens.shift import ShiftScreen
 
 log = logging.getLogger(__name__)
 #: Quiet time after a journal write before the outbox is uploaded (see OutboxDrain.run).
@@ -45,6 +57,10 @@ class PosApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "pos"
     ENABLE_COMMAND_PALETTE = False
+    #: Screens kept once built and opened by name (they hold nothing of one visit for the next).
+    SCREENS = {"help": HelpScreen}
+    #: The app's event loop (set on mount): journal writes made in worker threads are announced on it.
+    loop: asyncio.AbstractEventLoop
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
@@ -80,14 +96,6 @@ class PosApp(App[None]):
         till.on_journal_write = self.journal_written
         self.collector = Collector()
 
-    @classmethod
-    def current(cls) -> PosApp:
-        from textual._context import active_app
-
-        app = active_app.get()
-        assert isinstance(app, PosApp)
-        return app
-
     # -- shared state -------------------------------------------------------------------------------
 
     @property
@@ -95,8 +103,7 @@ class PosApp(App[None]):
         return self.till.cashier or ""
 
     def on_mount(self) -> None:
-        from pos_app.tui.screens.login import LoginScreen
-
+        self.loop = asyncio.get_running_loop()
         self.push_screen(LoginScreen())
         self.health_loop()
         self.events_loop()
@@ -110,9 +117,6 @@ class PosApp(App[None]):
 
     def collect_if_idle(self) -> None:
         """The collector's fallback: a full collection when none ran for a while and no sale is open."""
-        from pos_app.tui.screens.checkout import CheckoutScreen
-        from pos_app.tui.screens.login import LoginScreen
-
         screen = self.screen
         if not self.collector.overdue() or not isinstance(screen, CheckoutScreen | LoginScreen):
             return
@@ -122,9 +126,6 @@ class PosApp(App[None]):
 
     def after_login(self) -> None:
         """Logged in: settle what an earlier run left open, then the checkout."""
-        from pos_app.tui.screens.checkout import CheckoutScreen
-        from pos_app.tui.screens.pending import PendingScreen
-
         self.switch_screen(CheckoutScreen())
         # Start-up is over: freeze what it built, once the checkout is on screen.
         self.call_after_refresh(self.collector.signed_in)
@@ -135,27 +136,34 @@ class PosApp(App[None]):
             self.settle_open()
 
     def logout(self) -> None:
-        from pos_app.tui.screens.login import LoginScreen
-
         self.till.logout()
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(LoginScreen())
 
-    def action_help(self) -> None:
-        from pos_app.tui.screens.help import HelpScreen
+    def next_sale(self) -> None:
+        """The sale is over (its result read): back to a clean checkout for the next customer."""
+        self.pop_screen()
+        if isinstance(self.screen, CheckoutScreen):
+            self.screen.new_sale()
 
+    def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen("help")
 
     def action_dashboard(self) -> None:
-        from pos_app.tui.screens.dashboard import open_dashboard
+        """Ask for a manager PIN, then open the dashboard."""
+        if not self.till.cashier:
+            self.notify("Sign in first.", severity="warning")
+            return
 
-        open_dashboard(self)
+        def approved(manager: str | None) -> None:
+            if manager is not None:
+                self.push_screen(DashboardScreen(manager))
+
+        self.push_screen(ManagerPinModal("manager dashboard", self.till.check_manager), approved)
 
     def action_shift(self) -> None:
-        from pos_app.tui.screens.shift import ShiftScreen
-
         if not self.till.cashier:
             self.notify("Sign in first.", severity="warning")
         elif not isinstance(self.screen, ShiftScreen):
@@ -195,8 +203,6 @@ class PosApp(App[None]):
     def payments_on_screen(self) -> set[str] | None:
         """Orders a payment screen is following right now (never settled behind the cashier's back);
         None while a payment screen has no order yet (one may be being created: settle nothing)."""
-        from pos_app.tui.screens.payment import PaymentScreen
-
         busy: set[str] = set()
         for screen in self.screen_stack:
             if isinstance(screen, PaymentScreen) and not screen.done:
@@ -250,7 +256,9 @@ class PosApp(App[None]):
         await self.drain.run(self.drain_stop, idle_s=2.0, settle_s=SYNC_SETTLE_S)
 
     def journal_written(self) -> None:
-        self.drain.wake.set()
+        """A journal write committed, on the event loop or in a worker's thread: wake the upload."""
+        # asyncio.Event is not thread-safe: it is set on the loop, whichever thread wrote.
+        self.loop.call_soon_threadsafe(self.drain.wake.set)
 
     def payment_changed(self, view: PaymentView) -> None:
         """Journal the new state and tell every screen (the one showing it updates itself).
@@ -308,6 +316,7 @@ def make_app(
     from pos_app.journal.db import open_journal
 
     terminal = settings.terminal
+    set_language(terminal.language)  # before any screen is built: screens translate as they compose
     if journal_engine is None:
         journal_engine = open_journal(settings.path(terminal.journal_path))
     if engine_client is None:
@@ -315,7 +324,9 @@ def make_app(
         key = read_terminal_key(key_file)
         engine_client = EngineClient(terminal.engine_url, terminal.terminal_id, key)
     till = Till(settings, journal_engine, engine_client, clock=clock or utc_now)
-    return PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
+    app = PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
+    _as_screens_see_it: TillApp = app  # mypy checks here that the app offers what its screens use
+    return app
 
 
 def read_terminal_key(path: Path) -> bytes:

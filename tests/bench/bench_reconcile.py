@@ -6,10 +6,11 @@ the files are generated beforehand by another subprocess). The 100,000-row run i
 it to show the growth is linear.
 
 Phases timed: parse (streamed from the archived ``.csv.gz`` by ``download.parse_archived``), then
-ledger load + match (a real SQLite ledger with the engine's schema, read by ``sources.match_day``
-straight into the matcher, as ``pos reconcile`` and the engine's daily scheduler do: the same code).
-The data carries 0.1 % differences of every kind (see ``KINDS``) so the slow paths run too, and
-every count is checked against what an exact reconciliation must find (``expected``).
+ledger load + match (a real SQLite ledger with the engine's schema, read by
+``day_match.match_archived`` straight into the matcher, as ``pos reconcile`` and the engine's daily
+scheduler do: the same code). The data carries 0.1 % differences of every kind (see ``KINDS``) so
+the slow paths run too, and every count is checked against what an exact reconciliation must find
+(``expected``).
 
 Run: ``.venv/bin/python tests/bench/bench_reconcile.py`` (or with pytest: ``-p no:cacheprovider
 tests/bench/bench_reconcile.py``; the bench folder is not part of the default run).
@@ -180,10 +181,10 @@ def generate(n: int, directory: Path) -> None:
 
 def measure(directory: Path) -> dict[str, object]:
     """Parse + load + match in this (fresh) process, exactly as ``pos reconcile`` does it
-    (``parse_archived`` then ``sources.load_ledger_refunds`` + ``sources.match_day``, the calls of
-    ``runner._match_day``); returns timings, peak RSS and what was found."""
+    (``day_match.match_archived``, the call of ``runner._match_day``); returns timings, peak RSS
+    and what was found."""
     from pos_app.domain.routing import Channel
-    from pos_app.engine.reconcile import sources
+    from pos_app.engine.reconcile import day_match
     from pos_app.engine.store import make_engine
 
     engine = make_engine(f"sqlite:///{directory / 'ledger.sqlite3'}")
@@ -199,7 +200,7 @@ def measure(directory: Path) -> dict[str, object]:
     # What runner._match_day runs: the day's payments are read in a background thread while the
     # bill is parsed (streamed from the archive), then matched. ``parsed`` marks the end of the parse.
     stamps: dict[str, float] = {}
-    bill, _refunds, result = sources.match_archived(
+    bill, _refunds, result = day_match.match_archived(
         engine, directory / "bill.csv.gz", DAY, Channel.WECHAT, timings=stamps
     )
     t3, c3 = time.perf_counter(), time.process_time()

@@ -1,4 +1,4 @@
-"""A headless terminal: the till's use-case layer (pos_app.tui.till.Till, no Textual) plus the outbox drain.
+"""A headless terminal: the till's use-case layer (pos_app.terminal.till.Till, no Textual) plus the outbox drain.
 
 Run by the fault tests as a real process (``python -m tests.faults.terminal_driver``) from a demo
 profile (``POS_HOME``), so it can be SIGKILLed at any moment:
@@ -34,7 +34,9 @@ from pos_app.domain.errors import EngineUnavailable, PosError
 from pos_app.domain.routing import Channel, route_auth_code
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.sync.outbox import ChainRefused, OutboxDrain
-from pos_app.tui.till import Attempt, SaleDraft, Till
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.sales import Attempt
+from pos_app.terminal.till import Till
 
 CASHIER_PIN, MANAGER_PIN = "1234", "9999"
 FINAL_REFUNDS = {RefundState.SUCCESS, RefundState.FAILED}

@@ -8,20 +8,22 @@ three parties are checked (tests/faults/support.py:check_books): every journal e
 exactly once, the hash chain intact, every payment final and equal to what the gateway charged, no
 code charged twice, terminal = engine = sandbox totals.
 
-``POS_FAULT_ROUNDS`` (default 6) and ``POS_FAULT_SEED`` choose how many rounds and which.
+The rounds' events are drawn up front from one seed (tests/faults/plan.py). ``POS_FAULT_ROUNDS``
+(default 6) says how many rounds, ``POS_FAULT_SEED`` which seed; a failure names the seed and the
+round's events, and setting ``POS_FAULT_SEED`` to that seed replays the same events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.faults.plan import RESTART_OPS, Disruption, RoundPlan, plan_run
 from tests.faults.support import Books, Stack, check_books
 
 pytestmark = pytest.mark.slow
@@ -30,46 +32,27 @@ ROUNDS = int(os.environ.get("POS_FAULT_ROUNDS", "6"))
 SEED = int(os.environ.get("POS_FAULT_SEED", "20261122"))
 DEAD_ENGINE = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
 
-SANDBOX_FAULTS: list[dict[str, object]] = [
-    {"kind": "reply_lost", "probability": 0.3, "times": 3},
-    {"kind": "reply_lost", "probability": 0.5, "operation": "codepay", "times": 2},
-    {"kind": "reply_lost", "probability": 0.5, "operation": "alipay.trade.pay", "times": 2},
-    {"kind": "server_error", "probability": 0.3, "status": 503, "times": 3},
-    {"kind": "latency", "probability": 0.3, "seconds": 1.0, "times": 4},
-    {"kind": "notify_duplicate", "probability": 0.7},
-    {"kind": "notify_delay", "probability": 0.5, "seconds": 2.0},
-    {"kind": "notify_reorder", "probability": 0.5, "seconds": 2.0},
-    {"kind": "notify_drop", "probability": 0.3},
-]
 
-
-def _round(stack: Stack, rng: random.Random, tally: Counter[str]) -> None:
-    for spec in rng.sample(SANDBOX_FAULTS, k=rng.randint(1, 3)):
+def _round(stack: Stack, plan: RoundPlan, tally: Counter[str]) -> None:
+    for spec in plan.faults:
         stack.add_fault(**spec)
         tally[f"sandbox {spec['kind']}"] += 1
-    offline = rng.random() < 0.25
-    if offline:
+    if plan.offline:
         tally["terminal offline (dead port)"] += 1
-    ops = str(rng.randint(4, 7))
     terminal = stack.terminal(
-        "--ops", ops, "--seed", str(rng.randrange(2**31)), engine_url=DEAD_ENGINE if offline else None
+        "--ops", str(plan.ops), "--seed", str(plan.terminal_seed), engine_url=DEAD_ENGINE if plan.offline else None
     )
-    for action in rng.sample(["kill terminal", "kill engine", "engine away"], k=rng.randint(1, 2)):
-        time.sleep(rng.uniform(0.3, 3.0))
-        if action == "kill terminal":
+    for event in plan.disruptions:
+        time.sleep(event.after_s)
+        if event.kind is Disruption.KILL_TERMINAL:
             if terminal.poll() is None:
                 stack.kill("terminal")
-                tally[action] += 1
-                terminal = stack.terminal("--ops", "3", "--seed", str(rng.randrange(2**31)))
-        elif action == "kill engine":
+                tally[event.kind.value] += 1
+                terminal = stack.terminal("--ops", str(RESTART_OPS), "--seed", str(event.restart_seed))
+        else:
             stack.kill("engine")
-            tally[action] += 1
-            time.sleep(rng.uniform(0.1, 1.0))
-            stack.start("engine")
-        else:  # the link is cut for a while; the terminal keeps working
-            stack.kill("engine")
-            tally[action] += 1
-            time.sleep(rng.uniform(2.0, 4.0))
+            tally[event.kind.value] += 1
+            time.sleep(event.down_s)
             stack.start("engine")
     phase = time.monotonic()
     try:
@@ -84,13 +67,13 @@ def _round(stack: Stack, rng: random.Random, tally: Counter[str]) -> None:
     waited = time.monotonic() - phase
     phase = time.monotonic()
     stack.settle_terminal()
-    print(f"round: terminal finished after {waited:.1f} s more, catch-up {time.monotonic() - phase:.1f} s")
+    catch_up = time.monotonic() - phase
+    print(f"round ({plan.describe()}): terminal finished after {waited:.1f} s more, catch-up {catch_up:.1f} s")
 
 
 @pytest.mark.timeout(120 + 90 * ROUNDS)  # about 15-40 s a round, depending on the machine's load
 def test_fault_rounds(tmp_path: Path) -> None:
     stack = Stack.create(tmp_path / "home")
-    rng = random.Random(SEED)
     tally: Counter[str] = Counter()
     books = Books()
     started = time.monotonic()
@@ -98,12 +81,13 @@ def test_fault_rounds(tmp_path: Path) -> None:
         stack.start("sandbox")
         stack.start("engine")
         stack.activate_terminal()
-        for number in range(ROUNDS):
-            _round(stack, rng, tally)
+        for number, plan in enumerate(plan_run(SEED, ROUNDS), start=1):
             try:
+                _round(stack, plan, tally)
                 books = asyncio.run(check_books(stack))
-            except AssertionError as exc:
-                raise AssertionError(f"round {number + 1} (seed {SEED}): {exc}") from exc
+            except Exception as exc:
+                exc.add_note(f"fault round {number} of seed {SEED} ({plan.describe()}); replay: POS_FAULT_SEED={SEED}")
+                raise
     finally:
         stack.stop_all()
     ops = Counter(

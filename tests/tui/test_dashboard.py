@@ -32,6 +32,7 @@ from pos_app.tui.screens.dashboard import DashboardScreen, bar, hour_chart
 from pos_app.tui.screens.report import ReportScreen
 from pos_app.tui.screens.report_receipt import ReceiptScreen
 from pos_app.tui.screens.shift import ShiftScreen
+from tests.tui.support import screen_text, wait_until
 
 NOW = datetime(2026, 11, 22, 15, 30, 0, tzinfo=UTC)
 SIZE = (80, 24)
@@ -128,8 +129,19 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 
 async def signed_in(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press(*"1234", "enter")
-    await pilot.pause()
+    await wait_until(pilot, lambda: type(pilot.app.screen).__name__ != "LoginScreen", what="signed in")
     await settle(pilot)
+
+
+def working(screen: object) -> bool:
+    """A worker of this screen (a journal read or write off the event loop) has not finished."""
+    return any(worker.node is screen and not worker.is_finished for worker in screen.app.workers)  # type: ignore[attr-defined]
+
+
+def day_shown(app: PosApp) -> bool:
+    """The dashboard is up and shows the figures of its day (they are read in a worker)."""
+    screen = app.screen
+    return isinstance(screen, DashboardScreen) and screen.shown == screen.day and not working(screen)
 
 
 async def dashboard(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -137,7 +149,7 @@ async def dashboard(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("f2")
     await pilot.pause()
     await pilot.press(*"9999", "enter")
-    await pilot.pause()
+    await wait_until(pilot, lambda: day_shown(pilot.app), what="dashboard")
     await settle(pilot)
 
 
@@ -159,7 +171,7 @@ async def test_dashboard_figures_days_and_reports(app: PosApp, ops_journal: Engi
         await pilot.press("f2")
         await pilot.pause()
         await pilot.press(*"1234", "enter")  # a cashier's PIN does not open it
-        await pilot.pause()
+        await wait_until(pilot, lambda: "Wrong PIN" in screen_text(app), what="refusal")
         assert not isinstance(app.screen, DashboardScreen)
         await pilot.press("escape")
         await pilot.pause()
@@ -181,27 +193,30 @@ async def test_dashboard_figures_days_and_reports(app: PosApp, ops_journal: Engi
         attention = str(screen.query_one("#dash-attention", Static).render())
         assert "PUNKNOWN" in attention and "UNKNOWN" in attention
         await pilot.press("left_square_bracket")
-        await pilot.pause()
+        await wait_until(pilot, lambda: day_shown(app) and screen.day < NOW.date(), what="the day before")
         assert _rows(screen.query_one("#dash-channels", DataTable))[-1] == ["Total", "2", "¥60.00", "¥0.00", "¥60.00"]
         await pilot.press("right_square_bracket", "right_square_bracket")  # not past today
-        await pilot.pause()
+        await wait_until(pilot, lambda: day_shown(app), what="today again")
         assert screen.day == NOW.date()
         await pilot.press("x")
-        await pilot.pause()
-        assert isinstance(app.screen, ReportScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), what="X report")
         text = str(app.screen.query_one("#report-text", Static).render())
         assert "X report" in text and "¥249.30" in text
         await pilot.press("escape")
         await pilot.pause()
-        await pilot.press("z", *"9999", "enter")  # refused: a payment is unsettled
-        await pilot.pause()
+        await pilot.press("z")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ManagerPinModal", what="PIN for the Z report")
+        await pilot.press(*"9999", "enter")  # refused: a payment is unsettled
+        await wait_until(pilot, lambda: any(n.title == "Day not closed" for n in app._notifications), what="refusal")
+        await wait_until(pilot, lambda: not working(screen), what="the refused close to end")
         assert isinstance(app.screen, DashboardScreen)
         with session_scope(ops_journal) as session:
             assert get_z_report(session, TERMINAL, NOW.date()) is None
             record_attempt_state(session, "PUNKNOWN", PaymentState.CLOSED, cashier="Demo Cashier", at=NOW)
-        await pilot.press("z", *"9999", "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, ReportScreen)
+        await pilot.press("z")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ManagerPinModal", what="PIN for the Z report")
+        await pilot.press(*"9999", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReportScreen), what="Z report")
         assert "Z report #1" in str(app.screen.query_one("#report-text", Static).render())
     with session_scope(ops_journal) as session:
         stored = get_z_report(session, TERMINAL, NOW.date())
@@ -213,26 +228,25 @@ async def test_shift_open_blind_close_and_sign_off(app: PosApp, ops_journal: Eng
     async with app.run_test(size=SIZE) as pilot:
         await signed_in(pilot)
         await pilot.press("f3")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, ShiftScreen) and app.screen.ready.is_set())
         assert isinstance(app.screen, ShiftScreen) and not app.screen.closing
         await pilot.press(*"2", "enter", *"0", "enter", *"5")  # 2 x ¥100, 0 x ¥50, 5 x ¥20
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert not isinstance(app.screen, ShiftScreen)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ShiftScreen), what="shift opened")
         with session_scope(ops_journal) as session:
             from pos_app.journal import current_shift
 
             shift = current_shift(session, TERMINAL)
             assert shift is not None and shift.opening_float_fen == 30000
         await pilot.press("f3")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, ShiftScreen) and app.screen.ready.is_set())
         screen = app.screen
         assert isinstance(screen, ShiftScreen) and screen.closing
         assert "expected" not in str(screen.query_one("#shift-result", Static).render()).lower()
         await pilot.press(*"3", "ctrl+s")  # 3 x ¥100: counted ¥300, expected ¥300
-        await pilot.pause()
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ManagerPinModal", what="PIN for the sign-off")
         await pilot.press(*"9999", "enter")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "Signed off" in str(screen.query_one("#shift-result", Static).render()))
         result = str(screen.query_one("#shift-result", Static).render())
         assert "Cash" in result and "¥300.00" in result and "Signed off by Demo Manager" in result
     with session_scope(ops_journal) as session:
@@ -245,10 +259,11 @@ async def test_receipt_screen_reprint(app: PosApp, ops_journal: Engine) -> None:
         await signed_in(pilot)
         app.push_screen(ReceiptScreen("P0001"))
         await pilot.pause()
+        await wait_until(pilot, lambda: "TOTAL" in str(app.screen.query_one("#receipt-text", Static).render()))
         text = str(app.screen.query_one("#receipt-text", Static).render())
         assert "¥32.00" in text and "REPRINT" not in text
         await pilot.press("p")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "REPRINT" in str(app.screen.query_one("#receipt-text", Static).render()))
         assert "*** REPRINT ***" in str(app.screen.query_one("#receipt-text", Static).render())
     from pos_app.journal import sale_events
 
@@ -264,7 +279,8 @@ def test_x_report_snapshot(snap_compare, app: PosApp) -> None:  # type: ignore[n
     async def x_report(pilot) -> None:  # type: ignore[no-untyped-def]
         await dashboard(pilot)
         await pilot.press("x")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen), what="X report")
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=x_report)
 
@@ -273,9 +289,9 @@ def test_shift_close_snapshot(snap_compare, app: PosApp, ops_journal: Engine) ->
     async def blind_close(pilot) -> None:  # type: ignore[no-untyped-def]
         await signed_in(pilot)
         await pilot.press("f3", *"1", "ctrl+s")  # open with ¥100
-        await pilot.pause()
+        await wait_until(pilot, lambda: not isinstance(pilot.app.screen, ShiftScreen), what="shift opened")
         await pilot.press("f3")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ShiftScreen) and pilot.app.screen.ready.is_set())
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=blind_close)

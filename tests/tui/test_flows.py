@@ -324,9 +324,13 @@ async def test_the_qr_screen_is_reused_with_the_next_sales_texts_and_colours(set
         text = screen_text(app)
         assert f"Order {second.out_trade_no}" in text and "Alipay" in text and "Order closed" not in text
         assert not state.has_class("canceled") and state.styles.color == waiting_colour
+        # The shown order is journaled right after the paint: let that write land before the app closes.
+        await wait_until(
+            pilot, lambda: sales(journal_engine)[-1].state == PaymentState.AWAITING_SCAN, what="AWAITING_SCAN journaled"
+        )
     closed, waiting = sales(journal_engine)
     assert closed.state == PaymentState.CLOSED
-    assert waiting.state in (PaymentState.CREATED, PaymentState.AWAITING_SCAN)  # journaled right after the paint
+    assert waiting.state == PaymentState.AWAITING_SCAN
 
 
 async def test_a_second_qr_key_while_the_first_is_opening_starts_nothing(settings, journal_engine, stack, client):

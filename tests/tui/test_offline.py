@@ -18,7 +18,7 @@ from pos_app.domain.errors import EngineUnavailable
 from pos_app.domain.routing import route_auth_code
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.journal import Refund, Sale, add_staff, open_journal, session_scope
-from pos_app.tui.till import SaleDraft
+from pos_app.terminal.cart import SaleDraft
 from tests.link_proxy import LinkProxy
 from tests.tui.support import screen_text, wait_until
 from tests.tui.test_flows import SIZE, app_for, login, screen_name, type_amount

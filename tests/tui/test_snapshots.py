@@ -18,8 +18,10 @@ from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.journal import add_staff, open_journal, session_scope
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.sales import Attempt
 from pos_app.tui.app import PosApp, make_app
-from pos_app.tui.till import Attempt, SaleDraft
+from tests.tui.support import wait_until
 
 NOW = datetime(2026, 11, 22, 6, 30, 0, tzinfo=UTC)
 SIZE = (80, 24)
@@ -62,7 +64,7 @@ async def settle(pilot) -> None:
 
 async def signed_in(pilot) -> None:
     await pilot.press(*"1234", "enter")
-    await pilot.pause()
+    await wait_until(pilot, lambda: type(pilot.app.screen).__name__ != "LoginScreen", what="signed in")
     await settle(pilot)
 
 

@@ -1,5 +1,6 @@
-"""The import rules of DESIGN.md §3, checked three ways: import-linter's contracts, a fresh interpreter
-that imports every headless module and must not load textual, and mypy --strict on the pure core.
+"""The import rules of DESIGN.md §3, checked four ways: import-linter's contracts, a fresh interpreter
+that imports every headless module and must not load textual, no import cycle in the till's packages
+(grimp), and mypy --strict on the pure core.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
 import pos_app
@@ -53,6 +55,10 @@ def test_the_walk_finds_the_headless_core() -> None:
         "pos_app.engine.crypto.rsa",
         "pos_app.api.schemas",
         "pos_app.sandbox.demo",
+        "pos_app.terminal.till",
+        "pos_app.terminal.sales",
+        "pos_app.terminal.settling",
+        "pos_app.receipts.text",
     ):
         assert required in names
 
@@ -69,6 +75,43 @@ def test_headless_modules_never_load_textual() -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("0 "), result.stdout
+
+
+def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
+    """The import cycles among ``modules``: strongly connected groups of more than one (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module) & modules:
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_in_the_till() -> None:
+    """Screens never import the app (which imports them); the core, the TUI and receipts form no cycle."""
+    graph = grimp.build_graph("pos_app")
+    till = {m for m in graph.modules if m.startswith(("pos_app.terminal", "pos_app.tui", "pos_app.receipts"))}
+    assert "pos_app.tui.app" in till and "pos_app.terminal.till" in till
+    assert _cycles(graph, till) == []
+    assert not graph.find_downstream_modules("pos_app.tui.app") - {"pos_app.commands.terminal"}
 
 
 @pytest.mark.parametrize(

@@ -15,17 +15,10 @@ from pos_app.engine.reconcile.errors import (
     ReconcileError,
     UploadError,
 )
-from pos_app.engine.reconcile.matcher import (
-    ChannelMatch,
-    Difference,
-    JournalSale,
-    LedgerPayments,
-    LedgerRefund,
-    OpenItem,
-    Settlement,
-    match_channel,
-)
+from pos_app.engine.reconcile.inputs import JournalSale, LedgerPayments, LedgerRefund
+from pos_app.engine.reconcile.matcher import match_channel
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport
+from pos_app.engine.reconcile.results import ChannelMatch, Difference, OpenItem, Settlement
 from pos_app.engine.reconcile.runner import load_report, read_state, reconcile_day, run_scheduler
 from pos_app.engine.reconcile.upload import UploadPolicy, UploadResult, upload_report
 from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill, parse_wechat_bill_bytes, parse_wechat_bill_file

@@ -21,17 +21,8 @@ from typing import IO
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import (
-    PAID,
-    PAYMENT,
-    REFUND,
-    REFUND_SUCCESS,
-    Bill,
-    BillBuilder,
-    fen,
-    gc_paused,
-    hms_of,
-)
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REFUND_SUCCESS, Bill, BillBuilder, gc_paused
+from pos_app.engine.reconcile.bill_values import fen, hms_of
 from pos_app.engine.reconcile.errors import BillFormatError
 
 ENCODING = "gb18030"  # a superset of GBK: decodes every GBK file the same way

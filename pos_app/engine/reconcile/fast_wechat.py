@@ -27,17 +27,17 @@ import pyarrow.csv as pacsv
 
 from pos_app.domain.errors import AmountError
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile import wechat_bill as wb
-from pos_app.engine.reconcile.bill import (
-    ARROW_TYPES,
-    PAID,
-    PAYMENT,
-    REVOKED,
-    TXID_WIDTH,
-    Bill,
-    fen,
-    gc_paused,
-    millifen,
+from pos_app.engine.reconcile.bill import ARROW_TYPES, PAID, PAYMENT, REVOKED, TXID_WIDTH, Bill, gc_paused
+from pos_app.engine.reconcile.bill_values import fen, millifen
+from pos_app.engine.reconcile.wechat_format import (
+    EMPTY_REFUND_NO,
+    READ_COLUMNS,
+    REFUND_STATUS,
+    SUMMARY_HEADERS,
+    SUMMARY_OF,
+    SUMMED_COLUMNS,
+    TRADE_REVOKED,
+    TRADE_STATUS,
 )
 
 _BLOCK = 4 << 20
@@ -49,30 +49,23 @@ _TIME = r"^\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d$"
 _SEP = b"\x1f"
 _CSV_BLOCK = 1 << 20
 _NO_STOP = 1 << 30
-_TRADE_STATES = pa.array(["SUCCESS", "REFUND", "REVOKED"])
+_TRADE_STATES = pa.array(list(TRADE_STATUS))
 # Kernel arguments as Arrow scalars and arrays, built once: a Python value passed to a kernel is
 # converted on every call, and that conversion tries to import dateutil (absent) each time.
 _EMPTY = pa.scalar("", pa.string())
 _PAID = pa.scalar(PAID, pa.string())
 _REVOKED = pa.scalar(REVOKED, pa.string())
-_REVOKED_STATE = pa.scalar("REVOKED", pa.string())
+_REVOKED_STATE = pa.scalar(TRADE_REVOKED, pa.string())
 _ZERO_FEN = pa.scalar(0, pa.int64())
 _ONE = pa.scalar(1, pa.int64())
 #: The raw 0.00 and "no refund number" fields, with their backtick (plain split) or without.
 _ZERO = {True: pa.scalar(b"`0.00", pa.binary()), False: pa.scalar(b"0.00", pa.binary())}
 _NO_REFUND = {
-    True: pa.array([b"`" + no.encode() for no in wb._EMPTY_REFUND_NO], pa.binary()),
-    False: pa.array([no.encode() for no in wb._EMPTY_REFUND_NO], pa.binary()),
+    True: pa.array([b"`" + no.encode() for no in EMPTY_REFUND_NO], pa.binary()),
+    False: pa.array([no.encode() for no in EMPTY_REFUND_NO], pa.binary()),
 }
-_REFUND_STATUS_KEYS = pa.array(list(wb._REFUND_STATUS))
-_REFUND_STATUS_VALUES = pa.array(list(wb._REFUND_STATUS.values()))
-
-
-#: The columns the bill is built from (the others are only counted: one backtick after each comma).
-_READ = frozenset(
-    ("交易时间", "微信订单号", "商户订单号", "交易状态", "应结订单金额", "订单金额", "手续费", "商户退款单号",
-     "退款金额", "充值券退款金额", "申请退款金额", "退款状态")
-)  # fmt: skip
+_REFUND_STATUS_KEYS = pa.array(list(REFUND_STATUS))
+_REFUND_STATUS_VALUES = pa.array(list(REFUND_STATUS.values()))
 
 
 class _Unfit(Exception):
@@ -110,13 +103,13 @@ def _parse(read: Callable[[int], bytes], source: str, bill_date: date | None) ->
     if nl < 0:
         raise _Unfit
     header = buf[:nl].decode("utf-8").removesuffix("\r")
-    summary_header = wb._HEADERS.get(header)
+    summary_header = SUMMARY_HEADERS.get(header)
     if summary_header is None:
         raise _Unfit
     names = header.split(",")
     col = {name: i for i, name in enumerate(names)}
     chunks: dict[str, list[Any]] = {name: [] for name in ARROW_TYPES}
-    sums = dict.fromkeys(("应结订单金额", "退款金额", "充值券退款金额", "手续费", "订单金额", "申请退款金额"), 0)
+    sums = dict.fromkeys(SUMMED_COLUMNS, 0)
     # Two stages, one block apart: this thread reads (inflates) the next block and cuts its lines
     # (work that holds the GIL) while a worker thread runs the CSV reader and the column kernels
     # of the previous one (C code that releases it), so on two cores they overlap. Blocks are
@@ -162,8 +155,8 @@ def _parse(read: Callable[[int], bytes], source: str, bill_date: date | None) ->
 
 
 def _check_utf8(data: bytes) -> None:
-    """Raise ``pa.ArrowInvalid`` unless ``data`` is UTF-8: Arrow's check, three times faster than
-    ``bytes.decode`` and without building a string of the whole block."""
+    """Raise ``pa.ArrowInvalid`` unless ``data`` is UTF-8: Arrow's check, faster than ``bytes.decode``
+    and without building a string of the whole block."""
     offsets = pa.array([0, len(data)], pa.int32()).buffers()[1]
     pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.string())
 
@@ -251,7 +244,7 @@ def _columns(
 
     ``plain``: the block holds exactly width - 1 ",`" per line (counted by the caller).
     """
-    read = [name for name in names if name in _READ]
+    read = [name for name in names if name in READ_COLUMNS]
     # The pure-Python parser splits a line on ",`" (every field starts with a backtick). Splitting
     # on "," is the same split exactly when every comma is followed by a backtick: the reader
     # refuses a line without exactly width - 1 commas, so with that many ",`" in the block, no
@@ -377,7 +370,7 @@ def _summary(count: int, tail: str, summary_header: str, sums: dict[str, int]) -
         raise _Unfit
     summary: dict[str, int] = {}
     for name, value in zip(summary_names, values, strict=True):
-        column = wb._SUMMARY_OF[name]
+        column = SUMMARY_OF[name]
         if column is None:
             if not (value.isascii() and value.isdigit()):
                 raise _Unfit

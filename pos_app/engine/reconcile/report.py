@@ -19,8 +19,10 @@ import pyarrow.compute as pc
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_SUCCESS, REVOKED, Bill, millifen_to_fen
-from pos_app.engine.reconcile.matcher import ChannelMatch, LedgerRefund, OpenItem, reversal_mask
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND_SUCCESS, REVOKED, Bill, reversal_mask
+from pos_app.engine.reconcile.bill_values import millifen_to_fen
+from pos_app.engine.reconcile.inputs import LedgerRefund
+from pos_app.engine.reconcile.results import ChannelMatch, OpenItem
 
 
 @dataclass(slots=True)

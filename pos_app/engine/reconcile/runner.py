@@ -27,11 +27,15 @@ from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES
 from pos_app.engine.providers.base import PaymentProvider
-from pos_app.engine.reconcile import sources
+from pos_app.engine.reconcile.day_match import match_archived
 from pos_app.engine.reconcile.download import DownloadPolicy, fetch_bill
 from pos_app.engine.reconcile.errors import BillDownloadError, BillFormatError, BillNotReady, UploadError
-from pos_app.engine.reconcile.matcher import JournalSale, OpenItem
+from pos_app.engine.reconcile.inputs import JournalSale
+from pos_app.engine.reconcile.journal_sales import has_journals, load_journal_sales
+from pos_app.engine.reconcile.ledger_reads import count_due
 from pos_app.engine.reconcile.report import ChannelSummary, ReconcileReport, summarise
+from pos_app.engine.reconcile.results import OpenItem
+from pos_app.engine.reconcile.settle import apply_settlements
 from pos_app.engine.reconcile.upload import UploadPolicy, destination, upload_report
 
 log = logging.getLogger(__name__)
@@ -132,8 +136,8 @@ async def reconcile_day(
     report = ReconcileReport(day, started)
     try:
         journal: dict[str, JournalSale] | None = None
-        if sources.has_journals(engine):
-            journal = await asyncio.to_thread(sources.load_journal_sales, engine, day)
+        if has_journals(engine):
+            journal = await asyncio.to_thread(load_journal_sales, engine, day)
             report.journals_compared = True
         for channel in WALLETS:
             provider = providers.get(channel)
@@ -192,7 +196,7 @@ async def _reconcile_channel(
         path = await fetch_bill(provider, channel, day, paths.bills, policy=policy, refresh=refresh)
     except BillNotReady as exc:
         # "No bill" also means "no transactions that day": believe it only when the ledger agrees.
-        if await asyncio.to_thread(sources.count_due, engine, day, channel) == 0:
+        if await asyncio.to_thread(count_due, engine, day, channel) == 0:
             return ChannelSummary(channel, problem="No bill: no transactions that day.")
         return ChannelSummary(channel, status="not_ready", problem=exc.message)
     except BillDownloadError as exc:
@@ -214,11 +218,11 @@ def _match_day(
 ) -> tuple[ChannelSummary, list[OpenItem]]:
     """Parse (all or nothing), stream the ledger through the matcher, apply what the bill proves.
 
-    ``sources.match_archived`` is also what the benchmark (tests/bench/bench_reconcile.py) times.
+    ``day_match.match_archived`` is also what the benchmark (tests/bench/bench_reconcile.py) times.
     """
-    bill, refunds, match = sources.match_archived(engine, path, day, channel, journal)
+    bill, refunds, match = match_archived(engine, path, day, channel, journal)
     if apply and match.settled:
-        sources.apply_settlements(engine, match.settled, bill_day=day, now=datetime.now(UTC))
+        apply_settlements(engine, match.settled, bill_day=day, now=datetime.now(UTC))
     return summarise(channel, bill, refunds, match), match.items
 
 

@@ -22,64 +22,19 @@ from isal import igzip
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel
-from pos_app.engine.reconcile.bill import (
-    PAID,
-    REFUND,
-    REFUND_FAILED,
-    REFUND_PROCESSING,
-    REFUND_SUCCESS,
-    REVOKED,
-    TXID_WIDTH,
-    Bill,
-    BillBuilder,
-    fen,
-    format_millifen,
-    gc_paused,
-    hms_of,
-    millifen,
-    txid_kept,
-)
+from pos_app.engine.reconcile.bill import REFUND, REVOKED, TXID_WIDTH, Bill, BillBuilder, gc_paused, txid_kept
+from pos_app.engine.reconcile.bill_values import fen, format_millifen, hms_of, millifen
 from pos_app.engine.reconcile.errors import BillFormatError
-
-_ALL = (
-    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
-    "货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,"
-    "商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
+from pos_app.engine.reconcile.fast_wechat import parse_fast
+from pos_app.engine.reconcile.wechat_format import (
+    EMPTY_REFUND_NO,
+    REFUND_STATUS,
+    SUMMARY_HEADERS,
+    SUMMARY_OF,
+    SUMMED_COLUMNS,
+    TRADE_REVOKED,
+    TRADE_STATUS,
 )
-_SUCCESS = (
-    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
-    "货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注"
-)
-_REFUND = (
-    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
-    "货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,"
-    "退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
-)
-_SUMMARY_ALL = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
-_SUMMARY_SUCCESS = "总交易单数,应结订单总金额,手续费总金额,订单总金额"
-
-#: Summary column -> the detail column it totals (None: the row count).
-_SUMMARY_OF = {
-    "总交易单数": None,
-    "应结订单总金额": "应结订单金额",
-    "退款总金额": "退款金额",
-    "充值券退款总金额": "充值券退款金额",
-    "手续费总金额": "手续费",
-    "订单总金额": "订单金额",
-    "申请退款总金额": "申请退款金额",
-}
-_HEADERS = {_ALL: _SUMMARY_ALL, _SUCCESS: _SUMMARY_SUCCESS, _REFUND: _SUMMARY_ALL}
-_REFUND_STATUS = {
-    "SUCCESS": REFUND_SUCCESS,
-    "PROCESSING": REFUND_PROCESSING,
-    "CLOSED": REFUND_FAILED,
-    "ABNORMAL": REFUND_FAILED,
-    "FAIL": REFUND_FAILED,
-    "FAILED": REFUND_FAILED,
-    "CHANGE": REFUND_FAILED,
-}
-_TRADE_STATUS = {"SUCCESS": PAID, "REFUND": PAID, "REVOKED": REVOKED}
-_EMPTY_REFUND_NO = ("", "0")
 
 
 def _strip(line: str) -> str:
@@ -104,7 +59,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
             break
     if not header:
         raise BillFormatError(source, max(line_no, 1), "the file is empty")
-    summary_header = _HEADERS.get(header)
+    summary_header = SUMMARY_HEADERS.get(header)
     if summary_header is None:
         raise BillFormatError(source, line_no, "the header is not a WeChat Pay trade bill header")
     names = header.split(",")
@@ -124,7 +79,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
         req_refund=col.get("申请退款金额"),
         rstatus=col.get("退款状态"),
     )
-    sums = dict.fromkeys(("应结订单金额", "退款金额", "充值券退款金额", "手续费", "订单金额", "申请退款金额"), 0)
+    sums = dict.fromkeys(SUMMED_COLUMNS, 0)
     # Detail lines are taken CHUNK at a time and parsed column by column: one C-level split per
     # line, then whole columns validated by one regex and converted by map(int, ...).
     tail: list[str] = []
@@ -159,7 +114,7 @@ def parse_wechat_bill(lines: Iterable[str], *, source: str = "WeChat Pay bill", 
     if len(values) != len(summary_names):
         raise BillFormatError(source, line_no, f"{len(values)} summary fields, expected {len(summary_names)}")
     for name, value in zip(summary_names, values, strict=True):
-        column = _SUMMARY_OF[name]
+        column = SUMMARY_OF[name]
         try:
             if column is None:
                 if not (value.isascii() and value.isdigit()):
@@ -276,18 +231,18 @@ def _parse_rows(
     if "" in otns:
         raise BillFormatError(source, first + otns.index(""), "商户订单号 (out_trade_no) is empty")
     states = cols[c.state]
-    status: list[str | None] = list(map(_TRADE_STATUS.get, states))
+    status: list[str | None] = list(map(TRADE_STATUS.get, states))
     kinds = bytearray(n)  # PAYMENT everywhere, refund rows patched below
     amount, settled = list(total), list(settle)
     refund_nos = [""] * n
     if c.rno is not None and c.rstatus is not None and cols[c.rno].count("0") + cols[c.rno].count("") != n:
         rnos = cols[c.rno]  # some refund rows (counted in C; a run of payments skips the scan)
-        for k in [k for k, r in enumerate(rnos) if r not in _EMPTY_REFUND_NO]:
-            refund_status = _REFUND_STATUS.get(cols[c.rstatus][k])
+        for k in [k for k, r in enumerate(rnos) if r not in EMPTY_REFUND_NO]:
+            refund_status = REFUND_STATUS.get(cols[c.rstatus][k])
             if refund_status is None:
                 raise BillFormatError(source, first + k, f"unknown refund status {cols[c.rstatus][k]!r}")
             # A reversal (撤销, 交易状态 REVOKED) is shaped like a refund: the money went back.
-            status[k] = REVOKED if states[k] == "REVOKED" else refund_status
+            status[k] = REVOKED if states[k] == TRADE_REVOKED else refund_status
             kinds[k] = REFUND
             refund_nos[k] = rnos[k]
             amount[k] = req[k] or refund[k]
@@ -320,8 +275,6 @@ def _parse_rows(
 
 def parse_wechat_bill_bytes(data: bytes, *, source: str = "WeChat Pay bill", bill_date: date | None = None) -> Bill:
     """Parse the uncompressed bill bytes (UTF-8, as the provider client returns them)."""
-    from pos_app.engine.reconcile.fast_wechat import parse_fast
-
     fast = parse_fast(io.BytesIO(data).read, source=source, bill_date=bill_date)
     if fast is not None:
         return fast
@@ -338,8 +291,6 @@ def parse_wechat_bill_file(path: Path, *, source: str | None = None, bill_date: 
     # ISA-L's gzip reader: the same format, about three times faster to inflate than zlib's
     # (a big day's bill is ~270 MB uncompressed: zlib alone took a fifth of the time budget).
     opener = igzip.open if path.suffix == ".gz" else open
-    from pos_app.engine.reconcile.fast_wechat import parse_fast
-
     with opener(path, "rb") as raw:
         fast = parse_fast(raw.read, source=name, bill_date=bill_date)
     if fast is not None:

@@ -23,7 +23,8 @@ from datetime import date, datetime, time
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.money import fen_to_yuan
 from pos_app.sandbox.clock import china_datetime_text
-from pos_app.sandbox.store import SandboxStore
+from pos_app.sandbox.wechat import store
+from pos_app.sandbox.wechat.views import BANK_TYPE
 
 HEADER_ALL = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
@@ -90,10 +91,10 @@ def _day_bounds(bill_date: str) -> tuple[float, float]:
     return start, start + 86400
 
 
-def collect_rows(store: SandboxStore, bill_date: str, mchid: str) -> list[BillRow]:
+def collect_rows(conn: sqlite3.Connection, bill_date: str, mchid: str) -> list[BillRow]:
     start, end = _day_bounds(bill_date)
     rows: list[BillRow] = []
-    orders = store.query("SELECT * FROM wechat_orders WHERE mchid = ? AND transaction_id IS NOT NULL", (mchid,))
+    orders = store.paid_orders(conn, mchid)
     by_no = {o["out_trade_no"]: o for o in orders}
 
     def base(order: sqlite3.Row) -> dict[str, object]:
@@ -105,7 +106,7 @@ def collect_rows(store: SandboxStore, bill_date: str, mchid: str) -> list[BillRo
             "out_trade_no": order["out_trade_no"],
             "openid": order["openid"] or "",
             "trade_type": order["trade_type"],
-            "bank_type": order["bank_type"] or "OTHERS",
+            "bank_type": order["bank_type"] or BANK_TYPE,
             "description": order["description"],
             "attach": order["attach"] or "",
         }
@@ -151,8 +152,7 @@ def collect_rows(store: SandboxStore, bill_date: str, mchid: str) -> list[BillRo
                     **base(order),  # type: ignore[arg-type]
                 )
             )
-    refunds = store.query("SELECT * FROM wechat_refunds WHERE create_time >= ? AND create_time < ?", (start, end))
-    for refund in refunds:
+    for refund in store.refunds_requested_between(conn, start, end):
         refunded = by_no.get(refund["out_trade_no"])
         if refunded is None:
             continue

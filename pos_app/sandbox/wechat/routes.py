@@ -23,7 +23,7 @@ from pos_app.sandbox.clock import china_date_text, rfc3339_china
 from pos_app.sandbox.context import SandboxContext, get_ctx, register_preparer, register_setup, register_ticker
 from pos_app.sandbox.notifier import NotificationRecord, Preparer
 from pos_app.sandbox.wallet import register_native_handler, register_open_qr_lister
-from pos_app.sandbox.wechat import bills, orders
+from pos_app.sandbox.wechat import bills, rules, store, views
 from pos_app.sandbox.wechat.protocol import (
     SCHEME,
     VerifiedRequest,
@@ -82,17 +82,17 @@ async def _serve(
 
 @router.post("/v3/pay/transactions/native")
 async def native_prepay(request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "native", lambda v, data: (200, orders.create_native(ctx, data, v.mchid)))
+    return await _serve(ctx, request, "native", lambda v, data: (200, rules.create_native(ctx, data, v.mchid)))
 
 
 @router.post("/v3/pay/transactions/jsapi")
 async def jsapi_prepay(request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "jsapi", lambda v, data: (200, orders.create_jsapi(ctx, data, v.mchid)))
+    return await _serve(ctx, request, "jsapi", lambda v, data: (200, rules.create_jsapi(ctx, data, v.mchid)))
 
 
 @router.post("/v3/pay/transactions/codepay")
 async def codepay(request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "codepay", lambda v, data: orders.create_codepay(ctx, data, v.mchid))
+    return await _serve(ctx, request, "codepay", lambda v, data: rules.create_codepay(ctx, data, v.mchid))
 
 
 def _mchid_query(request: Request, auth_mchid: str) -> None:
@@ -109,7 +109,7 @@ def _mchid_query(request: Request, auth_mchid: str) -> None:
 async def query_by_out_trade_no(out_trade_no: str, request: Request, ctx: Ctx) -> Response:
     def action(v: VerifiedRequest, data: dict[str, Any]) -> tuple[int, Any]:
         _mchid_query(request, v.mchid)
-        return 200, orders.transaction_view(orders.load_order(ctx, out_trade_no=out_trade_no))
+        return 200, views.transaction_view(rules.load_order(ctx, out_trade_no=out_trade_no))
 
     return await _serve(ctx, request, "query", action, out_trade_no=out_trade_no)
 
@@ -118,7 +118,7 @@ async def query_by_out_trade_no(out_trade_no: str, request: Request, ctx: Ctx) -
 async def query_by_transaction_id(transaction_id: str, request: Request, ctx: Ctx) -> Response:
     def action(v: VerifiedRequest, data: dict[str, Any]) -> tuple[int, Any]:
         _mchid_query(request, v.mchid)
-        return 200, orders.transaction_view(orders.load_order(ctx, transaction_id=transaction_id))
+        return 200, views.transaction_view(rules.load_order(ctx, transaction_id=transaction_id))
 
     return await _serve(ctx, request, "query", action)
 
@@ -126,7 +126,7 @@ async def query_by_transaction_id(transaction_id: str, request: Request, ctx: Ct
 @router.post("/v3/pay/transactions/out-trade-no/{out_trade_no}/close")
 async def close(out_trade_no: str, request: Request, ctx: Ctx) -> Response:
     def action(v: VerifiedRequest, data: dict[str, Any]) -> tuple[int, Any]:
-        orders.close_order(ctx, out_trade_no, data, v.mchid)
+        rules.close_order(ctx, out_trade_no, data, v.mchid)
         return 204, None
 
     return await _serve(ctx, request, "close", action, out_trade_no=out_trade_no)
@@ -138,20 +138,20 @@ async def reverse(out_trade_no: str, request: Request, ctx: Ctx) -> Response:
         ctx,
         request,
         "reverse",
-        lambda v, data: (200, orders.reverse_order(ctx, out_trade_no, data, v.mchid)),
+        lambda v, data: (200, rules.reverse_order(ctx, out_trade_no, data, v.mchid)),
         out_trade_no=out_trade_no,
     )
 
 
 @router.post("/v3/refund/domestic/refunds")
 async def refund(request: Request, ctx: Ctx) -> Response:
-    return await _serve(ctx, request, "refund", lambda v, data: (200, orders.create_refund(ctx, data)))
+    return await _serve(ctx, request, "refund", lambda v, data: (200, rules.create_refund(ctx, data)))
 
 
 @router.get("/v3/refund/domestic/refunds/{out_refund_no}")
 async def refund_query(out_refund_no: str, request: Request, ctx: Ctx) -> Response:
     return await _serve(
-        ctx, request, "refund_query", lambda v, data: (200, orders.refund_view(orders.load_refund(ctx, out_refund_no)))
+        ctx, request, "refund_query", lambda v, data: (200, views.refund_view(rules.load_refund(ctx, out_refund_no)))
     )
 
 
@@ -228,17 +228,23 @@ async def tradebill(request: Request, ctx: Ctx) -> Response:
         tar_type = params.get("tar_type")
         if tar_type not in (None, "GZIP"):
             raise param_error("tar_type", "must be GZIP", value=tar_type, location="query")
-        rows = bills.collect_rows(ctx.store, bill_date, v.mchid)
+        with ctx.store.transaction() as conn:
+            rows = bills.collect_rows(conn, bill_date, v.mchid)
         wanted = [r for r in rows if bill_type == "ALL" or (r.kind == "payment") == (bill_type == "SUCCESS")]
         if not wanted:
             raise WechatApiError(400, "NO_STATEMENT_EXIST", "账单文件不存在（当日无交易）")
         content = bills.render_bill(rows, bill_type)
         token = secrets.token_urlsafe(24)
-        ctx.store.execute(
-            "INSERT INTO wechat_bills (token, bill_date, bill_type, gzip, content, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (token, bill_date, bill_type, int(tar_type == "GZIP"), content, ctx.now(GATEWAY)),
-        )
+        with ctx.store.transaction() as conn:
+            store.save_bill(
+                conn,
+                token=token,
+                bill_date=bill_date,
+                bill_type=bill_type,
+                gzip=tar_type == "GZIP",
+                content=content,
+                created_at=ctx.now(GATEWAY),
+            )
         base = str(request.base_url).rstrip("/")
         url = f"{base}/v3/billdownload/file?token={token}" + ("&tartype=gzip" if tar_type == "GZIP" else "")
         return 200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(content).hexdigest(), "download_url": url}
@@ -250,7 +256,8 @@ async def tradebill(request: Request, ctx: Ctx) -> Response:
 async def billdownload(request: Request, ctx: Ctx) -> Response:
     def action(v: VerifiedRequest, data: dict[str, Any]) -> tuple[int, Any]:
         token = request.query_params.get("token", "")
-        row = ctx.store.query_one("SELECT * FROM wechat_bills WHERE token = ?", (token,))
+        with ctx.store.transaction() as conn:
+            row = store.load_bill(conn, token)
         if row is None:
             raise WechatApiError(400, "PARAM_ERROR", "下载链接无效")
         if ctx.now(GATEWAY) - row["created_at"] > BILL_URL_TTL_S:
@@ -290,11 +297,11 @@ def _preparer(ctx: SandboxContext) -> Preparer:
 
 
 def _setup(ctx: SandboxContext) -> None:
-    ctx.store.ensure_schema(orders.DDL)
+    ctx.store.ensure_schema(store.WECHAT_DDL)
 
 
 register_setup(GATEWAY, _setup)
-register_ticker(GATEWAY, orders.settle_due)
+register_ticker(GATEWAY, rules.settle_due)
 register_preparer(GATEWAY, _preparer)
-register_native_handler(orders.CODE_URL_PREFIX, GATEWAY, orders.pay_native_qr)
-register_open_qr_lister(GATEWAY, orders.open_native_qrs)
+register_native_handler(rules.CODE_URL_PREFIX, GATEWAY, rules.pay_native_qr)
+register_open_qr_lister(GATEWAY, rules.open_native_qrs)

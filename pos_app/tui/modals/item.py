@@ -11,7 +11,7 @@ from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import DEFAULT_MAX_SALE_FEN
-from pos_app.tui.logic.cart import ItemLine, make_line
+from pos_app.terminal.cart import ItemLine, make_line
 
 
 class ItemModal(ModalScreen[ItemLine | None]):

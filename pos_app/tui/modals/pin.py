@@ -1,11 +1,12 @@
 """A manager's PIN for a refund or a void. Stays open on a wrong PIN (saying so); returns the
-manager's name on the right one, None on Escape."""
+manager's name on the right one, None on Escape. The PIN is checked (scrypt) in a thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -37,12 +38,27 @@ class ManagerPinModal(ModalScreen[str | None]):
     def submitted(self, event: Input.Submitted) -> None:
         pin = event.value.strip()
         event.input.clear()
+        event.input.disabled = True  # one check at a time
+        self.query_one("#pin-error", Static).update("Checking the PIN…")
+        self.check_pin(pin)
+
+    @work(exclusive=True, group="manager-pin", exit_on_error=False)
+    async def check_pin(self, pin: str) -> None:
         try:
-            manager = self.check(pin)
+            manager = await asyncio.to_thread(self.check, pin)
         except PosError as exc:
-            self.query_one("#pin-error", Static).update(exc.message)
+            self.refused(exc.message)
             return
         self.dismiss(manager)
+
+    def refused(self, message: str) -> None:
+        self.query_one("#pin-error", Static).update(message)
+        field = self.query_one("#manager-pin", Input)
+        field.disabled = False
+        field.focus()
+
+    def worker_failed(self, error: BaseException) -> None:
+        self.refused("Could not check the PIN — try again.")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

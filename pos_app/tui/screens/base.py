@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,11 +10,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
+from pos_app.terminal.till import Till
+from pos_app.tui.context import TillApp
 from pos_app.tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from pos_app.tui.app import PosApp
-    from pos_app.tui.till import Till
 
 
 class TillScreen(Screen[None]):
@@ -24,8 +22,8 @@ class TillScreen(Screen[None]):
     KEYS = ""
 
     @property
-    def pos(self) -> PosApp:
-        return cast("PosApp", self.app)
+    def pos(self) -> TillApp:
+        return cast(TillApp, self.app)
 
     @property
     def till(self) -> Till:

@@ -10,8 +10,9 @@ from textual.widgets import Digits, Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen, parse_amount
+from pos_app.terminal.cart import SaleDraft
 from pos_app.tui.screens.base import TillScreen
-from pos_app.tui.till import SaleDraft
+from pos_app.tui.screens.result import ResultScreen
 
 
 class CashScreen(TillScreen):
@@ -61,10 +62,7 @@ class CashScreen(TillScreen):
         except PosError as exc:
             self.query_one("#cash-error", Static).update(exc.message)
             return
-        result = self.till.cash_sale(self.draft, tendered)
-        from pos_app.tui.screens.result import ResultScreen
-
-        self.app.switch_screen(ResultScreen(result))
+        self.app.switch_screen(ResultScreen(self.till.cash_sale(self.draft, tendered)))
 
     def action_back(self) -> None:
         self.app.pop_screen()

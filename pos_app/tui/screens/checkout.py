@@ -20,11 +20,17 @@ from textual.widgets import DataTable, Digits, Label, Static
 from pos_app.domain.errors import AuthCodeError, InputError, PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, route_auth_code
-from pos_app.tui.logic.cart import Cart, ItemLine
-from pos_app.tui.logic.keypad import AmountBuffer
-from pos_app.tui.logic.wedge import WedgeClassifier
+from pos_app.terminal.cart import Cart, ItemLine, SaleDraft
+from pos_app.terminal.keypad import AmountBuffer
+from pos_app.terminal.wedge import WedgeClassifier
+from pos_app.tui.modals.item import ItemModal
+from pos_app.tui.modals.text import TextModal
 from pos_app.tui.screens.base import TillScreen
-from pos_app.tui.till import SaleDraft
+from pos_app.tui.screens.cash import CashScreen
+from pos_app.tui.screens.history import HistoryScreen
+from pos_app.tui.screens.pending import PendingScreen
+from pos_app.tui.screens.qr import QrScreen
+from pos_app.tui.screens.scan import ScanScreen
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +123,6 @@ class CheckoutScreen(TillScreen):
             return
         draft = self.draft()
         if draft is not None:
-            from pos_app.tui.screens.scan import ScanScreen
-
             self.app.push_screen(ScanScreen(draft, routed=routed))
 
     @property
@@ -171,8 +175,6 @@ class CheckoutScreen(TillScreen):
             self.show_error("Engine unreachable — cash only until it is back.")
             return False
         if self.till.pending():
-            from pos_app.tui.screens.pending import PendingScreen
-
             self.notify("An earlier payment is still open — settle it first.", severity="warning")
             self.app.push_screen(PendingScreen())
             return False
@@ -194,8 +196,6 @@ class CheckoutScreen(TillScreen):
         This order is the fast one: the journal write has the CPU to itself, and building the screen
         (the costliest part on the terminal) overlaps the round trip to the engine and the gateway.
         """
-        from pos_app.tui.screens.qr import QrScreen
-
         # ``opening`` stays set until the QR screen is up: a second press meanwhile must neither
         # start a second sale nor (this worker being exclusive) cancel this one after its order left.
         try:
@@ -222,21 +222,15 @@ class CheckoutScreen(TillScreen):
         draft = self.draft()
         if draft is None or not self.wallet_allowed():
             return
-        from pos_app.tui.screens.scan import ScanScreen
-
         self.app.push_screen(ScanScreen(draft))
 
     def action_cash(self) -> None:
         draft = self.draft()
         if draft is None:
             return
-        from pos_app.tui.screens.cash import CashScreen
-
         self.app.push_screen(CashScreen(draft))
 
     def action_add_item(self) -> None:
-        from pos_app.tui.modals.item import ItemModal
-
         def added(line: ItemLine | None) -> None:
             if line is None:
                 return
@@ -254,8 +248,6 @@ class CheckoutScreen(TillScreen):
         self.refresh_view()
 
     def action_subject(self) -> None:
-        from pos_app.tui.modals.text import TextModal
-
         def chosen(text: str | None) -> None:
             if text:
                 self.subject = text[:127]
@@ -267,8 +259,6 @@ class CheckoutScreen(TillScreen):
         self.new_sale()
 
     def action_history(self) -> None:
-        from pos_app.tui.screens.history import HistoryScreen
-
         self.app.push_screen(HistoryScreen())
 
     def action_logout(self) -> None:

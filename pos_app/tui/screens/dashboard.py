@@ -7,8 +7,10 @@ Reconciliation status is not shown: the engine's client API exposes no reconcili
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -17,21 +19,11 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
-from pos_app.journal.db import session_scope
-from pos_app.journal.reports import (
-    DayTotals,
-    close_day,
-    daily_totals,
-    get_z_report,
-    net_by_day,
-    open_refunds,
-    unsettled_payments,
-    x_report,
-    z_content,
-)
-from pos_app.journal.shifts import staff_named, unsigned_closes
+from pos_app.journal.reports import DayTotals
+from pos_app.terminal.reports import DayView
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.screens.base import TillScreen
+from pos_app.tui.screens.report import ReportScreen
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -74,10 +66,9 @@ class DashboardScreen(TillScreen):
     def __init__(self, manager: str, day: date | None = None) -> None:
         super().__init__()
         self.manager = manager
-        self.day = day or self.today()
-
-    def today(self) -> date:
-        return self.pos.till.clock().astimezone().date()
+        self.day = day or self.till.today()
+        #: The day whose figures are on screen (None until the first load has drawn them).
+        self.shown: date | None = None
 
     def body(self) -> ComposeResult:
         yield Static("", id="dash-day")
@@ -98,34 +89,34 @@ class DashboardScreen(TillScreen):
     def on_screen_resume(self) -> None:
         self.load()
 
-    def load(self) -> None:
-        terminal = self.till.terminal_id
-        with session_scope(self.till.journal) as session:
-            totals = daily_totals(session, self.day, terminal_id=terminal)
-            week = net_by_day(session, self.day - timedelta(days=6), self.day, terminal_id=terminal)
-            waiting = unsettled_payments(session, self.day, terminal_id=terminal)
-            refunds = open_refunds(session, terminal_id=terminal)
-            z = get_z_report(session, terminal, self.day)
-            unsigned = unsigned_closes(session, terminal)
-        closed = f" · closed (Z #{z.number})" if z is not None else " · open"
-        self.query_one("#dash-day", Static).update(f"{self.day:%A %Y-%m-%d}{closed}")
-        self.fill_tables(totals)
-        self.query_one("#dash-hours", Static).update("\n".join(hour_chart(totals.hours)))
-        amounts = [amount for _, amount in week.values()]
+    @work(exclusive=True, group="dashboard", exit_on_error=False)
+    async def load(self) -> None:
+        """Read the day's figures off the event loop, then draw them (the latest request wins)."""
+        self.show(await asyncio.to_thread(self.till.day_view, self.day))
+
+    def show(self, view: DayView) -> None:
+        closed = f" · closed (Z #{view.z_number})" if view.z_number is not None else " · open"
+        self.query_one("#dash-day", Static).update(f"{view.day:%A %Y-%m-%d}{closed}")
+        self.fill_tables(view.totals)
+        self.query_one("#dash-hours", Static).update("\n".join(hour_chart(view.totals.hours)))
+        amounts = [amount for _, amount in view.week.values()]
         self.query_one("#dash-week-label", Label).update(f"Week {format_fen(sum(amounts))}")
         self.query_one("#dash-week", Sparkline).data = amounts
         attention = [
             f"! {p['out_trade_no']} {Channel(p['channel']).label} {format_fen(p['amount_fen'])} {p['state']}"
-            for p in waiting
+            for p in view.unsettled_payments
         ]
-        attention += [f"! refund {r['out_refund_no']} {format_fen(r['amount_fen'])} {r['state']}" for r in refunds]
+        attention += [
+            f"! refund {r['out_refund_no']} {format_fen(r['amount_fen'])} {r['state']}" for r in view.open_refunds
+        ]
         attention += [
             f"! shift {c.shift_id} counted by {c.counted_by}: difference {format_fen(c.difference_fen)}, not signed off"
-            for c in unsigned
+            for c in view.unsigned_closes
         ]
         self.query_one("#dash-attention", Static).update(
             "\n".join(["Needs attention:", *attention]) if attention else "Nothing needs attention."
         )
+        self.shown = view.day
 
     def fill_tables(self, totals: DayTotals) -> None:
         channels = self.query_one("#dash-channels", DataTable)
@@ -145,76 +136,50 @@ class DashboardScreen(TillScreen):
             cashiers.add_row(name, str(figures.sales_count), format_fen(figures.net_fen))
 
     def action_day(self, step: int) -> None:
-        if step > 0 and self.day >= self.today():
+        if step > 0 and self.day >= self.till.today():
             return
         self.day += timedelta(days=step)
         self.load()
 
     def action_today(self) -> None:
-        self.day = self.today()
+        self.day = self.till.today()
         self.load()
 
     def action_x_report(self) -> None:
-        from pos_app.tui.screens.report import ReportScreen
-
-        with session_scope(self.till.journal) as session:
-            content = x_report(
-                session,
-                self.day,
-                terminal_id=self.till.terminal_id,
-                by=staff_named(session, self.manager),
-                at=self.till.clock(),
-            )
-        self.app.push_screen(ReportScreen(content))
+        self.x_report()
 
     def action_z_report(self) -> None:
-        """Show the day's Z report, or close the day (a fresh manager PIN) if it is still open."""
-        from pos_app.tui.screens.report import ReportScreen
+        self.z_report()
 
-        with session_scope(self.till.journal) as session:
-            stored = get_z_report(session, self.till.terminal_id, self.day)
-            content = None if stored is None else z_content(stored)
+    @work(exclusive=True, group="report", exit_on_error=False)
+    async def x_report(self) -> None:
+        content = await asyncio.to_thread(self.till.x_report, self.day, self.manager)
+        self.app.push_screen(ReportScreen(content))
+
+    @work(exclusive=True, group="report", exit_on_error=False)
+    async def z_report(self) -> None:
+        """Show the day's Z report, or close the day (a fresh manager PIN) if it is still open."""
+        content = await asyncio.to_thread(self.till.z_report, self.day)
         if content is not None:
             self.app.push_screen(ReportScreen(content))
             return
+        day = self.day
 
         def approved(manager: str | None) -> None:
-            if manager is None:
-                return
-            try:
-                with session_scope(self.till.journal) as session:
-                    report = close_day(
-                        session,
-                        self.day,
-                        terminal_id=self.till.terminal_id,
-                        by=staff_named(session, manager),
-                        at=self.till.clock(),
-                    )
-                    closed = z_content(report)
-            except PosError as exc:
-                self.notify(exc.message, title="Day not closed", severity="error", timeout=10)
-                return
-            self.pos.journal_written()
-            self.load()
-            self.app.push_screen(ReportScreen(closed))
+            if manager is not None:
+                self.close_day(day, manager)
 
-        self.app.push_screen(ManagerPinModal(f"close {self.day} (Z report)", self.till.check_manager), approved)
+        self.app.push_screen(ManagerPinModal(f"close {day} (Z report)", self.till.check_manager), approved)
+
+    @work(exclusive=True, group="report", exit_on_error=False)
+    async def close_day(self, day: date, manager: str) -> None:
+        try:
+            closed = await asyncio.to_thread(self.till.close_day, day, manager)
+        except PosError as exc:
+            self.notify(exc.message, title="Day not closed", severity="error", timeout=10)
+            return
+        self.load()
+        self.app.push_screen(ReportScreen(closed))
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def open_dashboard(app: object) -> None:
-    """Ask for a manager PIN, then open the dashboard (bound to F2 in the app)."""
-    from pos_app.tui.app import PosApp
-
-    assert isinstance(app, PosApp)
-    if not app.till.cashier:
-        app.notify("Sign in first.", severity="warning")
-        return
-
-    def approved(manager: str | None) -> None:
-        if manager is not None:
-            app.push_screen(DashboardScreen(manager))
-
-    app.push_screen(ManagerPinModal("manager dashboard", app.till.check_manager), approved)

@@ -10,8 +10,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
 from pos_app.domain.money import format_fen
-from pos_app.tui.logic.text import STATE_WORDS
+from pos_app.terminal.text import STATE_WORDS
 from pos_app.tui.screens.base import TillScreen
+from pos_app.tui.screens.sale import SaleScreen
 
 
 class HistoryScreen(TillScreen):
@@ -63,8 +64,6 @@ class HistoryScreen(TillScreen):
 
     @on(DataTable.RowSelected, "#history-table")
     def open_sale(self, event: DataTable.RowSelected) -> None:
-        from pos_app.tui.screens.sale import SaleScreen
-
         if event.row_key.value:
             self.app.push_screen(SaleScreen(event.row_key.value))
 

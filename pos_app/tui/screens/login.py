@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
@@ -10,6 +12,8 @@ from textual.widgets import Input, Label, Static
 from pos_app.domain.errors import PosError
 from pos_app.domain.staff import DEMO_STAFF
 from pos_app.tui.screens.base import TillScreen
+
+CHECKING = "Checking the PIN…"
 
 
 class LoginScreen(TillScreen):
@@ -32,9 +36,25 @@ class LoginScreen(TillScreen):
     def sign_in(self, event: Input.Submitted) -> None:
         pin = event.value.strip()
         event.input.clear()
+        event.input.disabled = True  # one check at a time
+        self.query_one("#login-error", Static).update(CHECKING)
+        self.check_pin(pin)
+
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def check_pin(self, pin: str) -> None:
+        # scrypt takes a noticeable moment by design: in a thread, so the screen keeps drawing.
         try:
-            self.till.login(pin)
+            await asyncio.to_thread(self.till.login, pin)
         except PosError as exc:
-            self.query_one("#login-error", Static).update(exc.message)
+            self.failed(exc.message)
             return
         self.pos.after_login()
+
+    def failed(self, message: str) -> None:
+        self.query_one("#login-error", Static).update(message)
+        field = self.query_one("#pin", Input)
+        field.disabled = False
+        field.focus()
+
+    def worker_failed(self, error: BaseException) -> None:
+        self.failed("Could not check the PIN — try again.")

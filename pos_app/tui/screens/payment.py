@@ -8,9 +8,10 @@ from textual import on
 
 from pos_app.api.schemas import PaymentView
 from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.terminal.sales import Attempt
 from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.screens.base import TillScreen
-from pos_app.tui.till import Attempt
+from pos_app.tui.screens.result import ResultScreen
 
 
 class PaymentScreen(TillScreen):
@@ -48,10 +49,8 @@ class PaymentScreen(TillScreen):
     def finished(self, view: PaymentView) -> None:
         """The payment is decided: PAID goes to the result screen; other ends stay for the cashier."""
         if view.state == PaymentState.PAID and self.is_current:
-            from pos_app.tui.screens.result import ResultScreen
-
             assert self.attempt is not None
-            self.app.switch_screen(ResultScreen.for_attempt(self.attempt))
+            self.app.switch_screen(ResultScreen(self.till.receipt_for(self.attempt)))
 
     async def follow(self) -> None:
         """Poll the engine as a fallback: the event stream usually brings the news first."""

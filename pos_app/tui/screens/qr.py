@@ -17,9 +17,10 @@ from pos_app.api.schemas import PaymentView
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.sales import Attempt
+from pos_app.terminal.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.tui.screens.payment import PaymentScreen
-from pos_app.tui.till import Attempt, SaleDraft
 from pos_app.tui.widgets.qr_view import QrView
 
 #: The name the app's one QR screen is installed under (see QrScreen.for_sale).

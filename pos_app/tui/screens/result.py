@@ -1,4 +1,4 @@
-"""The result of a sale: PAID and the receipt preview. Enter (or n) starts the next sale."""
+"""The result of a sale: PAID and its receipt. Enter (or n) starts the next sale."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from pos_app.tui.logic.receipt import ReceiptData, receipt_lines
+from pos_app.domain.money import format_fen
+from pos_app.receipts.model import Receipt
+from pos_app.receipts.text import render_text
 from pos_app.tui.screens.base import TillScreen
-from pos_app.tui.till import Attempt
+from pos_app.tui.screens.history import HistoryScreen
 
 
 class ResultScreen(TillScreen):
@@ -21,25 +23,16 @@ class ResultScreen(TillScreen):
         Binding("h", "history", "History"),
     ]
 
-    def __init__(self, receipt: ReceiptData) -> None:
+    def __init__(self, receipt: Receipt) -> None:
         super().__init__()
         self.receipt = receipt
 
-    @classmethod
-    def for_attempt(cls, attempt: Attempt) -> ResultScreen:
-        from pos_app.tui.app import PosApp
-
-        app = PosApp.current()
-        return cls(app.till.receipt_for(attempt))
-
     def body(self) -> ComposeResult:
         with Horizontal(id="result-layout"):
-            yield Static("\n".join(receipt_lines(self.receipt)), id="receipt")
+            yield Static(render_text(self.receipt), id="receipt", markup=False)
             with Vertical(id="result-side"):
                 yield Static("PAID", id="result-state", classes="big-state paid")
                 if self.receipt.change_fen is not None:
-                    from pos_app.domain.money import format_fen
-
                     yield Static(f"Change due {format_fen(self.receipt.change_fen)}", classes="big-state")
                 yield Static("Enter for the next customer", classes="hint")
 
@@ -49,14 +42,8 @@ class ResultScreen(TillScreen):
         self.call_after_refresh(self.pos.collector.idle)
 
     def action_new_sale(self) -> None:
-        from pos_app.tui.screens.checkout import CheckoutScreen
-
-        self.app.pop_screen()
-        if isinstance(self.app.screen, CheckoutScreen):
-            self.app.screen.new_sale()
+        self.pos.next_sale()
 
     def action_history(self) -> None:
-        from pos_app.tui.screens.history import HistoryScreen
-
         self.action_new_sale()
         self.app.push_screen(HistoryScreen())

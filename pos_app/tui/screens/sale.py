@@ -16,6 +16,7 @@ from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.modals.refund import RefundModal, RefundRequest
 from pos_app.tui.screens.base import TillScreen
+from pos_app.tui.screens.report_receipt import ReceiptScreen
 
 
 class SaleScreen(TillScreen):
@@ -140,8 +141,6 @@ class SaleScreen(TillScreen):
             self.reload()
 
     def action_receipt(self) -> None:
-        from pos_app.tui.screens.report_receipt import ReceiptScreen
-
         self.app.push_screen(ReceiptScreen(self.out_trade_no))
 
     def action_back(self) -> None:

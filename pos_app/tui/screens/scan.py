@@ -18,10 +18,11 @@ from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import RoutedCode, route_auth_code
 from pos_app.domain.states import PaymentState
-from pos_app.tui.logic.text import STATE_WORDS, countdown, remaining_seconds
-from pos_app.tui.logic.wedge import WedgeClassifier
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.text import STATE_WORDS, countdown, remaining_seconds
+from pos_app.terminal.wedge import WedgeClassifier
+from pos_app.tui.modals.text import TextModal
 from pos_app.tui.screens.payment import PaymentScreen
-from pos_app.tui.till import SaleDraft
 
 
 class ScanScreen(PaymentScreen):
@@ -90,7 +91,6 @@ class ScanScreen(PaymentScreen):
     def action_image(self) -> None:
         if self.attempt is not None:
             return
-        from pos_app.tui.modals.text import TextModal
 
         def chosen(path: str | None) -> None:
             if path:

@@ -6,7 +6,9 @@ is saved, and the difference is then signed off with a manager's PIN.
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -15,9 +17,7 @@ from textual.widgets import Input, Label, Static
 from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
-from pos_app.journal import current_shift
-from pos_app.journal.db import session_scope
-from pos_app.journal.shifts import ShiftCloseResult, blind_close, open_shift_counted, sign_off, staff_named
+from pos_app.journal.shifts import ShiftCloseResult
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.screens.base import TillScreen
 
@@ -44,6 +44,9 @@ class ShiftScreen(TillScreen):
     def __init__(self) -> None:
         super().__init__()
         self.closing = False
+        #: Set once it is known whether a shift is open (open or close: a save waits for it).
+        self.ready = asyncio.Event()
+        self.saving = False
         self.result: ShiftCloseResult | None = None
 
     def body(self) -> ComposeResult:
@@ -56,8 +59,14 @@ class ShiftScreen(TillScreen):
         yield Static("", id="shift-result", markup=False)
 
     def on_mount(self) -> None:
-        with session_scope(self.till.journal) as session:
-            self.closing = current_shift(session, self.till.terminal_id) is not None
+        self.query_one(f"#count-{DENOMINATIONS_FEN[0]}", Input).focus()
+        self.update_total()
+        self.find_shift()
+
+    @work(exclusive=True, group="shift-state", exit_on_error=False)
+    async def find_shift(self) -> None:
+        """Open or close: whether a shift is open is read off the event loop."""
+        self.closing = await asyncio.to_thread(self.till.shift_open)
         self.HEADING = "Close shift (blind count)" if self.closing else "Open shift"
         self.query_one("#title", Static).update(self.title_text())
         intro = (
@@ -66,8 +75,7 @@ class ShiftScreen(TillScreen):
             else "Count the opening float in the drawer."
         )
         self.query_one("#shift-intro", Static).update(intro)
-        self.update_total()
-        self.query_one(f"#count-{DENOMINATIONS_FEN[0]}", Input).focus()
+        self.ready.set()
 
     def counts(self) -> dict[int, int]:
         result: dict[int, int] = {}
@@ -97,38 +105,40 @@ class ShiftScreen(TillScreen):
             self.action_save()
 
     def action_save(self) -> None:
-        if self.result is not None:
+        if self.result is not None or self.saving:
             return
-        operator = self.till.cashier
-        if not operator:
+        if not self.till.cashier:
             self.notify("Sign in first.", severity="warning")
             return
+        self.saving = True
+        self.save(self.counts())
+
+    @work(exclusive=True, group="shift", exit_on_error=False)
+    async def save(self, counts: dict[int, int]) -> None:
+        await self.ready.wait()
         try:
-            with session_scope(self.till.journal) as session:
-                staff = staff_named(session, operator)
-                if self.closing:
-                    self.result = blind_close(
-                        session, terminal_id=self.till.terminal_id, by=staff, counts=self.counts(), at=self.till.clock()
-                    )
-                else:
-                    shift = open_shift_counted(
-                        session, terminal_id=self.till.terminal_id, by=staff, counts=self.counts(), at=self.till.clock()
-                    )
+            if self.closing:
+                self.result = await asyncio.to_thread(self.till.close_shift, counts)
+            else:
+                float_fen = await asyncio.to_thread(self.till.open_shift, counts)
         except PosError as exc:
             self.notify(exc.message, title="Not saved", severity="error", timeout=8)
             return
-        self.pos.journal_written()
+        finally:
+            self.saving = False
         if not self.closing:
-            self.notify(f"Shift open with a float of {format_fen(shift.opening_float_fen)}.")
+            self.notify(f"Shift open with a float of {format_fen(float_fen)}.")
             self.app.pop_screen()
             return
         assert self.result is not None
         for field in self.query(Input):
             field.disabled = True
-        self.query_one("#shift-result", Static).update(
-            "\n".join([*result_lines(self.result), "", "A manager signs off the count (PIN)."])
-        )
+        self.show_result("A manager signs off the count (PIN).")
         self.ask_sign_off()
+
+    def show_result(self, note: str) -> None:
+        assert self.result is not None
+        self.query_one("#shift-result", Static).update("\n".join([*result_lines(self.result), "", note]))
 
     def ask_sign_off(self) -> None:
         result = self.result
@@ -136,27 +146,23 @@ class ShiftScreen(TillScreen):
 
         def approved(manager: str | None) -> None:
             if manager is None:
-                self.query_one("#shift-result", Static).update(
-                    "\n".join([*result_lines(result), "", "Not signed off yet — it waits on the manager dashboard."])
-                )
-                return
-            try:
-                with session_scope(self.till.journal) as session:
-                    sign_off(
-                        session, shift_id=result.shift_id, manager=staff_named(session, manager), at=self.till.clock()
-                    )
-            except PosError as exc:
-                self.notify(exc.message, severity="error")
-                return
-            self.pos.journal_written()
-            self.query_one("#shift-result", Static).update(
-                "\n".join([*result_lines(result), "", f"Signed off by {manager}. Esc to go back."])
-            )
+                self.show_result("Not signed off yet — it waits on the manager dashboard.")
+            else:
+                self.sign_off(result.shift_id, manager)
 
         difference = format_fen(result.difference_fen)
         self.app.push_screen(
             ManagerPinModal(f"sign off the count (difference {difference})", self.till.check_manager), approved
         )
+
+    @work(exclusive=True, group="shift", exit_on_error=False)
+    async def sign_off(self, shift_id: int, manager: str) -> None:
+        try:
+            await asyncio.to_thread(self.till.sign_off_close, shift_id, manager)
+        except PosError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        self.show_result(f"Signed off by {manager}. Esc to go back.")
 
     def action_back(self) -> None:
         self.app.pop_screen()

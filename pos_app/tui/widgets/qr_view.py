@@ -9,7 +9,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pos_app.tui.logic.qr import QrMatrix, QrTooLarge, largest_size, make_matrix, segment_rows
+from pos_app.tui.widgets.qr_matrix import QrMatrix, QrTooLarge, largest_size, make_matrix, segment_rows
 
 
 class QrView(Widget):

@@ -10,7 +10,8 @@ import pytest
 
 from pos_app.domain.routing import Channel
 from pos_app.receipts.escpos import print_receipt, render_escpos
-from pos_app.receipts.model import Receipt, ReceiptLine, display_width, render_text, two_columns
+from pos_app.receipts.model import Receipt, ReceiptLine, receipt_lines
+from pos_app.receipts.text import WIDTH, display_width, render_text, text_lines, two_columns
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -84,3 +85,32 @@ def test_cash_change() -> None:
 def test_two_columns_never_cuts_the_amount() -> None:
     row = two_columns("A very long product description that goes on and on", "¥1,234.56")
     assert row.endswith("¥1,234.56") and display_width(row) <= 42
+
+
+def test_receipt_has_everything_and_masks_the_code() -> None:
+    """A sale typed as one amount: its subject is its line; a full payment code is masked when shown."""
+    receipt = Receipt(
+        store_name="Demo Store",
+        terminal_name="Till 1",
+        cashier="Demo Cashier",
+        at=datetime(2026, 11, 22, 14, 5, 9),
+        out_trade_no="P261122140509S00001T00100000001",
+        amount_fen=1250,
+        channel=Channel.WECHAT,
+        lines=receipt_lines((), "Coffee", 1250),
+        transaction_id="4200000001",
+        masked_auth_code="134567890123456789",
+    )
+    text = render_text(receipt)
+    for needle in ("Demo Store", "Demo Cashier", "2026-11-22 14:05:09", "¥12.50", "WeChat Pay", "4200000001", "Coffee"):
+        assert needle in text
+    assert "134567890123456789" not in text
+    assert "**************6789" in text
+    assert all(display_width(line) <= WIDTH for line in text_lines(receipt))
+
+
+def test_wide_characters_line_up() -> None:
+    """A Chinese store name is centred and a Chinese item's amount ends at column 42, as ASCII ones do."""
+    lines = text_lines(_receipt(store_name="上海店"))
+    assert lines[0] == " " * 18 + "上海店"
+    assert "Coffee 咖啡 x2" in lines[7] and display_width(lines[7]) == WIDTH and lines[7].endswith("¥20.00")

@@ -9,13 +9,9 @@ from hypothesis import strategies as st
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile.bill import Bill
-from pos_app.engine.reconcile.matcher import (
-    Difference,
-    JournalSale,
-    LedgerPayments,
-    LedgerRefund,
-    match_channel,
-)
+from pos_app.engine.reconcile.inputs import JournalSale, LedgerPayments, LedgerRefund
+from pos_app.engine.reconcile.matcher import match_channel
+from pos_app.engine.reconcile.results import Difference
 from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill_bytes
 from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
 

@@ -13,7 +13,8 @@ from pos_app.domain.errors import AmountError
 from pos_app.domain.money import fen_to_yuan, yuan_to_fen
 from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile.alipay_bill import parse_alipay_bill_zip
-from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REVOKED, fen, format_millifen, millifen
+from pos_app.engine.reconcile.bill import PAID, PAYMENT, REFUND, REVOKED
+from pos_app.engine.reconcile.bill_values import fen, format_millifen, millifen
 from pos_app.engine.reconcile.errors import BillFormatError
 from pos_app.engine.reconcile.wechat_bill import parse_wechat_bill_bytes, parse_wechat_bill_file
 from tests.unit.reconcile.reconcile_kit import FIXTURES, alipay_zip, fixture_text

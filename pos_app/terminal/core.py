@@ -1,0 +1,57 @@
+"""What every use case of the till shares: the profile, the journal, the engine client, the clock and
+the signed-in cashier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from pos_app.api.client import EngineClient
+from pos_app.config import Settings
+from pos_app.domain.errors import AuthorisationError
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TillCore:
+    """The till's state; each use case (a mixin in its own module) works on it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        journal_engine: Engine,
+        client: EngineClient,
+        *,
+        clock: Clock = utc_now,
+        on_journal_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal_engine
+        self.client = client
+        self.clock = clock
+        self.cashier: str | None = None
+        #: Called after every committed journal write (the app wakes the outbox upload with it).
+        self.on_journal_write = on_journal_write
+
+    @property
+    def terminal_id(self) -> str:
+        return self.settings.terminal.terminal_id
+
+    @property
+    def store_id(self) -> str:
+        return self.settings.terminal.store_id
+
+    def _written(self) -> None:
+        if self.on_journal_write is not None:
+            self.on_journal_write()
+
+    def _operator(self) -> str:
+        if not self.cashier:
+            raise AuthorisationError("Sign in with your PIN first.")
+        return self.cashier

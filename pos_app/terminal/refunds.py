@@ -1,0 +1,99 @@
+"""Refunds of paid sales, approved by a manager: journaled (with their out_refund_no) before the
+engine is called; a refund left open by a lost answer is sent again under its own number."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from pos_app import journal
+from pos_app.api.client import EngineConflict
+from pos_app.api.schemas import CreateRefund
+from pos_app.domain.errors import PosError
+from pos_app.domain.routing import Channel
+from pos_app.domain.states import RefundState
+from pos_app.terminal.outcomes import Outcomes
+
+
+def _open_refund(session: Session, out_trade_no: str) -> str | None:
+    """An earlier refund of this sale still waiting for a definite answer (PENDING/UNKNOWN): a retry
+    sends it again under its own out_refund_no instead of creating a second refund."""
+    for refund in journal.sale_refunds(session, out_trade_no):
+        if refund.state in (RefundState.PENDING, RefundState.UNKNOWN):
+            return refund.out_refund_no
+    return None
+
+
+class Refunds(Outcomes):
+    def refundable_fen(self, out_trade_no: str) -> int:
+        with journal.session_scope(self.journal) as session:
+            sale = journal.get_sale(session, out_trade_no)
+            return 0 if sale is None else journal.refundable_fen(session, sale)
+
+    async def refund(self, out_trade_no: str, amount_fen: int, *, reason: str, manager: str) -> RefundState:
+        """Refund (part of) a paid sale, approved by ``manager``.
+
+        Cash: paid out of the drawer at once. Wallet: the refund (and its out_refund_no) is committed
+        PENDING first, then sent; a refund left open by a lost answer is re-sent under its own number.
+        """
+        cashier = self._operator()
+        at = self.clock()
+        with journal.session_scope(self.journal) as session:
+            sale = journal.get_sale(session, out_trade_no)
+            if sale is None:
+                raise PosError(f"No sale {out_trade_no} on this till.")
+            cash = Channel(sale.channel) == Channel.CASH
+            existing = None if cash else _open_refund(session, out_trade_no)
+            if existing is not None:
+                refund = journal.get_refund(session, existing)
+                assert refund is not None
+                out_refund_no, amount_fen = refund.out_refund_no, refund.amount_fen
+            else:
+                refund = journal.record_refund(
+                    session,
+                    out_trade_no=out_trade_no,
+                    amount_fen=amount_fen,
+                    cashier=cashier,
+                    approved_by=manager,
+                    at=at,
+                    reason=reason,
+                    state=RefundState.SUCCESS if cash else RefundState.PENDING,
+                )
+                out_refund_no = refund.out_refund_no
+        self._written()
+        if cash:
+            return RefundState.SUCCESS
+        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason)
+
+    async def send_refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, *, reason: str, operator: str | None = None
+    ) -> RefundState:
+        request = CreateRefund(
+            out_refund_no=out_refund_no,
+            amount_fen=amount_fen,
+            reason=reason[:80],
+            operator=operator or self._operator(),
+        )
+        try:
+            view = await self.client.create_refund(out_trade_no, request)
+        except EngineConflict:
+            # A definite refusal (e.g. the payment was voided meanwhile): the journaled refund never
+            # happened; leaving it PENDING would re-send it forever.
+            self._refund_refused(out_refund_no)
+            raise
+        self.apply_refund(view)
+        return view.state
+
+    def _refund_refused(self, out_refund_no: str) -> None:
+        with journal.session_scope(self.journal) as session:
+            refund = journal.get_refund(session, out_refund_no)
+            if refund is None or RefundState(refund.state) is not RefundState.PENDING:
+                return
+            journal.record_refund_state(
+                session,
+                out_refund_no,
+                RefundState.FAILED,
+                cashier=self.cashier or refund.cashier,
+                failure_reason="refused by the engine",
+                at=self.clock(),
+            )
+        self._written()

@@ -1,0 +1,32 @@
+"""What the screens may use of the app, as a Protocol: screens never import the app module (which
+imports them), so the screen modules and the app form no import cycle."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pos_app.terminal.till import Till
+from pos_app.tui.collector import Collector
+
+
+class TillApp(Protocol):
+    """The till's app as its screens see it (``PosApp`` in pos_app.tui.app)."""
+
+    till: Till
+    sandbox: bool
+    engine_online: bool | None
+    wedge_max_gap_s: float
+    poll_interval_s: float
+    collector: Collector
+
+    def journal_written(self) -> None:
+        """A screen wrote to the journal: the outbox upload wakes up."""
+
+    def after_login(self) -> None:
+        """The cashier signed in: settle what is open, then the checkout."""
+
+    def logout(self) -> None:
+        """Back to the sign-in screen."""
+
+    def next_sale(self) -> None:
+        """The sale is over: back to a clean checkout for the next customer."""

@@ -1,1 +1,0 @@
-"""The TUI's pure logic: no Textual, no I/O. Unit-tested in tests/unit/tui_logic/."""
