@@ -42,10 +42,7 @@ from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.journal.clock import aware
-from pos_app.journal.days import as_day, business_window, closed_days
-
-# Also imported from here by the dashboard, which predates journal.days.
-from pos_app.journal.days import get_z_report as get_z_report
+from pos_app.journal.days import as_day, business_window, closed_days, get_z_report
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import EVENT_COUNTER, append_event, next_seq
 from pos_app.journal.late import late_settlements
