@@ -158,6 +158,7 @@ class PinStatus:
 
 
 def pin_status(session: Session, who: str) -> PinStatus:
+    """Wrong PINs in a row and the lockout of one person (``ANYONE``: PIN-only sign-ins at this till)."""
     guard = _guard(session, who)
     return PinStatus(who, guard.failures, None if guard.locked_at is None else aware(guard.locked_at))
 
