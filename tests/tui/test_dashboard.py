@@ -151,7 +151,19 @@ async def dashboard(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
     await pilot.press(*"9999", "enter")
     await wait_until(pilot, lambda: day_shown(pilot.app), what="dashboard")
+    # On a loaded machine the tables may be drawn before their columns have grown to the rows the
+    # worker added: the picture is compared once every column is as wide as its widest cell.
+    await wait_until(pilot, lambda: columns_fit(pilot.app), what="dashboard columns sized")
     await settle(pilot)
+
+
+def columns_fit(app: PosApp) -> bool:
+    for table in app.screen.query(DataTable):
+        for index, column in enumerate(table.ordered_columns):
+            cells = [str(table.get_row_at(row)[index]) for row in range(table.row_count)]
+            if column.content_width < max([len(str(column.label)), *map(len, cells)]):
+                return False
+    return True
 
 
 def _rows(table: DataTable) -> list[list[str]]:  # type: ignore[type-arg]
