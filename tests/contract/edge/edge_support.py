@@ -93,16 +93,25 @@ class AsgiCall:
     response_headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     hold: Callable[[], Awaitable[None]] | None = None  # awaited before each chunk (keeps the request in flight)
+    #: After the whole body: awaited, then the client disconnects (default: at once).
+    stay: Callable[[], Awaitable[None]] | None = None
 
     async def run(self, app: Any) -> AsgiCall:
         chunks = self.chunks()
+        body_done = False
 
         async def receive() -> dict[str, Any]:
+            nonlocal body_done
             self.receive_calls += 1
+            if body_done:
+                if self.stay is not None:
+                    await self.stay()
+                return {"type": "http.disconnect"}
             if self.hold is not None:
                 await self.hold()
             chunk = next(chunks, None)
             if chunk is None:
+                body_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             self.bytes_pulled += len(chunk)
             return {"type": "http.request", "body": chunk, "more_body": True}
@@ -125,12 +134,20 @@ class AsgiCall:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
+            "headers": [(k.lower().encode("latin-1"), _wire(v)) for k, v in self.headers.items()],
             "client": ("127.0.0.1", 50000),
             "server": ("engine.test", 80),
         }
         await app(scope, receive, send)
         return self
+
+
+def _wire(value: str) -> bytes:
+    """A header value's bytes as a client sends them: Latin-1 where it can ("²" is one byte), else UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 def junk_chunks(total: int, size: int = 64 * 1024) -> Callable[[], Any]:
