@@ -81,6 +81,26 @@ class EngineSettings(_Section):
         time(10, 0), description="Beijing time at which `pos engine serve` reconciles yesterday; empty turns it off."
     )
     log_file: Path | None = Field(None, description="JSON log file (rotated); console logs are plain text.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Terminal requests with a larger body are refused (413) before parsing."
+    )
+    max_unsigned_body_bytes: int = Field(
+        16 * 1024, gt=0, description="Requests no terminal signs (activation, health checks): body size limit (413)."
+    )
+    rate_limit: str = Field(
+        "20/second;600/minute",
+        description='Requests per terminal, e.g. "20/second;600/minute"; over it: 429 with Retry-After. Empty: off.',
+    )
+    shed_reports_in_flight: int = Field(
+        32, gt=0, description="With more requests than this in flight, reports are refused (503) so payments go on."
+    )
+    max_in_flight: int = Field(
+        128,
+        gt=0,
+        description="With more requests than this in flight, all but payments, refunds, gateway callbacks and "
+        "health checks are refused (503).",
+    )
+    retry_after_s: int = Field(5, gt=0, description="Retry-After (seconds) of a 503 sent while shedding load.")
 
 
 class WechatPaySettings(_Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -14,9 +15,11 @@ from starlette.types import Receive, Scope, Send
 
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
+from pos_app.engine.header_values import header_int
 from pos_app.engine.metrics import EngineMetrics
 from pos_app.engine.notify.notifications import Notifications
 from pos_app.engine.providers import base as provider_base
+from pos_app.engine.shedding import LoadShedder
 
 log = logging.getLogger("pos_app.engine.server")
 
@@ -74,8 +77,8 @@ class GatewayCallbacks:
 
     async def _respond(self, channel: Channel, scope: Scope, receive: Receive) -> RawResponse | None:
         headers = _header_dict(scope["headers"])
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._limit:
+        declared = header_int(headers.get("content-length"))
+        if declared is not None and declared > self._limit:
             return _raw(_notify_refusal(channel, 413, "body too large"))
         body = b""
         while True:
@@ -123,10 +126,12 @@ class EngineApp(FastAPI):
 
     Everything else (including a callback path with another method, which gets the framework's 405)
     goes through FastAPI as usual. The callbacks are still counted in ``pos_engine_requests`` under
-    their path, like every route is by ``RequestMetricsMiddleware``.
+    their path, like every route is by ``RequestMetricsMiddleware``, and as load by ``shedder``
+    (never shed themselves: see ``shedding``).
     """
 
     gateway: GatewayCallbacks | None = None
+    shedder: LoadShedder | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -136,7 +141,8 @@ class EngineApp(FastAPI):
             and scope["method"] == "POST"
             and scope["path"] in GATEWAY_PATHS
         ):
-            await gateway.fast(scope, receive, send)
+            with self.shedder.track(scope["path"]) if self.shedder else contextlib.nullcontext():
+                await gateway.fast(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -150,8 +156,8 @@ def _notify_refusal(channel: Channel, status: int, reason: str) -> Response:
 def _notification_lag(channel: Channel, headers: Mapping[str, str], body: bytes, now: datetime) -> float | None:
     """Seconds from the gateway's own timestamp to our acknowledgement (None if it has none)."""
     if channel is Channel.WECHAT:
-        stamp = headers.get("wechatpay-timestamp", "")
-        return max(0.0, now.timestamp() - int(stamp)) if stamp.isdigit() else None
+        stamp = header_int(headers.get("wechatpay-timestamp"))
+        return max(0.0, now.timestamp() - stamp) if stamp is not None else None
     try:
         notify_time = parse_qs(body.decode("utf-8", "replace")).get("notify_time", [""])[0]
         sent = datetime.strptime(notify_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)

@@ -7,6 +7,7 @@ import contextlib
 
 from pos_app.api.schemas import PaymentEvent
 from pos_app.engine.context import EngineContext
+from pos_app.engine.scope import Caller
 from pos_app.engine.store import repo
 
 #: Changes made by other engine processes are seen by re-reading this often (seconds).
@@ -14,16 +15,17 @@ _REREAD_S = 1.0
 
 
 class Events:
-    """Reads a terminal's status events; wakes on this process's changes, re-reads for the others'."""
+    """Reads the caller's own status events; wakes on this process's changes, re-reads for the others'."""
 
     def __init__(self, ctx: EngineContext) -> None:
         self._ctx = ctx
 
-    async def events_since(self, terminal_id: str, last_event_id: int, limit: int = 100) -> list[PaymentEvent]:
-        return await self._ctx.tx.read(repo.events_since, terminal_id, last_event_id, limit)
+    async def events_since(self, caller: Caller, last_event_id: int, limit: int = 100) -> list[PaymentEvent]:
+        # Terminal ids are unique across stores (the registry's key), so the terminal alone scopes these.
+        return await self._ctx.tx.read(repo.events_since, caller.terminal_id, last_event_id, limit)
 
     async def wait_for_events(
-        self, terminal_id: str, last_event_id: int, timeout: float, *, limit: int = 100
+        self, caller: Caller, last_event_id: int, timeout: float, *, limit: int = 100
     ) -> list[PaymentEvent]:
         """Events after ``last_event_id``, waiting up to ``timeout`` s for one (empty list on timeout).
 
@@ -34,7 +36,7 @@ class Events:
         deadline = loop.time() + timeout
         while True:
             signal = self._ctx.wakeup.signal()  # taken before reading so that no change slips in between
-            events = await self.events_since(terminal_id, last_event_id, limit)
+            events = await self.events_since(caller, last_event_id, limit)
             remaining = deadline - loop.time()
             if events or remaining <= 0:
                 return events

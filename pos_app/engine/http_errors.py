@@ -34,12 +34,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
         (400, "Refused input"),
-        (401, "Not signed, bad signature, clock skew, replayed nonce or unknown terminal"),
+        (401, "Not signed, bad signature, clock skew, replayed nonce, unknown or disabled terminal"),
         (404, "No such payment or refund"),
         (409, "Conflicts with what the engine holds"),
+        (413, "Request body over the engine's size limit"),
         (422, "Invalid request body or parameters"),
+        (429, "This terminal sent too many requests (see Retry-After)"),
         (502, "The gateway refused or failed"),
-        (503, "The engine cannot serve the request right now"),
+        (503, "The engine cannot serve the request right now (when shedding load: see Retry-After)"),
     )
 }
 
@@ -87,18 +89,18 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid')}."
 
 
-def _json_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def json_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return _json_error(exc.status_code, exc.code, exc.message, exc.headers)
+        return json_error(exc.status_code, exc.code, exc.message, exc.headers)
 
     async def validation_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return _json_error(422, "invalid_request", _validation_message(exc))
+        return json_error(422, "invalid_request", _validation_message(exc))
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -107,24 +109,22 @@ def install_error_handlers(app: FastAPI) -> None:
             404: "No such endpoint — check the engine URL.",
             405: "That method is not allowed here — update the terminal software.",
         }.get(exc.status_code, str(exc.detail))
-        return _json_error(exc.status_code, code, message, exc.headers)
+        return json_error(exc.status_code, code, message, exc.headers)
 
     async def pos_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, domain_errors.PosError)
         status, code = _error_for_pos_error(exc)
-        return _json_error(status, code, exc.message)
+        return json_error(status, code, exc.message)
 
     async def gateway_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, provider_base.GatewayError)
         status, code = _error_for_gateway(exc)
         log.warning("gateway error answered as %s: %s", status, exc.reason)
-        return _json_error(status, code, exc.reason)
+        return json_error(status, code, exc.reason)
 
     async def unexpected(_request: Request, exc: Exception) -> Response:
         log.error("unexpected error", exc_info=exc)
-        return _json_error(
-            500, "internal", "The engine hit an unexpected error — nothing was charged twice; try again."
-        )
+        return json_error(500, "internal", "The engine hit an unexpected error — nothing was charged twice; try again.")
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)

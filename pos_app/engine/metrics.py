@@ -39,6 +39,17 @@ class EngineMetrics:
             buckets=_LAG_BUCKETS,
             registry=self.registry,
         )
+        self.refused = Counter(
+            "pos_engine_refused_requests",
+            "Requests refused at the edge before any route ran (unsigned, too_large, rate_limited, overloaded, ...).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "pos_engine_requests_in_flight",
+            "Requests being answered now (event streams excepted): what load shedding compares with its limits.",
+            registry=self.registry,
+        )
 
     def count_request(self, method: str, route: str, status: int) -> None:
         """``requests`` + 1, with each label set's child looked up once (this runs on every request)."""

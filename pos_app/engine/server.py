@@ -1,10 +1,12 @@
-"""The engine's HTTP API (DESIGN.md §4): the routes, terminal authentication and the app's lifespan.
+"""The engine's HTTP API (DESIGN.md §4): the routes and the app's lifespan.
 
-Every ``/v1`` route except activation is HMAC-signed by the terminal (``terminal_auth``); every
-error is an :class:`ErrorBody` whose message a cashier can act on (``http_errors``). The use cases
-(built by ``wiring``) own every transaction and gateway call; this module translates HTTP to calls.
-The gateways' callbacks are answered by ``callbacks``. These three are the only engine modules that
-import the HTTP framework (an import-linter contract keeps it out of the use cases).
+Every ``/v1`` route except activation is HMAC-signed by the terminal: the edge guard
+(``http_guard``) authenticates, bounds and rate-limits each request before any route runs, and
+hands the route its :class:`Caller`, from which every read is scoped (``scope``). Every error is an
+:class:`ErrorBody` whose message a cashier can act on (``http_errors``). The use cases (built by
+``wiring``) own every transaction and gateway call; this module translates HTTP to calls. The
+gateways' callbacks are answered by ``callbacks``. Only the edge modules import the HTTP framework
+(an import-linter contract keeps it out of the use cases).
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import Response
-from sqlmodel import Session
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from pos_app.api import auth as terminal_auth
 from pos_app.api.schemas import (
     TRADE_NO_PATTERN,
     ActivateRequest,
@@ -43,13 +43,20 @@ from pos_app.api.schemas import (
 )
 from pos_app.config import Settings
 from pos_app.engine.callbacks import GATEWAY_PATHS, EngineApp, GatewayCallbacks
+from pos_app.engine.edge_auth import TerminalAuthenticator, refused
 from pos_app.engine.events import Events
+from pos_app.engine.header_values import header_int
 from pos_app.engine.http_errors import ERROR_RESPONSES, ApiError, install_error_handlers
+from pos_app.engine.http_guard import EdgeGuard, EdgeLimits, caller_of
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import build_providers
+from pos_app.engine.rate_limits import TerminalRateLimits
+from pos_app.engine.readiness import ReadinessProbe, all_closed
+from pos_app.engine.scope import Breadth, Caller
+from pos_app.engine.shedding import LoadShedder
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
-from pos_app.engine.sync_compare import TerminalDayComparison, compare_day, store_terminals
+from pos_app.engine.sync_compare import TerminalDayComparison
 from pos_app.engine.wiring import UseCases, build_use_cases
 
 log = logging.getLogger("pos_app.engine.server")
@@ -57,17 +64,12 @@ log = logging.getLogger("pos_app.engine.server")
 Clock = Callable[[], datetime]
 SSE_HEARTBEAT_S = 15.0
 EVENTS_PAGE = 100
-_NONCE_MIN, _NONCE_MAX = 8, 64
+#: How long /readyz waits for the ledger before calling it unreachable.
+READINESS_TIMEOUT_S = 2.0
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class AuthedTerminal:
-    terminal_id: str
-    store_id: str
 
 
 @dataclass
@@ -79,6 +81,7 @@ class EngineState:
     use_cases: UseCases
     metrics: EngineMetrics
     clock: Clock
+    readiness: ReadinessProbe
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -119,73 +122,18 @@ def _use_cases(request: Request) -> UseCases:
     return _state(request).use_cases
 
 
-# --- terminal authentication ------------------------------------------------------------------
+# --- the caller -------------------------------------------------------------------------------
 
 
-def _path_and_query(request: Request) -> str:
-    raw = request.scope.get("raw_path")
-    path = raw.split(b"?", 1)[0].decode("latin-1") if raw else request.url.path
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{path}?{query}" if query else path
+def _caller(request: Request) -> Caller:
+    """The terminal the edge guard authenticated (every signed route depends on this)."""
+    caller = caller_of(request.scope)
+    if caller is None:  # a signed route the guard did not see: refuse rather than serve anyone
+        raise refused("unsigned", "This request is not signed — activate the terminal first.")
+    return caller
 
 
-_UNAUTH = {"WWW-Authenticate": "X-Pos-Signature"}
-
-
-async def authenticate(request: Request) -> AuthedTerminal:
-    """The FastAPI dependency guarding every signed route."""
-    state = _state(request)
-    headers = request.headers
-    terminal_id = headers.get(terminal_auth.HEADER_TERMINAL, "")
-    timestamp = headers.get(terminal_auth.HEADER_TIMESTAMP, "")
-    nonce = headers.get(terminal_auth.HEADER_NONCE, "")
-    signature = headers.get(terminal_auth.HEADER_SIGNATURE, "")
-    if not (terminal_id and timestamp and nonce and signature):
-        raise ApiError(401, "unsigned", "This request is not signed — activate the terminal first.", _UNAUTH)
-    if not timestamp.isdigit() or not _NONCE_MIN <= len(nonce) <= _NONCE_MAX or not nonce.isascii():
-        raise ApiError(401, "bad_signature", "The request signature headers are malformed.", _UNAUTH)
-    now = state.clock()
-    sent_at = int(timestamp)
-    skew = abs(now.timestamp() - sent_at)
-    if skew > terminal_auth.MAX_SKEW_S:
-        raise ApiError(
-            401,
-            "clock_skew",
-            f"This till's clock is off by {int(skew)} s — correct its date and time, then try again.",
-            _UNAUTH,
-        )
-    known = await run_in_threadpool(state.registry.terminal_key, terminal_id)
-    if known is None:
-        raise ApiError(
-            401,
-            "unknown_terminal",
-            f"Terminal {terminal_id[:8]} is not activated on this engine — activate it with a new code.",
-            _UNAUTH,
-        )
-    store_id, key = known
-    body = await request.body()
-    if not terminal_auth.verify(key, request.method, _path_and_query(request), timestamp, nonce, body, signature):
-        raise ApiError(
-            401,
-            "bad_signature",
-            "The request signature is wrong — this terminal's key does not match; re-activate it.",
-            _UNAUTH,
-        )
-    keep_until = datetime.fromtimestamp(max(sent_at, int(now.timestamp())), UTC) + timedelta(
-        seconds=terminal_auth.MAX_SKEW_S + 1
-    )
-    fresh = await run_in_threadpool(state.registry.remember_nonce, terminal_id, nonce, keep_until=keep_until)
-    if not fresh:
-        raise ApiError(
-            401,
-            "replayed",
-            "This request was already received once (replayed nonce) — it was not run again.",
-            _UNAUTH,
-        )
-    return AuthedTerminal(terminal_id=terminal_id, store_id=store_id)
-
-
-Authed = Annotated[AuthedTerminal, Depends(authenticate)]
+Authed = Annotated[Caller, Depends(_caller)]
 TradeNo = Annotated[str, Path(pattern=TRADE_NO_PATTERN, description="The merchant order number.")]
 
 
@@ -214,7 +162,8 @@ def create_engine_app(
         use_cases, close_use_cases = _build_use_cases(
             settings, ledger, provider_transport=provider_transport, clock=clock
         )
-        app.state.engine = EngineState(settings, registry, use_cases, metrics, now)
+        readiness = ReadinessProbe(ledger, all_closed(use_cases.context.providers))
+        app.state.engine = EngineState(settings, registry, use_cases, metrics, now, readiness)
         stop = asyncio.Event()
         resolver = asyncio.create_task(use_cases.resolver.run(stop), name="pos-engine-resolver")
         background = [resolver]
@@ -254,6 +203,24 @@ def create_engine_app(
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
+    shedder = LoadShedder(
+        reports_above=settings.engine.shed_reports_in_flight, others_above=settings.engine.max_in_flight
+    )
+    metrics.in_flight.set_function(lambda: shedder.in_flight)
+    # The guard sits inside the request counter, so refused requests are counted too.
+    app.add_middleware(
+        EdgeGuard,
+        routes=lambda: app.router.routes,
+        authenticator=TerminalAuthenticator(lambda: _app_state(app).registry, now),
+        rate_limits=TerminalRateLimits(settings.engine.rate_limit),
+        shedder=shedder,
+        limits=EdgeLimits(
+            signed_body_bytes=settings.engine.max_body_bytes,
+            unsigned_body_bytes=settings.engine.max_unsigned_body_bytes,
+            retry_after_s=settings.engine.retry_after_s,
+        ),
+        metrics=metrics,
+    )
     app.add_middleware(
         RequestMetricsMiddleware, metrics=metrics, fixed_paths=frozenset({"/notify/wechatpay", "/notify/alipay"})
     )
@@ -279,42 +246,34 @@ def create_engine_app(
         )
 
     @app.post("/v1/payments", response_model=PaymentView, tags=["payments"])
-    async def create_payment(request: Request, terminal: Authed, body: CreatePayment) -> PaymentView:
+    async def create_payment(request: Request, caller: Authed, body: CreatePayment) -> PaymentView:
         """Start (or, for a repeated out_trade_no, return) a payment. Micropay waits briefly for the result."""
-        view: PaymentView = await _use_cases(request).payments.create_payment(
-            terminal.terminal_id, terminal.store_id, body
-        )
+        view: PaymentView = await _use_cases(request).payments.create_payment(caller.terminal_id, caller.store_id, body)
         metrics.payment_results.labels(view.channel.value, view.state.value).inc()
         return view
 
     @app.get("/v1/payments/{out_trade_no}", response_model=PaymentView, tags=["payments"])
-    async def get_payment(request: Request, terminal: Authed, out_trade_no: TradeNo) -> PaymentView:
-        view: PaymentView = await _use_cases(request).payments.get_payment(terminal.terminal_id, out_trade_no)
+    async def get_payment(request: Request, caller: Authed, out_trade_no: TradeNo) -> PaymentView:
+        view: PaymentView = await _use_cases(request).payments.get_payment(caller.terminal_id, out_trade_no)
         return view
 
     @app.post("/v1/payments/{out_trade_no}/cancel", response_model=PaymentView, tags=["payments"])
     async def cancel_payment(
-        request: Request, terminal: Authed, out_trade_no: TradeNo, body: CancelPayment
+        request: Request, caller: Authed, out_trade_no: TradeNo, body: CancelPayment
     ) -> PaymentView:
         """Close an unpaid native order or reverse a micropay (returns the money if it was paid)."""
-        view: PaymentView = await _use_cases(request).payments.cancel_payment(terminal.terminal_id, out_trade_no, body)
+        view: PaymentView = await _use_cases(request).payments.cancel_payment(caller.terminal_id, out_trade_no, body)
         metrics.payment_results.labels(view.channel.value, view.state.value).inc()
         return view
 
     @app.post("/v1/payments/{out_trade_no}/refunds", response_model=RefundView, tags=["payments"])
-    async def create_refund(
-        request: Request, terminal: Authed, out_trade_no: TradeNo, body: CreateRefund
-    ) -> RefundView:
-        view: RefundView = await _use_cases(request).refunds.create_refund(terminal.terminal_id, out_trade_no, body)
+    async def create_refund(request: Request, caller: Authed, out_trade_no: TradeNo, body: CreateRefund) -> RefundView:
+        view: RefundView = await _use_cases(request).refunds.create_refund(caller.terminal_id, out_trade_no, body)
         return view
 
     @app.get("/v1/payments/{out_trade_no}/refunds/{out_refund_no}", response_model=RefundView, tags=["payments"])
-    async def get_refund(
-        request: Request, terminal: Authed, out_trade_no: TradeNo, out_refund_no: TradeNo
-    ) -> RefundView:
-        view: RefundView = await _use_cases(request).refunds.get_refund(
-            terminal.terminal_id, out_trade_no, out_refund_no
-        )
+    async def get_refund(request: Request, caller: Authed, out_trade_no: TradeNo, out_refund_no: TradeNo) -> RefundView:
+        view: RefundView = await _use_cases(request).refunds.get_refund(caller.terminal_id, out_trade_no, out_refund_no)
         return view
 
     @app.get(
@@ -325,27 +284,25 @@ def create_engine_app(
     )
     async def events(
         request: Request,
-        terminal: Authed,
+        caller: Authed,
         last_event_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
         last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> EventSourceResponse:
         """Server-sent events: this terminal's payment and refund changes. Resumes after Last-Event-ID."""
-        start = last_event_id or 0
-        if last_event_header and last_event_header.strip().isdigit():
-            start = max(start, int(last_event_header.strip()))
+        start = max(last_event_id or 0, header_int(last_event_header) or 0)
         return EventSourceResponse(
-            _event_stream(_use_cases(request).events, terminal.terminal_id, start),
+            _event_stream(_use_cases(request).events, caller, start),
             ping=SSE_HEARTBEAT_S,
             send_timeout=30,
         )
 
     @app.post("/v1/sync/batches", response_model=SyncAck, tags=["sync"])
-    async def sync_batch(request: Request, terminal: Authed, body: SyncBatch) -> SyncAck:
+    async def sync_batch(request: Request, caller: Authed, body: SyncBatch) -> SyncAck:
         """Store journal events by (terminal, seq): replays are harmless, gaps and forks are refused."""
         items = [IncomingEvent(e.seq, e.kind, dict(e.payload), e.at, e.prev_hash, e.hash) for e in body.events]
         registry = _state(request).registry
         try:
-            held = await run_in_threadpool(registry.store_journal_events, terminal.terminal_id, items)
+            held = await run_in_threadpool(registry.store_journal_events, caller.terminal_id, items)
         except SyncConflict as exc:
             raise ApiError(409, "sync_conflict", exc.message) from None
         return SyncAck(acked_seq=held)
@@ -353,38 +310,44 @@ def create_engine_app(
     @app.get("/v1/reports/daily", response_model=DailyReport, tags=["reports"])
     async def daily_report(
         request: Request,
-        terminal: Authed,
+        caller: Authed,
         day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, default today")] = None,
-        scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
+        scope: Annotated[Breadth, Query(description="This terminal's figures, or its whole store's.")] = "terminal",
     ) -> DailyReport:
-        """Totals by channel for one day, and the payments still being settled."""
+        """Totals by channel for one day, and the payments still being settled (this terminal's or store's)."""
         use_cases = _use_cases(request)
         the_day = day or date.fromisoformat(use_cases.context.business_day(now()))
-        who = terminal.terminal_id if scope == "terminal" else None
-        report: DailyReport = await use_cases.reports.daily_report(the_day, who)
+        report: DailyReport = await use_cases.reports.daily_report(the_day, caller.scope(scope))
         return report
 
     @app.get("/v1/reports/terminals", response_model=list[TerminalDayComparison], tags=["reports"])
     async def terminal_comparison(
         request: Request,
-        terminal: Authed,
+        caller: Authed,
         day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, default today")] = None,
-        scope: Annotated[Literal["terminal", "store"], Query()] = "terminal",
+        scope: Annotated[Breadth, Query(description="This terminal, or every terminal of its store.")] = "terminal",
     ) -> list[TerminalDayComparison]:
         """Per terminal: totals of its synced journal beside the engine's ledger, and every difference."""
-        the_day = day or date.fromisoformat(_use_cases(request).context.business_day(now()))
-        ledger = _state(request).registry.engine
-
-        def compare() -> list[TerminalDayComparison]:
-            with Session(ledger) as session:
-                ids = store_terminals(session, terminal.store_id) if scope == "store" else [terminal.terminal_id]
-                return compare_day(session, the_day, ids)
-
-        return await run_in_threadpool(compare)
+        use_cases = _use_cases(request)
+        the_day = day or date.fromisoformat(use_cases.context.business_day(now()))
+        return await use_cases.reports.terminal_days(the_day, caller.scope(scope))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
+        """Alive: the process answers (a load balancer restarts it otherwise)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready: the body says why."}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready to serve: the ledger answers and its schema is current (channel states reported beside)."""
+        try:
+            result = await asyncio.wait_for(
+                run_in_threadpool(_state(request).readiness.check), timeout=READINESS_TIMEOUT_S
+            )
+        except TimeoutError:
+            body: dict[str, object] = {"status": "not_ready", "database": "no answer in time", "schema": "unknown"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(result.as_json(), status_code=200 if result.ready else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus_metrics(request: Request) -> Response:
@@ -402,21 +365,22 @@ def create_engine_app(
     for path in GATEWAY_PATHS:
         app.router.routes.append(Route(path, gateway, methods=["POST"], name=path.strip("/").replace("/", "_")))
     app.gateway = gateway
+    app.shedder = shedder
     return app
 
 
-async def _event_stream(events: Events, terminal_id: str, start: int) -> AsyncIterator[ServerSentEvent]:
+async def _event_stream(events: Events, caller: Caller, start: int) -> AsyncIterator[ServerSentEvent]:
     """Everything after ``start``, then each new event as it happens (this process's changes wake us)."""
     last = start
-    batch: list[PaymentEvent] = await events.events_since(terminal_id, last, EVENTS_PAGE)
+    batch: list[PaymentEvent] = await events.events_since(caller, last, EVENTS_PAGE)
     while True:
         for item in batch:
             last = max(last, item.event_id)
             yield ServerSentEvent(data=item.model_dump_json(), id=str(item.event_id), event=item.type)
         if len(batch) == EVENTS_PAGE:  # a full page: more may be waiting
-            batch = await events.events_since(terminal_id, last, EVENTS_PAGE)
+            batch = await events.events_since(caller, last, EVENTS_PAGE)
         else:
             # Reads once more before sleeping (anything committed since the last read is caught), so
             # no read of its own is needed here: one ledger read fewer per event, and each runs while
             # a payment is being created (the events of a QR order arrive during its create call).
-            batch = await events.wait_for_events(terminal_id, last, SSE_HEARTBEAT_S, limit=EVENTS_PAGE)
+            batch = await events.wait_for_events(caller, last, SSE_HEARTBEAT_S, limit=EVENTS_PAGE)

@@ -266,8 +266,11 @@ def reserved_refund_fen(session: Session, out_trade_no: str) -> int:
     return int(session.exec(stmt).one())
 
 
-def payments_of_day(session: Session, business_day: str, terminal_id: str | None) -> Sequence[Payment]:
-    stmt = select(Payment).where(Payment.business_day == business_day)
+def payments_of_day(
+    session: Session, business_day: str, *, store_id: str, terminal_id: str | None
+) -> Sequence[Payment]:
+    """One store's payments of a business day (one terminal's, unless ``terminal_id`` is None)."""
+    stmt = select(Payment).where(Payment.business_day == business_day, Payment.store_id == store_id)
     if terminal_id is not None:
         stmt = stmt.where(Payment.terminal_id == terminal_id)
     return session.exec(stmt.order_by(col(Payment.id))).all()

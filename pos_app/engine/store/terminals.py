@@ -335,6 +335,21 @@ class TerminalRegistry:
         self._keys.pop(terminal_id, None)
         return key
 
+    def disable(self, terminal_id: str) -> bool:
+        """Stop accepting this terminal's signature (a new activation code re-enables it). False if unknown.
+
+        Other engine processes stop accepting it within ``KEY_CACHE_S``; this one at once.
+        """
+        with Session(self.engine) as session:
+            row = get_terminal(session=session, terminal_id=terminal_id)
+            if row is None:
+                return False
+            row.disabled = True
+            session.add(row)
+            session.commit()
+        self._keys.pop(terminal_id, None)
+        return True
+
     def terminal(self, terminal_id: str) -> Terminal | None:
         with Session(self.engine) as session:
             row = get_terminal(session=session, terminal_id=terminal_id)

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
+from pos_app.engine.server import create_engine_app
 from pos_app.engine.store.terminals import TerminalRegistry
 from tests.link_proxy import free_port
 
@@ -76,6 +77,21 @@ class Stack:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+
+@contextlib.asynccontextmanager
+async def open_stack(settings: Settings) -> AsyncIterator[Stack]:
+    """The engine and the sandbox apps started, each talking to the other in-process."""
+    late = _LateTransport()
+    sandbox = make_sandbox_app(settings, late)
+    engine = create_engine_app(settings, provider_transport=httpx.ASGITransport(sandbox))
+    late.target = httpx.ASGITransport(engine)
+    async with (
+        running(sandbox),
+        running(engine),
+        httpx.AsyncClient(transport=httpx.ASGITransport(sandbox), base_url="http://sandbox.test") as sandbox_http,
+    ):
+        yield Stack(settings, sandbox, engine, sandbox_http)
 
 
 class _LateTransport(httpx.AsyncBaseTransport):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from api_support import STORE, TERMINAL, Stack, _LateTransport, make_sandbox_app, running
+from api_support import STORE, TERMINAL, Stack, open_stack
 
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
-from pos_app.engine.server import create_engine_app
 
 
 @pytest.fixture(autouse=True)
@@ -21,16 +19,8 @@ def fast_resolver(demo_settings: Settings) -> None:
 
 @pytest.fixture
 async def stack(demo_settings: Settings) -> AsyncIterator[Stack]:
-    late = _LateTransport()
-    sandbox = make_sandbox_app(demo_settings, late)
-    engine = create_engine_app(demo_settings, provider_transport=httpx.ASGITransport(sandbox))
-    late.target = httpx.ASGITransport(engine)
-    async with (
-        running(sandbox),
-        running(engine),
-        httpx.AsyncClient(transport=httpx.ASGITransport(sandbox), base_url="http://sandbox.test") as sandbox_http,
-    ):
-        yield Stack(demo_settings, sandbox, engine, sandbox_http)
+    async with open_stack(demo_settings) as opened:
+        yield opened
 
 
 @pytest.fixture

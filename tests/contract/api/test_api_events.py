@@ -13,6 +13,7 @@ from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentEvent
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
+from pos_app.engine.scope import Caller
 from tests.link_proxy import LinkProxy
 
 
@@ -63,7 +64,7 @@ async def test_events_resume_after_the_link_drops(stack: Stack, client: EngineCl
                 await link.down()
     ids = [e.event_id for e in seen]
     assert ids == sorted(set(ids)), "events arrive in order, each once"
-    truth = await stack.engine.state.engine.use_cases.events.events_since(TERMINAL, 0, 1000)
+    truth = await stack.engine.state.engine.use_cases.events.events_since(Caller(TERMINAL, STORE), 0, 1000)
     assert [e.event_id for e in truth][: len(ids)] == ids, "no event missed across the reconnect"
 
 
@@ -73,7 +74,7 @@ async def test_events_start_after_the_given_id_and_stay_per_terminal(stack: Stac
         await other.create_payment(native(Channel.WECHAT).model_copy(update={"out_trade_no": "OTHERTILL000001"}))
     made = [await client.create_payment(native(Channel.WECHAT)) for _ in range(3)]
     service = stack.engine.state.engine.use_cases
-    mine = await service.events.events_since(TERMINAL, 0, 100)
+    mine = await service.events.events_since(Caller(TERMINAL, STORE), 0, 100)
     assert {e.payment.out_trade_no for e in mine} == {p.out_trade_no for p in made}
     assert all(e.payment.terminal_id == TERMINAL for e in mine)
     seen: list[PaymentEvent] = []

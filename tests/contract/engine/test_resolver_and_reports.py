@@ -10,6 +10,7 @@ import pytest
 from pos_app.api.schemas import CreateRefund
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
+from pos_app.engine.scope import Caller, ReadScope
 
 from .conftest import (
     CHANNELS,
@@ -21,6 +22,8 @@ from .conftest import (
     micropay_req,
     native_req,
 )
+
+ME = Caller(TERMINAL, STORE)
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -72,7 +75,7 @@ async def test_unanswered_checks_flag_the_payment_for_a_person(rig: Rig) -> None
     assert flagged.state == PaymentState.AWAITING_SCAN and flagged.needs_attention
     assert [p.out_trade_no for p in await service.reports.unsettled()] == [view.out_trade_no]
     report = await service.reports.daily_report(
-        date.fromisoformat(service.context.business_day(flagged.created_at)), TERMINAL
+        date.fromisoformat(service.context.business_day(flagged.created_at)), ReadScope(STORE, TERMINAL)
     )
     assert [p.out_trade_no for p in report.unsettled] == [view.out_trade_no]
     await rig.clear_faults()
@@ -113,28 +116,28 @@ async def test_daily_report_totals_by_channel(rig: Rig) -> None:
         await rig.engine.resolver.resolve_once()
     await rig.engine.wait_idle()
     day = date.fromisoformat(rig.engine.context.business_day(paid[0].created_at))
-    report = await rig.engine.reports.daily_report(day, TERMINAL)
+    report = await rig.engine.reports.daily_report(day, ReadScope(STORE, TERMINAL))
     totals = {t.channel: (t.count, t.amount_fen, t.refunded_fen) for t in report.totals}
     assert totals == {Channel.WECHAT: (1, 1000, 0), Channel.ALIPAY: (2, 1000, 50)}
     assert report.unsettled == []
-    store = await rig.engine.reports.daily_report(day, None)
+    store = await rig.engine.reports.daily_report(day, ReadScope(STORE, None))
     assert {t.channel: t.count for t in store.totals}[Channel.ALIPAY] == 3
 
 
 async def test_events_resume_from_the_last_id_and_wake_waiters(rig: Rig) -> None:
-    assert await rig.engine.events.events_since(TERMINAL, 0) == []
-    waiter = asyncio.create_task(rig.engine.events.wait_for_events(TERMINAL, 0, timeout=10))
+    assert await rig.engine.events.events_since(ME, 0) == []
+    waiter = asyncio.create_task(rig.engine.events.wait_for_events(ME, 0, timeout=10))
     await asyncio.sleep(0.05)
     code = await rig.authcode("alipay")
     view = await rig.engine.payments.create_payment(TERMINAL, STORE, micropay_req(code))
     woken = await asyncio.wait_for(waiter, 5)
     assert woken and woken[0].payment.out_trade_no == view.out_trade_no
-    events = await rig.engine.events.events_since(TERMINAL, 0)
+    events = await rig.engine.events.events_since(ME, 0)
     assert [e.payment.state for e in events] == [PaymentState.SUBMITTED, PaymentState.PAID]
     assert events[0].event_id < events[1].event_id
-    assert await rig.engine.events.events_since(TERMINAL, events[0].event_id) == events[1:]
-    assert await rig.engine.events.events_since("T999", 0) == []
+    assert await rig.engine.events.events_since(ME, events[0].event_id) == events[1:]
+    assert await rig.engine.events.events_since(Caller("T999", STORE), 0) == []
     # A second process on the same ledger sees the same durable events (SSE reconnects anywhere).
     other = rig.new_engine()
-    assert await other.events.events_since(TERMINAL, 0) == events
-    assert await other.events.wait_for_events(TERMINAL, events[-1].event_id, timeout=0.1) == []
+    assert await other.events.events_since(ME, 0) == events
+    assert await other.events.wait_for_events(ME, events[-1].event_id, timeout=0.1) == []
