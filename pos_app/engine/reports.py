@@ -1,4 +1,4 @@
-"""Reports from the ledger: a day's totals by channel, and the payments still unsettled or flagged."""
+"""Reports from the ledger: a day's totals by channel, its unsettled or flagged payments and notifications."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pos_app.api.schemas import ChannelTotals, DailyReport, PaymentView
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState
 from pos_app.engine.context import EngineContext
+from pos_app.engine.notify.flagged import flagged_notifications
 from pos_app.engine.store import repo
 
 _MONEY_STATES = {s.value for s in MONEY_IN_STATES} | {PaymentState.REFUNDED.value}
@@ -42,8 +43,13 @@ class Reports:
         unsettled = [
             repo.payment_view(p) for p in payments if PaymentState(p.state) not in SETTLED_STATES or p.needs_attention
         ]
+        flagged = await self._ctx.tx.read(flagged_notifications, day.isoformat(), terminal_id)
         return DailyReport(
-            date=day.isoformat(), terminal_id=terminal_id, totals=list(totals.values()), unsettled=unsettled
+            date=day.isoformat(),
+            terminal_id=terminal_id,
+            totals=list(totals.values()),
+            unsettled=unsettled,
+            flagged_notifications=flagged,
         )
 
     async def unsettled(self) -> list[PaymentView]:

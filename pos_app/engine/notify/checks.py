@@ -49,4 +49,4 @@ def refund_refusals(n: Notification, payment: PaymentRecord | None) -> list[str]
 def _channel_refusal(channel: Channel, payment: PaymentRecord) -> list[str]:
     if channel.value == payment.channel:
         return []
-    return [f"a {channel.label} notification about a {Channel(payment.channel).label} order"]
+    return [f"sent by {channel.label} about an order on {Channel(payment.channel).label}"]
