@@ -14,6 +14,7 @@ import logging
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.engine.breakers import CircuitOpen
 from pos_app.engine.context import EngineContext
 from pos_app.engine.leases import Leases
 from pos_app.engine.notify.notifications import Notifications
@@ -41,6 +42,8 @@ class Settling:
         provider = ctx.provider(Channel(p.channel))
         try:
             result = await provider.query(p.out_trade_no)
+        except CircuitOpen:
+            return p  # not called: the channel is failing; asked again once its breaker lets a call through
         except OrderNotFound:
             await ctx.attempt(p.out_trade_no, "query", "not_found")
             return await ctx.load_payment(p.out_trade_no)
@@ -58,6 +61,8 @@ class Settling:
         otn = p.out_trade_no
         try:
             result = await provider.close(otn)
+        except CircuitOpen:
+            return p
         except OrderNotFound:
             # Alipay: a QR nobody scanned has no trade to close. Nothing can be paid on it any more
             # once we stop showing it, and a late payment would be flagged (PAID after CLOSED).
@@ -81,6 +86,8 @@ class Settling:
         otn = p.out_trade_no
         try:
             rr: ReverseResult = await provider.reverse(otn)
+        except CircuitOpen:
+            return p, False
         except OrderNotFound:
             await ctx.attempt(otn, "reverse", "not_found")
             after = await self.query(p)
