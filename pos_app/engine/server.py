@@ -32,6 +32,7 @@ from pos_app.api.schemas import (
     ActivateRequest,
     ActivateResponse,
     CancelPayment,
+    ChannelsView,
     CreatePayment,
     CreateRefund,
     DailyReport,
@@ -215,6 +216,7 @@ def create_engine_app(
             settings, ledger, provider_transport=provider_transport, clock=clock
         )
         app.state.engine = EngineState(settings, registry, use_cases, metrics, now)
+        metrics.watch_channels(use_cases)
         stop = asyncio.Event()
         resolver = asyncio.create_task(use_cases.resolver.run(stop), name="pos-engine-resolver")
         background = [resolver]
@@ -381,6 +383,11 @@ def create_engine_app(
                 return compare_day(session, the_day, ids)
 
         return await run_in_threadpool(compare)
+
+    @app.get("/v1/channels", response_model=ChannelsView, tags=["payments"])
+    async def channels(request: Request, terminal: Authed) -> ChannelsView:
+        """Which wallet channels take new payments now (their circuit breakers), and what to say if not."""
+        return ChannelsView(channels=_use_cases(request).context.channel_status())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -34,6 +34,14 @@ class UseCases:
     events: Events
     reports: Reports
 
+    def channel_states(self) -> dict[str, str]:
+        """Each configured channel's breaker state (for /readyz and /metrics)."""
+        return self.context.channel_states()
+
+    def flagged_notifications(self) -> dict[str, int]:
+        """Notifications this process kept for attention instead of applying them, by channel."""
+        return self.notifications.flagged_counts()
+
     async def wait_idle(self) -> None:
         """Wait until every background settling task of this process has finished."""
         await self.context.tasks.wait_idle()

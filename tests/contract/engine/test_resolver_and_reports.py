@@ -9,8 +9,8 @@ import pytest
 
 from pos_app.api.schemas import CreateRefund
 from pos_app.domain.routing import Channel
-from pos_app.engine.breakers import BreakerPolicy
 from pos_app.domain.states import PaymentState
+from pos_app.engine.breakers import BreakerPolicy
 
 from .conftest import (
     CHANNELS,
