@@ -29,6 +29,7 @@ from pos_app.api.schemas import (
     ActivateRequest,
     ActivateResponse,
     CancelPayment,
+    ChannelsView,
     CreatePayment,
     CreateRefund,
     DailyReport,
@@ -294,6 +295,10 @@ class EngineClient:
         """Upload journal events; an empty list just asks for the highest contiguous seq held."""
         response = await self._send("POST", "/v1/sync/batches", body=SyncBatch(events=list(events)))
         return self._parse(SyncAck, response)
+
+    async def channels(self) -> ChannelsView:
+        """Which wallet channels take new payments now; a degraded one says why and what to do instead."""
+        return self._parse(ChannelsView, await self._send("GET", "/v1/channels"))
 
     async def healthz(self) -> bool:
         """True when the engine answers its health check; never raises."""

@@ -119,11 +119,38 @@ class ChannelTotals(BaseModel):
     refunded_fen: int
 
 
+class FlaggedNotification(BaseModel):
+    """A gateway-signed notification kept and never applied: it contradicts the order it names."""
+
+    channel: Channel
+    event_id: str
+    event_type: str
+    out_trade_no: str | None
+    received_at: datetime
+    reasons: list[str]  # what did not match, e.g. "amount ¥0.01 differs from the order's ¥25.00"
+
+
 class DailyReport(BaseModel):
     date: str
     terminal_id: str | None
     totals: list[ChannelTotals]
     unsettled: list[PaymentView]
+    #: Notifications about the day's payments that were kept for a person to look at, not applied.
+    flagged_notifications: list[FlaggedNotification] = Field(default_factory=list)
+
+
+class ChannelStatus(BaseModel):
+    """Whether new payments can be taken on a wallet channel now (its circuit breaker)."""
+
+    channel: Channel
+    state: Literal["closed", "open", "half_open"]  # closed: working; open: failing fast; half_open: probing
+    available: bool  # new payments are accepted on it
+    message: str | None = None  # for the cashier when not available: what happened and what to do
+    retry_after_s: int | None = None  # when the engine next tries the gateway again
+
+
+class ChannelsView(BaseModel):
+    channels: list[ChannelStatus]
 
 
 class ErrorBody(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,9 +18,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from pos_app.api.schemas import ChannelStatus
 from pos_app.config import EngineSettings, Settings
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
+from pos_app.engine.breakers import BreakerPolicy, CircuitBreaker, GuardedProvider
 from pos_app.engine.errors import ChannelUnavailable, PaymentNotFound
 from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.store import repo
@@ -68,6 +71,7 @@ class Timings:
     attention_after: int = ATTENTION_AFTER
     lease: timedelta = LEASE
     lease_renew_s: float = LEASE_RENEW_S
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
 
     @classmethod
     def from_settings(cls, engine: EngineSettings) -> Timings:
@@ -144,6 +148,8 @@ class EngineContext:
     wakeup: Wakeup
     #: Names this process on the leases it holds (renewed while it lives).
     owner: str
+    #: Each channel's breaker and bulkhead around its provider (this process's own view of its gateway).
+    guards: Mapping[Channel, GuardedProvider] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()
@@ -157,6 +163,26 @@ class EngineContext:
         if provider is None:
             raise ChannelUnavailable(f"{channel.label} is not set up on this engine — use another payment method.")
         return provider
+
+    def channel_states(self) -> dict[str, str]:
+        """Each configured channel's breaker state ("closed", "open", "half_open"), for /readyz and /metrics."""
+        return {channel.value: guard.breaker.state.value for channel, guard in self.guards.items()}
+
+    def channel_status(self) -> list[ChannelStatus]:
+        """Whether each configured channel takes new payments now, and if not, what to tell the cashier."""
+        statuses = []
+        for channel, guard in self.guards.items():
+            available = guard.breaker.admits()
+            statuses.append(
+                ChannelStatus(
+                    channel=channel,
+                    state=guard.breaker.state.value,
+                    available=available,
+                    message=None if available else guard.unavailable,
+                    retry_after_s=None if available else math.ceil(guard.breaker.retry_after_s()),
+                )
+            )
+        return statuses
 
     def notify_url(self, channel: Channel) -> str:
         return self.settings.engine.public_url.rstrip("/") + _GATEWAY_CALLBACK_PATHS[channel]
@@ -197,15 +223,32 @@ def make_context(
     timings: Timings | None = None,
 ) -> EngineContext:
     wakeup = Wakeup()
+    clock = clock or _utcnow
+    timings = timings or Timings.from_settings(settings.engine)
+    guards = {
+        channel: GuardedProvider(
+            provider,
+            CircuitBreaker(channel, timings.breaker, lambda: clock().timestamp()),
+            timings.breaker,
+            _alternatives(channel, providers),
+        )
+        for channel, provider in providers.items()
+    }
     return EngineContext(
         tx=Transactions(ledger, on_change=wakeup.wake),
-        providers=dict(providers),
+        providers=dict(guards),
         settings=settings,
-        clock=clock or _utcnow,
+        clock=clock,
         sleep=sleep or asyncio.sleep,
         business_tz=business_tz,
-        timings=timings or Timings.from_settings(settings.engine),
+        timings=timings,
         tasks=BackgroundTasks(),
         wakeup=wakeup,
         owner=f"{os.getpid()}-{secrets.token_hex(8)}",
+        guards=guards,
     )
+
+
+def _alternatives(channel: Channel, providers: Mapping[Channel, PaymentProvider]) -> str:
+    """What a cashier can take instead of ``channel``: "Alipay or cash"."""
+    return " or ".join([other.label for other in providers if other is not channel] + ["cash"])

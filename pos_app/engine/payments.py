@@ -8,7 +8,6 @@ driver under this process's lease.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +22,7 @@ from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.engine.context import EngineContext
 from pos_app.engine.errors import IdempotencyConflict, PaymentStateError
 from pos_app.engine.leases import Leases
+from pos_app.engine.native import NativeOrders
 from pos_app.engine.providers.base import (
     ConfigurationError,
     DefiniteFailure,
@@ -33,8 +33,7 @@ from pos_app.engine.providers.base import (
 from pos_app.engine.settling import REVERSE_BACKOFF_S, Settling
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment
-from pos_app.engine.store.transactions import StaleRow
-from pos_app.engine.trades import apply_trade, note_unresolved, short_error
+from pos_app.engine.trades import apply_trade, short_error
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +44,11 @@ _SAME_REQUEST_FIELDS = ("terminal_id", "store_id", "channel", "mode", "amount_fe
 class Payments:
     """Payment use cases for the terminals: create, get, find, cancel/void."""
 
-    def __init__(self, ctx: EngineContext, leases: Leases, settling: Settling) -> None:
+    def __init__(self, ctx: EngineContext, leases: Leases, settling: Settling, native: NativeOrders) -> None:
         self._ctx = ctx
         self._leases = leases
         self._settling = settling
+        self._native = native
 
     # ------------------------------------------------------------------ create
 
@@ -108,12 +108,12 @@ class Payments:
                 and now < existing.expires_at
             ):
                 # Creating a native order again with identical parameters is allowed by both gateways.
-                return await self._submit_native(existing, provider)
+                return repo.payment_view(await self._settling.recover_code(existing))
             return repo.payment_view(existing)
         ctx.wakeup.wake()
         if auth_code is not None:
             return await self._submit_micropay(existing, provider, auth_code)
-        return await self._submit_native(existing, provider)
+        return await self._submit_native(existing)
 
     async def _insert(self, row: Payment) -> tuple[Payment, bool]:
         """(the payment, True) if inserted; (the one already there, False) for a taken out_trade_no."""
@@ -131,49 +131,13 @@ class Payments:
             # Inserting first and reading only then spares every new payment a lookup.
             return await self._ctx.load_payment(row.out_trade_no), False
 
-    async def _submit_native(self, payment: Payment, provider: PaymentProvider) -> PaymentView:
-        ctx = self._ctx
-        otn = payment.out_trade_no
-        assert payment.expires_at is not None
-        try:
-            order = await provider.create_native(
-                out_trade_no=otn,
-                amount_fen=payment.amount_fen,
-                subject=payment.subject,
-                notify_url=ctx.notify_url(provider.channel),
-                expires_at=payment.expires_at,
-            )
-        except (DefiniteFailure, ConfigurationError) as exc:
-            await ctx.attempt(otn, "create_native", "failed", short_error(exc))
-            if isinstance(exc, ConfigurationError):
-                log.error("native order %s refused by %s: %s", otn, provider.channel.value, exc.reason)
-            result = TradeResult(otn, PaymentState.FAILED, reason=exc.reason, gateway_code=exc.code)
-            return repo.payment_view(await apply_trade(ctx, otn, result, "create_native"))
-        except Exception as exc:
-            log.warning("native order %s: outcome unknown (%s)", otn, short_error(exc))
-            await ctx.attempt(otn, "create_native", "unknown", short_error(exc))
-            await note_unresolved(ctx, otn)
-            result = TradeResult(otn, PaymentState.UNKNOWN)
-            return repo.payment_view(await apply_trade(ctx, otn, result, "create_native"))
-
-        def store(session: Session) -> Payment:
-            # The attempt's record and the code in one transaction (one commit on the cashier's path).
-            repo.record_attempt(session, otn, "create_native", "ok", ctx.now())
-            p = repo.get_payment(session, otn, lock=True)
-            assert p is not None
-            if p.state not in (PaymentState.CREATED.value, PaymentState.UNKNOWN.value):
-                return p  # a notification or a close got there first
-            changes: dict[str, Any] = {
-                "state": PaymentState.AWAITING_SCAN.value,
-                "code_url": order.code_url,
-                "expires_at": order.expires_at,
-            }
-            if not repo.cas_update_payment(session, p, changes, ctx.now()):
-                raise StaleRow()
-            repo.append_event(session, repo.payment_view(p), ctx.now())
-            return p
-
-        return repo.payment_view(await ctx.tx.mutate(store))
+    async def _submit_native(self, payment: Payment) -> PaymentView:
+        p = await self._native.prepay(payment)
+        if p.state == PaymentState.UNKNOWN.value:
+            # The answer was lost or not verifiable: get the code back now (DESIGN: no QR is lost).
+            otn = p.out_trade_no
+            self._ctx.tasks.spawn(otn, lambda: self._settling.drive_native_code(otn))
+        return repo.payment_view(p)
 
     async def _submit_micropay(self, payment: Payment, provider: PaymentProvider, auth_code: str) -> PaymentView:
         ctx = self._ctx

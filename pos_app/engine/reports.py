@@ -1,4 +1,5 @@
-"""Reports from the ledger: a day's totals by channel, the journal-vs-ledger comparison, the unsettled list."""
+"""Reports from the ledger: a day's totals by channel, its unsettled or flagged payments and notifications,
+the journal-vs-ledger comparison."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pos_app.api.schemas import ChannelTotals, DailyReport, PaymentView
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState
 from pos_app.engine.context import EngineContext
+from pos_app.engine.notify.flagged import flagged_notifications
 from pos_app.engine.scope import ReadScope
 from pos_app.engine.store import repo
 from pos_app.engine.sync_compare import TerminalDayComparison, compare_day, store_terminals
@@ -51,8 +53,15 @@ class Reports:
         unsettled = [
             repo.payment_view(p) for p in payments if PaymentState(p.state) not in SETTLED_STATES or p.needs_attention
         ]
+        flagged = await self._ctx.tx.read(
+            flagged_notifications, day.isoformat(), terminal_id=scope.terminal_id, store_id=scope.store_id
+        )
         return DailyReport(
-            date=day.isoformat(), terminal_id=scope.terminal_id, totals=list(totals.values()), unsettled=unsettled
+            date=day.isoformat(),
+            terminal_id=scope.terminal_id,
+            totals=list(totals.values()),
+            unsettled=unsettled,
+            flagged_notifications=flagged,
         )
 
     async def terminal_days(self, day: date, scope: ReadScope) -> list[TerminalDayComparison]:

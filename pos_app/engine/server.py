@@ -32,6 +32,7 @@ from pos_app.api.schemas import (
     ActivateRequest,
     ActivateResponse,
     CancelPayment,
+    ChannelsView,
     CreatePayment,
     CreateRefund,
     DailyReport,
@@ -51,7 +52,7 @@ from pos_app.engine.http_guard import EdgeGuard, EdgeLimits, caller_of
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import build_providers
 from pos_app.engine.rate_limits import TerminalRateLimits
-from pos_app.engine.readiness import ReadinessProbe, all_closed
+from pos_app.engine.readiness import ReadinessProbe
 from pos_app.engine.scope import Breadth, Caller
 from pos_app.engine.shedding import LoadShedder
 from pos_app.engine.store.db import open_ledger
@@ -162,8 +163,9 @@ def create_engine_app(
         use_cases, close_use_cases = _build_use_cases(
             settings, ledger, provider_transport=provider_transport, clock=clock
         )
-        readiness = ReadinessProbe(ledger, all_closed(use_cases.context.providers))
+        readiness = ReadinessProbe(ledger, use_cases.context.channel_states)
         app.state.engine = EngineState(settings, registry, use_cases, metrics, now, readiness)
+        metrics.watch_channels(use_cases)
         stop = asyncio.Event()
         resolver = asyncio.create_task(use_cases.resolver.run(stop), name="pos-engine-resolver")
         background = [resolver]
@@ -331,6 +333,11 @@ def create_engine_app(
         use_cases = _use_cases(request)
         the_day = day or date.fromisoformat(use_cases.context.business_day(now()))
         return await use_cases.reports.terminal_days(the_day, caller.scope(scope))
+
+    @app.get("/v1/channels", response_model=ChannelsView, tags=["payments"])
+    async def channels(request: Request, caller: Authed) -> ChannelsView:
+        """Which wallet channels take new payments now (their circuit breakers), and what to say if not."""
+        return ChannelsView(channels=_use_cases(request).context.channel_status())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

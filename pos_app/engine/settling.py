@@ -14,8 +14,10 @@ import logging
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState
+from pos_app.engine.breakers import CircuitOpen
 from pos_app.engine.context import EngineContext
 from pos_app.engine.leases import Leases
+from pos_app.engine.native import NativeOrders
 from pos_app.engine.notify.notifications import Notifications
 from pos_app.engine.providers.base import DefiniteFailure, OrderNotFound, ReverseResult, TradeResult
 from pos_app.engine.refunds import Refunds, is_open
@@ -27,20 +29,25 @@ log = logging.getLogger(__name__)
 
 #: Pauses between repeated reverse/cancel calls (retry_flag=Y or no answer) inside one settle run.
 REVERSE_BACKOFF_S = (2.0, 4.0, 8.0, 15.0, 30.0)
+#: Pauses before each repeated prepay of a native order whose first answer was lost.
+NATIVE_CODE_RETRY_S = (1.0, 2.0, 4.0, 8.0)
 
 
 class Settling:
     """The gateway calls that settle one payment, and the micropay driver."""
 
-    def __init__(self, ctx: EngineContext, leases: Leases) -> None:
+    def __init__(self, ctx: EngineContext, leases: Leases, native: NativeOrders) -> None:
         self._ctx = ctx
         self._leases = leases
+        self._native = native
 
     async def query(self, p: Payment) -> Payment:
         ctx = self._ctx
         provider = ctx.provider(Channel(p.channel))
         try:
             result = await provider.query(p.out_trade_no)
+        except CircuitOpen:
+            return p  # not called: the channel is failing; asked again once its breaker lets a call through
         except OrderNotFound:
             await ctx.attempt(p.out_trade_no, "query", "not_found")
             return await ctx.load_payment(p.out_trade_no)
@@ -58,6 +65,8 @@ class Settling:
         otn = p.out_trade_no
         try:
             result = await provider.close(otn)
+        except CircuitOpen:
+            return p
         except OrderNotFound:
             # Alipay: a QR nobody scanned has no trade to close. Nothing can be paid on it any more
             # once we stop showing it, and a late payment would be flagged (PAID after CLOSED).
@@ -81,6 +90,8 @@ class Settling:
         otn = p.out_trade_no
         try:
             rr: ReverseResult = await provider.reverse(otn)
+        except CircuitOpen:
+            return p, False
         except OrderNotFound:
             await ctx.attempt(otn, "reverse", "not_found")
             after = await self.query(p)
@@ -123,7 +134,34 @@ class Settling:
         expired = p.expires_at is None or now >= p.expires_at
         if p.cancel_requested or expired:
             p = await self.close(p)
+        elif p.code_url is None:
+            p = await self.recover_code(p)
         return p
+
+    async def recover_code(self, p: Payment) -> Payment:
+        """A native order whose code we never got: prepay again with identical parameters. If the
+        gateway definitely refuses, learn the order's state, and close it if it is still unpaid:
+        the cashier then starts the sale again with a new order (never left without a QR)."""
+        p, refused = await self._native.prepay_again(p)
+        if not refused:
+            return p
+        p = await self.query(p)
+        if PaymentState(p.state) not in SETTLED_STATES:
+            p = await self.close(p)
+        return p
+
+    async def drive_native_code(self, out_trade_no: str) -> None:
+        """Right after a native create without an answer: get the code back within seconds, so the
+        till shows the QR (the status event carries it); then the resolver takes over."""
+        ctx = self._ctx
+        for pause in NATIVE_CODE_RETRY_S:
+            await ctx.sleep(pause)
+            p = await ctx.load_payment(out_trade_no)
+            if PaymentState(p.state) in SETTLED_STATES or p.code_url is not None or p.cancel_requested:
+                return
+            if p.expires_at is not None and ctx.now() >= p.expires_at:
+                return
+            await self.recover_code(p)
 
     async def drive_micropay(self, out_trade_no: str) -> None:
         """Poll a USER_PAYING/UNKNOWN micropay every ``poll_interval_s`` to its deadline, then reverse

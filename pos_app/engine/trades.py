@@ -36,6 +36,8 @@ def trade_changes(p: PaymentRecord, r: TradeResult, now: datetime) -> dict[str, 
         target = PaymentState.PAID  # refunds are tracked by the refunds table
     if target == PaymentState.AWAITING_SCAN and p.mode == PaymentMode.MICROPAY.value:
         target = PaymentState.USER_PAYING
+    if target == PaymentState.AWAITING_SCAN and p.code_url is None:
+        return None  # a QR order is AWAITING_SCAN only with its code: settling gets it back first
     if target == PaymentState.UNKNOWN and current not in (PaymentState.CREATED, PaymentState.SUBMITTED):
         return None  # "don't know" adds nothing to what we know
     if target == PaymentState.PAID and r.amount_fen is not None and r.amount_fen != p.amount_fen:

@@ -14,6 +14,7 @@ from pos_app.domain.routing import Channel
 from pos_app.engine.context import Clock, EngineContext, Sleep, Timings, make_context
 from pos_app.engine.events import Events
 from pos_app.engine.leases import Leases
+from pos_app.engine.native import NativeOrders
 from pos_app.engine.notify.notifications import Notifications
 from pos_app.engine.payments import Payments
 from pos_app.engine.providers.base import PaymentProvider
@@ -33,6 +34,14 @@ class UseCases:
     resolver: Resolver
     events: Events
     reports: Reports
+
+    def channel_states(self) -> dict[str, str]:
+        """Each configured channel's breaker state (for /readyz and /metrics)."""
+        return self.context.channel_states()
+
+    def flagged_notifications(self) -> dict[str, int]:
+        """Notifications this process kept for attention instead of applying them, by channel."""
+        return self.notifications.flagged_counts()
 
     async def wait_idle(self) -> None:
         """Wait until every background settling task of this process has finished."""
@@ -57,12 +66,13 @@ def build_use_cases(
 ) -> UseCases:
     ctx = make_context(ledger, providers, settings, clock=clock, sleep=sleep, business_tz=business_tz, timings=timings)
     leases = Leases(ctx)
-    settling = Settling(ctx, leases)
+    native = NativeOrders(ctx)
+    settling = Settling(ctx, leases, native)
     refunds = Refunds(ctx)
     notifications = Notifications(ctx)
     return UseCases(
         context=ctx,
-        payments=Payments(ctx, leases, settling),
+        payments=Payments(ctx, leases, settling, native),
         refunds=refunds,
         notifications=notifications,
         resolver=Resolver(ctx, leases, settling, refunds, notifications),

@@ -3,7 +3,9 @@
 Payment notifications are plain SQL (``store.hotpath``): through the ORM, building and executing
 their statements cost more CPU than verifying them. Refund notifications go through the ORM
 (``refunds.apply_refund_in``). Both use the same state machine as every other path
-(``trades.trade_changes``) and raise :class:`StaleRow` when another process won a race.
+(``trades.trade_changes``) and raise :class:`StaleRow` when another process won a race. A
+notification that fails the checks of :mod:`~pos_app.engine.notify.checks` is recorded with the
+outcome ``flagged`` and its reasons, and changes nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from pos_app.engine.context import Clock
-from pos_app.engine.notify.records import DUPLICATE, inbox_values
+from pos_app.engine.notify.checks import FLAGGED, payment_refusals, refund_refusals
+from pos_app.engine.notify.records import DUPLICATE, flag_inbox, inbox_values
 from pos_app.engine.providers.base import Notification, TradeResult
 from pos_app.engine.refunds import apply_refund_in
 from pos_app.engine.store import repo
@@ -42,7 +45,7 @@ def apply_notifications(session: Session, conn: Connection, items: Sequence[Item
     cursor = dbapi_cursor(conn)
     try:
         if not sql.postgres and all(n.kind == "payment" and n.trade is not None for n, _ in items):
-            return _payment_batch(sql, cursor, items, clock)
+            return _payment_batch(conn, sql, cursor, items, clock)
         for n, body in items:
             now = clock()
             values = inbox_values(n, body, now)
@@ -54,15 +57,17 @@ def apply_notifications(session: Session, conn: Connection, items: Sequence[Item
                 if applied:
                     outcomes.append(DUPLICATE)
                     continue
-            outcome = _apply_one(session, sql, cursor, n, clock)
+            outcome, reasons = _apply_one(session, sql, cursor, n, clock)
             sql.mark_inbox_applied(cursor, inbox_id, outcome, now)
+            if reasons:
+                flag_inbox(conn, inbox_id, n, reasons)
             outcomes.append(outcome)
     finally:
         cursor.close()
     return outcomes
 
 
-def _payment_batch(sql: HotPath, cursor: Any, items: Sequence[Item], clock: Clock) -> list[str]:
+def _payment_batch(conn: Connection, sql: HotPath, cursor: Any, items: Sequence[Item], clock: Clock) -> list[str]:
     """:func:`apply_notifications` for a batch of payment notifications on SQLite, with a few
     statements per batch instead of five per notification.
 
@@ -84,6 +89,7 @@ def _payment_batch(sql: HotPath, cursor: Any, items: Sequence[Item], clock: Cloc
     events: list[dict[str, Any]] = []
     new_inbox: list[dict[str, Any]] = []
     marks: list[tuple[int, str]] = []
+    flags: list[tuple[int, Notification, list[str]]] = []  # recorded earlier, flagged now
     outcomes: list[str] = []
     for (n, body), key in zip(items, keys, strict=True):
         seen = recorded.get(key)
@@ -93,7 +99,10 @@ def _payment_batch(sql: HotPath, cursor: Any, items: Sequence[Item], clock: Cloc
         assert n.trade is not None
         otn = n.trade.out_trade_no
         row = rows.get(otn)
-        if row is None:
+        reasons = payment_refusals(n, n.trade, row)
+        if reasons:
+            outcome = _flagged(n, reasons)
+        elif row is None:
             log.warning("%s notification %s for unknown order %s", n.channel.value, n.event_id, n.out_trade_no)
             outcome = "unknown-order"
         else:
@@ -108,13 +117,15 @@ def _payment_batch(sql: HotPath, cursor: Any, items: Sequence[Item], clock: Cloc
                 rows[otn] = row = after
             outcome = row.state
         if seen is None:
-            values = inbox_values(n, body, now)
+            values = inbox_values(n, body, now, reasons)
             values.update(
                 parsed=sql.bind_parsed(values["parsed"]), received_at=stamp, applied_at=stamp, outcome=outcome[:64]
             )
             new_inbox.append(values)
         else:
             marks.append((seen[0], outcome))
+            if reasons:
+                flags.append((seen[0], n, reasons))
         recorded[key] = (seen[0] if seen else 0, True)  # a repeat later in this batch is a duplicate
         outcomes.append(outcome)
     updates = [(ident, version, changed[otn], rows[otn].version) for otn, (ident, version) in read_as.items()]
@@ -123,35 +134,58 @@ def _payment_batch(sql: HotPath, cursor: Any, items: Sequence[Item], clock: Cloc
     sql.insert_events_many(cursor, events)
     sql.insert_inbox_applied(cursor, new_inbox)
     sql.mark_inbox_applied_many(cursor, marks, stamp)
+    for inbox_id, n, reasons in flags:
+        flag_inbox(conn, inbox_id, n, reasons)
     return outcomes
 
 
-def _apply_one(session: Session, sql: HotPath, cursor: Any, n: Notification, clock: Clock) -> str:
+def _apply_one(session: Session, sql: HotPath, cursor: Any, n: Notification, clock: Clock) -> tuple[str, list[str]]:
+    """Apply one notification; returns (outcome, why it was flagged instead: empty if it was not)."""
     source = _source(n)
     if n.kind == "payment" and n.trade is not None:
-        state = _apply_trade_row(sql, cursor, n.trade, source, clock)
-        if state is None:
+        row = sql.payment(cursor, n.trade.out_trade_no, lock=True)
+        reasons = payment_refusals(n, n.trade, row)
+        if reasons:
+            return _flagged(n, reasons), reasons
+        if row is None:
             log.warning("%s notification %s for unknown order %s", n.channel.value, n.event_id, n.out_trade_no)
-            return "unknown-order"
-        return state
+            return "unknown-order", []
+        return _apply_trade_row(sql, cursor, row, n.trade, source, clock), []
     if n.kind == "refund" and n.refund is not None:
+        found = repo.get_refund(session, n.refund.out_refund_no)
+        payment = repo.get_payment(session, found.out_trade_no) if found is not None else None
+        reasons = refund_refusals(n, payment)
+        if reasons:
+            return _flagged(n, reasons), reasons
         r = apply_refund_in(session, n.refund, source, clock())
         if r is None:
             log.warning("%s refund notification %s for unknown refund", n.channel.value, n.event_id)
-            return "unknown-refund"
+            return "unknown-refund", []
         session.flush()
-        return f"refund {r.state}"
+        return f"refund {r.state}", []
+    if n.problems:
+        return _flagged(n, list(n.problems)), list(n.problems)
     log.info("%s notification %s (%s) acknowledged, nothing to apply", n.channel.value, n.event_id, n.event_type)
-    return "ignored"
+    return "ignored", []
 
 
-def _apply_trade_row(sql: HotPath, cursor: Any, result: TradeResult, source: str, clock: Clock) -> str | None:
-    """``trades.apply_trade`` in plain SQL inside the caller's transaction: the same state machine,
-    compare-and-set on version and status event. Returns the payment's state afterwards (None: no
-    such payment)."""
-    row = sql.payment(cursor, result.out_trade_no, lock=True)
-    if row is None:
-        return None
+def _flagged(n: Notification, reasons: Sequence[str]) -> str:
+    log.error(
+        "%s notification %s (%s) about %s kept for attention, not applied: %s",
+        n.channel.value,
+        n.event_id,
+        n.event_type,
+        n.out_trade_no,
+        "; ".join(reasons),
+        extra={"out_trade_no": n.out_trade_no, "needs_attention": True},
+    )
+    return FLAGGED
+
+
+def _apply_trade_row(sql: HotPath, cursor: Any, row: PaymentRow, result: TradeResult, source: str, clock: Clock) -> str:
+    """``trades.apply_trade`` in plain SQL inside the caller's transaction, on the payment row read
+    (locked) by the caller: the same state machine, compare-and-set on version and status event.
+    Returns the payment's state afterwards."""
     now = clock()
     changes = trade_changes(row, result, now)
     if not changes:

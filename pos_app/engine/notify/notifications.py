@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping
 
 from pos_app.domain.routing import Channel
 from pos_app.engine.context import EngineContext
 from pos_app.engine.notify import pipeline
+from pos_app.engine.notify.checks import FLAGGED
 from pos_app.engine.notify.group_commit import GroupCommitWriter
 from pos_app.engine.notify.records import RECHECK_INBOX_AFTER, notification_from_record, recorded_unapplied
 from pos_app.engine.notify.writer import NotificationWriter
@@ -23,6 +25,7 @@ class Notifications:
 
     def __init__(self, ctx: EngineContext) -> None:
         self._ctx = ctx
+        self._flagged: Counter[str] = Counter()
         ledger = ctx.tx.ledger
         self._writer = NotificationWriter(ledger, ctx.clock)
         # SQLite: one writer, one fsync per commit — notifications arriving together share one.
@@ -47,8 +50,18 @@ class Notifications:
             store=self.store,
         )
 
+    def flagged_counts(self) -> dict[str, int]:
+        """Notifications this process kept for attention instead of applying them, by channel."""
+        return dict(self._flagged)
+
     async def store(self, n: Notification, body: bytes) -> str:
         """Record, apply and mark a verified notification in ONE transaction; returns once committed."""
+        outcome = await self._store(n, body)
+        if outcome == FLAGGED:
+            self._flagged[n.channel.value] += 1
+        return outcome
+
+    async def _store(self, n: Notification, body: bytes) -> str:
         if self._group_commit is not None:
             return await self._group_commit.store(n, body)
         result = (await asyncio.to_thread(self._writer.write, [(n, body)]))[0]

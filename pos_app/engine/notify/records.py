@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -75,12 +75,17 @@ def refund_from_record(data: Mapping[str, Any]) -> RefundResult:
     )
 
 
-def notification_to_record(n: Notification) -> dict[str, Any]:
-    """The parsed notification as JSON, enough to apply it again without re-verifying."""
-    return {
+def notification_to_record(n: Notification, flagged: Sequence[str] = ()) -> dict[str, Any]:
+    """The parsed notification as JSON, enough to apply it again without re-verifying; with
+    ``flagged``, why it was kept and not applied."""
+    record: dict[str, Any] = {
         "trade": trade_to_record(n.trade) if n.trade else None,
         "refund": refund_to_record(n.refund) if n.refund else None,
+        "problems": list(n.problems),
     }
+    if flagged:
+        record["flagged"] = list(flagged)
+    return record
 
 
 def notification_from_record(row: InboxNotification) -> Notification:
@@ -96,11 +101,13 @@ def notification_from_record(row: InboxNotification) -> Notification:
         trade=trade_from_record(parsed["trade"]) if parsed.get("trade") else None,
         refund=refund_from_record(parsed["refund"]) if parsed.get("refund") else None,
         event_type=row.event_type,
+        problems=tuple(parsed.get("problems") or ()),
     )
 
 
-def inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]:
-    """The inbox row's columns for a notification received at ``now``."""
+def inbox_values(n: Notification, body: bytes, now: datetime, flagged: Sequence[str] = ()) -> dict[str, Any]:
+    """The inbox row's columns for a notification received at ``now`` (``flagged``: see
+    :func:`notification_to_record`)."""
     return {
         "channel": n.channel.value,
         "event_id": n.event_id[:128],
@@ -108,7 +115,7 @@ def inbox_values(n: Notification, body: bytes, now: datetime) -> dict[str, Any]:
         "kind": n.kind,
         "out_trade_no": n.out_trade_no,
         "body": body.decode("utf-8", "replace"),
-        "parsed": notification_to_record(n),
+        "parsed": notification_to_record(n, flagged),
         "received_at": now,
     }
 
@@ -129,6 +136,11 @@ def insert_inbox(conn: Connection, n: Notification, body: bytes, now: datetime) 
     inserted: on PostgreSQL the insert waits for the other transaction and then does nothing)."""
     inserted = conn.execute(_insert_inbox_stmt(conn.dialect.name), inbox_values(n, body, now)).scalar()
     return None if inserted is None else int(inserted)
+
+
+def flag_inbox(conn: Connection, inbox_id: int, n: Notification, reasons: Sequence[str]) -> None:
+    """Keep why a recorded notification was not applied (its outcome says :data:`checks.FLAGGED`)."""
+    conn.execute(update(INBOX).where(INBOX.c.id == inbox_id).values(parsed=notification_to_record(n, reasons)))
 
 
 def recorded_unapplied(session: Session, received_before: datetime, limit: int = 200) -> list[InboxNotification]:

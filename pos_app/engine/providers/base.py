@@ -121,6 +121,10 @@ class Notification:
     refund: RefundResult | None = None
     event_type: str = ""  # TRANSACTION.SUCCESS, REFUND.SUCCESS, TRADE_SUCCESS, …
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: Why this gateway-signed notification must not be applied (another merchant, no amount, an event
+    #: type its resource contradicts…). A signature proves who sent it, not that it is about our order
+    #: as we know it: such a notification is kept in the inbox for the manager, never applied.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

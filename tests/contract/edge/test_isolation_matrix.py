@@ -46,6 +46,7 @@ SIGNED_ROUTES = {
     ("POST", "/v1/sync/batches"),
     ("GET", "/v1/reports/daily"),
     ("GET", "/v1/reports/terminals"),
+    ("GET", "/v1/channels"),
 }
 UNSIGNED_ROUTES = {("POST", "/v1/terminals/activate")}
 
@@ -227,6 +228,20 @@ async def test_the_terminal_comparison_never_crosses_a_store(world: World) -> No
         response = await world.send(who, "GET", f"/v1/reports/terminals?scope={scope}")
         assert response.status_code == 200, (who, scope, response.text)
         assert {row["terminal_id"] for row in response.json()} == terminals, (who, scope)
+
+
+async def test_channel_states_are_engine_wide_and_name_no_store(world: World) -> None:
+    """``/v1/channels`` is the engine's own view of its gateways: the same for every caller, no order data."""
+    answers = []
+    for who in (OWN, SAME_STORE, OTHER_STORE):
+        response = await world.send(who, "GET", "/v1/channels")
+        assert response.status_code == 200, (who, response.text)
+        answers.append(response.json())
+    assert answers[0] == answers[1] == answers[2]
+    assert {c["channel"] for c in answers[0]["channels"]} == {"wechat", "alipay"}
+    assert all(c["state"] == "closed" and c["available"] for c in answers[0]["channels"])
+    text = str(answers[0])
+    assert world.paid.out_trade_no not in text and STORE not in text and OTHER not in text
 
 
 async def test_each_event_stream_carries_only_its_own_terminals_events(world: World) -> None:

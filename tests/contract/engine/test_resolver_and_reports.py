@@ -10,6 +10,7 @@ import pytest
 from pos_app.api.schemas import CreateRefund
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
+from pos_app.engine.breakers import BreakerPolicy
 from pos_app.engine.scope import Caller, ReadScope
 
 from .conftest import (
@@ -63,7 +64,8 @@ async def test_restart_mid_micropay_that_was_paid(rig: Rig, channel: Channel) ->
 
 
 async def test_unanswered_checks_flag_the_payment_for_a_person(rig: Rig) -> None:
-    service = rig.new_engine(attention_after=3)
+    # About attention flags: the Alipay breaker (test_breakers) must not open on these six failures.
+    service = rig.new_engine(attention_after=3, breaker=BreakerPolicy(failures=100))
     rig.receiver.notifications = service.notifications
     await rig.fault(kind="server_error", gateway="alipay", operation="alipay.trade.query", status=500)
     await rig.fault(kind="server_error", gateway="alipay", operation="alipay.trade.close", status=500)

@@ -194,8 +194,6 @@ def test_notification_refusals(ali_client: AlipayClient, rsa_keys: list[rsa.RSAP
     cases = {
         "tampered": urlencode(dict(good, total_amount="0.01")),
         "forged": urlencode(_notify(rsa_keys[3])),
-        "other app": urlencode(_notify(rsa_keys[1], app_id="2021999999999999")),
-        "other seller": urlencode(_notify(rsa_keys[1], seller_id="2088999999999999")),
         "duplicate": urlencode(good) + "&trade_status=TRADE_SUCCESS",
         "no sign": urlencode({k: v for k, v in good.items() if k != "sign"}),
     }
@@ -203,6 +201,23 @@ def test_notification_refusals(ali_client: AlipayClient, rsa_keys: list[rsa.RSAP
         with pytest.raises(NotificationInvalid):
             ali_client.parse_notification({}, body.encode("ascii"))
         assert name
+
+
+def test_signed_notifications_about_another_merchant_or_without_an_amount_carry_problems(
+    ali_client: AlipayClient, rsa_keys: list[rsa.RSAPrivateKey]
+) -> None:
+    """Signed by Alipay, so kept (and acknowledged), but never applied: the engine flags them."""
+    cases = {
+        "other app": (_notify(rsa_keys[1], app_id="2021999999999999"), "app_id '2021999999999999'"),
+        "other seller": (_notify(rsa_keys[1], seller_id="2088999999999999"), "seller_id '2088999999999999'"),
+        # Empty fields are left out of what Alipay signs, so these are validly signed.
+        "no seller": (_notify(rsa_keys[1], seller_id=""), "seller_id ''"),
+        "no amount": (_notify(rsa_keys[1], total_amount=""), "without a valid total_amount"),
+    }  # fmt: skip
+    for name, (params, problem) in cases.items():
+        note = ali_client.parse_notification({}, urlencode(params).encode("ascii"))
+        assert len(note.problems) == 1 and problem in note.problems[0], (name, note.problems)
+    assert ali_client.parse_notification({}, urlencode(_notify(rsa_keys[1])).encode("ascii")).problems == ()
 
 
 def test_plus_in_sign_survives_form_decoding(ali_client: AlipayClient, rsa_keys: list[rsa.RSAPrivateKey]) -> None:

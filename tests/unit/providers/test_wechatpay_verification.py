@@ -251,9 +251,31 @@ def test_notification_refusals(
     wrong_key = wechat_notification(b"Y" * 32, "TRANSACTION.SUCCESS", TRANSACTION, original_type="transaction")
     with pytest.raises(NotificationInvalid, match="decrypt"):
         wx_client.parse_notification(wechat_headers(rsa_keys[1], PUB_ID, wrong_key, timestamp=_ts(clock)), wrong_key)
-    other = wechat_notification(APIV3, "TRANSACTION.SUCCESS", dict(TRANSACTION, mchid="1"), original_type="transaction")
-    with pytest.raises(NotificationInvalid, match="merchant"):
-        wx_client.parse_notification(wechat_headers(rsa_keys[1], PUB_ID, other, timestamp=_ts(clock)), other)
+
+
+def test_signed_notifications_that_contradict_themselves_carry_problems(
+    wx_client: WechatPayClient, rsa_keys: list[rsa.RSAPrivateKey], clock: FixedClock
+) -> None:
+    """Signed by WeChat Pay, so kept (and acknowledged), but never applied: the engine flags them."""
+
+    def problems(event_type: str, resource: dict[str, object], original: str = "transaction") -> tuple[str, ...]:
+        body = wechat_notification(APIV3, event_type, resource, original_type=original)
+        return wx_client.parse_notification(
+            wechat_headers(rsa_keys[1], PUB_ID, body, timestamp=_ts(clock)), body
+        ).problems
+
+    no_mchid = {k: v for k, v in TRANSACTION.items() if k != "mchid"}
+    no_amount = {k: v for k, v in TRANSACTION.items() if k != "amount"}
+    assert problems("TRANSACTION.SUCCESS", TRANSACTION) == ()
+    assert problems("TRANSACTION.SUCCESS", dict(TRANSACTION, mchid="1")) == ("mchid '1' is not this merchant's",)
+    assert problems("TRANSACTION.SUCCESS", no_mchid) == ("mchid 'None' is not this merchant's",)
+    assert problems("TRANSACTION.SUCCESS", dict(TRANSACTION, appid="wx0000000000000000")) == (
+        "appid 'wx0000000000000000' is not this merchant's",
+    )
+    assert problems("TRANSACTION.SUCCESS", no_amount) == ("TRANSACTION.SUCCESS without amount.total",)
+    assert problems("TRANSACTION.SUCCESS", dict(TRANSACTION, trade_state="REVOKED")) == (
+        "TRANSACTION.SUCCESS whose trade_state is 'REVOKED'",
+    )
 
 
 def test_ack(wx_client: WechatPayClient) -> None:

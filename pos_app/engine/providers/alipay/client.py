@@ -375,10 +375,6 @@ class AlipayClient:
             verify_notification(params, self._public_key, charset=charset)
         except SignatureInvalid as exc:
             raise NotificationInvalid(f"notification signature refused: {exc}", status_code=401) from None
-        if params.get("app_id") != self.app_id:
-            raise NotificationInvalid("notification for another app_id")
-        if self.seller_id and params.get("seller_id") not in (None, "", self.seller_id):
-            raise NotificationInvalid("notification for another seller_id")
         out_trade_no = params.get("out_trade_no") or None
         event_id = params.get("notify_id", "")
         status = params.get("trade_status", "")
@@ -409,7 +405,21 @@ class AlipayClient:
             refund=refund,
             event_type=status,
             raw=params,
+            problems=self._notification_problems(params, trade),
         )
+
+    def _notification_problems(self, params: Mapping[str, str], trade: TradeResult | None) -> tuple[str, ...]:
+        """Our app and seller, and an amount to check against the order (see Notification.problems)."""
+        problems = []
+        if params.get("app_id") != self.app_id:
+            problems.append(f"app_id {params.get('app_id', '')[:20]!r} is not this merchant's")
+        if self.seller_id and params.get("seller_id") != self.seller_id:
+            problems.append(f"seller_id {params.get('seller_id', '')[:20]!r} is not this merchant's")
+        if trade is not None and trade.amount_fen is None:
+            problems.append(f"{params.get('trade_status', '')[:20]} without a valid total_amount")
+        if params.get("trade_status") and trade is None:
+            problems.append(f"trade_status {params.get('trade_status', '')[:20]!r} not understood")
+        return tuple(problems)
 
     def ack(self, ok: bool) -> NotificationAck:
         """Alipay reads the body: exactly ``success``, anything else makes it re-send."""

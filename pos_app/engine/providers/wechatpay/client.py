@@ -470,8 +470,6 @@ class WechatPayClient:
             raise NotificationInvalid("notification body is not the expected JSON") from None
         if not isinstance(data, dict):
             raise NotificationInvalid("notification resource is not a JSON object")
-        if data.get("mchid") not in (None, self.mchid):
-            raise NotificationInvalid("notification for another merchant")
         out_trade_no = data.get("out_trade_no")
         try:
             if event_type == "TRANSACTION.SUCCESS":
@@ -483,6 +481,7 @@ class WechatPayClient:
                     trade=trade_result(data),
                     event_type=event_type,
                     raw=data,
+                    problems=self._payment_problems(data),
                 )
             if event_type.startswith("REFUND."):
                 return Notification(
@@ -493,6 +492,7 @@ class WechatPayClient:
                     refund=refund_result(data),
                     event_type=event_type,
                     raw=data,
+                    problems=self._refund_problems(event_type, data),
                 )
         except OutcomeUnknownError as exc:
             raise NotificationInvalid(f"notification resource not understood: {exc.code}") from None
@@ -504,6 +504,33 @@ class WechatPayClient:
             event_type=event_type,
             raw=data,
         )
+
+    def _merchant_problems(self, data: Mapping[str, Any], *, appid: bool) -> list[str]:
+        problems = []
+        if data.get("mchid") != self.mchid:
+            problems.append(f"mchid {str(data.get('mchid'))[:16]!r} is not this merchant's")
+        if appid and data.get("appid") != self.appid:
+            problems.append(f"appid {str(data.get('appid'))[:20]!r} is not this merchant's")
+        return problems
+
+    def _payment_problems(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """TRANSACTION.SUCCESS: our merchant and app, a paid resource, and an amount to check."""
+        problems = self._merchant_problems(data, appid=True)
+        if data.get("trade_state") != "SUCCESS":
+            problems.append(f"TRANSACTION.SUCCESS whose trade_state is {str(data.get('trade_state'))[:16]!r}")
+        if _int_or_none(_mapping(data.get("amount")).get("total")) is None:
+            problems.append("TRANSACTION.SUCCESS without amount.total")
+        return tuple(problems)
+
+    def _refund_problems(self, event_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """REFUND.*: our merchant (refund resources carry no appid), the status the event names, an amount."""
+        problems = self._merchant_problems(data, appid=False)
+        status = str(data.get("refund_status") or data.get("status") or "")
+        if event_type.removeprefix("REFUND.") != status:
+            problems.append(f"{event_type[:24]} whose refund_status is {status[:16]!r}")
+        if _int_or_none(_mapping(data.get("amount")).get("refund")) is None:
+            problems.append(f"{event_type[:24]} without amount.refund")
+        return tuple(problems)
 
     def _schedule_certificate_refresh(self) -> None:
         try:

@@ -89,7 +89,8 @@ class WechatPayAuth(httpx.Auth):
         request.headers["Authorization"] = authorization_header(
             mchid=self._mchid, nonce=nonce, signature=signature, timestamp=timestamp, serial_no=self._serial_no
         )
-        request.headers.setdefault("Accept", "application/json")
+        # httpx gives every request "Accept: */*", so setdefault would keep it: WeChat asks for JSON.
+        request.headers["Accept"] = "application/json"
         request.headers.setdefault("Content-Type", "application/json")
         request.headers["User-Agent"] = USER_AGENT
         if self._wechatpay_serial:
