@@ -81,6 +81,16 @@ class EngineSettings(_Section):
         time(10, 0), description="Beijing time at which `pos engine serve` reconciles yesterday; empty turns it off."
     )
     log_file: Path | None = Field(None, description="JSON log file (rotated); console logs are plain text.")
+    ledger_key_file: Path = Field(
+        Path("keys/ledger.key"),
+        description="Seals the terminal keys in the ledger (0600; made on first start). Back it up with the ledger.",
+    )
+    refund_limit_terminal_fen: int = Field(
+        200_000, gt=0, description="Refunds (voids paid back by refund too) one till may make per business day, fen."
+    )
+    refund_limit_store_fen: int = Field(
+        1_000_000, gt=0, description="Refunds (voids paid back by refund too) one store may make per business day, fen."
+    )
 
 
 class WechatPaySettings(_Section):

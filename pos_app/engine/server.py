@@ -47,6 +47,7 @@ from pos_app.engine.events import Events
 from pos_app.engine.http_errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
 from pos_app.engine.providers import build_providers
+from pos_app.engine.startup import prepare_ledger
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
 from pos_app.engine.sync_compare import TerminalDayComparison, compare_day, store_terminals
@@ -209,8 +210,7 @@ def create_engine_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await run_in_threadpool(open_ledger, settings.database_url)
-        registry = TerminalRegistry(ledger, clock=now)
-        await run_in_threadpool(registry.create_tables)
+        registry = await run_in_threadpool(lambda: prepare_ledger(ledger, settings, clock=now))
         use_cases, close_use_cases = _build_use_cases(
             settings, ledger, provider_transport=provider_transport, clock=clock
         )
