@@ -36,6 +36,9 @@ class TillCore:
         self.client = client
         self.clock = clock
         self.cashier: str | None = None
+        #: (name, PIN, when) of the manager PIN last checked at this till: the next refund or void
+        #: hands it to the engine, which checks it again (terminal/refunds.py).
+        self.manager_approval: tuple[str, str, datetime] | None = None
         #: Called after every committed journal write (the app wakes the outbox upload with it).
         self.on_journal_write = on_journal_write
 

@@ -1,17 +1,28 @@
 """Refunds of paid sales, approved by a manager: journaled (with their out_refund_no) before the
-engine is called; a refund left open by a lost answer is sent again under its own number."""
+engine is called; a refund left open by a lost answer is sent again under its own number.
+
+The engine checks the approval itself: a new refund carries the name and PIN of the manager whose
+PIN was just checked at this till (``manager_approval``, used once). A refund the engine definitely
+refuses (no approval it accepts, over a daily limit, a state that cannot be refunded) is FAILED in
+the journal, never re-sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from pos_app import journal
-from pos_app.api.client import EngineConflict
+from pos_app.api.client import EngineConflict, TerminalNotAuthorised
 from pos_app.api.schemas import CreateRefund
-from pos_app.domain.errors import PosError
+from pos_app.domain.errors import AuthorisationError, PosError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
 from pos_app.terminal.outcomes import Outcomes
+
+#: A manager's approval checked at the till is handed to the engine within this long, or asked again.
+APPROVAL_TTL = timedelta(minutes=5)
 
 
 def _open_refund(session: Session, out_trade_no: str) -> str | None:
@@ -60,24 +71,44 @@ class Refunds(Outcomes):
                 )
                 out_refund_no = refund.out_refund_no
         self._written()
+        approval = self._take_approval(manager)
         if cash:
             return RefundState.SUCCESS
-        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason)
+        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason, approval=approval)
+
+    def _take_approval(self, manager: str) -> tuple[str, str] | None:
+        """The (name, PIN) of ``manager`` if their PIN was checked here just now; used once."""
+        approval, self.manager_approval = self.manager_approval, None
+        if approval is None or approval[0] != manager or self.clock() - approval[2] > APPROVAL_TTL:
+            return None
+        return approval[0], approval[1]
 
     async def send_refund(
-        self, out_trade_no: str, out_refund_no: str, amount_fen: int, *, reason: str, operator: str | None = None
+        self,
+        out_trade_no: str,
+        out_refund_no: str,
+        amount_fen: int,
+        *,
+        reason: str,
+        operator: str | None = None,
+        approval: tuple[str, str] | None = None,
     ) -> RefundState:
+        """Send a journaled refund; ``approval`` (manager, PIN) is needed unless the engine holds it already."""
         request = CreateRefund(
             out_refund_no=out_refund_no,
             amount_fen=amount_fen,
             reason=reason[:80],
             operator=operator or self._operator(),
+            approver=approval[0] if approval else None,
+            approver_pin=SecretStr(approval[1]) if approval else None,
         )
         try:
             view = await self.client.create_refund(out_trade_no, request)
-        except EngineConflict:
-            # A definite refusal (e.g. the payment was voided meanwhile): the journaled refund never
-            # happened; leaving it PENDING would re-send it forever.
+        except TerminalNotAuthorised:
+            raise  # this till's own signature or clock: the refund may still go through later
+        except (EngineConflict, AuthorisationError):
+            # A definite refusal (e.g. the payment was voided meanwhile, no approval, over a limit):
+            # the journaled refund never happened; leaving it PENDING would re-send it forever.
             self._refund_refused(out_refund_no)
             raise
         self.apply_refund(view)
