@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -32,10 +33,8 @@ def _keys_an_attacker_can_derive(copy: Path) -> list[bytes]:
     for value in (v for row in rows for v in row if isinstance(v, str) and v):
         candidates.append(value.encode())
         for text in (value, value.split(".", 1)[-1]):
-            try:
+            with contextlib.suppress(binascii.Error, ValueError):
                 candidates.append(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            except (binascii.Error, ValueError):
-                pass
     return candidates
 
 

@@ -24,9 +24,9 @@ from pos_app.domain.chain import GENESIS_HASH, event_hash
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
+from pos_app.engine.crypto.sealing import LEDGER_KEY_BYTES, KeySealer
 from pos_app.engine.reconcile import DownloadPolicy, UploadError, UploadPolicy, reconcile_day, upload_report
 from pos_app.engine.reconcile.download import archive_path
-from pos_app.engine.crypto.sealing import LEDGER_KEY_BYTES, KeySealer
 from pos_app.engine.reconcile.runner import Paths, read_state, run_scheduler
 from pos_app.engine.store import repo
 from pos_app.engine.store.terminals import IncomingEvent, TerminalRegistry
