@@ -36,10 +36,18 @@ def private_dir(path: Path) -> None:
 
 
 def private_file(path: Path) -> None:
-    """Create ``path`` empty if it is missing, and make it 0600 (an empty file is an empty database)."""
+    """Create ``path`` empty if it is missing, and make it 0600 (an empty file is an empty database).
+
+    An existing file is never opened here: closing any descriptor of a database file drops every
+    POSIX lock this process holds on it, which would break SQLite connections already open on it.
+    """
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
-    os.close(fd)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     os.chmod(path, FILE_MODE)
 
 
