@@ -2,9 +2,10 @@
 engine is called; a refund left open by a lost answer is sent again under its own number.
 
 The engine checks the approval itself: a new refund carries the name and PIN of the manager whose
-PIN was just checked at this till (``manager_approval``, used once). A refund the engine definitely
-refuses (no approval it accepts, over a daily limit, a state that cannot be refunded) is FAILED in
-the journal, never re-sent."""
+PIN was just checked at this till (``manager_approval``, used once), kept in memory with the refund
+until the engine has it (``refund_approvals``: a refund made offline is approved when it is sent).
+A refund the engine definitely refuses (no approval it accepts, over a daily limit, a state that
+cannot be refunded) is FAILED in the journal, never re-sent."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ class Refunds(Outcomes):
         approval = self._take_approval(manager)
         if cash:
             return RefundState.SUCCESS
-        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason, approval=approval)
+        if approval is not None:
+            self.refund_approvals[out_refund_no] = approval
+        return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason)
 
     def _take_approval(self, manager: str) -> tuple[str, str] | None:
         """The (name, PIN) of ``manager`` if their PIN was checked here just now; used once."""
@@ -91,9 +94,10 @@ class Refunds(Outcomes):
         *,
         reason: str,
         operator: str | None = None,
-        approval: tuple[str, str] | None = None,
     ) -> RefundState:
-        """Send a journaled refund; ``approval`` (manager, PIN) is needed unless the engine holds it already."""
+        """Send a journaled refund, with the approval given when it was made if the engine may not have
+        received it yet (the engine needs none for a refund it already holds)."""
+        approval = self.refund_approvals.get(out_refund_no)
         request = CreateRefund(
             out_refund_no=out_refund_no,
             amount_fen=amount_fen,
@@ -109,8 +113,10 @@ class Refunds(Outcomes):
         except (EngineConflict, AuthorisationError):
             # A definite refusal (e.g. the payment was voided meanwhile, no approval, over a limit):
             # the journaled refund never happened; leaving it PENDING would re-send it forever.
+            self.refund_approvals.pop(out_refund_no, None)
             self._refund_refused(out_refund_no)
             raise
+        self.refund_approvals.pop(out_refund_no, None)  # the engine holds the refund now
         self.apply_refund(view)
         return view.state
 
