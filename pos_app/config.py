@@ -101,6 +101,16 @@ class EngineSettings(_Section):
         "health checks are refused (503).",
     )
     retry_after_s: int = Field(5, gt=0, description="Retry-After (seconds) of a 503 sent while shedding load.")
+    ledger_key_file: Path = Field(
+        Path("keys/ledger.key"),
+        description="Seals the terminal keys in the ledger (0600; made on first start). Back it up with the ledger.",
+    )
+    refund_limit_terminal_fen: int = Field(
+        200_000, gt=0, description="Refunds (voids paid back by refund too) one till may make per business day, fen."
+    )
+    refund_limit_store_fen: int = Field(
+        1_000_000, gt=0, description="Refunds (voids paid back by refund too) one store may make per business day, fen."
+    )
 
 
 class WechatPaySettings(_Section):

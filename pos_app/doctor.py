@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from pos_app.config import Settings
+from pos_app.doctor_secrets import check_engine_secrets, check_journal_files
 from pos_app.secret_files import KeyFileError, load_secret_bytes
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
@@ -224,8 +225,14 @@ def check_database(settings: Settings) -> Iterable[Finding]:
         engine.dispose()
 
 
-ENGINE_CHECKS: tuple[Check, ...] = (check_wechatpay, check_alipay, check_database, check_disk)
-TERMINAL_CHECKS: tuple[Check, ...] = (check_engine_reachable, check_terminal_activated, check_disk, check_zbar)
+ENGINE_CHECKS: tuple[Check, ...] = (check_wechatpay, check_alipay, check_database, check_engine_secrets, check_disk)
+TERMINAL_CHECKS: tuple[Check, ...] = (
+    check_engine_reachable,
+    check_terminal_activated,
+    check_journal_files,
+    check_disk,
+    check_zbar,
+)
 
 
 def run_checks(settings: Settings, checks: Iterable[Check]) -> list[Finding]:

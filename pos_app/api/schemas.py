@@ -7,14 +7,27 @@ cannot drift. Pure pydantic: no keys, no I/O.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, SecretStr, StrictInt, field_serializer
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
 
 TRADE_NO_PATTERN = r"^[0-9A-Za-z]{6,32}$"
+
+
+def _reveal(pin: SecretStr | None) -> str | None:
+    """A PIN in the signed JSON body; everywhere else (repr, logs, model_dump) it stays masked."""
+    return None if pin is None else pin.get_secret_value()
+
+
+class VoidKind(StrEnum):
+    """How a same-day void of a paid payment returned the money."""
+
+    REVERSED = "reversed"  # the gateway reversed the payment itself (WeChat payment-code orders)
+    REFUNDED = "refunded"  # only a refund was possible: show it as "void (refunded)", not as a refund
 
 
 class ActivateRequest(BaseModel):
@@ -61,11 +74,19 @@ class PaymentView(BaseModel):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None = None
+    void_kind: VoidKind | None = None  # set once a paid payment was voided
 
 
 class CancelPayment(BaseModel):
     operator: str = Field(min_length=1, max_length=64)
     reason: str = Field("", max_length=80)
+    # A void (cancel of a PAID payment) needs a manager the engine knows; a cancel in flight does not.
+    approver: str | None = Field(None, min_length=1, max_length=64, description="The approving manager's name.")
+    approver_pin: SecretStr | None = Field(None, min_length=1, max_length=12, description="That manager's PIN.")
+
+    @field_serializer("approver_pin", when_used="json")
+    def _pin_on_the_wire(self, pin: SecretStr | None) -> str | None:
+        return _reveal(pin)
 
 
 class CreateRefund(BaseModel):
@@ -73,6 +94,13 @@ class CreateRefund(BaseModel):
     amount_fen: StrictInt = Field(gt=0)
     reason: str = Field("", max_length=80)
     operator: str = Field(min_length=1, max_length=64)
+    # Checked by the engine for a new refund (a repeat of the same out_refund_no is the same refund).
+    approver: str | None = Field(None, min_length=1, max_length=64, description="The approving manager's name.")
+    approver_pin: SecretStr | None = Field(None, min_length=1, max_length=12, description="That manager's PIN.")
+
+    @field_serializer("approver_pin", when_used="json")
+    def _pin_on_the_wire(self, pin: SecretStr | None) -> str | None:
+        return _reveal(pin)
 
 
 class RefundView(BaseModel):
@@ -82,6 +110,8 @@ class RefundView(BaseModel):
     state: RefundState
     refund_id: str | None = None
     failure_reason: str | None = None
+    send_at: datetime | None = None  # refused for frequency by the gateway: sent again by itself then
+    note: str | None = None  # cashier-readable: why the refund waits and until when
     created_at: datetime
     updated_at: datetime
 

@@ -1,12 +1,15 @@
-"""`pos engine`: run the payment engine and make terminal activation codes."""
+"""`pos engine`: run the payment engine, make terminal activation codes, manage the store managers
+whose PIN approves refunds and voids."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from sqlmodel import Session
 
 from pos_app.config import Settings, config_path, load_settings
 from pos_app.domain.errors import ConfigError
@@ -85,9 +88,104 @@ def activation_code(config: Path | None, store_id: str | None, terminal_id: str 
     from pos_app.engine.store.terminals import TerminalRegistry
 
     settings = _settings(config)
-    registry = TerminalRegistry.open(settings.database_url)
+    registry = TerminalRegistry.open(settings.database_url, settings.path(settings.engine.ledger_key_file))
     try:
         code = registry.new_activation_code(ttl=timedelta(minutes=ttl_min), store_id=store_id, terminal_id=terminal_id)
     finally:
         registry.close()
     click.echo(code)
+
+
+@engine.group()
+def manager() -> None:
+    """The managers the engine knows per store: their PIN approves refunds and voids at the tills."""
+
+
+_CONFIG = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None)
+_STORE = click.option("--store", "store_id", required=True, help="Store code, as in the tills' [terminal] store_id.")
+_NAME = click.option("--name", "name", required=True, help="The manager's name, as the tills know it.")
+
+
+def _read_pin(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise click.UsageError("--pin-stdin: no PIN on standard input.")
+        return line.strip()
+    pin: str = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
+    return pin
+
+
+@manager.command("add")
+@_CONFIG
+@_STORE
+@_NAME
+@click.option("--pin-stdin", "pin_stdin", is_flag=True, help="Read the PIN from standard input (else asked twice).")
+def manager_add(config: Path | None, store_id: str, name: str, pin_stdin: bool) -> None:
+    """Add a manager to a store, or give an existing one a new PIN (enabled, lockout cleared).
+
+    Use the same name and PIN as on the tills: a till sends the PIN its manager typed, and the
+    engine checks it again here.
+    """
+    require("engine", what="pos engine manager add")
+    from pos_app.engine.store import managers
+    from pos_app.engine.store.db import open_ledger
+
+    pin = managers.check_pin_format(_read_pin(pin_stdin))
+    ledger = open_ledger(_settings(config).database_url)
+    try:
+        with Session(ledger) as session:
+            managers.put_manager(
+                session, store_id=store_id, name=name, pin_hash=managers.hash_pin(pin), now=datetime.now(UTC)
+            )
+            session.commit()
+    finally:
+        ledger.dispose()
+    click.echo(f"{name} approves refunds and voids at store {store_id}.")
+
+
+@manager.command("disable")
+@_CONFIG
+@_STORE
+@_NAME
+def manager_disable(config: Path | None, store_id: str, name: str) -> None:
+    """Stop a manager's approvals at a store (`add` enables them again, with a new PIN)."""
+    require("engine", what="pos engine manager disable")
+    from pos_app.engine.store import managers
+    from pos_app.engine.store.db import open_ledger
+
+    ledger = open_ledger(_settings(config).database_url)
+    try:
+        with Session(ledger) as session:
+            found = managers.disable_manager(session, store_id=store_id, name=name, now=datetime.now(UTC))
+            session.commit()
+    finally:
+        ledger.dispose()
+    if not found:
+        raise ConfigError(f"Store {store_id} has no manager named {name!r} — check `pos engine manager list`.")
+    click.echo(f"{name} no longer approves refunds or voids at store {store_id}.")
+
+
+@manager.command("list")
+@_CONFIG
+@_STORE
+def manager_list(config: Path | None, store_id: str) -> None:
+    """The store's managers, and whether each may approve now."""
+    require("engine", what="pos engine manager list")
+    from pos_app.engine.store import managers
+    from pos_app.engine.store.db import open_ledger
+
+    ledger = open_ledger(_settings(config).database_url)
+    try:
+        with Session(ledger) as session:
+            rows = managers.store_managers(session, store_id)
+    finally:
+        ledger.dispose()
+    now = datetime.now(UTC)
+    for row in rows:
+        status = "disabled" if row.disabled else "active"
+        if row.locked_until is not None and row.locked_until > now:
+            status += f", locked until {row.locked_until.astimezone():%H:%M:%S} after wrong PINs"
+        click.echo(f"{row.name}\t{status}")
+    if not rows:
+        click.echo(f"Store {store_id} has no managers: refunds and voids there are refused.")

@@ -1,4 +1,4 @@
-"""Payments: create (idempotent per out_trade_no), read, and cancel or void.
+"""Payments: create (idempotent per out_trade_no), read, and cancel (a paid one is voided by ``voids``).
 
 The customer's payment code is sent once, held in memory only for that call, and never stored or
 logged (only its last 4 digits). A micropay whose outcome is not final is handed to the settling
@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from pos_app.api.schemas import CancelPayment, CreatePayment, PaymentView
-from pos_app.domain.errors import AuthCodeError, InputError, OutcomeUnknown
+from pos_app.domain.errors import AuthCodeError, InputError
 from pos_app.domain.ids import check_gateway_safe
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode, mask_code, route_auth_code
@@ -26,7 +26,6 @@ from pos_app.engine.native import NativeOrders
 from pos_app.engine.providers.base import (
     ConfigurationError,
     DefiniteFailure,
-    OrderNotFound,
     PaymentProvider,
     TradeResult,
 )
@@ -34,6 +33,7 @@ from pos_app.engine.settling import REVERSE_BACKOFF_S, Settling
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment
 from pos_app.engine.trades import apply_trade, short_error
+from pos_app.engine.voids import Voids
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,14 @@ _SAME_REQUEST_FIELDS = ("terminal_id", "store_id", "channel", "mode", "amount_fe
 class Payments:
     """Payment use cases for the terminals: create, get, find, cancel/void."""
 
-    def __init__(self, ctx: EngineContext, leases: Leases, settling: Settling, native: NativeOrders) -> None:
+    def __init__(
+        self, ctx: EngineContext, leases: Leases, settling: Settling, native: NativeOrders, voids: Voids
+    ) -> None:
         self._ctx = ctx
         self._leases = leases
         self._settling = settling
         self._native = native
+        self._voids = voids
 
     # ------------------------------------------------------------------ create
 
@@ -197,17 +200,18 @@ class Payments:
     # ------------------------------------------------------------------ cancel / void
 
     async def cancel_payment(self, terminal_id: str, out_trade_no: str, req: CancelPayment) -> PaymentView:
-        """Cancel a payment in flight (close / reverse), or void a same-day PAID one (money returned)."""
+        """Cancel a payment in flight (close / reverse), or void a same-day PAID one (money returned,
+        a manager's approval needed)."""
         ctx = self._ctx
         p = await ctx.load_for_terminal(terminal_id, out_trade_no)
         state = PaymentState(p.state)
         log.info("cancel %s (state %s) by %s: %s", out_trade_no, state, req.operator, req.reason or "-")
-        if state in (PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED):
-            return repo.payment_view(p)
+        if p.void_kind is not None or state in (PaymentState.CLOSED, PaymentState.FAILED, PaymentState.REVERSED):
+            return repo.payment_view(p)  # over already (a voided one's refund may still be on its way)
         if state in (PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED):
             raise PaymentStateError("This payment was already refunded — it cannot be voided; refund the rest instead.")
         if state == PaymentState.PAID:
-            return await self._void(p)
+            return await self._voids.void(p, req)
         await ctx.tx.write(_request_cancel, out_trade_no)
         p = await ctx.load_payment(out_trade_no)
         if p.mode == PaymentMode.NATIVE.value:
@@ -225,35 +229,6 @@ class Payments:
             if definite:
                 break
         return repo.payment_view(p)
-
-    async def _void(self, p: Payment) -> PaymentView:
-        """Same business day void of a PAID wallet payment: reverse/cancel returns the money."""
-        ctx = self._ctx
-        paid_at = p.paid_at or p.created_at
-        if ctx.business_day(paid_at) != ctx.business_day(ctx.now()):
-            raise PaymentStateError("Only payments of today can be voided — use a refund instead.")
-        if await ctx.tx.read(repo.reserved_refund_fen, p.out_trade_no):
-            raise PaymentStateError("This payment has refunds — refund the rest instead of voiding it.")
-        provider = ctx.provider(Channel(p.channel))
-        for pause in (0.0, *REVERSE_BACKOFF_S[:3]):
-            if pause:
-                await ctx.sleep(pause)
-            try:
-                rr = await provider.reverse(p.out_trade_no)
-            except (DefiniteFailure, OrderNotFound) as exc:
-                await ctx.attempt(p.out_trade_no, "reverse", "failed", short_error(exc))
-                raise PaymentStateError(f"The void was refused ({exc.reason}) — use a refund instead.") from None
-            except Exception as exc:
-                await ctx.attempt(p.out_trade_no, "reverse", "unknown", short_error(exc))
-                continue
-            if rr.done and not rr.retry:
-                await ctx.attempt(p.out_trade_no, "reverse", "done", "void")
-                result = TradeResult(
-                    p.out_trade_no, PaymentState.REVERSED, reason="Voided — the money was returned to the customer."
-                )
-                return repo.payment_view(await apply_trade(ctx, p.out_trade_no, result, "void"))
-            await ctx.attempt(p.out_trade_no, "reverse", "retry", "void")
-        raise OutcomeUnknown("The void did not get a definite answer yet — try the void again.")
 
 
 def _check_same_request(existing: Payment, new: Payment) -> None:

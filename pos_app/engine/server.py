@@ -55,6 +55,7 @@ from pos_app.engine.rate_limits import TerminalRateLimits
 from pos_app.engine.readiness import ReadinessProbe
 from pos_app.engine.scope import Breadth, Caller
 from pos_app.engine.shedding import LoadShedder
+from pos_app.engine.startup import prepare_ledger
 from pos_app.engine.store.db import open_ledger
 from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
 from pos_app.engine.sync_compare import TerminalDayComparison
@@ -158,8 +159,7 @@ def create_engine_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await run_in_threadpool(open_ledger, settings.database_url)
-        registry = TerminalRegistry(ledger, clock=now)
-        await run_in_threadpool(registry.create_tables)
+        registry = await run_in_threadpool(lambda: prepare_ledger(ledger, settings, clock=now))
         use_cases, close_use_cases = _build_use_cases(
             settings, ledger, provider_transport=provider_transport, clock=clock
         )

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from pos_app.config import Settings
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
+from pos_app.engine.approvals import Approvals
 from pos_app.engine.context import Clock, EngineContext, Sleep, Timings, make_context
 from pos_app.engine.events import Events
 from pos_app.engine.leases import Leases
@@ -21,6 +22,7 @@ from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.refunds import Refunds
 from pos_app.engine.reports import Reports
 from pos_app.engine.settling import Resolver, Settling
+from pos_app.engine.voids import Voids
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,11 +70,12 @@ def build_use_cases(
     leases = Leases(ctx)
     native = NativeOrders(ctx)
     settling = Settling(ctx, leases, native)
-    refunds = Refunds(ctx)
+    approvals = Approvals(ctx)
+    refunds = Refunds(ctx, approvals)
     notifications = Notifications(ctx)
     return UseCases(
         context=ctx,
-        payments=Payments(ctx, leases, settling, native),
+        payments=Payments(ctx, leases, settling, native, Voids(ctx, approvals, refunds)),
         refunds=refunds,
         notifications=notifications,
         resolver=Resolver(ctx, leases, settling, refunds, notifications),

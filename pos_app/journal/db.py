@@ -4,6 +4,9 @@ Every transaction starts with ``BEGIN IMMEDIATE``: the writer lock is taken up f
 (the till and the sync worker) never both read a counter and then collide on the write. Readers wait
 up to ``BUSY_TIMEOUT_S`` for the lock instead of failing. Every connection also gets the SQL function
 ``UNICODE_LOWER``, Python's ``str.lower``, which the sales search folds case with.
+
+The journal file is created 0600 (its directory 0700) before SQLite opens it, and the file and its
+``-wal``/``-shm``/``-journal`` companions are made 0600 on every new connection, whatever the umask.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 from pos_app.backup import backup_sqlite
+from pos_app.private_files import private_file, tighten_sqlite_files
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 15.0
@@ -53,12 +57,15 @@ def _on_begin(connection: Any) -> None:
 
 
 def make_engine(path: Path) -> Engine:
-    """An Engine on the journal file with the pragmas set on every connection (no migration)."""
+    """An Engine on the journal file (created owner-only) with the pragmas set on every connection
+    (no migration)."""
+    private_file(path)
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
     )
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", lambda _conn, _record: tighten_sqlite_files(path))
     event.listen(engine, "begin", _on_begin)
     return engine
 
@@ -96,7 +103,6 @@ def open_journal(path: Path) -> Engine:
     then upgraded: the copy is what an operator restores if an upgrade ever goes wrong.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(path)
     revision = schema_revision(engine)
     if revision is not None and revision != head_revision():

@@ -7,7 +7,9 @@ Writes ``DIR/pos.toml`` (every section, ports picked free on loopback now) and f
 - ``sandbox-keys/`` — what the **simulated gateways** hold: the merchant's and the app's public keys,
   the WeChat Pay public-key pair's private half, the Alipay gateway private key and the APIv3 key.
 
-Every private key and the APIv3 key are written mode 0600 from their first byte.
+Every private key, the APIv3 key and the engine's ledger key (``keys/ledger.key``, which seals the
+terminal keys in the ledger) are written mode 0600 from their first byte; the profile directory and
+its key directories are 0700, whatever the umask.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import tomli_w
 
 from pos_app.engine.crypto.keys import private_pem_pkcs1, private_pem_pkcs8, public_pem
 from pos_app.engine.crypto.rsa import generate_rsa_key
+from pos_app.engine.crypto.sealing import create_ledger_key
+from pos_app.private_files import FILE_MODE, private_dir
 from pos_app.secret_files import write_secret_file
 
 DEMO_MCHID = "1900000109"
@@ -62,8 +66,9 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
     config = home / "pos.toml"
     if config.exists() and not force:
         raise FileExistsError(f"{config} already exists (use --force to replace it).")
-    home.mkdir(parents=True, exist_ok=True)
     keys, sandbox_keys = home / "keys", home / "sandbox-keys"
+    for directory in (home, keys, sandbox_keys):
+        private_dir(directory)
 
     merchant = generate_rsa_key()
     write_secret_file(keys / "wechat_merchant_key.pem", private_pem_pkcs8(merchant))
@@ -83,6 +88,11 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
     app = generate_rsa_key()
     write_secret_file(keys / "alipay_app_key.pem", private_pem_pkcs1(app))
     _write_public(sandbox_keys / "alipay_app_pub.pem", public_pem(app.public_key()))
+
+    # Kept on --force: the ledger's terminal keys are sealed with it.
+    ledger_key = keys / "ledger.key"
+    if not ledger_key.exists():
+        create_ledger_key(ledger_key)
 
     gateway = generate_rsa_key()
     write_secret_file(sandbox_keys / "alipay_gateway_private.pem", private_pem_pkcs8(gateway))
@@ -108,6 +118,7 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "listen": f"127.0.0.1:{engine_port}",
             "public_url": engine_url,
             "database_url": "sqlite:///engine.sqlite3",
+            "ledger_key_file": "keys/ledger.key",
         },
         "wechatpay": {
             "mchid": DEMO_MCHID,
@@ -140,6 +151,7 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
         "# See README.md, 'Pointing at the real gateways', to turn a copy of this into a production profile.\n"
     )
     config.write_text(header + tomli_w.dumps(document), "utf-8")
+    config.chmod(FILE_MODE)
     # Identifiers the sandbox must know about the merchant (public facts, not secrets).
     _write_public(
         sandbox_keys / "merchant.toml",

@@ -37,6 +37,13 @@ class TillCore:
         self.client = client
         self.clock = clock
         self.cashier: str | None = None
+        #: (name, PIN, when) of the manager PIN last checked at this till: the next refund or void
+        #: hands it to the engine, which checks it again (terminal/refunds.py).
+        self.manager_approval: tuple[str, str, datetime] | None = None
+        #: Approvals of refunds journaled but not yet received by the engine, by out_refund_no: a
+        #: refund made offline is sent with its approval when the link returns. Memory only, never
+        #: journaled (a restarted till asks for a new refund instead).
+        self.refund_approvals: dict[str, tuple[str, str]] = {}
         #: Called after every committed journal write (the app wakes the outbox upload with it).
         self.on_journal_write = on_journal_write
         #: Orders a screen is showing the cashier right now (see pos_app.terminal.alerts).

@@ -1,19 +1,31 @@
 """Refunds of paid sales, approved by a manager: journaled (with their out_refund_no) before the
-engine is called; a refund left open by a lost answer is sent again under its own number."""
+engine is called; a refund left open by a lost answer is sent again under its own number.
+
+The engine checks the approval itself: a new refund carries the name and PIN of the manager whose
+PIN was just checked at this till (``manager_approval``, used once), kept in memory with the refund
+until the engine has it (``refund_approvals``: a refund made offline is approved when it is sent).
+A refund the engine definitely refuses (no approval it accepts, over a daily limit, a state that
+cannot be refunded) is FAILED in the journal, never re-sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from pos_app import journal
-from pos_app.api.client import EngineConflict
+from pos_app.api.client import EngineConflict, TerminalNotAuthorised
 from pos_app.api.schemas import CreateRefund
-from pos_app.domain.errors import PosError
+from pos_app.domain.errors import AuthorisationError, PosError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import RefundState
 from pos_app.i18n import _
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.outcomes import Outcomes
+
+#: A manager's approval checked at the till is handed to the engine within this long, or asked again.
+APPROVAL_TTL = timedelta(minutes=5)
 
 
 def _open_refund(session: Session, out_trade_no: str) -> str | None:
@@ -62,9 +74,19 @@ class Refunds(Outcomes):
                 )
                 out_refund_no = refund.out_refund_no
         self._written()
+        approval = self._take_approval(manager)
         if cash:
             return RefundState.SUCCESS
+        if approval is not None:
+            self.refund_approvals[out_refund_no] = approval
         return await self.send_refund(out_trade_no, out_refund_no, amount_fen, reason=reason, seen=True)
+
+    def _take_approval(self, manager: str) -> tuple[str, str] | None:
+        """The (name, PIN) of ``manager`` if their PIN was checked here just now; used once."""
+        approval, self.manager_approval = self.manager_approval, None
+        if approval is None or approval[0] != manager or self.clock() - approval[2] > APPROVAL_TTL:
+            return None
+        return approval[0], approval[1]
 
     async def send_refund(
         self,
@@ -76,21 +98,29 @@ class Refunds(Outcomes):
         operator: str | None = None,
         seen: bool = False,
     ) -> RefundState:
-        """Send a journaled refund; ``seen``: its answer is on the cashier's screen (else a FAILED is
-        an alert, see :meth:`apply_refund`)."""
+        """Send a journaled refund, with the approval given when it was made if the engine may not have
+        received it yet (the engine needs none for a refund it already holds); ``seen``: its answer is on
+        the cashier's screen (else a FAILED is an alert, see :meth:`apply_refund`)."""
+        approval = self.refund_approvals.get(out_refund_no)
         request = CreateRefund(
             out_refund_no=out_refund_no,
             amount_fen=amount_fen,
             reason=reason[:80],
             operator=operator or self._operator(),
+            approver=approval[0] if approval else None,
+            approver_pin=SecretStr(approval[1]) if approval else None,
         )
         try:
             view = await engine_answer(self.client.create_refund(out_trade_no, request))
-        except EngineConflict:
-            # A definite refusal (e.g. the payment was voided meanwhile): the journaled refund never
-            # happened; leaving it PENDING would re-send it forever.
+        except TerminalNotAuthorised:
+            raise  # this till's own signature or clock: the refund may still go through later
+        except (EngineConflict, AuthorisationError):
+            # A definite refusal (e.g. the payment was voided meanwhile, no approval, over a limit):
+            # the journaled refund never happened; leaving it PENDING would re-send it forever.
+            self.refund_approvals.pop(out_refund_no, None)
             self._refund_refused(out_refund_no, seen=seen)
             raise
+        self.refund_approvals.pop(out_refund_no, None)  # the engine holds the refund now
         self.apply_refund(view, seen=seen)
         return view.state
 

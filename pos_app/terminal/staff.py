@@ -24,4 +24,6 @@ class Staff(TillCore):
     def check_manager(self, pin: str) -> str:
         """The manager's name for this PIN, or AuthorisationError."""
         with journal.session_scope(self.journal) as session:
-            return journal.require_manager(session, pin).name
+            name = journal.require_manager(session, pin).name
+        self.manager_approval = (name, pin, self.clock())  # the engine checks it again for money going back
+        return name

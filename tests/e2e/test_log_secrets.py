@@ -32,6 +32,8 @@ from pos_app.sandbox.demo import init_demo_profile
 pytestmark = pytest.mark.slow
 POS = [sys.executable, "-m", "pos_app"]
 LONG_BASE64 = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
+#: A PIN no amount, time or id of the day contains, so that finding it in a log means the PIN leaked.
+MANAGER_PIN = "73910582"
 
 
 class RecordingTransport(httpx.AsyncHTTPTransport):
@@ -98,6 +100,14 @@ async def _day(home: Path, env: dict[str, str], recorder: RecordingTransport) ->
     settings = load_settings(home / "pos.toml")
     code = subprocess.run([*POS, "engine", "activation-code"], env=env, capture_output=True, text=True, check=True)
     activation = code.stdout.strip().split()[-1]
+    subprocess.run(
+        [*POS, "engine", "manager", "add", "--store", "S00001", "--name", "Log Check", "--pin-stdin"],
+        input=MANAGER_PIN + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     sandbox = f"http://{settings.sandbox.listen}"
     auth_codes: list[str] = []
     seq = 0
@@ -151,9 +161,15 @@ async def _day(home: Path, env: dict[str, str], recorder: RecordingTransport) ->
                     refund_no = make_trade_no(
                         IdKind.REFUND, store="S00001", terminal="T001", seq=seq, at=datetime.now()
                     )
-                    await client.create_refund(
-                        otn, CreateRefund(out_refund_no=refund_no, amount_fen=200, reason="spilt", operator="Ann")
+                    refund = CreateRefund(
+                        out_refund_no=refund_no,
+                        amount_fen=200,
+                        reason="spilt",
+                        operator="Ann",
+                        approver="Log Check",
+                        approver_pin=MANAGER_PIN,
                     )
+                    await client.create_refund(otn, refund)
     return auth_codes, base64.urlsafe_b64decode(activated.terminal_key + "=" * (-len(activated.terminal_key) % 4))
 
 
@@ -194,6 +210,7 @@ def test_a_sandbox_day_leaves_no_secret_in_any_log(tmp_path: Path) -> None:
         **{f"request signature {s[:6]}…": s for s in recorder.signatures},
         "terminal key": base64.b64encode(terminal_key).decode(),
         "terminal key (url-safe)": base64.urlsafe_b64encode(terminal_key).decode().rstrip("="),
+        "the approving manager's PIN": MANAGER_PIN,
     }
     assert len(auth_codes) == 6 and recorder.signatures
     for name, text in logs.items():

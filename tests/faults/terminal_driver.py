@@ -120,6 +120,7 @@ class Terminal:
             return
         row = self.rng.choice(candidates)
         amount = self.rng.randint(1, row.amount_fen - row.refunded_fen)
+        self.till.check_manager(MANAGER_PIN)  # a manager approves each refund (the engine checks it again)
         state = await self.till.refund(row.out_trade_no, amount, reason="fault refund", manager=self.manager)
         say("refund", row.out_trade_no, row.channel.value, amount, state.value)
 

@@ -58,7 +58,9 @@ class Stack:
     async def activated_client(self, settings: Settings) -> EngineClient:
         from pos_app.engine.store.terminals import TerminalRegistry
 
-        registry = TerminalRegistry.open(self.settings.database_url)
+        registry = TerminalRegistry.open(
+            self.settings.database_url, self.settings.path(self.settings.engine.ledger_key_file)
+        )
         try:
             code = registry.new_activation_code(ttl=timedelta(minutes=10))
         finally:

@@ -74,6 +74,7 @@ async def test_offline_then_back_online(settings, journal_engine, stack, client)
         # left PENDING: both open, settled later with nobody pressing a key.
         lost = await app.till.start_micropay(SaleDraft(500, "Goods"), route_auth_code(lost_code))
         assert lost.error and sale_state(journal_engine, lost.out_trade_no) == PaymentState.CREATED
+        app.till.check_manager("9999")  # the manager's PIN, as the refund screen asks it
         with pytest.raises(EngineUnavailable):
             await app.till.refund(paid.out_trade_no, 300, reason="damaged", manager="Demo Manager")
         assert refund_states(journal_engine) == [RefundState.PENDING]

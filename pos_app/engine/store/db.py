@@ -5,6 +5,10 @@ transaction starts with ``BEGIN IMMEDIATE``: one writer at a time, so a read-the
 inside a transaction cannot interleave with another writer. PostgreSQL (``postgresql+psycopg://``)
 relies on row locks and the compare-and-set on ``(state, version)``; migrations take an advisory
 lock so that several engine processes starting together migrate once.
+
+A SQLite ledger file is created 0600 (its directory 0700) before SQLite opens it, and the file and
+its ``-wal``/``-shm``/``-journal`` companions are made 0600 on every new connection, whatever the
+umask: the ledger holds every payment of every store.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 import pos_app.engine.store.models  # noqa: F401  (registers the tables on the ledger's metadata)
 from pos_app.backup import backup_sqlite
+from pos_app.private_files import private_file, tighten_sqlite_files
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,12 @@ def is_sqlite(engine: Engine) -> bool:
 def _sqlite_engine(url: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    path: Path | None = None
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
-        path = url[len("sqlite:///") :]
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url[len("sqlite:///") :]).expanduser()
+        private_file(path)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -58,6 +64,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        if path is not None:
+            tighten_sqlite_files(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -51,6 +51,7 @@ class Payment(LedgerTable, table=True):
     failed_checks: int = Field(default=0)  # settle attempts that ended without a definite answer
     lease_until: datetime | None = _at(nullable=True)  # a process is settling it until then
     lease_owner: str | None = Field(default=None, max_length=64)  # which process (renews while alive)
+    void_kind: str | None = Field(default=None, max_length=16)  # a same-day void: "reversed" / "refunded"
     version: int = Field(default=1)
     created_at: datetime = _at()
     updated_at: datetime = _at()
@@ -86,6 +87,9 @@ class Refund(LedgerTable, table=True):
     refund_id: str | None = Field(default=None, max_length=64)
     failure_reason: str | None = Field(default=None, max_length=255)
     failed_checks: int = Field(default=0)
+    approved_by: str | None = Field(default=None, max_length=64)  # the manager the engine checked
+    send_at: datetime | None = _at(nullable=True)  # refused for frequency: sent again at this time
+    note: str | None = Field(default=None, max_length=255)  # cashier-readable: why it waits, until when
     version: int = Field(default=1)
     created_at: datetime = _at()
     updated_at: datetime = _at()

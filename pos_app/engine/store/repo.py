@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, insert, or_, text, update
 from sqlmodel import Session, col, select
 
-from pos_app.api.schemas import PaymentEvent, PaymentView, RefundView
+from pos_app.api.schemas import PaymentEvent, PaymentView, RefundView, VoidKind
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.engine.store.models import Attempt, Payment, Refund, StatusEvent
@@ -50,6 +50,7 @@ def payment_view(p: PaymentRecord) -> PaymentView:
         created_at=p.created_at,
         updated_at=p.updated_at,
         paid_at=p.paid_at,
+        void_kind=VoidKind(p.void_kind) if p.void_kind else None,
     )
 
 
@@ -61,6 +62,8 @@ def refund_view(r: Refund) -> RefundView:
         state=RefundState(r.state),
         refund_id=r.refund_id,
         failure_reason=r.failure_reason,
+        send_at=r.send_at,
+        note=r.note,
         created_at=r.created_at,
         updated_at=r.updated_at,
     )

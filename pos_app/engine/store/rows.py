@@ -53,6 +53,8 @@ class PaymentRecord(Protocol):
     def updated_at(self) -> datetime: ...
     @property
     def paid_at(self) -> datetime | None: ...
+    @property
+    def void_kind(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class PaymentRow:
     failed_checks: int
     lease_until: datetime | None
     lease_owner: str | None
+    void_kind: str | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -4,6 +4,10 @@ These tables live in the engine ledger database (SQLite or PostgreSQL) on the sh
 metadata. Nothing here is kept in process memory that another engine process would need: a reused
 nonce is caught by a primary key, a replayed journal event by the (terminal_id, seq) key.
 
+Terminal keys are stored sealed under the ledger key file (``crypto.sealing``): a copy of the
+database alone cannot sign as a till. Ledgers made before sealing hold clear keys in ``key_b64``;
+:meth:`TerminalRegistry.start` seals them and empties that column.
+
 The caller owns the transaction: every function takes ``session=`` and never commits, except the
 few ``TerminalRegistry`` methods, which are whole use cases (one transaction each).
 """
@@ -13,12 +17,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, text
@@ -26,8 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, delete, select
 
 from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
-from pos_app.domain.errors import AuthorisationError, PosError
+from pos_app.domain.errors import AuthorisationError, ConfigError, PosError
+from pos_app.engine.crypto.sealing import KeySealer, SealedValueError, create_ledger_key, read_ledger_key
 from pos_app.engine.store.base import LedgerTable
+
+log = logging.getLogger(__name__)
 
 #: Activation codes are typed by a person: no 0/O/1/I/L to confuse.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -57,14 +66,16 @@ def _sql_time(value: datetime) -> str:
 
 
 class Terminal(LedgerTable, table=True):
-    """An activated terminal. ``key_b64`` is the HMAC key: the engine needs it in the clear to verify."""
+    """An activated terminal. ``sealed_key`` is its HMAC key sealed under the ledger key file (the
+    engine opens it to verify); ``key_b64`` is only ever set in a ledger made before sealing."""
 
     __tablename__ = "terminals"
 
     terminal_id: str = Field(primary_key=True, max_length=4)
     store_id: str = Field(max_length=6, index=True)
     name: str = Field(default="", max_length=64)
-    key_b64: str = Field(max_length=64)
+    key_b64: str | None = Field(default=None, max_length=64)
+    sealed_key: str | None = Field(default=None, max_length=128)
     activated_at: datetime
     disabled: bool = False
 
@@ -164,9 +175,16 @@ def add_activation_code(
 
 
 def redeem_activation_code(
-    *, session: Session, code: str, store_id: str, terminal_id: str, name: str, now: datetime | None = None
+    *,
+    session: Session,
+    code: str,
+    store_id: str,
+    terminal_id: str,
+    name: str,
+    sealer: KeySealer,
+    now: datetime | None = None,
 ) -> bytes:
-    """Use up the code and (re)key the terminal. Returns the new terminal key."""
+    """Use up the code and (re)key the terminal (the key stored sealed). Returns the new terminal key."""
     moment = now or utcnow()
     row = session.get(ActivationCode, hash_activation_code(code), with_for_update=True)
     if row is None or row.used_at is not None:
@@ -185,11 +203,10 @@ def redeem_activation_code(
     key = secrets.token_bytes(TERMINAL_KEY_BYTES)
     row.used_at = _stored(moment)
     row.used_by = terminal_id
-    terminal = existing or Terminal(
-        terminal_id=terminal_id, store_id=store_id, key_b64="", activated_at=_stored(moment)
-    )
+    terminal = existing or Terminal(terminal_id=terminal_id, store_id=store_id, activated_at=_stored(moment))
     terminal.name = name
-    terminal.key_b64 = base64.urlsafe_b64encode(key).decode("ascii")
+    terminal.key_b64 = None
+    terminal.sealed_key = sealer.seal(key, bound_to=terminal_id)
     terminal.activated_at = _stored(moment)
     terminal.disabled = False
     session.add(row)
@@ -199,6 +216,26 @@ def redeem_activation_code(
 
 def get_terminal(*, session: Session, terminal_id: str) -> Terminal | None:
     return session.get(Terminal, terminal_id)
+
+
+def seal_clear_keys(*, session: Session, sealer: KeySealer) -> int:
+    """Seal every clear key a ledger made before sealing still holds, and empty ``key_b64``."""
+    rows = session.exec(select(Terminal).where(col(Terminal.key_b64).is_not(None))).all()
+    for row in rows:
+        assert row.key_b64 is not None
+        row.sealed_key = sealer.seal(base64.urlsafe_b64decode(row.key_b64), bound_to=row.terminal_id)
+        row.key_b64 = None
+        session.add(row)
+    return len(rows)
+
+
+def count_clear_keys(*, session: Session) -> int:
+    return int(session.exec(select(func.count()).where(col(Terminal.key_b64).is_not(None))).one())
+
+
+def a_sealed_key(*, session: Session) -> Terminal | None:
+    """Any terminal with a sealed key (to check that the key file opens this ledger's keys)."""
+    return session.exec(select(Terminal).where(col(Terminal.sealed_key).is_not(None)).limit(1)).first()
 
 
 def purge_nonces(*, session: Session, now: datetime) -> None:
@@ -292,22 +329,54 @@ def store_journal_events(
 class TerminalRegistry:
     """Activation, request-nonce bookkeeping and journal uploads over one database engine."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, engine: Engine, sealer: KeySealer, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self.clock = clock
+        self._sealer = sealer
         self._purge_after = datetime.min.replace(tzinfo=UTC)
         # terminal_id -> (monotonic time read, (store_id, key)). Keys change only at activation,
         # which drops the entry here; another engine process sees a new key within KEY_CACHE_S.
         self._keys: dict[str, tuple[float, tuple[str, bytes]]] = {}
 
     @classmethod
-    def open(cls, database_url: str, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
-        """Open (and migrate) the ledger database, then make sure these tables exist."""
+    def open(cls, database_url: str, key_file: Path, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
+        """Open (and migrate) the ledger database, then :meth:`start` on it."""
         from pos_app.engine.store.db import open_ledger
 
-        registry = cls(open_ledger(database_url), clock=clock)
-        registry.create_tables()
-        return registry
+        return cls.start(open_ledger(database_url), key_file, clock=clock)
+
+    @classmethod
+    def start(cls, engine: Engine, key_file: Path, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
+        """The registry of a migrated ledger, its key file read (or created for a ledger with no sealed
+        key yet), every clear key left by an older version sealed."""
+        LedgerTable.metadata.create_all(engine, tables=TABLES)
+        with Session(engine) as session:
+            sealed = a_sealed_key(session=session)
+            if key_file.exists():
+                sealer = read_ledger_key(key_file)
+            elif sealed is not None:
+                raise ConfigError(
+                    f"The ledger key file {key_file} is missing, and this ledger's terminal keys are sealed "
+                    "with it — restore it from the backup (or copy it from the engine that made it); "
+                    "without it every terminal must be activated again."
+                )
+            else:
+                sealer = create_ledger_key(key_file)
+                log.info("ledger key created at %s", key_file)
+            if sealed is not None and sealed.sealed_key is not None:
+                try:
+                    sealer.open(sealed.sealed_key, bound_to=sealed.terminal_id)
+                except SealedValueError:
+                    log.error(
+                        "terminal keys do not open with %s: it is not this ledger's key file — restore the "
+                        "right one, or activate every terminal again",
+                        key_file,
+                    )
+            count = seal_clear_keys(session=session, sealer=sealer)
+            session.commit()
+        if count:
+            log.info("sealed %d clear terminal key(s) under %s", count, key_file)
+        return cls(engine, sealer, clock=clock)
 
     def create_tables(self) -> None:
         LedgerTable.metadata.create_all(self.engine, tables=TABLES)
@@ -329,7 +398,13 @@ class TerminalRegistry:
     def activate(self, *, code: str, store_id: str, terminal_id: str, name: str) -> bytes:
         with Session(self.engine) as session:
             key = redeem_activation_code(
-                session=session, code=code, store_id=store_id, terminal_id=terminal_id, name=name, now=self.clock()
+                session=session,
+                code=code,
+                store_id=store_id,
+                terminal_id=terminal_id,
+                name=name,
+                sealer=self._sealer,
+                now=self.clock(),
             )
             session.commit()
         self._keys.pop(terminal_id, None)
@@ -363,12 +438,23 @@ class TerminalRegistry:
         if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_S:
             return cached[1]
         row = self.terminal(terminal_id)
-        if row is None or row.disabled:
+        key = self._open_key(row) if row is not None and not row.disabled else None
+        if row is None or key is None:
             self._keys.pop(terminal_id, None)
             return None
-        value = (row.store_id, base64.urlsafe_b64decode(row.key_b64))
+        value = (row.store_id, key)
         self._keys[terminal_id] = (time.monotonic(), value)
         return value
+
+    def _open_key(self, row: Terminal) -> bytes | None:
+        """The terminal's key; None (refused like an unknown terminal) if it does not open."""
+        if row.sealed_key is None:
+            return None
+        try:
+            return self._sealer.open(row.sealed_key, bound_to=row.terminal_id)
+        except SealedValueError:
+            log.error("terminal %s: its key does not open with this engine's ledger key file", row.terminal_id)
+            return None
 
     def remember_nonce(self, terminal_id: str, nonce: str, *, keep_until: datetime) -> bool:
         """Record a nonce; False if this terminal used it before (a replayed request).

@@ -12,7 +12,7 @@ from api_support import ENGINE_URL, STORE, TERMINAL, Stack
 
 from pos_app.api.client import EngineClient, PaymentNotFound
 from pos_app.api.schemas import CancelPayment, CreatePayment, CreateRefund, PaymentView
-from pos_app.domain.errors import AuthCodeError, InputError
+from pos_app.domain.errors import AuthCodeError, AuthorisationError, InputError
 from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
@@ -112,10 +112,12 @@ async def test_refund_of_a_paid_payment(stack: Stack, client: EngineClient) -> N
     code = await stack.auth_code("wechat")
     request = micropay(code, amount_fen=2000)
     assert (await client.create_payment(request)).state is PaymentState.PAID
-    refund = await client.create_refund(
-        request.out_trade_no,
-        CreateRefund(out_refund_no=trade_no(IdKind.REFUND), amount_fen=500, reason="broken cup", operator="bob"),
-    )
+    fields = {"out_refund_no": trade_no(IdKind.REFUND), "amount_fen": 500, "reason": "broken cup", "operator": "bob"}
+    # The till's key alone moves no money back: the sandbox profile's engine knows the demo manager.
+    with pytest.raises(AuthorisationError, match="^Refund needs a manager's approval"):
+        await client.create_refund(request.out_trade_no, CreateRefund(**fields))
+    approved = CreateRefund(**fields, approver="Demo Manager", approver_pin="9999")
+    refund = await client.create_refund(request.out_trade_no, approved)
     assert refund.out_trade_no == request.out_trade_no and refund.amount_fen == 500
     assert refund.state is RefundState.PROCESSING
     again = await client.get_refund(request.out_trade_no, refund.out_refund_no)

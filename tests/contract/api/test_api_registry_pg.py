@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def registries(pg_url: str) -> Iterator[tuple[TerminalRegistry, TerminalRegistry]]:
+def registries(pg_url: str, tmp_path: Path) -> Iterator[tuple[TerminalRegistry, TerminalRegistry]]:
     schema = "h6_" + secrets.token_hex(4)
     from sqlalchemy import create_engine
 
@@ -29,7 +30,9 @@ def registries(pg_url: str) -> Iterator[tuple[TerminalRegistry, TerminalRegistry
     with bootstrap.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = f"{pg_url}?options=-csearch_path%3D{schema}"
-    first, second = TerminalRegistry.open(url), TerminalRegistry.open(url)
+    # Two engine processes share the ledger and its key file (the first one to start makes it).
+    key_file = tmp_path / "keys" / "ledger.key"
+    first, second = TerminalRegistry.open(url, key_file), TerminalRegistry.open(url, key_file)
     try:
         yield first, second
     finally:

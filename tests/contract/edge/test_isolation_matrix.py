@@ -34,6 +34,8 @@ PEERS = (SAME_STORE, OTHER_STORE)
 LOCKED_OUT = (UNKNOWN, DISABLED)
 STORE, OTHER = "S00001", "S00002"
 OWN_PAID_FEN, OTHER_PAID_FEN = 880, 77_700
+#: The sandbox profile's demo manager of S00001: a peer's refund is refused for its scope, not for this.
+APPROVAL = {"approver": "Demo Manager", "approver_pin": "9999"}
 
 #: Every signed /v1 route (method, template). A route added without a row here fails the coverage test.
 SIGNED_ROUTES = {
@@ -102,7 +104,8 @@ async def world(stack: Stack) -> World:
     async with own.client(stack) as c:
         paid = await _paid(stack, c, own, Channel.ALIPAY, OWN_PAID_FEN)
         refund = await c.create_refund(
-            paid.out_trade_no, CreateRefund(out_refund_no=own.trade_no(IdKind.REFUND), amount_fen=80, operator="bob")
+            paid.out_trade_no,
+            CreateRefund(out_refund_no=own.trade_no(IdKind.REFUND), amount_fen=80, operator="bob", **APPROVAL),
         )
         awaiting = await c.create_payment(own.native(Channel.ALIPAY, 1111))
         assert (await c.sync_batch([_journal_event()])).acked_seq == 1
@@ -167,7 +170,7 @@ async def test_another_terminal_cannot_take_over_an_order_number(world: World) -
 async def test_only_the_owner_can_cancel(world: World) -> None:
     path = f"/v1/payments/{world.awaiting.out_trade_no}/cancel"
     for who in PEERS:
-        response = await world.send(who, "POST", path, {"operator": "mallory"})
+        response = await world.send(who, "POST", path, {"operator": "mallory", **APPROVAL})
         assert response.status_code == 404, who
     assert (await world.owner_view(world.awaiting.out_trade_no)).state is PaymentState.AWAITING_SCAN
     own = await world.send(OWN, "POST", path, {"operator": "alice"})
@@ -179,7 +182,10 @@ async def test_only_the_owner_can_refund_or_read_a_refund(world: World) -> None:
     for who in PEERS:
         refund_no = world.tills[who].trade_no(IdKind.REFUND)
         response = await world.send(
-            who, "POST", f"/v1/payments/{paid}/refunds", {"out_refund_no": refund_no, "amount_fen": 1, "operator": "m"}
+            who,
+            "POST",
+            f"/v1/payments/{paid}/refunds",
+            {"out_refund_no": refund_no, "amount_fen": 1, "operator": "m", **APPROVAL},
         )
         assert response.status_code == 404, who
         read = await world.send(who, "GET", f"/v1/payments/{paid}/refunds/{world.refund.out_refund_no}")

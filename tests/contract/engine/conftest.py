@@ -31,6 +31,7 @@ from pos_app.engine.notify.records import insert_inbox
 from pos_app.engine.providers import RetryPolicy, build_providers
 from pos_app.engine.providers.base import Notification, PaymentProvider, TradeResult
 from pos_app.engine.store import open_ledger
+from pos_app.engine.store.managers import hash_pin, put_manager
 from pos_app.engine.store.models import Attempt
 from pos_app.engine.wiring import UseCases, build_use_cases
 from pos_app.sandbox.app import create_app
@@ -169,6 +170,9 @@ def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
     )
     rig.engine = rig.new_engine()
     receiver.notifications = rig.engine.notifications
+    with Session(ledger) as session:
+        put_manager(session, store_id=STORE, name=MANAGER, pin_hash=hash_pin(MANAGER_PIN), now=clock())
+        session.commit()
     return rig
 
 
@@ -210,6 +214,9 @@ def db_path(settings: Settings) -> Path:
 # ---- helpers shared by the tests ------------------------------------------------------------
 
 TERMINAL, STORE = "T001", "S00001"
+#: The manager the rig's ledger knows for STORE (refunds and voids carry this approval).
+MANAGER, MANAGER_PIN = "Demo Manager", "9999"
+APPROVAL: dict[str, Any] = {"approver": MANAGER, "approver_pin": MANAGER_PIN}
 _SEQ = iter(range(1, 10**6))
 
 

@@ -60,12 +60,13 @@ async def test_wechat_failing_opens_its_breaker_alipay_works_and_nothing_is_lost
     calls = sum(len(attempts(rig, otn)) for otn in unknown)
     await engine.resolver.resolve_once()
     assert sum(len(attempts(rig, otn)) for otn in unknown) == calls
-    # The probe finds WeChat still failing: the breaker waits twice as long.
+    # The probe finds WeChat still failing: the breaker waits twice as long (up to its longest wait;
+    # on a loaded machine the background prepays may have probed and doubled it already).
     waited = breaker.retry_after_s()
     await rig.step(waited)
     await engine.resolver.resolve_once()
     assert engine.context.channel_states()["wechat"] == "open"
-    assert breaker.retry_after_s() > waited
+    assert breaker.retry_after_s() >= min(2 * waited, POLICY.max_open_s)
 
     await rig.clear_faults()
     await rig.step(breaker.retry_after_s())

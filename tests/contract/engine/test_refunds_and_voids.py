@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
-from pos_app.api.schemas import CancelPayment, CreateRefund
+from pos_app.api.schemas import CancelPayment, CreateRefund, VoidKind
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState, RefundState
+from pos_app.engine.approvals import ApprovalRefused
 from pos_app.engine.errors import (
     IdempotencyConflict,
     PaymentStateError,
     RefundAmountError,
     RefundNotFound,
 )
+from pos_app.engine.refunds import void_refund_no
+from pos_app.engine.store import repo
 
 from .conftest import (
+    APPROVAL,
     CHANNELS,
+    MANAGER,
     STORE,
     TERMINAL,
     Rig,
@@ -31,7 +38,7 @@ from .conftest import (
 
 def refund_req(amount_fen: int, orn: str | None = None) -> CreateRefund:
     return CreateRefund(
-        out_refund_no=orn or new_trade_no("R"), amount_fen=amount_fen, reason="returned", operator="mgr"
+        out_refund_no=orn or new_trade_no("R"), amount_fen=amount_fen, reason="returned", operator="mgr", **APPROVAL
     )
 
 
@@ -119,29 +126,83 @@ async def test_refund_of_an_unpaid_payment_is_refused(rig: Rig) -> None:
         await rig.engine.refunds.get_refund(TERMINAL, view.out_trade_no, "RNOSUCHREFUND")
 
 
+async def paid_native(rig: Rig, channel: Channel, amount_fen: int = 1000) -> str:
+    view = await rig.engine.payments.create_payment(TERMINAL, STORE, native_req(channel, amount_fen))
+    await rig.pay_qr(view.code_url or "")
+    await rig.step()
+    assert (await rig.engine.payments.get_payment(TERMINAL, view.out_trade_no)).state == PaymentState.PAID
+    return view.out_trade_no
+
+
+def void_req(**extra: Any) -> CancelPayment:
+    return CancelPayment(operator="mgr", reason="wrong item", **{**APPROVAL, **extra})
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_same_day_void_returns_the_money(rig: Rig, channel: Channel) -> None:
     otn = await paid_payment(rig, channel, 880)
-    voided = await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr", reason="wrong item"))
-    assert voided.state == PaymentState.REVERSED
-    assert (await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr"))).state == (
-        PaymentState.REVERSED
-    )
-    await assert_matches_truth(rig, channel, otn)
+    voided = await rig.engine.payments.cancel_payment(TERMINAL, otn, void_req())
+    if channel == Channel.WECHAT:
+        # A paid payment-code order: WeChat Pay reverses it itself (撤销).
+        assert (voided.state, voided.void_kind) == (PaymentState.REVERSED, VoidKind.REVERSED)
+        again = await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr", **APPROVAL))
+        assert again.state == PaymentState.REVERSED
+        await assert_matches_truth(rig, channel, otn)
+        return
+    # Alipay: cancel is for unknown outcomes only; a void of a paid trade is a refund (f2f §3.4).
+    assert voided.void_kind == VoidKind.REFUNDED
+    await assert_void_refunded(rig, channel, otn, 880)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_void_of_a_paid_qr_order_is_a_refund_labelled_as_a_void(rig: Rig, channel: Channel) -> None:
+    otn = await paid_native(rig, channel, 1250)
+    voided = await rig.engine.payments.cancel_payment(TERMINAL, otn, void_req())
+    assert voided.void_kind == VoidKind.REFUNDED
+    assert not attempts(rig, otn, "reverse")  # no gateway reverses a paid QR order
+    # A repeated void (a retry of the till) is the same void: no second refund, no approval needed.
+    again = await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr"))
+    assert again.void_kind == VoidKind.REFUNDED
+    await assert_void_refunded(rig, channel, otn, 1250)
+    assert len({a.out_refund_no for a in attempts(rig, otn, "refund")}) == 1
+
+
+async def assert_void_refunded(rig: Rig, channel: Channel, otn: str, amount_fen: int) -> None:
+    """The void's one refund of the whole amount succeeded at the gateway; the view still says void."""
+    orn = void_refund_no(otn)
+    assert await settle_refund(rig, otn, orn) == RefundState.SUCCESS
+    await rig.engine.wait_idle()
+    view = await rig.engine.payments.get_payment(TERMINAL, otn)
+    assert (view.state, view.refunded_fen, view.void_kind) == (PaymentState.REFUNDED, amount_fen, VoidKind.REFUNDED)
+    truth = await rig.providers[channel].refund_query(out_trade_no=otn, out_refund_no=orn)
+    assert (truth.state, truth.amount_fen) == (RefundState.SUCCESS, amount_fen)
+    with Session(rig.ledger) as session:
+        refund = repo.get_refund(session, orn)
+    assert refund is not None and refund.approved_by == MANAGER and refund.reason == "void: wrong item"
+
+
+async def test_void_needs_an_approval_the_engine_accepts(rig: Rig) -> None:
+    otn = await paid_payment(rig, Channel.WECHAT, 500)
+    with pytest.raises(ApprovalRefused, match="Void needs a manager's approval"):
+        await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr"))
+    with pytest.raises(ApprovalRefused, match="did not accept"):
+        await rig.engine.payments.cancel_payment(TERMINAL, otn, void_req(approver_pin="1111"))
+    assert not attempts(rig, otn, "reverse")  # refused before any gateway call
+    assert (await rig.engine.payments.get_payment(TERMINAL, otn)).state == PaymentState.PAID
 
 
 async def test_void_of_yesterdays_payment_is_refused(rig: Rig) -> None:
     otn = await paid_payment(rig, Channel.ALIPAY)
     rig.time.advance(86_400)
     with pytest.raises(PaymentStateError, match="refund"):
-        await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr"))
+        await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr", **APPROVAL))
 
 
 async def test_void_after_a_refund_is_refused(rig: Rig) -> None:
     otn = await paid_payment(rig, Channel.ALIPAY, 1000)
     await rig.engine.refunds.create_refund(TERMINAL, otn, refund_req(100))
     with pytest.raises(PaymentStateError):
-        await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr"))
+        await rig.engine.payments.cancel_payment(TERMINAL, otn, CancelPayment(operator="mgr", **APPROVAL))
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

@@ -14,6 +14,7 @@ from pos_app.engine.breakers import BreakerPolicy
 from pos_app.engine.scope import Caller, ReadScope
 
 from .conftest import (
+    APPROVAL,
     CHANNELS,
     STORE,
     TERMINAL,
@@ -111,7 +112,7 @@ async def test_daily_report_totals_by_channel(rig: Rig) -> None:
     await rig.engine.payments.create_payment("T002", STORE, micropay_req(other_till, 5))
     failed_code = await rig.authcode("alipay", balance_fen=1)
     await rig.engine.payments.create_payment(TERMINAL, STORE, micropay_req(failed_code, 999))
-    refund = CreateRefund(out_refund_no="R" + paid[1].out_trade_no[1:], amount_fen=50, operator="mgr")
+    refund = CreateRefund(out_refund_no="R" + paid[1].out_trade_no[1:], amount_fen=50, operator="mgr", **APPROVAL)
     await rig.engine.refunds.create_refund(TERMINAL, paid[1].out_trade_no, refund)
     for _ in range(5):
         await rig.step(5)

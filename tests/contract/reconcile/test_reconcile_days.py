@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -23,12 +24,13 @@ from pos_app.domain.chain import GENESIS_HASH, event_hash
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
+from pos_app.engine.crypto.sealing import LEDGER_KEY_BYTES, KeySealer
 from pos_app.engine.reconcile import DownloadPolicy, UploadError, UploadPolicy, reconcile_day, upload_report
 from pos_app.engine.reconcile.download import archive_path
 from pos_app.engine.reconcile.runner import Paths, read_state, run_scheduler
 from pos_app.engine.store import repo
 from pos_app.engine.store.terminals import IncomingEvent, TerminalRegistry
-from tests.contract.engine.conftest import Rig, make_rig, micropay_req, native_req, new_trade_no
+from tests.contract.engine.conftest import APPROVAL, Rig, make_rig, micropay_req, native_req, new_trade_no
 
 TERMINAL, STORE = "T001", "S00001"
 
@@ -77,7 +79,7 @@ async def _native_paid(rig: Rig, channel: Channel, amount: int) -> str:
 
 async def _refund(rig: Rig, out_trade_no: str, amount: int) -> str:
     number = new_trade_no("R")
-    req = CreateRefund(out_refund_no=number, amount_fen=amount, reason="", operator="manager")
+    req = CreateRefund(out_refund_no=number, amount_fen=amount, reason="", operator="manager", **APPROVAL)
     await rig.engine.refunds.create_refund(TERMINAL, out_trade_no, req)
     for _ in range(20):
         await rig.step(30)
@@ -115,7 +117,7 @@ def _sync_journal(rig: Rig, day: date, numbers: list[str], *, skip: set[str] = f
         digest = event_hash(seq=seq, kind="payment.state", payload=payload, at=at_text, prev_hash=prev)
         events.append(IncomingEvent(seq, "payment.state", payload, at, prev, digest))
         prev = digest
-    registry = TerminalRegistry(rig.ledger, clock=rig.time)
+    registry = TerminalRegistry(rig.ledger, KeySealer(secrets.token_bytes(LEDGER_KEY_BYTES)), clock=rig.time)
     registry.create_tables()
     assert registry.store_journal_events(TERMINAL, events) == len(events)
 

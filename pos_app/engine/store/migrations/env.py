@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+import pos_app.engine.store.managers  # noqa: F401  (managers: same metadata)
 import pos_app.engine.store.models  # noqa: F401
 import pos_app.engine.store.terminals  # noqa: F401  (terminals, nonces: same metadata)
 from pos_app.engine.store.base import LedgerTable  # noqa: E402
