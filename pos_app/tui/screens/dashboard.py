@@ -44,7 +44,7 @@ def hour_chart(hours: dict[str, tuple[int, int]], width: int = 36) -> list[str]:
     if not hours:
         return [_("No sales this day.")]
     present = sorted(int(hour) for hour in hours)
-    largest = max(amount for _, amount in hours.values())
+    largest = max(amount for _count, amount in hours.values())
     lines = []
     for hour in range(present[0], present[-1] + 1):
         count, amount = hours.get(f"{hour:02d}", (0, 0))
@@ -103,7 +103,7 @@ class DashboardScreen(TillScreen):
         self.query_one("#dash-day", Static).update(f"{format_weekday(view.day)} · {closed}")
         self.fill_tables(view.totals)
         self.query_one("#dash-hours", Static).update("\n".join(hour_chart(view.totals.hours)))
-        amounts = [amount for _, amount in view.week.values()]
+        amounts = [amount for _count, amount in view.week.values()]
         self.query_one("#dash-week-label", Label).update(_("Week {amount}").format(amount=format_fen(sum(amounts))))
         self.query_one("#dash-week", Sparkline).data = amounts
         attention = [

@@ -27,7 +27,7 @@ from pos_app.tui.screens.base import TillScreen
 
 
 def denomination_label(fen: int) -> str:
-    return f"¥{fen // 100}" if fen >= 100 else _("{jiao} jiao").format(jiao=fen // 10)
+    return f"¥{fen // 100}" if fen >= 100 else f"{fen // 10}角"
 
 
 def result_lines(result: ShiftCloseResult) -> list[str]:
