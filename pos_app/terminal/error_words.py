@@ -130,6 +130,7 @@ SCAN_MESSAGES = (
     N_("No code found in the picture — hold the phone steady and scan again."),
     N_("The picture holds more than one payment code — scan one phone at a time."),
     N_("No payment code seen by the camera — ask the customer to hold the phone closer."),
+    N_("Camera scanning needs the camera extra: pip install 'pos-app[camera]'. Use the scanner instead."),
 )
 
 
