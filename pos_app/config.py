@@ -73,6 +73,10 @@ class EngineSettings(_Section):
     max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
     resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
+    lease_s: float = Field(
+        10.0, gt=0, description="How long a process settling a payment holds it before another may take it over."
+    )
+    lease_renew_s: float = Field(3.0, gt=0, description="How often the holder renews that lease while it lives.")
     reconcile_at: time | None = Field(
         time(10, 0), description="Beijing time at which `pos engine serve` reconciles yesterday; empty turns it off."
     )

@@ -146,7 +146,7 @@ def _on_the_wire(sent: asyncio.Event) -> Callable[[str, dict[str, Any]], Awaitab
 
     Why: the terminal builds its QR screen (tens of milliseconds on the event loop) while the engine
     creates the order, and must not start before the order has left; counting loop turns was not
-    enough on a loaded machine (measured: the request written 80 ms late, after the screen).
+    enough on a loaded machine (the request could be written after the screen was built).
     """
 
     async def trace(event: str, info: dict[str, Any]) -> None:

@@ -1,10 +1,10 @@
 """When Python's cyclic garbage collector does its expensive work: while the till is idle, never
 between the cashier's key and the QR.
 
-Why the till needs this: a full (generation 2) collection walks every object the process holds —
-about 180,000 once the till is up — and stopped the screen for 50–190 ms (measured with
-``gc.callbacks``), about once every 3–4 sales; when one landed between the key and the QR, that sale
-alone broke the 100 ms target. Reference counting frees almost everything a sale allocates; what
+Why the till needs this: a full (generation 2) collection walks every object the process holds, and
+the till holds many once it is up, so a full collection stops the screen for long enough that one
+landing between the key and the QR alone breaks the sale's 100 ms target (``tests/bench/NOTES.md``
+has the figures). Reference counting frees almost everything a sale allocates; what
 needs the collector is the few thousand objects of a sale that sit in reference cycles (widgets and
 their parents, messages, workers), and collecting those can just as well wait until the sale is over.
 
@@ -16,7 +16,7 @@ So:
 3. :meth:`Collector.idle` runs a full collection when a sale has ended (the receipt on screen,
    seconds before the next customer's key) and, as a fallback, when none ran for ``IDLE_EVERY_S``.
 
-The young generations keep their automatic collections: they take 0.2–2 ms here.
+The young generations keep their automatic collections: they walk only what is new, and stay cheap.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _clear_textual_caches() -> None:
 
     ``StylesCache.get_inner_outer`` is an ``lru_cache(1024)`` on an instance method, so its keys hold
     the ``StylesCache`` of every widget it ever served, and with it that widget's cached strips, long
-    after the widget was removed: measured, 3,400 objects more per sale, up to 1024 widgets' worth.
+    after the widget was removed — thousands of objects more per sale, up to 1024 widgets' worth.
     Clearing it costs one recomputation of two styles per widget on its next paint.
     """
     try:

@@ -3,7 +3,9 @@
 The engine is SIGKILLed while a WeChat and an Alipay micropay wait for the customers' passwords
 (USER_PAYING), then restarted: its resolver takes both over once the dead process's short settling
 lease lapses (it is renewed only while the holder lives) and settles them from the ledger alone; the
-final states equal what the gateways (the sandbox) say, each customer charged once.
+final states equal what the gateways (the sandbox) say, each customer charged once. The engine runs
+with short lease timings (LEASE_S, LEASE_RENEW_S) so that the test waits fractions of a second for
+the renewal and the lapse, not the production defaults (10 s / 3 s).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,6 +36,11 @@ from pos_app.sandbox.demo import init_demo_profile
 pytestmark = pytest.mark.slow
 
 POS = [sys.executable, "-m", "pos_app"]
+#: The engine's settling lease and its renewal interval in this test (production: 10 s and 3 s).
+LEASE_S = 2.0
+LEASE_RENEW_S = 0.5
+#: The customers finish their passwords this long after the scan: after the kill.
+PASSWORD_S = 4
 
 
 class Processes:
@@ -43,6 +50,8 @@ class Processes:
             **os.environ,
             "POS_HOME": str(home),
             "POS_ENGINE__RESOLVER_INTERVAL_S": "0.5",
+            "POS_ENGINE__LEASE_S": str(LEASE_S),
+            "POS_ENGINE__LEASE_RENEW_S": str(LEASE_RENEW_S),
             "PYTHONUNBUFFERED": "1",
         }
         self.running: dict[str, subprocess.Popen[bytes]] = {}
@@ -107,15 +116,15 @@ async def _wait_state(client: EngineClient, out_trade_no: str, timeout: float) -
 
 async def test_engine_killed_while_user_paying_settles_after_restart(procs: tuple[Processes, Settings]) -> None:
     """One WeChat and one Alipay micropay in flight; the engine is SIGKILLed; the restarted engine's
-    resolver takes both over as soon as the dead process's settling lease lapses (LEASE = 10 s, no
-    longer renewed), well before the micropay deadlines (45 s / 60 s)."""
+    resolver takes both over as soon as the dead process's settling lease lapses (LEASE_S, no longer
+    renewed), well before the micropay deadlines (45 s / 60 s)."""
     processes, settings = procs
     engine_url = settings.terminal.engine_url
     ledger_path = settings.database_url.removeprefix("sqlite:///")
     code = processes.run("engine", "activation-code", "--store", "S00001", "--terminal", "T001")
     channels = ("wechat", "alipay")
-    # The customers finish their passwords 8 s after the scan: while the engine is down.
-    auth_codes = {c: processes.run("sandbox", "authcode", c, "--password", "8") for c in channels}
+    # The customers finish their passwords after the engine was killed.
+    auth_codes = {c: processes.run("sandbox", "authcode", c, "--password", str(PASSWORD_S)) for c in channels}
     trade_nos = {
         c: make_trade_no(IdKind.PAYMENT, store="S00001", terminal="T001", seq=i, at=datetime.now())
         for i, c in enumerate(channels, start=1)
@@ -132,12 +141,17 @@ async def test_engine_killed_while_user_paying_settles_after_restart(procs: tupl
             view = await client.create_payment(request)
             assert view.state is PaymentState.USER_PAYING, view
         leases = _leases(ledger_path, trade_nos.values())
-        # While the engine lives it renews its leases (every 3 s, each time for 10 s from then).
-        await asyncio.sleep(4.0)
+        # While the engine lives it renews its leases (every LEASE_RENEW_S, each time for LEASE_S).
+        await asyncio.sleep(LEASE_RENEW_S * 2.5)
         renewed = _leases(ledger_path, trade_nos.values())
         for otn in trade_nos.values():
             assert leases[otn][1] == renewed[otn][1] is not None  # the same owner
             assert renewed[otn][0] > leases[otn][0], (leases, renewed)
+            # The injected timings are in force: a renewal reaches at most LEASE_S ahead.
+            until = renewed[otn][0]
+            assert until is not None
+            ahead = datetime.fromisoformat(until).replace(tzinfo=UTC) - datetime.now(UTC)
+            assert ahead.total_seconds() <= LEASE_S + 0.5, ahead
 
         processes.kill("engine")  # mid-payment: the customers are still typing their passwords
         killed_at = time.monotonic()

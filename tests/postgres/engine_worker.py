@@ -1,7 +1,7 @@
 """One engine process for the two-engines PostgreSQL test (run as ``python -m tests.postgres.engine_worker``).
 
 It builds the real wiring — providers against the sandbox (whose state is the profile's SQLite file,
-shared with the other processes), the ledger on PostgreSQL, a PaymentService — waits for the common
+shared with the other processes), the ledger on PostgreSQL, the engine's use cases — waits for the common
 start time, then handles every notification in the requests file at once and runs the resolver.
 It prints one JSON line: the acknowledgement statuses and what the resolver settled.
 """
@@ -21,8 +21,8 @@ import httpx
 from pos_app.config import load_settings
 from pos_app.domain.routing import Channel
 from pos_app.engine.providers import build_providers
-from pos_app.engine.service import PaymentService
 from pos_app.engine.store import open_ledger
+from pos_app.engine.wiring import build_use_cases
 from pos_app.sandbox.app import create_app
 
 
@@ -31,16 +31,16 @@ async def run(home: Path, database_url: str, requests_file: Path, start_at: floa
     sandbox = create_app(settings)
     providers = build_providers(settings, transport=httpx.ASGITransport(app=sandbox))
     ledger = open_ledger(database_url)
-    service = PaymentService(ledger, providers, settings)
+    service = build_use_cases(ledger, providers, settings)
     requests = json.loads(requests_file.read_text())
     await asyncio.sleep(max(0.0, start_at - time.time()))
     acks = await asyncio.gather(
         *(
-            service.handle_notification(Channel(r["channel"]), r["headers"], base64.b64decode(r["body"]))
+            service.notifications.handle_notification(Channel(r["channel"]), r["headers"], base64.b64decode(r["body"]))
             for r in requests
         )
     )
-    settled = await service.resolve_once()
+    settled = await service.resolver.resolve_once()
     await service.aclose()
     for provider in providers.values():
         await provider.aclose()

@@ -28,9 +28,9 @@ from pos_app.config import Settings, load_settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.engine.providers import build_providers
-from pos_app.engine.service import PaymentService
 from pos_app.engine.store import make_engine, open_ledger
 from pos_app.engine.store.models import InboxNotification, Payment, StatusEvent
+from pos_app.engine.wiring import build_use_cases
 from pos_app.sandbox.app import create_app
 from pos_app.sandbox.demo import init_demo_profile
 
@@ -94,7 +94,7 @@ async def prepare(settings: Settings, database_url: str) -> tuple[list[str], lis
     transport = httpx.ASGITransport(app=sandbox)
     providers = build_providers(settings, transport=transport)
     ledger = open_ledger(database_url)
-    service = PaymentService(ledger, providers, settings)
+    service = build_use_cases(ledger, providers, settings)
     notified: list[str] = []
     silent: list[str] = []
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as customer:
@@ -112,7 +112,7 @@ async def prepare(settings: Settings, database_url: str) -> tuple[list[str], lis
             if drop:
                 fault = {"kind": "notify_drop", "out_trade_no": req.out_trade_no}
                 (await customer.post("/sandbox/faults", json=fault)).raise_for_status()
-            view = await service.create_payment("T001", "S00001", req)
+            view = await service.payments.create_payment("T001", "S00001", req)
             assert view.state == PaymentState.AWAITING_SCAN
             (await customer.post("/sandbox/pay", json={"qr": view.code_url})).raise_for_status()
             (silent if drop else notified).append(view.out_trade_no)

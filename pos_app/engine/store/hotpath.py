@@ -7,9 +7,9 @@ per dialect, with the columns' own SQLAlchemy type processors applied to the par
 (so values are stored exactly as the ORM stores them: naive UTC datetimes, JSON text, booleans).
 
 On SQLite a whole batch of payment notifications (one group commit) is written with a few statements
-per batch instead (the ``*_many`` methods, see ``PaymentService._payment_notifications_batch``).
+per batch instead (the ``*_many`` methods, see ``engine.notify.apply``).
 
-Semantics are the ORM paths' (``repo.cas_update_payment``, ``repo.append_event``, ``notify.record``):
+Semantics are the ORM paths' (``repo.cas_update_payment``, ``repo.append_event``):
 the payment row is read ``FOR UPDATE`` on PostgreSQL (SQLite transactions start with
 ``BEGIN IMMEDIATE``), updated only if its ``version`` is unchanged, and status event ids are handed
 out under the same advisory lock as ``repo.append_event``.
@@ -21,18 +21,17 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect, Table
 
 from pos_app.engine.store.models import InboxNotification, Payment, StatusEvent
+from pos_app.engine.store.repo import EVENT_LOCK_KEY
+from pos_app.engine.store.rows import PaymentRow
 
 PAYMENTS: Table = Payment.__table__  # type: ignore[attr-defined]
 INBOX: Table = InboxNotification.__table__  # type: ignore[attr-defined]
 STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
-#: Same key as ``repo._EVENT_LOCK_KEY`` (status event ids commit in order on PostgreSQL).
-EVENT_LOCK_KEY = 0x504F5302
 
 Processor = Callable[[Any], Any]
 #: (row id, version as read, changed columns, version after) of one payment row.
@@ -105,8 +104,8 @@ class HotPath:
 
     # -- statements (``cursor`` is the DBAPI cursor of the caller's open transaction) --------------
 
-    def payment(self, cursor: Any, out_trade_no: str, *, lock: bool) -> SimpleNamespace | None:
-        """The payment row (attributes named like :class:`Payment`'s, values typed as the ORM's)."""
+    def payment(self, cursor: Any, out_trade_no: str, *, lock: bool) -> PaymentRow | None:
+        """The payment row (values typed as the ORM's)."""
         cursor.execute(self.select_payment_locked if lock else self.select_payment, {"otn": out_trade_no})
         raw = cursor.fetchone()
         return None if raw is None else self._payment_row(raw)
@@ -169,9 +168,9 @@ class HotPath:
                     found[(channel, event_id)] = (int(row_id), applied_at is not None)
         return found
 
-    def payments_many(self, cursor: Any, out_trade_nos: Iterable[str], *, lock: bool) -> dict[str, SimpleNamespace]:
+    def payments_many(self, cursor: Any, out_trade_nos: Iterable[str], *, lock: bool) -> dict[str, PaymentRow]:
         """The payment rows (as :meth:`payment` returns them) of those order numbers that exist."""
-        found: dict[str, SimpleNamespace] = {}
+        found: dict[str, PaymentRow] = {}
         for chunk in _chunks(sorted(set(out_trade_nos))):
             params = {f"o{i}": otn for i, otn in enumerate(chunk)}
             cursor.execute(self._payments_in_sql(len(chunk), lock), params)
@@ -233,13 +232,13 @@ class HotPath:
         sql = f"SELECT {', '.join(self._payment_columns)} FROM payments WHERE out_trade_no IN ({marks})"
         return self._sql(sql + (" ORDER BY id FOR UPDATE" if lock and self.postgres else ""))
 
-    def _payment_row(self, raw: Sequence[Any]) -> SimpleNamespace:
+    def _payment_row(self, raw: Sequence[Any]) -> PaymentRow:
         values = dict(zip(self._payment_columns, raw, strict=True))
         for name, process in self._payment_processed:  # the few typed columns (datetimes, booleans)
             value = values[name]
             if value is not None:
                 values[name] = process(value)
-        return SimpleNamespace(**values)
+        return PaymentRow(**values)
 
     def insert_event(self, cursor: Any, values: Mapping[str, Any]) -> int:
         if self.postgres:

@@ -11,28 +11,25 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, insert, or_, text, update
-from sqlalchemy import select as core_select
+from sqlalchemy import Connection, Table, bindparam, func, insert, or_, text, update
 from sqlmodel import Session, col, select
 
 from pos_app.api.schemas import PaymentEvent, PaymentView, RefundView
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.engine.store.models import Attempt, Payment, Refund, StatusEvent
+from pos_app.engine.store.rows import PaymentRecord
 
 #: Arbitrary constant naming the "append a status event" advisory lock on PostgreSQL (see append_event).
-_EVENT_LOCK_KEY = 0x504F5302
-#: The tables as SQL Core objects, for the hot paths that skip the ORM (notifications).
-PAYMENTS: Table = Payment.__table__  # type: ignore[attr-defined]
+EVENT_LOCK_KEY = 0x504F5302
 STATUS_EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
 OPEN_REFUND_STATES = (RefundState.PENDING.value, RefundState.PROCESSING.value, RefundState.UNKNOWN.value)
 UNSETTLED_PAYMENT_STATES = tuple(s.value for s in PaymentState if s not in SETTLED_STATES)
 
 
-def payment_view(p: Payment) -> PaymentView:
+def payment_view(p: PaymentRecord) -> PaymentView:
     return PaymentView(
         out_trade_no=p.out_trade_no,
         terminal_id=p.terminal_id,
@@ -171,11 +168,6 @@ def record_attempt(
     )
 
 
-def attempts_for(session: Session, out_trade_no: str) -> Sequence[Attempt]:
-    stmt = select(Attempt).where(Attempt.out_trade_no == out_trade_no).order_by(col(Attempt.id))
-    return session.exec(stmt).all()
-
-
 def append_event(session: Session, payment: PaymentView, now: datetime, *, refund: RefundView | None = None) -> int:
     """Add a status event for the payment's terminal. Returns its id (the SSE ``id``)."""
     return insert_event(session.connection(), payment, now, refund=refund)
@@ -204,42 +196,17 @@ def insert_event(conn: Connection, payment: PaymentView, now: datetime, *, refun
     taken just before the insert (held to commit) makes event ids commit in order.
     """
     if conn.dialect.name != "sqlite":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
     result = conn.execute(_INSERT_EVENT, event_values(payment, now, refund=refund))
     key = result.inserted_primary_key
     assert key is not None and key[0] is not None
     return int(key[0])
 
 
-# Hot-path statements are built once (bound parameters, no per-call construction or cache-key work).
+# Built once (bound parameters, no per-call construction or cache-key work): it runs on every change.
 _INSERT_EVENT = insert(STATUS_EVENTS).values(
     {name: bindparam(name) for name in ("terminal_id", "type", "out_trade_no", "payload", "created_at")}
 )
-_PAYMENT_ROW = core_select(PAYMENTS).where(PAYMENTS.c.out_trade_no == bindparam("otn"))
-_PAYMENT_ROW_LOCKED = _PAYMENT_ROW.with_for_update()
-
-
-@lru_cache(maxsize=64)
-def _cas_payment_stmt(columns: frozenset[str]) -> Any:
-    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
-    values.update(version=bindparam("v_version"), updated_at=bindparam("v_now"))
-    return (
-        update(PAYMENTS)
-        .where(PAYMENTS.c.id == bindparam("w_id"), PAYMENTS.c.version == bindparam("w_version"))
-        .values(values)
-    )
-
-
-def payment_row(conn: Connection, out_trade_no: str, *, lock: bool = False) -> Row[Any] | None:
-    """The payment as a plain row (attribute access like :class:`Payment`), no ORM object."""
-    return conn.execute(_PAYMENT_ROW_LOCKED if lock else _PAYMENT_ROW, {"otn": out_trade_no}).first()
-
-
-def cas_update_payment_row(conn: Connection, row_id: int, version: int, changes: dict[str, Any], now: datetime) -> bool:
-    """:func:`cas_update_payment` on a Core connection: only if the row still has ``version``."""
-    params = {f"v_{c}": v for c, v in changes.items()}
-    params.update(w_id=row_id, w_version=version, v_version=version + 1, v_now=now)
-    return int(conn.execute(_cas_payment_stmt(frozenset(changes)), params).rowcount) == 1
 
 
 def events_since(session: Session, terminal_id: str, last_event_id: int, limit: int) -> list[PaymentEvent]:
@@ -262,13 +229,6 @@ def events_since(session: Session, terminal_id: str, last_event_id: int, limit: 
             )
         )
     return events
-
-
-def last_event_id(session: Session, terminal_id: str | None = None) -> int:
-    stmt = select(func.max(StatusEvent.id))
-    if terminal_id is not None:
-        stmt = stmt.where(StatusEvent.terminal_id == terminal_id)
-    return int(session.exec(stmt).one() or 0)
 
 
 def unsettled_payments(session: Session, *, limit: int = 500) -> Sequence[Payment]:
@@ -311,10 +271,3 @@ def payments_of_day(session: Session, business_day: str, terminal_id: str | None
     if terminal_id is not None:
         stmt = stmt.where(Payment.terminal_id == terminal_id)
     return session.exec(stmt.order_by(col(Payment.id))).all()
-
-
-def refunds_of_day(session: Session, business_day: str, terminal_id: str | None) -> Sequence[Refund]:
-    stmt = select(Refund).where(Refund.business_day == business_day, Refund.state == RefundState.SUCCESS.value)
-    if terminal_id is not None:
-        stmt = stmt.where(Refund.terminal_id == terminal_id)
-    return session.exec(stmt.order_by(col(Refund.id))).all()

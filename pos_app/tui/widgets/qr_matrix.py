@@ -56,12 +56,12 @@ class QrMatrix:
 #
 # The QR standard has the encoder try all eight mask patterns and keep the one with the lowest
 # penalty score. ``qrcode`` builds the symbol eight times and scores each with module-by-module
-# Python loops: ~12 ms, on the cashier's path from the key to the QR on screen (a 100 ms budget).
+# Python loops, on the cashier's path from the key to the QR on screen (a 100 ms budget).
 # :func:`penalty` computes exactly the same score (the same four rules, the same arithmetic — unit
 # tests check equality with ``qrcode.util.lost_point`` and that codes are module for module what
 # qrcode builds) with a few dozen operations on two big integers holding the grid row by row and
 # column by column, one bit per module: runs, 2×2 blocks and finder-like patterns become shifts,
-# ANDs and bit counts. With :class:`_QRCode` building the symbol once, a code takes ~5 ms.
+# ANDs and bit counts; :class:`_QRCode` also builds the symbol once (tests/bench/bench_qr_build.py).
 
 _AS_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
 #: The 1:1:3:1:1 finder-like patterns the standard penalises (with four light modules after or before).
@@ -173,7 +173,7 @@ class _QRCode(qrcode.QRCode):  # type: ignore[misc]  # qrcode ships no type info
         """Build the symbol once, not twice: the mask is chosen on the test build (mask 0), then
         applied to that build's data cells in place and the real format (and version) bits written,
         which is exactly what qrcode's second build with the chosen mask makes (tests compare the two
-        module for module). Saves a whole build (~2 ms) between the engine's answer and the QR."""
+        module for module). Saves a whole build between the engine's answer and the QR."""
         if fit or self.version is None:
             self.best_fit(start=self.version)
         pattern = self.best_mask_pattern()

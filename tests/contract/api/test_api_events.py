@@ -63,7 +63,7 @@ async def test_events_resume_after_the_link_drops(stack: Stack, client: EngineCl
                 await link.down()
     ids = [e.event_id for e in seen]
     assert ids == sorted(set(ids)), "events arrive in order, each once"
-    truth = await stack.engine.state.engine.service.events_since(TERMINAL, 0, 1000)
+    truth = await stack.engine.state.engine.use_cases.events.events_since(TERMINAL, 0, 1000)
     assert [e.event_id for e in truth][: len(ids)] == ids, "no event missed across the reconnect"
 
 
@@ -72,8 +72,8 @@ async def test_events_start_after_the_given_id_and_stay_per_terminal(stack: Stac
         await other.activate(stack.new_code(), STORE, "T002", "Till 2")
         await other.create_payment(native(Channel.WECHAT).model_copy(update={"out_trade_no": "OTHERTILL000001"}))
     made = [await client.create_payment(native(Channel.WECHAT)) for _ in range(3)]
-    service = stack.engine.state.engine.service
-    mine = await service.events_since(TERMINAL, 0, 100)
+    service = stack.engine.state.engine.use_cases
+    mine = await service.events.events_since(TERMINAL, 0, 100)
     assert {e.payment.out_trade_no for e in mine} == {p.out_trade_no for p in made}
     assert all(e.payment.terminal_id == TERMINAL for e in mine)
     seen: list[PaymentEvent] = []

@@ -1,10 +1,10 @@
 """The engine's use cases against the sandbox, in-process over httpx.ASGITransport.
 
 One :class:`FakeTime` drives everything: the sandbox clock, the providers' clock and the service's
-clock. The service's injected ``sleep`` moves that time forward and lets the sandbox do what became
+clock. The use cases' injected ``sleep`` moves that time forward and lets the sandbox do what became
 due (complete password entries, deliver notifications), so a 45 s poll-then-reverse runs instantly.
 Notifications from the sandbox are posted to a tiny ASGI app that calls
-``PaymentService.handle_notification`` with the raw body and headers, like the real server does.
+``Notifications.handle_notification`` with the raw body and headers, like the real server does.
 """
 
 from __future__ import annotations
@@ -20,13 +20,19 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from pos_app.config import Settings
 from pos_app.domain.routing import Channel
+from pos_app.engine.context import Timings
+from pos_app.engine.notify.group_commit import GroupCommitWriter
+from pos_app.engine.notify.notifications import Notifications
+from pos_app.engine.notify.records import insert_inbox
 from pos_app.engine.providers import RetryPolicy, build_providers
-from pos_app.engine.providers.base import PaymentProvider, TradeResult
-from pos_app.engine.service import PaymentService
+from pos_app.engine.providers.base import Notification, PaymentProvider, TradeResult
 from pos_app.engine.store import open_ledger
+from pos_app.engine.store.models import Attempt
+from pos_app.engine.wiring import UseCases, build_use_cases
 from pos_app.sandbox.app import create_app
 from pos_app.sandbox.context import SandboxContext
 
@@ -55,7 +61,7 @@ class NotifyReceiver:
     """The engine's notification endpoints, reduced to what the sandbox posts to."""
 
     def __init__(self) -> None:
-        self.service: PaymentService | None = None
+        self.notifications: Notifications | None = None
         self.answers: list[tuple[str, int]] = []
         self.requests: list[tuple[str, dict[str, str], bytes]] = []  # what the sandbox posted, raw
 
@@ -70,10 +76,10 @@ class NotifyReceiver:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.requests.append((scope["path"], headers, body))
         channel = {"/notify/wechatpay": Channel.WECHAT, "/notify/alipay": Channel.ALIPAY}.get(scope["path"])
-        if channel is None or self.service is None:
+        if channel is None or self.notifications is None:
             status, payload, media = 404, b"", "text/plain"
         else:
-            ack = await self.service.handle_notification(channel, headers, body)
+            ack = await self.notifications.handle_notification(channel, headers, body)
             status, payload, media = ack.status_code, ack.body, ack.media_type
         self.answers.append((scope["path"], status))
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media.encode())]})
@@ -88,7 +94,7 @@ class Rig:
     sandbox: httpx.AsyncClient  # control endpoints of the sandbox (the customer's side)
     providers: dict[Channel, PaymentProvider]
     ledger: Engine
-    service: PaymentService
+    engine: UseCases
     receiver: NotifyReceiver
     sleeps: list[float]
 
@@ -129,10 +135,16 @@ class Rig:
     def notifications(self, out_trade_no: str) -> list[Any]:
         return self.ctx.notifier.list(out_trade_no=out_trade_no)
 
-    def new_service(self, **kwargs: Any) -> PaymentService:
+    def new_engine(self, *, sleep: Any = None, **timings: Any) -> UseCases:
         """Another engine process on the same ledger (a restart, or a second instance); ``sleep`` may be replaced."""
-        kwargs.setdefault("sleep", self.sleep)
-        return PaymentService(self.ledger, self.providers, self.settings, clock=self.time, **kwargs)
+        return build_use_cases(
+            self.ledger,
+            self.providers,
+            self.settings,
+            clock=self.time,
+            sleep=sleep or self.sleep,
+            timings=Timings(**timings),
+        )
 
 
 def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
@@ -151,12 +163,12 @@ def make_rig(settings: Settings, *, database_url: str | None = None) -> Rig:
         sandbox=httpx.AsyncClient(transport=transport, base_url="http://sandbox"),
         providers=providers,
         ledger=ledger,
-        service=None,  # type: ignore[arg-type]
+        engine=None,  # type: ignore[arg-type]
         receiver=receiver,
         sleeps=sleeps,
     )
-    rig.service = rig.new_service()
-    receiver.service = rig.service
+    rig.engine = rig.new_engine()
+    receiver.notifications = rig.engine.notifications
     return rig
 
 
@@ -184,7 +196,7 @@ def engine_settings(profile_template: Path, tmp_path: Path) -> Settings:
 async def rig(engine_settings: Settings) -> AsyncIterator[Rig]:
     r = make_rig(engine_settings)
     yield r
-    await r.service.aclose()
+    await r.engine.aclose()
     await r.sandbox.aclose()
     for provider in r.providers.values():
         await provider.aclose()
@@ -258,7 +270,7 @@ async def assert_matches_truth(rig: Rig, channel: Channel, out_trade_no: str) ->
     from pos_app.domain.states import MONEY_IN_STATES, SETTLED_STATES, PaymentState
     from pos_app.engine.providers.base import OrderNotFound
 
-    view = await rig.service.find_payment(out_trade_no)
+    view = await rig.engine.payments.find_payment(out_trade_no)
     assert view.state in SETTLED_STATES, f"{out_trade_no} left {view.state}"
     try:
         truth = await rig.truth(channel, out_trade_no)
@@ -274,14 +286,31 @@ async def assert_matches_truth(rig: Rig, channel: Channel, out_trade_no: str) ->
         assert not paid_at_gateway, f"ledger {view.state} but the gateway holds the money ({truth.state})"
 
 
-def attempts(rig: Rig, out_trade_no: str, op: str | None = None) -> list[Any]:
-    from sqlmodel import Session
+def attempts_for(session: Session, out_trade_no: str) -> list[Attempt]:
+    """The gateway calls recorded for a payment, in order."""
+    stmt = select(Attempt).where(Attempt.out_trade_no == out_trade_no).order_by(col(Attempt.id))
+    return list(session.exec(stmt).all())
 
-    from pos_app.engine.store import repo
 
+def attempts(rig: Rig, out_trade_no: str, op: str | None = None) -> list[Attempt]:
     with Session(rig.ledger) as session:
-        rows = list(repo.attempts_for(session, out_trade_no))
+        rows = attempts_for(session, out_trade_no)
     return [a for a in rows if op is None or a.op == op]
+
+
+def group_commit(rig: Rig) -> GroupCommitWriter:
+    """The SQLite ledger's group-commit notification writer."""
+    writer = rig.engine.notifications.group_commit
+    assert writer is not None
+    return writer
+
+
+def record_unapplied(rig: Rig, n: Notification, body: bytes, received_at: datetime) -> None:
+    """A verified notification recorded in the inbox but not applied (the apply failed or the process
+    stopped in between)."""
+    with Session(rig.ledger) as session:
+        insert_inbox(session.connection(), n, body, received_at)
+        session.commit()
 
 
 def event_states(rig: Rig, out_trade_no: str) -> list[str]:

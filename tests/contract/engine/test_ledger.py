@@ -51,3 +51,14 @@ def test_sqlite_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM payments")).scalar_one() == 0
         assert time.monotonic() - started < 2.0
     engine.dispose()
+
+
+def test_the_plain_payment_row_has_every_payments_column() -> None:
+    """The notification hot path builds a PaymentRow from every column of ``payments`` by name."""
+    from dataclasses import fields
+
+    from pos_app.engine.store.models import Payment
+    from pos_app.engine.store.rows import PaymentRow
+
+    table = Payment.__table__  # type: ignore[attr-defined]
+    assert [f.name for f in fields(PaymentRow)] == [c.name for c in table.columns]

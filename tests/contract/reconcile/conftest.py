@@ -1,4 +1,4 @@
-"""Reuse the engine contract rig (sandbox + real ledger + PaymentService over ASGI)."""
+"""Reuse the engine contract rig (sandbox + real ledger + the engine's use cases over ASGI)."""
 
 from tests.contract.engine.conftest import engine_settings, profile_template
 

@@ -1,4 +1,4 @@
-"""Days built in the sandbox, reconciled end to end: real SQLite ledger, real PaymentService, the
+"""Days built in the sandbox, reconciled end to end: real SQLite ledger, the real use cases, the
 sandbox's own bills (WeChat CSV behind SHA1, Alipay GBK ZIP) over httpx.ASGITransport, the HQ
 receiver for the upload. Every kind of difference is injected; each must be classified as what it
 is, and nothing else may be flagged.
@@ -41,7 +41,7 @@ async def day_rig(engine_settings: Settings) -> AsyncIterator[Rig]:
     yesterday = datetime.now(CHINA_TZ).date() - timedelta(days=1)
     r.time.t = datetime.combine(yesterday, time(12, 0), CHINA_TZ).timestamp()
     yield r
-    await r.service.aclose()
+    await r.engine.aclose()
     await r.sandbox.aclose()
     for provider in r.providers.values():
         await provider.aclose()
@@ -61,24 +61,24 @@ async def _next_morning(rig: Rig, day: date) -> None:
 
 async def _micropay(rig: Rig, channel: Channel, amount: int) -> str:
     code = await rig.authcode(channel.value)
-    view = await rig.service.create_payment(TERMINAL, STORE, micropay_req(code, amount))
+    view = await rig.engine.payments.create_payment(TERMINAL, STORE, micropay_req(code, amount))
     assert view.state is PaymentState.PAID, view
     return view.out_trade_no
 
 
 async def _native_paid(rig: Rig, channel: Channel, amount: int) -> str:
-    view = await rig.service.create_payment(TERMINAL, STORE, native_req(channel, amount))
+    view = await rig.engine.payments.create_payment(TERMINAL, STORE, native_req(channel, amount))
     assert view.code_url
     await rig.pay_qr(view.code_url)
     await rig.step(1)
-    assert (await rig.service.find_payment(view.out_trade_no)).state is PaymentState.PAID
+    assert (await rig.engine.payments.find_payment(view.out_trade_no)).state is PaymentState.PAID
     return view.out_trade_no
 
 
 async def _refund(rig: Rig, out_trade_no: str, amount: int) -> str:
     number = new_trade_no("R")
     req = CreateRefund(out_refund_no=number, amount_fen=amount, reason="", operator="manager")
-    await rig.service.create_refund(TERMINAL, out_trade_no, req)
+    await rig.engine.refunds.create_refund(TERMINAL, out_trade_no, req)
     for _ in range(20):
         await rig.step(30)
         with Session(rig.ledger) as session:
@@ -86,7 +86,7 @@ async def _refund(rig: Rig, out_trade_no: str, amount: int) -> str:
             assert refund is not None
             if refund.state == "SUCCESS":
                 return number
-        await rig.service.resolve_once()
+        await rig.engine.resolver.resolve_once()
     raise AssertionError("refund did not succeed")
 
 
@@ -203,12 +203,12 @@ async def test_every_injected_difference_is_classified_and_nothing_else(day_rig:
     # 1. A lost notification: the customer paid the QR, the gateway's notification never came.
     lost = {}
     for channel in (Channel.WECHAT, Channel.ALIPAY):
-        view = await rig.service.create_payment(TERMINAL, STORE, native_req(channel, 3300))
+        view = await rig.engine.payments.create_payment(TERMINAL, STORE, native_req(channel, 3300))
         await rig.fault(kind="notify_drop", out_trade_no=view.out_trade_no)
         assert view.code_url
         await rig.pay_qr(view.code_url)
         await rig.step(1)
-        assert (await rig.service.find_payment(view.out_trade_no)).state is PaymentState.AWAITING_SCAN
+        assert (await rig.engine.payments.find_payment(view.out_trade_no)).state is PaymentState.AWAITING_SCAN
         lost[channel] = view.out_trade_no
 
     # 2. A payment the terminal never synced.
@@ -256,7 +256,7 @@ async def test_every_injected_difference_is_classified_and_nothing_else(day_rig:
     assert (amount.bill_fen, amount.ledger_fen) == (2001, 2000)
     # What the bill proved is now in the ledger, with a status event for the terminal.
     for number in lost.values():
-        view = await rig.service.find_payment(number)
+        view = await rig.engine.payments.find_payment(number)
         assert view.state is PaymentState.PAID and view.paid_at is not None
         assert view.paid_at.astimezone(CHINA_TZ).date() == day
     assert len(report.open_items) == 4

@@ -29,6 +29,7 @@ from pos_app.engine.reconcile.ledger_day import LedgerDay, iter_ledger_payments
 from pos_app.engine.reconcile.ledger_reads import count_due, load_ledger_refunds, lookup_payments, lookup_terminals
 from pos_app.engine.reconcile.settle import apply_settlements
 from pos_app.engine.store import Payment, Refund, open_ledger, repo
+from tests.contract.engine.conftest import attempts_for
 from tests.unit.reconcile.reconcile_kit import wechat_bill, wechat_row
 
 DAY = date(2026, 11, 21)
@@ -141,7 +142,7 @@ def test_a_bill_settles_the_unknown_payment_once(ledger: Engine) -> None:
         assert payment is not None and payment.state == "PAID"
         assert payment.transaction_id == "4200000001202611217777777777"
         assert payment.paid_at == _at(DAY, 10) + timedelta(seconds=7)
-        assert [a.op for a in repo.attempts_for(session, "PUNKNOWN")] == ["reconcile"]
+        assert [a.op for a in attempts_for(session, "PUNKNOWN")] == ["reconcile"]
         events = repo.events_since(session, "T001", 0, 10)
         assert [(e.payment.out_trade_no, e.payment.state) for e in events] == [("PUNKNOWN", PaymentState.PAID)]
 

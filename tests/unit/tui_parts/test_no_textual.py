@@ -44,7 +44,7 @@ def test_tui_never_imports_the_sandbox_or_keys():
         "import sys, pos_app.tui.app, pos_app.tui.screens.checkout, pos_app.tui.screens.qr, "
         "pos_app.tui.screens.scan, pos_app.tui.screens.sale;"
         "bad=[m for m in sys.modules if m.startswith(('pos_app.sandbox','pos_app.engine.crypto',"
-        "'pos_app.engine.providers','pos_app.engine.service','pos_app.engine.server'))];"
+        "'pos_app.engine.providers','pos_app.engine.payments','pos_app.engine.server'))];"
         "assert not bad, bad"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

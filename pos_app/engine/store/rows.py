@@ -1,0 +1,89 @@
+"""A payment as plain typed data: the row the notification hot path reads without the ORM.
+
+:class:`PaymentRecord` is what both the ORM :class:`~pos_app.engine.store.models.Payment` and the
+plain :class:`PaymentRow` offer for reading, so that views and the state machine's decisions take
+either without a cast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class PaymentRecord(Protocol):
+    """The payment fields read by views and by the state machine's decisions."""
+
+    @property
+    def out_trade_no(self) -> str: ...
+    @property
+    def terminal_id(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def amount_fen(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def code_url(self) -> str | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def deadline_at(self) -> datetime | None: ...
+    @property
+    def transaction_id(self) -> str | None: ...
+    @property
+    def masked_auth_code(self) -> str | None: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def refunded_fen(self) -> int: ...
+    @property
+    def needs_attention(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def paid_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """One ``payments`` row, every column, values typed as the ORM types them (field names = columns)."""
+
+    id: int
+    out_trade_no: str
+    terminal_id: str
+    store_id: str
+    channel: str
+    mode: str
+    amount_fen: int
+    subject: str
+    operator: str
+    state: str
+    business_day: str
+    code_url: str | None
+    expires_at: datetime | None
+    deadline_at: datetime | None
+    transaction_id: str | None
+    masked_auth_code: str | None
+    failure_reason: str | None
+    gateway_code: str | None
+    refunded_fen: int
+    needs_attention: bool
+    cancel_requested: bool
+    failed_checks: int
+    lease_until: datetime | None
+    lease_owner: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
