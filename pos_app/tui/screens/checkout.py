@@ -81,9 +81,7 @@ class CheckoutScreen(TillScreen):
 
     def on_mount(self) -> None:
         self.wedge.max_gap_s = self.pos.wedge_max_gap_s
-        table = self.query_one("#lines", DataTable)
-        table.add_columns(_("Item"), _("Qty"), _("Unit"), _("Total"))
-        table.can_focus = False
+        self.query_one("#lines", DataTable).can_focus = False
         self.refresh_view()
 
     # -- the amount ---------------------------------------------------------------------------------
@@ -158,7 +156,9 @@ class CheckoutScreen(TillScreen):
         )
         self.query_one("#cashier-line", Static).update(_("Cashier: {name}").format(name=self.till.cashier or "-"))
         table = self.query_one("#lines", DataTable)
-        table.clear()
+        # Columns too: their widths then fit this sale's lines, not the widest line of an earlier sale.
+        table.clear(columns=True)
+        table.add_columns(_("Item"), _("Qty"), _("Unit"), _("Total"))
         for line in self.cart.lines:
             table.add_row(line.description, str(line.quantity), format_fen(line.unit_fen), format_fen(line.total_fen))
         total = format_fen(self.cart.total_fen) if self.cart.lines else "—"
