@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 
 
-def pad(text: str, width: int, *, right: bool = False) -> str:
-    """``text`` padded with spaces to ``width`` cells (to the left when ``right``); never cut."""
-    fill = " " * max(0, width - cell_len(text))
+def width(text: str) -> int:
+    """The cells ``text`` takes on a terminal."""
+    return cell_len(text)
+
+
+def pad(text: str, cells: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``cells`` (on the left when ``right``); never cut."""
+    fill = " " * max(0, cells - cell_len(text))
     return fill + text if right else text + fill
+
+
+def cut(text: str, cells: int) -> str:
+    """``text`` cut to at most ``cells`` (a wide character that would straddle the edge is left out)."""
+    return set_cell_size(text, cells).rstrip() if cell_len(text) > cells else text
