@@ -3,9 +3,10 @@
 A full (generation 2) garbage collection walks every object the process holds, and most of them
 were built at start-up and live as long as the process: modules, classes, FastAPI's routes and
 pydantic's validators, SQLAlchemy's mappers, the ledger's engine — so a full collection stops a
-payment's request for as long as that walk takes, whenever one lands on its path. Frozen (``gc.freeze``) they are never walked again, and a full collection only walks
-what was built since. Collecting first means only live objects are frozen, so nothing that is
-already garbage is kept forever.
+payment's request for as long as that walk takes, whenever one lands on its path. Frozen
+(``gc.freeze``) they are never walked again, and a full collection only walks what was built since.
+Collecting first means only live objects are frozen, so nothing that is already garbage is kept
+forever.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """`pos report`: the day's figures from this terminal's journal, stored Z reports, and sales exports.
 
-- ``pos report daily [--date D] [--format table|csv|json]`` — totals by channel, cashier and hour.
+- ``pos report daily [--date D] [--format table|csv|json]`` — totals by channel, cashier and hour;
+  a closed day shows its Z report's figures and, apart, the payments that settled after the close.
 - ``pos report z [--date D] [--format table|json]`` — a stored Z report (refused if it was edited).
 - ``pos report export --from D --to D --format csv|xlsx --out FILE`` — every sale of a day or range.
 """
@@ -43,12 +44,13 @@ def _day(value: str | None, hint: str) -> date:
 
 @contextmanager
 def _journal(config: Path | None, journal_file: Path | None) -> Iterator[tuple[Engine, str | None]]:
-    """The profile's journal (read through the same migrations the till uses) and its terminal id.
-
+    """The profile's journal (read through the same migrations the till uses) and its terminal id:
+    the profile's, or, for a journal file given alone, the terminal that wrote it (None if several).
     The reports are written in the till's language (``[terminal] language``, else the system's)."""
     from pos_app.config import config_path, load_settings
     from pos_app.i18n import set_language
-    from pos_app.journal.db import open_journal
+    from pos_app.journal.db import open_journal, session_scope
+    from pos_app.journal.reports import journal_terminals
 
     terminal_id: str | None = None
     language: str | None = None
@@ -62,6 +64,10 @@ def _journal(config: Path | None, journal_file: Path | None) -> Iterator[tuple[E
         raise PosError(f"{journal_file}: no journal here yet — has this terminal made a sale?")
     engine = open_journal(journal_file)
     try:
+        if terminal_id is None:
+            with session_scope(engine) as session:
+                terminals = journal_terminals(session)
+            terminal_id = terminals[0] if len(terminals) == 1 else None
         yield engine, terminal_id
     finally:
         engine.dispose()
@@ -104,7 +110,14 @@ def daily_csv(content: dict[str, Any]) -> str:
 def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Sales, refunds, voids and net by channel, cashier and hour for one business day."""
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import cash_summary, daily_totals, open_refunds, render_text, unsettled_payments
+    from pos_app.journal.reports import (
+        cash_summary,
+        closed_day_notes,
+        daily_totals,
+        open_refunds,
+        render_text,
+        unsettled_payments,
+    )
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:
@@ -112,6 +125,7 @@ def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Pat
         content["cash"] = cash_summary(session, day, terminal_id=terminal_id)
         content["unsettled_payments"] = unsettled_payments(session, day, terminal_id=terminal_id)
         content["unsettled_refunds"] = open_refunds(session, terminal_id=terminal_id)
+        content.update(closed_day_notes(session, day, terminal_id=terminal_id))
     if fmt == "json":
         click.echo(json.dumps(content, ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -127,8 +141,9 @@ def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Pat
 @JOURNAL_OPTION
 def z(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Show the stored Z report of a day (exit 1 if there is none or it no longer matches its hash)."""
+    from pos_app.journal.days import get_z_report
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import get_z_report, list_z_reports, render_text, z_content
+    from pos_app.journal.reports import list_z_reports, render_text, z_content
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:

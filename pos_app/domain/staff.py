@@ -22,6 +22,7 @@ class Action(StrEnum):
     X_REPORT = "x_report"
     Z_REPORT = "z_report"  # day close
     DASHBOARD = "dashboard"
+    UNLOCK_STAFF = "unlock_staff"  # clear a lockout after wrong PINs
 
 
 _CASHIER = frozenset({Action.SELL, Action.CASH_IN, Action.OPEN_SHIFT, Action.CLOSE_SHIFT, Action.X_REPORT})

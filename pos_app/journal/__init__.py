@@ -3,7 +3,9 @@ cash, staff and an append-only, hash-chained event log with its upload outbox.
 
 One module per aggregate: :mod:`.sales`, :mod:`.cash`, :mod:`.refunds`, :mod:`.shifts` (over the
 drawer's ledger, :mod:`.drawer`), :mod:`.staff`, :mod:`.outbox`, and :mod:`.history` (search in SQL);
-:mod:`.events` writes the chain, :mod:`.verify` checks it, :mod:`.reports` reads the day.
+:mod:`.events` writes the chain, :mod:`.verify` checks it, :mod:`.reports` reads the day,
+:mod:`.days` says which business day is open and which are closed (Z), :mod:`.late` lists what
+settled after a close.
 
 Import the public API from here::
 
@@ -16,6 +18,7 @@ Imports ``pos_app.domain`` only (import-linter), never the configuration.
 from pos_app.domain.chain import GENESIS_HASH, canonical_json, event_hash
 from pos_app.domain.staff import Role
 from pos_app.journal.cash import record_cash_movement, record_cash_sale, void_cash_sale
+from pos_app.journal.days import DayStatus, day_status, open_business_day
 from pos_app.journal.db import open_journal, session_scope
 from pos_app.journal.drawer import current_shift
 from pos_app.journal.errors import JournalError
@@ -39,6 +42,7 @@ from pos_app.journal.refunds import (
     new_out_refund_no,
     record_refund,
     record_refund_state,
+    record_wallet_void,
     refundable_fen,
     sale_refunds,
     unsettled_refunds,
@@ -54,18 +58,31 @@ from pos_app.journal.sales import (
     start_sale,
 )
 from pos_app.journal.shifts import close_shift, expected_cash_fen, open_shift
-from pos_app.journal.staff import add_staff, check_pin, hash_pin, list_staff, pin_matches, require_manager
+from pos_app.journal.staff import (
+    PinStatus,
+    add_staff,
+    check_pin,
+    hash_pin,
+    list_staff,
+    locked_out,
+    pin_matches,
+    pin_status,
+    require_manager,
+    unlock_staff,
+)
 from pos_app.journal.verify import VerifyResult, verify_chain
 
 __all__ = [
-    "GENESIS_HASH",
     "CashMovement",
     "Counter",
+    "GENESIS_HASH",
+    "DayStatus",
     "JournalError",
     "JournalEvent",
     "LineIn",
     "OutboxEntry",
     "PaymentAttempt",
+    "PinStatus",
     "Refund",
     "Role",
     "Sale",
@@ -80,6 +97,7 @@ __all__ = [
     "check_pin",
     "close_shift",
     "current_shift",
+    "day_status",
     "event_hash",
     "expected_cash_fen",
     "get_attempt",
@@ -88,20 +106,24 @@ __all__ = [
     "hash_pin",
     "list_sales",
     "list_staff",
+    "locked_out",
     "mark_sent",
     "new_out_refund_no",
     "new_out_trade_no",
     "next_seq",
     "non_final_attempts",
+    "open_business_day",
     "open_journal",
     "open_shift",
     "pending_outbox",
     "pin_matches",
+    "pin_status",
     "record_attempt_state",
     "record_cash_movement",
     "record_cash_sale",
     "record_refund",
     "record_refund_state",
+    "record_wallet_void",
     "refundable_fen",
     "require_manager",
     "sale_events",
@@ -109,6 +131,7 @@ __all__ = [
     "sale_refunds",
     "session_scope",
     "start_sale",
+    "unlock_staff",
     "unsent_count",
     "unsettled_refunds",
     "verify_chain",

@@ -15,7 +15,8 @@ from sqlmodel import Session
 from pos_app.domain.errors import AmountError, InputError
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, advance
-from pos_app.journal.clock import aware, business_day_of
+from pos_app.journal.clock import aware
+from pos_app.journal.days import open_business_day
 from pos_app.journal.drawer import add_movement
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import append_event
@@ -80,14 +81,20 @@ def record_cash_sale(
 def void_cash_sale(
     session: Session, out_trade_no: str, *, cashier: str, approved_by: str, at: datetime, reason: str = ""
 ) -> Sale:
-    """Same-day void of a PAID cash sale (manager-approved): state REVERSED, cash paid back out."""
+    """Same-day void of a PAID cash sale: state REVERSED, cash paid back out. The ``sale.voided``
+    event names the approving manager (``approved_by``) and the ``reason``.
+
+    Only a sale of the business day still open can be voided: a closed day's figures never change.
+    """
     sale = require_sale(session, out_trade_no)
     if sale.channel != Channel.CASH:
         raise JournalError("Wallet payments are voided through the engine (cancel), not here.")
     if sale.state != PaymentState.PAID:
         raise JournalError(f"Only a paid sale without refunds can be voided; this one is {sale.state.value}.")
-    if sale.business_day != business_day_of(at):
-        raise JournalError("Only today's sales can be voided — use a refund instead.")
+    if not approved_by:
+        raise InputError("A void needs the approving manager's name.")
+    if sale.business_day != open_business_day(session, sale.terminal_id, at):
+        raise JournalError(f"Only today's sales can be voided ({sale.business_day} is over) — use a refund instead.")
     attempt = get_attempt(session, out_trade_no)
     assert attempt is not None
     when = aware(at)

@@ -25,22 +25,55 @@ def _contains(column: Mapped[str] | Mapped[str | None], lowered: str) -> ColumnE
     return func.instr(getattr(func, UNICODE_LOWER)(column), lowered) > 0
 
 
+#: The fields a search term can name (``cashier:ann``, ``channel:cash``, ``amount:12.30``,
+#: ``order:P2611``, ``state:paid``).
+FIELDS = ("cashier", "channel", "amount", "order", "state")
+
+
+def _channels(lowered: str) -> list[Channel]:
+    return [channel for channel in Channel if lowered in (channel.value, channel.label.lower())]
+
+
+def _states(lowered: str) -> list[PaymentState]:
+    return [state for state in PaymentState if lowered == state.value.lower()]
+
+
+def _field_condition(name: str, value: str) -> ColumnElement[bool]:
+    """What a field-qualified term matches: that column only."""
+    lowered = value.lower()
+    if name == "cashier":
+        return _contains(col(Sale.cashier), lowered)
+    if name == "channel":
+        return col(Sale.channel).in_(_channels(lowered))
+    if name == "state":
+        return col(Sale.state).in_(_states(lowered))
+    if name == "order":
+        return func.substr(getattr(func, UNICODE_LOWER)(col(Sale.out_trade_no)), 1, len(lowered)) == lowered
+    amount = _amount_fen(value)
+    return col(Sale.amount_fen) == (-1 if amount is None else amount)
+
+
 def _word_condition(word: str) -> ColumnElement[bool]:
-    """What one search word matches: the out_trade_no, transaction id, cashier or subject containing
-    it (any case); the channel's name or label, or the state's name, equal to it (any case); a local
-    time starting with it (``14:``, ``14:05``); or an amount equal to it (``12.30``, ``¥12.3``)."""
+    """What one search word matches.
+
+    - ``field:value`` with a field of :data:`FIELDS`: that column only (``order:`` by prefix).
+    - A word that names a channel (``cash``, ``alipay``) or a state (``paid``): that column only, so
+      "cash" finds cash sales and not every sale of a cashier called "Demo Cashier".
+    - Any other word: the out_trade_no, transaction id, cashier or subject containing it (any case);
+      a local time starting with it (``14:``, ``14:05``); or an amount equal to it (``12.30``).
+    """
+    name, colon, value = word.partition(":")
+    if colon and value and name.lower() in FIELDS:
+        return _field_condition(name.lower(), value)
     lowered = word.lower()
+    channels, states = _channels(lowered), _states(lowered)
+    if channels or states:
+        return or_(col(Sale.channel).in_(channels), col(Sale.state).in_(states))
     # Equalities first: SQLite stops at the first true term, before the case-folding calls.
     matches: list[ColumnElement[bool]] = []
     amount = _amount_fen(word)
     if amount is not None:
         matches.append(col(Sale.amount_fen) == amount)
-    channels = [channel for channel in Channel if lowered in (channel.value, channel.label.lower())]
-    if channels:
-        matches.append(col(Sale.channel).in_(channels))
-    states = [state for state in PaymentState if lowered == state.value.lower()]
-    if states:
-        matches.append(col(Sale.state).in_(states))
     if ":" in word:
         # SQLite's 'localtime' reads the same C library zone as Python's astimezone(): the till's.
         local_time = func.strftime("%H:%M:%S", col(Sale.created_at), "localtime")
@@ -68,10 +101,17 @@ def list_sales(
     *,
     terminal_id: str | None = None,
     limit: int = 500,
+    channel: Channel | str | None = None,
+    cashier: str | None = None,
+    amount_fen: int | None = None,
+    order: str | None = None,
+    state: PaymentState | str | None = None,
 ) -> list[Sale]:
-    """Sales of one business day (all days if None), newest first, at most ``limit``. ``query`` words
-    must all match one of: out_trade_no or transaction id (substring), channel, state, cashier,
-    subject, an amount (``12.30`` / ``¥12.3``) or a local time prefix (``14:`` / ``14:05``).
+    """Sales of one business day (all days if None), newest first, at most ``limit``.
+
+    Every ``query`` word must match (see :func:`_word_condition` for the rule of one word), and so
+    must each filter given: ``channel`` and ``state`` equal, ``cashier`` contained (any case),
+    ``amount_fen`` equal, ``order`` a prefix of the out_trade_no (any case).
     """
     if limit < 1:
         raise ValueError("list_sales needs a limit of at least 1")
@@ -80,9 +120,19 @@ def list_sales(
         statement = statement.where(Sale.business_day == (day if isinstance(day, str) else day.isoformat()))
     if terminal_id is not None:
         statement = statement.where(Sale.terminal_id == terminal_id)
-    words = query.split()
-    if words:
-        statement = statement.where(and_(*(_word_condition(word) for word in words)))
+    conditions = [_word_condition(word) for word in query.split()]
+    if channel is not None:
+        conditions.append(col(Sale.channel) == Channel(channel))
+    if state is not None:
+        conditions.append(col(Sale.state) == PaymentState(state))
+    if cashier is not None:
+        conditions.append(_field_condition("cashier", cashier))
+    if amount_fen is not None:
+        conditions.append(col(Sale.amount_fen) == amount_fen)
+    if order is not None:
+        conditions.append(_field_condition("order", order))
+    if conditions:
+        statement = statement.where(and_(*conditions))
     statement = statement.order_by(col(Sale.created_at).desc(), col(Sale.id).desc()).limit(limit)
     return list(session.exec(statement).all())
 

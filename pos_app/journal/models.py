@@ -104,6 +104,9 @@ class PaymentAttempt(JournalTable, table=True):
 
 
 class Refund(JournalTable, table=True):
+    """Money given back on a paid sale. ``kind`` is "refund", or "void" for a same-day void of a
+    wallet sale that the gateway could only carry out as a refund: reports count it as a void."""
+
     __tablename__ = "refunds"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -117,6 +120,7 @@ class Refund(JournalTable, table=True):
     failure_reason: str | None = Field(default=None, max_length=255)
     cashier: str = Field(max_length=64)
     approved_by: str = Field(max_length=64)  # the manager whose PIN allowed it
+    kind: str = Field(default="refund", max_length=8)  # "refund" | "void"
     created_at: datetime
     updated_at: datetime
 
@@ -250,3 +254,16 @@ class ShiftClose(JournalTable, table=True):
     signed_off_by: str | None = Field(default=None, max_length=64)
     signed_off_at: datetime | None = None
     note: str = Field(default="", max_length=80)
+
+
+class PinGuard(JournalTable, table=True):
+    """Wrong PINs in a row for one person (``who`` = the staff name), or for PIN-only sign-ins at this
+    till (``who`` = ""), and the lockout they led to. A right PIN clears the count; a manager clears
+    a lockout (journaled as ``staff.unlocked``)."""
+
+    __tablename__ = "pin_guards"
+
+    who: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failure_at: datetime | None = None
+    locked_at: datetime | None = None

@@ -1,7 +1,9 @@
-"""Refunds of paid sales: numbering, recording (wallet PENDING or cash SUCCESS), their states.
+"""Refunds of paid sales: numbering, recording (wallet PENDING or cash SUCCESS), their states; and
+same-day voids of wallet sales that the gateway carries out as a refund.
 
 Each function takes a Session and **never commits** (see :mod:`pos_app.journal.sales`). A successful
 refund moves its sale to PARTIALLY_REFUNDED or REFUNDED; a cash refund pays out of the drawer at once.
+A successful void moves its sale to REVERSED, so reports count it as a void, not as a sale and refund.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pos_app.domain.errors import AmountError
+from pos_app.domain.errors import AmountError, InputError
 from pos_app.domain.ids import make_out_refund_no
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, PaymentState, RefundState, advance, advance_refund
 from pos_app.journal.clock import aware, now
+from pos_app.journal.days import open_business_day
 from pos_app.journal.drawer import add_movement
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import append_event, next_seq
@@ -32,6 +35,8 @@ from pos_app.journal.snapshots import (
 
 #: Refund states whose outcome is not known yet.
 OPEN_REFUND_STATES = (RefundState.PENDING, RefundState.PROCESSING, RefundState.UNKNOWN)
+#: ``Refund.kind``: money given back on a sale, or a void the gateway carries out as a refund.
+PLAIN_REFUND, VOID = "refund", "void"
 
 
 def new_out_refund_no(session: Session, *, store_id: str, terminal_id: str, at: datetime) -> str:
@@ -60,8 +65,12 @@ def refundable_fen(session: Session, sale: Sale) -> int:
 
 
 def _apply_refund_success(session: Session, sale: Sale, refund: Refund, at: datetime) -> None:
-    sale.refunded_fen += refund.amount_fen
-    target = PaymentState.REFUNDED if sale.refunded_fen >= sale.amount_fen else PaymentState.PARTIALLY_REFUNDED
+    if refund.kind == VOID:
+        # The sale is undone, not refunded: REVERSED like a cash void, its money was never kept.
+        target = PaymentState.REVERSED
+    else:
+        sale.refunded_fen += refund.amount_fen
+        target = PaymentState.REFUNDED if sale.refunded_fen >= sale.amount_fen else PaymentState.PARTIALLY_REFUNDED
     advance(PaymentState(sale.state), target)
     sale.state = target
     sale.updated_at = aware(at)
@@ -101,18 +110,73 @@ def record_refund(
         raise ValueError("a refund starts PENDING (wallet) or SUCCESS (cash)")
     if state == RefundState.SUCCESS and sale.channel != Channel.CASH:
         raise JournalError("Wallet refunds start PENDING and are settled by the engine.")
+    return _write_refund(
+        session, sale, amount_fen, cashier=cashier, approved_by=approved_by, at=at, reason=reason,
+        out_refund_no=out_refund_no, state=state, kind=PLAIN_REFUND,
+    )  # fmt: skip
+
+
+def record_wallet_void(
+    session: Session,
+    out_trade_no: str,
+    *,
+    cashier: str,
+    approved_by: str,
+    reason: str,
+    at: datetime,
+    out_refund_no: str | None = None,
+) -> Refund:
+    """Record the void of a paid wallet sale of the open business day that the gateway can only carry
+    out as a full refund (Alipay after the payment; WeChat once a cancel is no longer possible).
+
+    It is a refund row of kind "void", PENDING: commit, ask the engine for the refund, then
+    :func:`record_refund_state`. On SUCCESS the sale becomes REVERSED and the X/Z reports count it
+    as a void — never as a sale and a refund. The event names the approving manager and the reason.
+    """
+    sale = require_sale(session, out_trade_no)
+    if sale.channel == Channel.CASH:
+        raise JournalError("A cash sale is voided with void_cash_sale (the cash goes back at once).")
+    if sale.state != PaymentState.PAID or refundable_fen(session, sale) != sale.amount_fen:
+        raise JournalError(f"Only a paid sale without refunds can be voided; this one is {sale.state.value}.")
+    if not approved_by:
+        raise InputError("A void needs the approving manager's name.")
+    if not reason.strip():
+        raise InputError("Say why the sale is voided.")
+    if sale.business_day != open_business_day(session, sale.terminal_id, at):
+        raise JournalError(f"Only today's sales can be voided ({sale.business_day} is over) — use a refund instead.")
+    return _write_refund(
+        session, sale, sale.amount_fen, cashier=cashier, approved_by=approved_by, at=at, reason=reason,
+        out_refund_no=out_refund_no, state=RefundState.PENDING, kind=VOID,
+    )  # fmt: skip
+
+
+def _write_refund(
+    session: Session,
+    sale: Sale,
+    amount_fen: int,
+    *,
+    cashier: str,
+    approved_by: str,
+    at: datetime,
+    reason: str,
+    out_refund_no: str | None,
+    state: RefundState,
+    kind: str,
+) -> Refund:
+    """Write a checked refund or void with its event (and, for cash, its drawer movement)."""
     when = aware(at)
     number = out_refund_no or new_out_refund_no(session, store_id=sale.store_id, terminal_id=sale.terminal_id, at=at)
     assert sale.id is not None
     refund = Refund(
         out_refund_no=number,
         sale_id=sale.id,
-        out_trade_no=out_trade_no,
+        out_trade_no=sale.out_trade_no,
         amount_fen=amount_fen,
         state=state,
         reason=reason[:80],
         cashier=cashier,
         approved_by=approved_by,
+        kind=kind,
         created_at=when,
         updated_at=when,
     )
@@ -121,9 +185,11 @@ def record_refund(
     payload: dict[str, Any] = {
         "cashier": cashier,
         "approved_by": approved_by,
-        "out_trade_no": out_trade_no,
+        "out_trade_no": sale.out_trade_no,
         "out_refund_no": number,
     }
+    if kind == VOID:
+        payload["reason"] = reason
     if state == RefundState.SUCCESS:
         _apply_refund_success(session, sale, refund, at)
         movement = add_movement(
@@ -133,7 +199,7 @@ def record_refund(
             amount_fen=-amount_fen,
             cashier=cashier,
             at=at,
-            out_trade_no=out_trade_no,
+            out_trade_no=sale.out_trade_no,
             reason=reason,
         )
         payload[CASH_MOVEMENT] = cash_movement_snapshot(movement)

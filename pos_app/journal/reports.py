@@ -8,11 +8,18 @@ What the figures mean (the tests recompute each one independently from the event
 - a **void** is a sale given back the same day (state REVERSED) whose money had come in: every
   REVERSED cash sale, and a REVERSED wallet sale that carries the gateway's transaction id. Voids
   are not sales;
-- a **refund** is a SUCCESS refund created within the business day's local hours, counted on the
-  channel of its sale and under the cashier who made it;
+- a **refund** is a SUCCESS refund of kind "refund" created within the business day's hours (its
+  local hours, begun early when the day before was closed before midnight, see
+  :func:`pos_app.journal.days.business_window`), counted on the channel of its sale and under the
+  cashier who made it. A wallet void carried out as a refund (kind "void") is not a refund: its sale
+  is REVERSED and counts as a void;
 - **net** = sales − refunds; **by hour** uses the local hour of the sale's time;
 - **first/last receipt**: the earliest/latest sale or void of the day;
 - **cash**: the shifts opened that day, expected (float + drawer movements) vs counted.
+
+A **closed** day (Z report) is read from its Z: every function here gives exactly the Z's figures for
+it, whatever happened after the close; the payments of that day that settled after the close are
+listed apart (:mod:`pos_app.journal.late`).
 
 Every query reads the covering indexes of migration 0002 (nothing is cached, nothing can go stale).
 """
@@ -22,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -37,9 +44,11 @@ from pos_app.domain.staff import Action
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.i18n import _
 from pos_app.journal.clock import aware
+from pos_app.journal.days import as_day, business_window, closed_days, get_z_report
 from pos_app.journal.errors import JournalError
-from pos_app.journal.events import append_event, next_seq
-from pos_app.journal.models import Sale, Staff, ZReport
+from pos_app.journal.events import EVENT_COUNTER, append_event, next_seq
+from pos_app.journal.late import late_settlements
+from pos_app.journal.models import Counter, Sale, Staff, ZReport
 from pos_app.journal.payloads import load_payload
 from pos_app.journal.refunds import OPEN_REFUND_STATES
 from pos_app.journal.sales import UNSETTLED_STATES
@@ -64,16 +73,6 @@ def local_offset_minutes(day: date | None = None) -> int:
     return 0 if offset is None else int(offset.total_seconds() // 60)
 
 
-def day_window(day: date, offset_minutes: int) -> tuple[datetime, datetime]:
-    """The UTC instants [start, end) of a local business day."""
-    start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(minutes=offset_minutes)
-    return start, start + timedelta(days=1)
-
-
-def as_day(day: date | str) -> date:
-    return day if isinstance(day, date) else date.fromisoformat(day)
-
-
 @dataclass(slots=True)
 class Figures:
     """Counts and amounts (fen) of one slice of a day."""
@@ -88,6 +87,14 @@ class Figures:
     @property
     def net_fen(self) -> int:
         return self.sales_fen - self.refunds_fen
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, int]) -> Figures:
+        return cls(**{f.name: int(stored.get(f.name, 0)) for f in fields(cls)})
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -129,6 +136,21 @@ class DayTotals:
             "last_receipt": self.last_receipt,
         }
 
+    @classmethod
+    def from_report(cls, content: dict[str, Any]) -> DayTotals:
+        """The figures an X or Z report's content holds (a Z's are its day's figures for good)."""
+        return cls(
+            business_day=content["business_day"],
+            terminal_id=content["terminal_id"],
+            offset_minutes=int(content["utc_offset_minutes"]),
+            total=Figures.from_dict(content["total"]),
+            channels={name: Figures.from_dict(figures) for name, figures in content["channels"].items()},
+            cashiers={name: Figures.from_dict(figures) for name, figures in content["cashiers"].items()},
+            hours={hour: (int(f["sales_count"]), int(f["sales_fen"])) for hour, f in content["hours"].items()},
+            first_receipt=content["first_receipt"],
+            last_receipt=content["last_receipt"],
+        )
+
 
 # The report queries are plain SQL on the session's connection: they run often (dashboard refresh,
 # day close) and SQLAlchemy's statement building would cost more than SQLite answering them.
@@ -164,7 +186,7 @@ ORDER BY s.created_at {{direction}}, s.out_trade_no {{direction}} LIMIT 1
 _DAY_REFUNDS_SQL = """
 SELECT s.channel, r.cashier, count(*), sum(r.amount_fen)
 FROM refunds AS r JOIN sales AS s ON s.id = r.sale_id
-WHERE r.created_at >= :start AND r.created_at < :end AND r.state = 'SUCCESS' {terminal}
+WHERE r.created_at >= :start AND r.created_at < :end AND r.state = 'SUCCESS' AND r.kind = 'refund' {terminal}
 GROUP BY 1, 2
 """
 _UNSETTLED_PAYMENTS_SQL = f"""
@@ -199,6 +221,20 @@ def _query(session: Session, sql: str, params: dict[str, Any], *, filter_sql: st
     return list(session.connection().exec_driver_sql(statement, params).all())
 
 
+def stored_z(session: Session, day: date, terminal_id: str | None) -> dict[str, Any] | None:
+    """The content of the Z report that closed ``day`` on this terminal, or None while it is open."""
+    if terminal_id is None:
+        return None
+    report = get_z_report(session, terminal_id, day)
+    return None if report is None else z_content(report)
+
+
+def journal_terminals(session: Session) -> list[str]:
+    """Every terminal that has written to this journal (each has its own event counter)."""
+    statement = select(Counter.terminal_id).where(Counter.name == EVENT_COUNTER).order_by(col(Counter.terminal_id))
+    return list(session.exec(statement).all())
+
+
 def daily_totals(
     session: Session,
     day: date | str,
@@ -206,11 +242,49 @@ def daily_totals(
     terminal_id: str | None = None,
     offset_minutes: int | None = None,
 ) -> DayTotals:
-    """Sales, refunds, voids and net of one business day by channel, cashier and local hour."""
+    """Sales, refunds, voids and net of one business day by channel, cashier and local hour.
+
+    A day closed on the terminal gives exactly its Z report's figures (and offset). Without a
+    terminal, the sum of every terminal's figures when any of them closed the day.
+    """
     the_day = as_day(day)
     offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
+    if terminal_id is None and the_day.isoformat() in closed_days(session, None, the_day, the_day):
+        return _all_terminals(session, the_day, offset)
+    stored = stored_z(session, the_day, terminal_id)
+    if stored is not None:
+        return DayTotals.from_report(stored)
+    return _live_totals(session, the_day, terminal_id, offset)
+
+
+def _all_terminals(session: Session, day: date, offset: int) -> DayTotals:
+    """The figures of every terminal of the journal added up (each closed one as its Z has them)."""
+    totals = DayTotals(day.isoformat(), None, offset)
+    receipts: list[tuple[datetime, str]] = []
+    for terminal in journal_terminals(session):
+        part = daily_totals(session, day, terminal_id=terminal, offset_minutes=offset)
+        totals.total.add(part.total)
+        for name, figures in part.channels.items():
+            totals.channels[name].add(figures)
+        for name, figures in part.cashiers.items():
+            totals.cashiers.setdefault(name, Figures()).add(figures)
+        for hour, (count, amount) in part.hours.items():
+            have = totals.hours.get(hour, (0, 0))
+            totals.hours[hour] = (have[0] + count, have[1] + amount)
+        for number in (part.first_receipt, part.last_receipt):
+            sale = None if number is None else session.exec(select(Sale).where(Sale.out_trade_no == number)).first()
+            if sale is not None:
+                receipts.append((aware(sale.created_at), sale.out_trade_no))
+    if receipts:
+        receipts.sort()
+        totals.first_receipt, totals.last_receipt = receipts[0][1], receipts[-1][1]
+    return totals
+
+
+def _live_totals(session: Session, the_day: date, terminal_id: str | None, offset: int) -> DayTotals:
+    """The figures of a day still open, from the journal's rows as they are now."""
     totals = DayTotals(the_day.isoformat(), terminal_id, offset)
-    start, end = day_window(the_day, offset)
+    start, end = business_window(session, the_day, offset, terminal_id=terminal_id)
     params: dict[str, Any] = {
         "day": totals.business_day,
         "terminal": terminal_id,
@@ -282,10 +356,15 @@ def open_refunds(session: Session, *, terminal_id: str | None = None) -> list[di
 def cash_summary(
     session: Session, day: date | str, *, terminal_id: str | None = None, offset_minutes: int | None = None
 ) -> dict[str, Any]:
-    """The shifts opened during the day: expected (float + drawer movements) vs counted cash."""
+    """The shifts opened during the business day: expected (float + drawer movements) vs counted
+    cash. A closed day gives its Z report's figures."""
     the_day = as_day(day)
+    stored = stored_z(session, the_day, terminal_id)
+    if stored is not None:
+        cash: dict[str, Any] = stored["cash"]
+        return cash
     offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
-    start, end = day_window(the_day, offset)
+    start, end = business_window(session, the_day, offset, terminal_id=terminal_id)
     params = {"start": _db_time(start), "end": _db_time(end), "terminal": terminal_id}
     rows: list[dict[str, Any]] = []
     for shift_id, cashier, float_fen, closed_at, expected_closed, counted, drawer, signed in _query(
@@ -326,11 +405,13 @@ def build_report(
     by: str,
     offset_minutes: int | None = None,
 ) -> dict[str, Any]:
-    """The full content of an X or Z report (JSON values only)."""
+    """The full content of an X or Z report (JSON values only). An X report of a closed day has the
+    Z's figures, the Z's number as ``closed_by_z`` and the payments settled after the close as
+    ``late_settlements``."""
     the_day = as_day(day)
     offset = local_offset_minutes(the_day) if offset_minutes is None else offset_minutes
     totals = daily_totals(session, the_day, terminal_id=terminal_id, offset_minutes=offset)
-    return {
+    content: dict[str, Any] = {
         "report": kind,
         "number": None,
         "generated_at": aware(at).astimezone(UTC).isoformat(timespec="seconds"),
@@ -339,6 +420,21 @@ def build_report(
         "unsettled_payments": unsettled_payments(session, the_day, terminal_id=terminal_id),
         "unsettled_refunds": open_refunds(session, terminal_id=terminal_id),
         "cash": cash_summary(session, the_day, terminal_id=terminal_id, offset_minutes=offset),
+    }
+    content.update(closed_day_notes(session, the_day, terminal_id=terminal_id))
+    return content
+
+
+def closed_day_notes(session: Session, day: date | str, *, terminal_id: str | None) -> dict[str, Any]:
+    """For a closed day: ``{"closed_by_z": number, "late_settlements": [...]}`` (see
+    :func:`pos_app.journal.late.late_settlements`); for an open day, nothing."""
+    the_day = as_day(day)
+    reports = closed_days(session, terminal_id, the_day, the_day).get(the_day.isoformat(), [])
+    if not reports:
+        return {}
+    return {
+        "closed_by_z": [report.number for report in reports] if terminal_id is None else reports[0].number,
+        "late_settlements": [row for report in reports for row in late_settlements(session, report)],
     }
 
 
@@ -360,13 +456,6 @@ def x_report(
 
 def content_hash(content_json: str) -> str:
     return hashlib.sha256(content_json.encode("utf-8")).hexdigest()
-
-
-def get_z_report(session: Session, terminal_id: str, day: date | str) -> ZReport | None:
-    statement = select(ZReport).where(
-        ZReport.terminal_id == terminal_id, ZReport.business_day == as_day(day).isoformat()
-    )
-    return session.exec(statement).first()
 
 
 def close_day(
@@ -441,7 +530,8 @@ def list_z_reports(session: Session, terminal_id: str | None = None) -> list[ZRe
 def net_by_day(
     session: Session, first: date, last: date, *, terminal_id: str | None = None
 ) -> dict[str, tuple[int, int]]:
-    """Sales (count, fen) per business day in [first, last], every day present (0 when none)."""
+    """Sales (count, fen) per business day in [first, last], every day present (0 when none); a
+    closed day as its Z report has them."""
     statement = (
         select(Sale.business_day, func.count(), func.sum(Sale.amount_fen))
         .where(
@@ -454,6 +544,9 @@ def net_by_day(
     if terminal_id is not None:
         statement = statement.where(Sale.terminal_id == terminal_id)
     found = {str(day): (int(count), int(amount)) for day, count, amount in session.exec(statement).all()}
+    for day in closed_days(session, terminal_id, first, last):
+        closed = daily_totals(session, day, terminal_id=terminal_id).total
+        found[day] = (closed.sales_count, closed.sales_fen)
     result: dict[str, tuple[int, int]] = {}
     current = first
     while current <= last:

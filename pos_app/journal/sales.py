@@ -19,7 +19,8 @@ from pos_app.domain.errors import AmountError, InputError
 from pos_app.domain.ids import make_out_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, advance
-from pos_app.journal.clock import aware, business_day_of, now
+from pos_app.journal.clock import aware, now
+from pos_app.journal.days import open_business_day
 from pos_app.journal.drawer import current_shift
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import append_event, next_seq
@@ -111,8 +112,9 @@ def insert_sale(
     state: PaymentState,
     at: datetime,
 ) -> NewSale:
-    """Write a sale, its lines and its payment attempt in ``state``, booked to the open shift. No event:
-    the caller journals the sale with what else it wrote."""
+    """Write a sale, its lines and its payment attempt in ``state``, booked to the open shift and the
+    open business day (after a Z report: the next day). No event: the caller journals the sale with
+    what else it wrote."""
     if not cashier:
         raise InputError("Every sale needs the cashier's name.")
     total = sale_amount_fen(amount_fen, lines)
@@ -129,7 +131,7 @@ def insert_sale(
         amount_fen=total,
         state=state,
         shift_id=None if shift is None else shift.id,
-        business_day=business_day_of(when),
+        business_day=open_business_day(session, terminal_id, when),
         created_at=when,
         updated_at=when,
     )

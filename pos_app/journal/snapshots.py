@@ -112,6 +112,8 @@ def refund_snapshot(refund: Refund) -> dict[str, Any]:
         "cashier": refund.cashier,
         "approved_by": refund.approved_by,
         "created_at": at_text(refund.created_at),
+        # Added with voids: listed only for a void, so refunds journaled before it still verify.
+        **({"kind": refund.kind} if refund.kind != "refund" else {}),
     }
 
 

@@ -79,6 +79,9 @@ JOURNAL_MESSAGES = (
     N_("The refund amount must be more than zero."),
     N_("The refund is more than what is left to refund on this sale."),
     N_("Wallet refunds start PENDING and are settled by the engine."),
+    N_("Say why the sale is voided."),
+    N_("A void needs the approving manager's name."),
+    N_("A cash sale is voided with void_cash_sale (the cash goes back at once)."),
 )
 
 #: What the engine answers to the till: its refusals and the gateways' reasons, as it words them.

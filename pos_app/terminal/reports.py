@@ -8,11 +8,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from pos_app import journal
+from pos_app.journal.days import get_z_report
 from pos_app.journal.reports import (
     DayTotals,
     close_day,
     daily_totals,
-    get_z_report,
     net_by_day,
     open_refunds,
     unsettled_payments,

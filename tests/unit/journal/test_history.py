@@ -1,4 +1,5 @@
-"""The sales history: the search done in SQL, with the matching rules the till has always had."""
+"""The sales history: the search done in SQL, by free text (a channel's or state's name matches that
+column only), by field-qualified terms (``cashier:ann``) and by structured filters."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pos_app.domain.errors import AmountError
 from pos_app.domain.money import parse_amount
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.journal import Sale, list_sales, session_scope, start_sale
+from pos_app.journal import Sale, list_sales, record_cash_sale, session_scope, start_sale
 
 S = PaymentState
 
@@ -51,19 +52,34 @@ def matches(sale: Sale, word: str) -> bool:
     """The search's rule for one word, written out in Python: the oracle the SQL must agree with."""
     lowered = word.lower()
     local = sale.created_at.astimezone()
-    if lowered in sale.out_trade_no.lower() or lowered in (sale.transaction_id or "").lower():
-        return True
     channel = Channel(sale.channel)
-    if lowered in (channel.value, channel.label.lower()) or lowered == PaymentState(sale.state).value.lower():
+    field, colon, value = lowered.partition(":")
+    if colon and value and field in ("cashier", "channel", "amount", "order", "state"):
+        return {
+            "cashier": lambda: value in sale.cashier.lower(),
+            "channel": lambda: value in (channel.value, channel.label.lower()),
+            "state": lambda: value == PaymentState(sale.state).value.lower(),
+            "order": lambda: sale.out_trade_no.lower().startswith(value),
+            "amount": lambda: _amount(value) == sale.amount_fen,
+        }[field]()
+    names_channel = any(lowered in (c.value, c.label.lower()) for c in Channel)
+    names_state = any(lowered == s.value.lower() for s in PaymentState)
+    if names_channel or names_state:  # a channel's or state's name matches that column only
+        return lowered in (channel.value, channel.label.lower()) or lowered == PaymentState(sale.state).value.lower()
+    if lowered in sale.out_trade_no.lower() or lowered in (sale.transaction_id or "").lower():
         return True
     if lowered in sale.cashier.lower() or lowered in sale.subject.lower():
         return True
     if ":" in word and local.strftime("%H:%M:%S").startswith(word):
         return True
+    return _amount(word) == sale.amount_fen
+
+
+def _amount(word: str) -> int | None:
     try:
-        return parse_amount(word, max_fen=10**12) == sale.amount_fen
+        return parse_amount(word, max_fen=10**12)
     except AmountError:
-        return False
+        return None
 
 
 def sell(
@@ -171,6 +187,8 @@ QUERIES = [
     "", "wx22", "P2611", "AB00", "0777", "12.30", "¥12.3", "123", "1.23", "12.31", "alipay", "WeChat", "cash", "pay",
     "paid", "closed", "created", "ÉLISE", "élise", "café", "王", "alice", "tea", "09:", "09:1", "10:15:00",
     "11:", "paid 12.30", "cash 12.3", "coffee alice", "nothing-like-this", "%", "_", "a%b",
+    "cashier:alice", "CASHIER:élise", "channel:alipay", "channel:WeChat", "channel:nope", "amount:12.30",
+    "amount:¥9.9", "amount:x", "order:wx22", "order:2201", "state:closed", "state:PAID wechat", "cashier:", "tea:",
 ]  # fmt: skip
 
 
@@ -208,3 +226,28 @@ def test_a_day_search_reads_the_days_index_in_time_order(journal: Engine, query_
     assert day_plan.startswith("SEARCH sales USING INDEX ix_sales_day_time (business_day=?)")
     assert "RIGHT PART OF ORDER BY" in day_plan  # only sales of the same instant are sorted
     assert terminal_plan.startswith("SEARCH sales USING INDEX ix_sales_terminal_id (terminal_id=?)")
+
+
+def test_cash_finds_cash_sales_not_every_sale_of_a_cashier_called_demo_cashier(journal: Engine) -> None:
+    sell(journal, "WX2201AB0001", EARLY, cashier="Demo Cashier", subject="Cashew nuts")
+    with session_scope(journal) as session:
+        cash = record_cash_sale(
+            session, terminal_id=TERMINAL, store_id=STORE, cashier="Demo Cashier", subject="Tea",
+            at=EARLY + timedelta(minutes=1), amount_fen=500,
+        )  # fmt: skip
+    assert numbers(journal, "cash") == [cash.out_trade_no]
+    assert numbers(journal, "Cash") == numbers(journal, "channel:cash") == [cash.out_trade_no]
+    assert numbers(journal, "cashier:demo") == [cash.out_trade_no, "WX2201AB0001"]
+    assert numbers(journal, "cashew") == ["WX2201AB0001"]  # not a channel's name: free text as before
+    assert numbers(journal, "paid") == [cash.out_trade_no]  # the WeChat sale is still CREATED
+
+
+def test_structured_filters(shop: Engine) -> None:
+    assert numbers(shop, channel=Channel.WECHAT) == ["QT2201XY0011", "WX2201AB0002", "WX2201AB0001"]
+    assert numbers(shop, channel="alipay") == ["AL2201AB0010"]
+    assert numbers(shop, cashier="élise") == ["WX2201AB0002"]
+    assert numbers(shop, amount_fen=1230, channel="wechat") == ["WX2201AB0001"]
+    assert numbers(shop, order="wx2201") == ["WX2201AB0002", "WX2201AB0001"]
+    assert numbers(shop, order="0001") == []  # a prefix, not a substring
+    assert numbers(shop, state=S.CLOSED) == ["AL2201AB0010"]
+    assert numbers(shop, "coffee", cashier="alice", state="PAID") == ["WX2201AB0001"]

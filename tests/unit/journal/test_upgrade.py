@@ -11,7 +11,7 @@ from pathlib import Path
 from alembic import command
 
 from pos_app.journal.cash import record_cash_sale
-from pos_app.journal.db import alembic_config, head_revision, make_engine, open_journal, schema_revision, session_scope
+from pos_app.journal.db import alembic_config, head_revision, open_journal, schema_revision, session_scope
 from pos_app.journal.refunds import record_refund
 from pos_app.journal.sales import LineIn
 from pos_app.journal.shifts import open_shift
@@ -22,13 +22,9 @@ TABLES = ("sales", "sale_lines", "payment_attempts", "refunds", "shifts", "cash_
 
 
 def _journal_at_first_release(path: Path) -> None:
-    """Build the schema exactly as release 0001 did, then write a day's business into it."""
-    engine = make_engine(path)
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, FIRST_RELEASE)
-    assert schema_revision(engine) == FIRST_RELEASE
+    """A day's business in a journal of release 0001's schema: written by today's code (which needs
+    today's tables), then migrated down to 0001, which drops whatever 0001 did not have."""
+    engine = open_journal(path)
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     with session_scope(engine) as session:
         open_shift(session, terminal_id="T001", cashier="Ann", float_fen=50000, at=start)
@@ -54,6 +50,11 @@ def _journal_at_first_release(path: Path) -> None:
             at=start + timedelta(hours=1),
             reason="spilt",
         )
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, FIRST_RELEASE)
+    assert schema_revision(engine) == FIRST_RELEASE
     engine.dispose()
 
 

@@ -249,7 +249,7 @@ def expected_figures(engine: Engine, day: str) -> dict[str, Any]:
                 figures["voids_fen"] += sale["amount_fen"]
             receipts.append((sale["created_at"], sale["out_trade_no"]))
     for number, refund in refunds.items():
-        if refund["state"] != "SUCCESS" or refund["created_at"][:10] != day:
+        if refund["state"] != "SUCCESS" or refund["created_at"][:10] != day or refund.get("kind") == "void":
             continue
         for figures in (total, channels[refund_channel[number]], cashiers[refund["cashier"]]):
             figures["refunds_count"] += 1

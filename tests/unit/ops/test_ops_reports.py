@@ -24,13 +24,13 @@ from pos_app.journal import (
     start_sale,
     verify_chain,
 )
+from pos_app.journal.days import get_z_report
 from pos_app.journal.errors import JournalError
 from pos_app.journal.reports import (
     DayClosedError,
     UnsettledError,
     close_day,
     daily_totals,
-    get_z_report,
     net_by_day,
     x_report,
     z_content,
