@@ -73,6 +73,11 @@ def format_day(day: date) -> str:
     return format_date(day, format="medium", locale=_locale())
 
 
+def format_weekday(day: date) -> str:
+    """A day with its weekday, the date in ISO form: ``Sunday 2026-12-06`` / ``星期日 2026-12-06``."""
+    return format_date(day, format="EEEE yyyy-MM-dd", locale=_locale())
+
+
 def format_moment(at: datetime) -> str:
     """A date and time, shown in the machine's local time zone."""
     return format_datetime(at.astimezone(), format="medium", locale=_locale())

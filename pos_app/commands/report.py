@@ -45,16 +45,21 @@ def _day(value: str | None, hint: str) -> date:
 @contextmanager
 def _journal(config: Path | None, journal_file: Path | None) -> Iterator[tuple[Engine, str | None]]:
     """The profile's journal (read through the same migrations the till uses) and its terminal id:
-    the profile's, or, for a journal file given alone, the terminal that wrote it (None if several)."""
+    the profile's, or, for a journal file given alone, the terminal that wrote it (None if several).
+    The reports are written in the till's language (``[terminal] language``, else the system's)."""
     from pos_app.config import config_path, load_settings
+    from pos_app.i18n import set_language
     from pos_app.journal.db import open_journal, session_scope
     from pos_app.journal.reports import journal_terminals
 
     terminal_id: str | None = None
+    language: str | None = None
     if journal_file is None:
         settings = load_settings(config or config_path())
         journal_file = settings.path(settings.terminal.journal_path)
         terminal_id = settings.terminal.terminal_id
+        language = settings.terminal.language
+    set_language(language)
     if not journal_file.exists():
         raise PosError(f"{journal_file}: no journal here yet — has this terminal made a sale?")
     engine = open_journal(journal_file)

@@ -19,7 +19,7 @@ def count_total(counts: Mapping[int, int]) -> int:
     total = 0
     for denomination, pieces in counts.items():
         if denomination not in DENOMINATIONS_FEN:
-            raise AmountError(f"{format_fen(denomination)} is not a Renminbi note or coin.")
+            raise AmountError("{amount} is not a Renminbi note or coin.", amount=format_fen(denomination))
         if pieces < 0:
             raise AmountError("A count cannot be negative.")
         total += denomination * pieces
@@ -29,5 +29,9 @@ def count_total(counts: Mapping[int, int]) -> int:
 def change_due(amount_fen: int, tendered_fen: int) -> int:
     """Change for a cash sale; refuses a tender below the amount."""
     if tendered_fen < amount_fen:
-        raise AmountError(f"Tendered {format_fen(tendered_fen)} is less than {format_fen(amount_fen)}.")
+        raise AmountError(
+            "Tendered {tendered} is less than {amount}.",
+            tendered=format_fen(tendered_fen),
+            amount=format_fen(amount_fen),
+        )
     return tendered_fen - amount_fen

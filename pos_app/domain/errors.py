@@ -1,4 +1,9 @@
-"""The error tree. Every message is written for the person at the till: what happened, what to do."""
+"""The error tree. Every message is written for the person at the till: what happened, what to do.
+
+A message is English with ``{name}`` fields (``template``) and their values (``params``): the domain
+imports the standard library only, so the till translates ``template`` from its catalog and fills in
+the values there (pos_app.terminal.error_words).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ from __future__ import annotations
 class PosError(Exception):
     """Base of every error this product raises on purpose.
 
-    `message` is what a cashier or manager reads; it never contains a secret or a traceback.
+    `message` is what a cashier or manager reads (in English); it never contains a secret or a
+    traceback. ``template`` is that text before ``params`` were filled in (``str.format``).
     """
 
     default_message = "Something went wrong."
 
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
+    def __init__(self, message: str | None = None, **params: object) -> None:
+        self.template = message or self.default_message
+        self.params = params
+        self.message = self.template.format(**params) if params else self.template
         super().__init__(self.message)
 
 
@@ -38,7 +46,7 @@ class IllegalTransition(PosError):
     def __init__(self, current: str, target: str) -> None:
         self.current = current
         self.target = target
-        super().__init__(f"A payment cannot go from {current} to {target}.")
+        super().__init__("A payment cannot go from {current} to {target}.", current=current, target=target)
 
 
 class PaymentDeclined(PosError):

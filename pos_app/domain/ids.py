@@ -61,16 +61,18 @@ def normalise_code(raw: str, width: int, what: str) -> str:
     """Upper-case and left-pad a store/terminal code with zeros to its fixed width."""
     code = raw.strip().upper()
     if not code or len(code) > width or not _CODE.fullmatch(code):
-        raise IdError(f"The {what} code must be 1–{width} letters or digits, not {raw!r}.")
+        raise IdError(
+            "The {what} code must be 1–{width} letters or digits, not {raw!r}.", what=what, width=width, raw=raw
+        )
     return code.rjust(width, "0")
 
 
 def make_trade_no(kind: IdKind, *, store: str, terminal: str, seq: int, at: datetime) -> str:
     """Build an out_trade_no (kind P) or out_refund_no (kind R). ``at`` is the local wall time."""
     if not 0 < seq <= MAX_SEQ:
-        raise IdError(f"Sequence {seq} is outside 1..{MAX_SEQ}.")
+        raise IdError("Sequence {seq} is outside 1..{most}.", seq=seq, most=MAX_SEQ)
     if not 2000 <= at.year <= 2099:
-        raise IdError(f"The clock says {at.year}: order numbers carry a year from 2000 to 2099.")
+        raise IdError("The clock says {year}: order numbers carry a year from 2000 to 2099.", year=at.year)
     trade_no = TradeNo(
         kind,
         at.replace(microsecond=0),
@@ -93,12 +95,12 @@ def parse_trade_no(text: str) -> TradeNo:
     """Split one of our numbers back into its parts; IdError if it is not one of ours."""
     match = _TRADE_NO.fullmatch(text)
     if match is None:
-        raise IdError(f"{text!r} is not an order number made by this system.")
+        raise IdError("{text!r} is not an order number made by this system.", text=text)
     try:
         # Years are 2000–2099: strptime's %y would read 69–99 as 1969–1999.
         at = datetime.strptime("20" + match.group("date") + match.group("time"), "%Y%m%d%H%M%S")
     except ValueError as exc:
-        raise IdError(f"{text!r} carries an impossible date or time.") from exc
+        raise IdError("{text!r} carries an impossible date or time.", text=text) from exc
     return TradeNo(
         IdKind(match.group("kind")), at, match.group("store"), match.group("terminal"), int(match.group("seq"))
     )
@@ -107,5 +109,5 @@ def parse_trade_no(text: str) -> TradeNo:
 def check_gateway_safe(out_trade_no: str) -> str:
     """Refuse an order number neither gateway would accept (6–32 of ``[0-9A-Za-z]``)."""
     if not GATEWAY_SAFE.fullmatch(out_trade_no):
-        raise IdError(f"Order number {out_trade_no!r} must be 6–32 letters or digits.")
+        raise IdError("Order number {number!r} must be 6–32 letters or digits.", number=out_trade_no)
     return out_trade_no

@@ -42,7 +42,7 @@ def parse_amount(text: str, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> int:
         raise AmountError("An amount cannot be negative.")
     lowered = cleaned.lower()
     if lowered in {"nan", "inf", "infinity"}:
-        raise AmountError(f"{text.strip()!r} is not an amount.")
+        raise AmountError("{text!r} is not an amount.", text=text.strip())
     if "e" in lowered:
         raise AmountError("Exponent forms are not amounts — type the digits, e.g. 12.30.")
     if "," in cleaned or " " in cleaned or "_" in cleaned:
@@ -51,7 +51,7 @@ def parse_amount(text: str, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> int:
     if match is None or not match.group("yuan").isascii():
         if cleaned.startswith("."):
             raise AmountError("Type a digit before the decimal point, e.g. 0.50.")
-        raise AmountError(f"{text.strip()!r} is not an amount — use digits and one decimal point.")
+        raise AmountError("{text!r} is not an amount — use digits and one decimal point.", text=text.strip())
     fen_digits = match.group("fen") or ""
     if len(fen_digits) > 2:
         raise AmountError("At most 2 decimals (fen) — e.g. 12.30.")
@@ -59,7 +59,9 @@ def parse_amount(text: str, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> int:
     if fen == 0:
         raise AmountError("The amount must be more than zero.")
     if fen > max_fen:
-        raise AmountError(f"{format_fen(fen)} is over the per-sale limit of {format_fen(max_fen)}.")
+        raise AmountError(
+            "{amount} is over the per-sale limit of {limit}.", amount=format_fen(fen), limit=format_fen(max_fen)
+        )
     return fen
 
 
@@ -91,6 +93,6 @@ def yuan_to_fen(yuan: str) -> int:
     """
     match = _YUAN.fullmatch(yuan.strip())
     if match is None:
-        raise AmountError(f"{yuan!r} is not a yuan amount.")
+        raise AmountError("{yuan!r} is not a yuan amount.", yuan=yuan)
     fen = int(match.group("yuan")) * 100 + int((match.group("fen") or "0").ljust(2, "0"))
     return -fen if match.group("sign") else fen

@@ -61,7 +61,8 @@ def route_auth_code(raw: str) -> RoutedCode:
     if code.startswith("62") and len(code) == 19:
         raise AuthCodeError("UnionPay codes are not accepted here — ask for WeChat Pay or Alipay.")
     raise AuthCodeError(
-        f"Code ending {code[-4:]} is not a WeChat or Alipay payment code — ask the customer to show it again."
+        "Code ending {last4} is not a WeChat or Alipay payment code — ask the customer to show it again.",
+        last4=code[-4:],
     )
 
 

@@ -36,11 +36,13 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from pos_app.cells import cut, pad, width
 from pos_app.domain.chain import canonical_json
 from pos_app.domain.money import fen_to_yuan, format_fen
 from pos_app.domain.routing import Channel
 from pos_app.domain.staff import Action
 from pos_app.domain.states import PaymentState, RefundState
+from pos_app.i18n import _
 from pos_app.journal.clock import aware
 from pos_app.journal.days import as_day, business_window, closed_days, get_z_report
 from pos_app.journal.errors import JournalError
@@ -554,51 +556,78 @@ def net_by_day(
 
 
 def render_text(content: dict[str, Any]) -> str:
-    """A fixed-width text table of a daily figures dict (``DayTotals.as_dict()`` or an X/Z report)."""
+    """A fixed-width text table of a daily figures dict (``DayTotals.as_dict()`` or an X/Z report), in
+    the language of the process (``pos_app.i18n``); columns are counted in terminal cells."""
     out = io.StringIO()
-    title = f"Day {content['business_day']}"
+    title = _("Day {day}").format(day=content["business_day"])
     if isinstance(content.get("closed_by_z"), int):
-        title += f" (closed, Z #{content['closed_by_z']})"
+        title += " " + _("(closed, Z #{number})").format(number=content["closed_by_z"])
     if content.get("report"):
-        title = (
-            f"{content['report']} report" + (f" #{content['number']}" if content.get("number") else "") + f" · {title}"
+        kind = content["report"]
+        report = (
+            _("{kind} report #{number}").format(kind=kind, number=content["number"])
+            if content.get("number")
+            else _("{kind} report").format(kind=kind)
         )
-    out.write(title + (f" · terminal {content['terminal_id']}" if content.get("terminal_id") else "") + "\n\n")
+        title = f"{report} · {title}"
+    if content.get("terminal_id"):
+        title += " · " + _("terminal {id}").format(id=content["terminal_id"])
+    out.write(title + "\n\n")
     # 74 columns: fits an 80-column terminal with a scrollbar.
-    header = f"{'':<11}{'sales':>5}{'amount':>12}{'refunds':>8}{'amount':>10}{'voids':>6}{'amount':>10}{'net':>12}\n"
+    widths = (11, 5, 12, 8, 10, 6, 10, 12)
+    titles = ("", _("sales"), _("amount"), _("refunds"), _("amount"), _("voids"), _("amount"), _("net"))
+    header = pad(titles[0], widths[0]) + "".join(
+        pad(t, w, right=True) for t, w in zip(titles[1:], widths[1:], strict=True)
+    )
 
     def row(label: str, figures: dict[str, int]) -> str:
-        return (
-            f"{label[:10]:<11}{figures['sales_count']:>5}{format_fen(figures['sales_fen']):>12}"
-            f"{figures['refunds_count']:>8}{format_fen(figures['refunds_fen']):>10}"
-            f"{figures['voids_count']:>6}{format_fen(figures['voids_fen']):>10}{format_fen(figures['net_fen']):>12}\n"
+        values = (
+            str(figures["sales_count"]),
+            format_fen(figures["sales_fen"]),
+            str(figures["refunds_count"]),
+            format_fen(figures["refunds_fen"]),
+            str(figures["voids_count"]),
+            format_fen(figures["voids_fen"]),
+            format_fen(figures["net_fen"]),
         )
-
-    out.write("By channel\n" + header)
-    for name, figures in content["channels"].items():
-        out.write(row(name, figures))
-    out.write(row("TOTAL", content["total"]))
-    out.write("\nBy cashier\n" + header)
-    for name, figures in content["cashiers"].items():
-        out.write(row(name, figures))
-    out.write("\nBy hour\n")
-    for hour, figures in content["hours"].items():
-        out.write(f"  {hour}:00  {figures['sales_count']:>6}  {format_fen(figures['sales_fen']):>14}\n")
-    out.write(f"\nFirst receipt: {content['first_receipt'] or '-'}\nLast receipt:  {content['last_receipt'] or '-'}\n")
-    cash = content.get("cash")
-    if cash:
-        out.write(
-            f"\nCash: expected {format_fen(cash['expected_fen'])} · counted {format_fen(cash['counted_fen'])}"
-            f" · difference {format_fen(cash['difference_fen'])}"
-            + (f" · {cash['open_shifts']} shift(s) still open" if cash["open_shifts"] else "")
+        line = pad(cut(label, widths[0] - 1), widths[0])
+        return (
+            line
+            + "".join(pad(value, cells, right=True) for value, cells in zip(values, widths[1:], strict=True))
             + "\n"
         )
+
+    out.write(_("By channel") + "\n" + header + "\n")
+    for name, figures in content["channels"].items():
+        # Channel labels are marked for the catalog in pos_app.terminal.text (CHANNEL_NAMES).
+        out.write(row(_(Channel(name).label) if name in set(Channel) else name, figures))
+    out.write(row(_("TOTAL"), content["total"]))
+    out.write("\n" + _("By cashier") + "\n" + header + "\n")
+    for name, figures in content["cashiers"].items():
+        out.write(row(name, figures))
+    out.write("\n" + _("By hour") + "\n")
+    for hour, figures in content["hours"].items():
+        out.write(f"  {hour}:00  {figures['sales_count']:>6}  {format_fen(figures['sales_fen']):>14}\n")
+    receipts = (_("First receipt:"), _("Last receipt:"))
+    column = max(width(label) for label in receipts) + 1
+    out.write("\n" + pad(receipts[0], column) + (content["first_receipt"] or "-") + "\n")
+    out.write(pad(receipts[1], column) + (content["last_receipt"] or "-") + "\n")
+    cash = content.get("cash")
+    if cash:
+        line = _("Cash: expected {expected} · counted {counted} · difference {difference}").format(
+            expected=format_fen(cash["expected_fen"]),
+            counted=format_fen(cash["counted_fen"]),
+            difference=format_fen(cash["difference_fen"]),
+        )
+        if cash["open_shifts"]:
+            line += " · " + _("{count} shift(s) still open").format(count=cash["open_shifts"])
+        out.write("\n" + line + "\n")
     waiting = len(content.get("unsettled_payments", [])) + len(content.get("unsettled_refunds", []))
     if waiting:
-        out.write(f"\n{waiting} payment(s)/refund(s) still unsettled.\n")
+        out.write("\n" + _("{count} payment(s)/refund(s) still unsettled.").format(count=waiting) + "\n")
     late = content.get("late_settlements")
     if late:
-        out.write("\nLate settlements after close (not in the figures above)\n")
+        out.write("\n" + _("Late settlements after close (not in the figures above)") + "\n")
         for payment in late:
             out.write(
                 f"  {payment['out_trade_no']}  {payment['channel']:<7}{format_fen(payment['amount_fen']):>11}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from escpos.printer import Dummy, File, Network, Usb
 
+from pos_app.i18n import _
 from pos_app.receipts.model import Receipt
 from pos_app.receipts.text import THANKS, body_lines, marks
 
@@ -28,7 +29,7 @@ def render_escpos(receipt: Receipt) -> bytes:
     printer.text("\n")
     printer.set(align="center")
     printer.qr(receipt.qr_content, size=5, native=True)
-    printer.text(THANKS + "\n")
+    printer.text(_(THANKS) + "\n")
     printer.cut()
     return bytes(printer.output)
 

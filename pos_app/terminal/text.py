@@ -1,13 +1,14 @@
-"""Small formatting helpers shared by screens: countdowns, masked codes, state words."""
+"""Small formatting helpers shared by screens: countdowns, state words and channel names."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.i18n import N_
+from pos_app.i18n import N_, _
 
-#: A payment's state in words (English: translate with ``_()`` where shown).
+#: What a payment's state means to the cashier, in English (``state_words`` translates it).
 STATE_WORDS: dict[PaymentState, str] = {
     PaymentState.CREATED: N_("Starting…"),
     PaymentState.AWAITING_SCAN: N_("Waiting for the customer to scan"),
@@ -21,6 +22,46 @@ STATE_WORDS: dict[PaymentState, str] = {
     PaymentState.PARTIALLY_REFUNDED: N_("PAID (part refunded)"),
     PaymentState.REFUNDED: N_("REFUNDED"),
 }
+
+#: The short state names of lists and tables (history, the sale's summary).
+STATE_NAMES: dict[PaymentState, str] = {
+    PaymentState.CREATED: N_("CREATED"),
+    PaymentState.AWAITING_SCAN: N_("AWAITING_SCAN"),
+    PaymentState.SUBMITTED: N_("SUBMITTED"),
+    PaymentState.USER_PAYING: N_("USER_PAYING"),
+    PaymentState.UNKNOWN: N_("UNKNOWN"),
+    PaymentState.PAID: N_("PAID"),
+    PaymentState.FAILED: N_("FAILED"),
+    PaymentState.CLOSED: N_("CLOSED"),
+    PaymentState.REVERSED: N_("REVERSED"),
+    PaymentState.PARTIALLY_REFUNDED: N_("PARTIALLY_REFUNDED"),
+    PaymentState.REFUNDED: N_("REFUNDED"),
+}
+
+#: ``Channel.label`` marked for the catalog (the domain cannot translate its own words).
+CHANNEL_NAMES: dict[Channel, str] = {
+    Channel.WECHAT: N_("WeChat Pay"),
+    Channel.ALIPAY: N_("Alipay"),
+    Channel.CASH: N_("Cash"),
+}
+
+
+def state_words(state: PaymentState) -> str:
+    """What ``state`` means to the cashier, in the till's language."""
+    return _(STATE_WORDS[state])
+
+
+def state_name(state: PaymentState | str) -> str:
+    """A state's short name in the till's language (an unknown name is shown as it is)."""
+    try:
+        return _(STATE_NAMES[PaymentState(state)])
+    except ValueError:
+        return str(state)
+
+
+def channel_name(channel: Channel | str) -> str:
+    """``WeChat Pay`` / ``微信支付``: a channel as the cashier reads it."""
+    return _(CHANNEL_NAMES[Channel(channel)])
 
 
 def countdown(remaining: timedelta | float) -> str:

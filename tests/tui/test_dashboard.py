@@ -113,6 +113,7 @@ def _unknown_payment(engine: Engine) -> None:
 @pytest.fixture
 def app(demo_settings: Settings, ops_journal: Engine) -> PosApp:
     client = EngineClient("http://127.0.0.1:9", TERMINAL, b"k" * 32)  # nothing listens: the engine is down
+    demo_settings.terminal.language = "en"  # the snapshots are English whatever the machine's locale
     return make_app(
         demo_settings, engine_client=client, journal_engine=ops_journal, clock=fixed_clock, health_interval_s=60
     )

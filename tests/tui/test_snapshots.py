@@ -45,6 +45,7 @@ def snap_journal(demo_settings: Settings) -> Iterator[Engine]:
 def app(demo_settings: Settings, snap_journal: Engine) -> PosApp:
     # Port 9 (discard) on loopback: nothing listens, the engine is simply down.
     client = EngineClient("http://127.0.0.1:9", "T001", b"k" * 32)
+    demo_settings.terminal.language = "en"  # the pictures are English whatever the machine's locale
     return make_app(
         demo_settings, engine_client=client, journal_engine=snap_journal, clock=fixed_clock, health_interval_s=60
     )

@@ -11,11 +11,13 @@ from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import DEFAULT_MAX_SALE_FEN
+from pos_app.i18n import N_, _
 from pos_app.terminal.cart import ItemLine, make_line
+from pos_app.terminal.error_words import cashier_text
 
 
 class ItemModal(ModalScreen[ItemLine | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, *, max_fen: int = DEFAULT_MAX_SALE_FEN) -> None:
         super().__init__()
@@ -23,12 +25,12 @@ class ItemModal(ModalScreen[ItemLine | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal"):
-            yield Label("Add an item")
-            yield Input(placeholder="Description", id="description")
-            yield Input("1", placeholder="Quantity", id="quantity")
-            yield Input(placeholder="Unit price, e.g. 12.50", id="price")
+            yield Label(_("Add an item"))
+            yield Input(placeholder=_("Description"), id="description")
+            yield Input("1", placeholder=_("Quantity"), id="quantity")
+            yield Input(placeholder=_("Unit price, e.g. 12.50"), id="price")
             yield Static("", id="item-error", classes="error")
-            yield Label("Enter moves on / adds · Esc cancels", classes="hint")
+            yield Label(_("Enter moves on / adds · Esc cancels"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#description", Input).focus()
@@ -51,7 +53,7 @@ class ItemModal(ModalScreen[ItemLine | None]):
                 max_fen=self.max_fen,
             )
         except PosError as exc:
-            self.query_one("#item-error", Static).update(exc.message)
+            self.query_one("#item-error", Static).update(cashier_text(exc))
             return
         self.dismiss(line)
 

@@ -14,10 +14,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
+from pos_app.i18n import N_, _
+from pos_app.terminal.error_words import cashier_text
 
 
 class ManagerPinModal(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, purpose: str, check: Callable[[str], str]) -> None:
         super().__init__()
@@ -26,10 +28,10 @@ class ManagerPinModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal"):
-            yield Label(f"Manager PIN — {self.purpose}")
-            yield Input(password=True, placeholder="PIN", id="manager-pin", max_length=12)
+            yield Label(_("Manager PIN — {purpose}").format(purpose=self.purpose))
+            yield Input(password=True, placeholder=_("PIN"), id="manager-pin", max_length=12)
             yield Static("", id="pin-error", classes="error")
-            yield Label("Enter to approve · Esc to cancel", classes="hint")
+            yield Label(_("Enter to approve · Esc to cancel"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#manager-pin", Input).focus()
@@ -39,7 +41,7 @@ class ManagerPinModal(ModalScreen[str | None]):
         pin = event.value.strip()
         event.input.clear()
         event.input.disabled = True  # one check at a time
-        self.query_one("#pin-error", Static).update("Checking the PIN…")
+        self.query_one("#pin-error", Static).update(_("Checking the PIN…"))
         self.check_pin(pin)
 
     @work(exclusive=True, group="manager-pin", exit_on_error=False)
@@ -47,7 +49,7 @@ class ManagerPinModal(ModalScreen[str | None]):
         try:
             manager = await asyncio.to_thread(self.check, pin)
         except PosError as exc:
-            self.refused(exc.message)
+            self.refused(cashier_text(exc))
             return
         self.dismiss(manager)
 
@@ -58,7 +60,7 @@ class ManagerPinModal(ModalScreen[str | None]):
         field.focus()
 
     def worker_failed(self, error: BaseException) -> None:
-        self.refused("Could not check the PIN — try again.")
+        self.refused(_("Could not check the PIN — try again."))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -13,6 +13,8 @@ from textual.widgets import Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen, parse_amount
+from pos_app.i18n import N_, _
+from pos_app.terminal.error_words import cashier_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,7 @@ class RefundRequest:
 
 
 class RefundModal(ModalScreen[RefundRequest | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, out_trade_no: str, refundable_fen: int) -> None:
         super().__init__()
@@ -31,12 +33,14 @@ class RefundModal(ModalScreen[RefundRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal"):
-            yield Label(f"Refund {self.out_trade_no}")
-            yield Label(f"Up to {format_fen(self.refundable_fen)} (empty = all of it)", classes="hint")
+            yield Label(_("Refund {number}").format(number=self.out_trade_no))
+            yield Label(
+                _("Up to {amount} (empty = all of it)").format(amount=format_fen(self.refundable_fen)), classes="hint"
+            )
             yield Input(placeholder=format_fen(self.refundable_fen).lstrip("¥"), id="refund-amount")
-            yield Input(placeholder="Reason (required)", id="refund-reason", max_length=80)
+            yield Input(placeholder=_("Reason (required)"), id="refund-reason", max_length=80)
             yield Static("", id="refund-error", classes="error")
-            yield Label("Enter moves on / continues · Esc cancels", classes="hint")
+            yield Label(_("Enter moves on / continues · Esc cancels"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#refund-amount", Input).focus()
@@ -53,11 +57,11 @@ class RefundModal(ModalScreen[RefundRequest | None]):
         try:
             amount = self.refundable_fen if not text.strip() else parse_amount(text, max_fen=self.refundable_fen)
         except PosError as exc:
-            error.update(exc.message)
+            error.update(cashier_text(exc))
             self.query_one("#refund-amount", Input).focus()
             return
         if not reason:
-            error.update("Give a reason for the refund.")
+            error.update(_("Give a reason for the refund."))
             return
         self.dismiss(RefundRequest(amount, reason))
 

@@ -9,9 +9,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from pos_app.i18n import N_, _
+
 
 class TextModal(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, prompt: str, value: str = "") -> None:
         super().__init__()
@@ -22,7 +24,7 @@ class TextModal(ModalScreen[str | None]):
         with Vertical(classes="modal"):
             yield Label(self.prompt)
             yield Input(self.value, id="text")
-            yield Label("Enter to confirm · Esc to cancel", classes="hint")
+            yield Label(_("Enter to confirm · Esc to cancel"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#text", Input).focus()

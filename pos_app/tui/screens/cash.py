@@ -10,15 +10,17 @@ from textual.widgets import Digits, Input, Label, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen, parse_amount
+from pos_app.i18n import N_, _
 from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.error_words import cashier_text
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.screens.result import ResultScreen
 
 
 class CashScreen(TillScreen):
-    HEADING = "Cash"
-    KEYS = "type the cash tendered, Enter to record (empty = exact) · Esc back · F1 help"
-    BINDINGS = [Binding("escape", "back", "Back")]
+    HEADING = N_("Cash")
+    KEYS = N_("type the cash tendered, Enter to record (empty = exact) · Esc back · F1 help")
+    BINDINGS = [Binding("escape", "back", N_("Back"))]
 
     def __init__(self, draft: SaleDraft) -> None:
         super().__init__()
@@ -26,9 +28,9 @@ class CashScreen(TillScreen):
 
     def body(self) -> ComposeResult:
         with Vertical():
-            yield Label("To pay", classes="hint")
+            yield Label(_("To pay"), classes="hint")
             yield Digits(format_fen(self.draft.amount_fen).lstrip("¥"), id="cash-amount")
-            yield Label("Cash tendered (¥)", classes="hint")
+            yield Label(_("Cash tendered (¥)"), classes="hint")
             yield Input(placeholder=format_fen(self.draft.amount_fen).lstrip("¥"), id="tendered")
             yield Static("", id="change", classes="big-state")
             yield Static("", id="cash-error", classes="error")
@@ -41,7 +43,9 @@ class CashScreen(TillScreen):
             return self.draft.amount_fen
         tendered = parse_amount(text, max_fen=10 * self.till.settings.terminal.max_sale_fen)
         if tendered < self.draft.amount_fen:
-            raise PosError(f"Not enough: {format_fen(self.draft.amount_fen - tendered)} more is needed.")
+            raise PosError(
+                N_("Not enough: {amount} more is needed."), amount=format_fen(self.draft.amount_fen - tendered)
+            )
         return tendered
 
     @on(Input.Changed, "#tendered")
@@ -50,17 +54,19 @@ class CashScreen(TillScreen):
             tendered = self.tendered_fen(event.value)
         except PosError as exc:
             self.query_one("#change", Static).update("")
-            self.query_one("#cash-error", Static).update(exc.message if event.value.strip() else "")
+            self.query_one("#cash-error", Static).update(cashier_text(exc) if event.value.strip() else "")
             return
         self.query_one("#cash-error", Static).update("")
-        self.query_one("#change", Static).update(f"Change due {format_fen(tendered - self.draft.amount_fen)}")
+        self.query_one("#change", Static).update(
+            _("Change due {amount}").format(amount=format_fen(tendered - self.draft.amount_fen))
+        )
 
     @on(Input.Submitted, "#tendered")
     def submitted(self, event: Input.Submitted) -> None:
         try:
             tendered = self.tendered_fen(event.value)
         except PosError as exc:
-            self.query_one("#cash-error", Static).update(exc.message)
+            self.query_one("#cash-error", Static).update(cashier_text(exc))
             return
         self.app.switch_screen(ResultScreen(self.till.cash_sale(self.draft, tendered)))
 

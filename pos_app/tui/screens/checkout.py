@@ -20,7 +20,9 @@ from textual.widgets import DataTable, Digits, Label, Static
 from pos_app.domain.errors import AuthCodeError, InputError, PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, route_auth_code
+from pos_app.i18n import N_, _
 from pos_app.terminal.cart import Cart, ItemLine, SaleDraft
+from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.keypad import AmountBuffer
 from pos_app.terminal.wedge import WedgeClassifier
 from pos_app.tui.modals.item import ItemModal
@@ -34,32 +36,32 @@ from pos_app.tui.screens.scan import ScanScreen
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SUBJECT = "In-store purchase"
+DEFAULT_SUBJECT = N_("In-store purchase")
 #: At most this long the QR screen waits for the order's request to be on the wire (see open_qr).
 SEND_WAIT_S = 0.05
 
 
 class CheckoutScreen(TillScreen):
-    HEADING = "Checkout"
-    KEYS = "w/a WeChat/Alipay QR · s scan · c cash · i item · t subject · h history · F1 help"
+    HEADING = N_("Checkout")
+    KEYS = N_("w/a WeChat/Alipay QR · s scan · c cash · i item · t subject · h history · F1 help")
     BINDINGS = [
-        Binding("w", "qr('wechat')", "WeChat QR"),
-        Binding("a", "qr('alipay')", "Alipay QR"),
-        Binding("s", "scan", "Scan code"),
-        Binding("c", "cash", "Cash"),
-        Binding("i", "add_item", "Add item"),
-        Binding("d", "remove_item", "Remove last item"),
-        Binding("t", "subject", "Subject"),
-        Binding("h", "history", "History"),
-        Binding("escape", "clear", "Clear"),
-        Binding("ctrl+l", "logout", "Sign out"),
+        Binding("w", "qr('wechat')", N_("WeChat QR")),
+        Binding("a", "qr('alipay')", N_("Alipay QR")),
+        Binding("s", "scan", N_("Scan code")),
+        Binding("c", "cash", N_("Cash")),
+        Binding("i", "add_item", N_("Add item")),
+        Binding("d", "remove_item", N_("Remove last item")),
+        Binding("t", "subject", N_("Subject")),
+        Binding("h", "history", N_("History")),
+        Binding("escape", "clear", N_("Clear")),
+        Binding("ctrl+l", "logout", N_("Sign out")),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.buffer = AmountBuffer()
         self.cart = Cart()
-        self.subject = DEFAULT_SUBJECT
+        self.subject = _(DEFAULT_SUBJECT)
         self.wedge = WedgeClassifier()
         #: True while a QR sale's intent is being written (a second key press must not start another).
         self.opening = False
@@ -67,21 +69,19 @@ class CheckoutScreen(TillScreen):
     def body(self) -> ComposeResult:
         with Horizontal(id="checkout"):
             with Vertical(id="amount-panel"):
-                yield Label("Amount (¥) — type digits, '.' and Backspace", classes="hint")
+                yield Label(_("Amount (¥) — type digits, '.' and Backspace"), classes="hint")
                 yield Digits("0", id="amount")
                 yield Static("", id="amount-error", classes="error")
                 yield Static("", id="subject")
                 yield Static("", id="cashier-line", classes="hint")
             with Vertical(id="lines-panel"):
-                yield Label("Items (i add, d remove last)", classes="hint")
+                yield Label(_("Items (i add, d remove last)"), classes="hint")
                 yield DataTable(id="lines", cursor_type="none", zebra_stripes=True)
                 yield Static("", id="total")
 
     def on_mount(self) -> None:
         self.wedge.max_gap_s = self.pos.wedge_max_gap_s
-        table = self.query_one("#lines", DataTable)
-        table.add_columns("Item", "Qty", "Unit", "Total")
-        table.can_focus = False
+        self.query_one("#lines", DataTable).can_focus = False
         self.refresh_view()
 
     # -- the amount ---------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class CheckoutScreen(TillScreen):
         try:
             routed = route_auth_code(scanned)
         except AuthCodeError as exc:
-            self.show_error(exc.message)
+            self.show_error(cashier_text(exc))
             return
         draft = self.draft()
         if draft is not None:
@@ -139,7 +139,7 @@ class CheckoutScreen(TillScreen):
         try:
             amount = self.amount_fen()
         except PosError as exc:
-            self.show_error(exc.message)
+            self.show_error(cashier_text(exc))
             return None
         return SaleDraft(amount, self.cart.subject(self.subject), list(self.cart.lines))
 
@@ -151,20 +151,24 @@ class CheckoutScreen(TillScreen):
         shown = format_fen(self.cart.total_fen).lstrip("¥") if self.cart.lines else self.buffer.text or "0"
         self.query_one("#amount", Digits).update(shown)
         self.query_one("#amount-error", Static).update("")
-        self.query_one("#subject", Static).update(f"Subject: {self.cart.subject(self.subject)}")
-        self.query_one("#cashier-line", Static).update(f"Cashier: {self.till.cashier or '-'}")
+        self.query_one("#subject", Static).update(
+            _("Subject: {subject}").format(subject=self.cart.subject(self.subject))
+        )
+        self.query_one("#cashier-line", Static).update(_("Cashier: {name}").format(name=self.till.cashier or "-"))
         table = self.query_one("#lines", DataTable)
-        table.clear()
+        # Columns too: their widths then fit this sale's lines, not the widest line of an earlier sale.
+        table.clear(columns=True)
+        table.add_columns(_("Item"), _("Qty"), _("Unit"), _("Total"))
         for line in self.cart.lines:
             table.add_row(line.description, str(line.quantity), format_fen(line.unit_fen), format_fen(line.total_fen))
         total = format_fen(self.cart.total_fen) if self.cart.lines else "—"
-        self.query_one("#total", Static).update(f"Total {total}")
+        self.query_one("#total", Static).update(_("Total {amount}").format(amount=total))
 
     def new_sale(self) -> None:
         """Called when a sale is finished: a clean checkout for the next customer."""
         self.buffer.clear()
         self.cart.clear()
-        self.subject = DEFAULT_SUBJECT
+        self.subject = _(DEFAULT_SUBJECT)
         self.wedge.reset()
         self.refresh_view()
 
@@ -172,10 +176,10 @@ class CheckoutScreen(TillScreen):
 
     def wallet_allowed(self) -> bool:
         if self.pos.engine_online is False:
-            self.show_error("Engine unreachable — cash only until it is back.")
+            self.show_error(_("Engine unreachable — cash only until it is back."))
             return False
         if self.till.pending():
-            self.notify("An earlier payment is still open — settle it first.", severity="warning")
+            self.notify(_("An earlier payment is still open — settle it first."), severity="warning")
             self.app.push_screen(PendingScreen())
             return False
         return True
@@ -202,11 +206,13 @@ class CheckoutScreen(TillScreen):
             try:
                 attempt = await self.till.open_native(draft, channel)
             except PosError as exc:
-                self.show_error(exc.message)
+                self.show_error(cashier_text(exc))
                 return
             except Exception as exc:  # the journal could not be written (disk full, ...): nothing was sent
                 log.exception("could not record the sale")
-                self.show_error(f"Could not record the sale, nothing was charged ({type(exc).__name__}).")
+                self.show_error(
+                    _("Could not record the sale, nothing was charged ({error}).").format(error=type(exc).__name__)
+                )
                 return
             on_the_wire = asyncio.Event()
             sending = asyncio.ensure_future(self.till.send(attempt, journal_answer=False, sent=on_the_wire))
@@ -237,7 +243,7 @@ class CheckoutScreen(TillScreen):
             try:
                 self.cart.add(line, max_fen=self.till.settings.terminal.max_sale_fen)
             except InputError as exc:
-                self.show_error(exc.message)
+                self.show_error(cashier_text(exc))
                 return
             self.refresh_view()
 
@@ -253,7 +259,7 @@ class CheckoutScreen(TillScreen):
                 self.subject = text[:127]
                 self.refresh_view()
 
-        self.app.push_screen(TextModal("Payment subject (shown in the customer's wallet)", self.subject), chosen)
+        self.app.push_screen(TextModal(_("Payment subject (shown in the customer's wallet)"), self.subject), chosen)
 
     def action_clear(self) -> None:
         self.new_sale()

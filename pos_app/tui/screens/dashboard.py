@@ -18,9 +18,11 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
-from pos_app.domain.routing import Channel
+from pos_app.i18n import N_, _, format_day, format_weekday
 from pos_app.journal.reports import DayTotals
+from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.reports import DayView
+from pos_app.terminal.text import channel_name, state_name
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.screens.report import ReportScreen
@@ -40,9 +42,9 @@ def bar(value: int, largest: int, width: int) -> str:
 def hour_chart(hours: dict[str, tuple[int, int]], width: int = 36) -> list[str]:
     """One line per hour from the first to the last hour with sales: ``09 ████▍ ¥123.45 (12)``."""
     if not hours:
-        return ["No sales this day."]
+        return [_("No sales this day.")]
     present = sorted(int(hour) for hour in hours)
-    largest = max(amount for _, amount in hours.values())
+    largest = max(amount for _count, amount in hours.values())
     lines = []
     for hour in range(present[0], present[-1] + 1):
         count, amount = hours.get(f"{hour:02d}", (0, 0))
@@ -52,15 +54,15 @@ def hour_chart(hours: dict[str, tuple[int, int]], width: int = 36) -> list[str]:
 
 class DashboardScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
-    HEADING = "Manager"
-    KEYS = "[ ] day · t today · x X report · z Z report (day close) · Esc back"
+    HEADING = N_("Manager")
+    KEYS = N_("[ ] day · t today · x X report · z Z report (day close) · Esc back")
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("left_square_bracket", "day(-1)", "Previous day"),
-        Binding("right_square_bracket", "day(1)", "Next day"),
-        Binding("t", "today", "Today"),
-        Binding("x", "x_report", "X report"),
-        Binding("z", "z_report", "Z report"),
+        Binding("escape", "back", N_("Back")),
+        Binding("left_square_bracket", "day(-1)", N_("Previous day")),
+        Binding("right_square_bracket", "day(1)", N_("Next day")),
+        Binding("t", "today", N_("Today")),
+        Binding("x", "x_report", N_("X report")),
+        Binding("z", "z_report", N_("Z report")),
     ]
 
     def __init__(self, manager: str, day: date | None = None) -> None:
@@ -82,8 +84,10 @@ class DashboardScreen(TillScreen):
         yield Static("", id="dash-attention", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#dash-channels", DataTable).add_columns("Channel", "Sales", "Amount", "Refunds", "Net")
-        self.query_one("#dash-cashiers", DataTable).add_columns("Cashier", "Sales", "Net")
+        self.query_one("#dash-channels", DataTable).add_columns(
+            _("Channel"), _("Sales"), _("Amount"), _("Refunds"), _("Net")
+        )
+        self.query_one("#dash-cashiers", DataTable).add_columns(_("Cashier"), _("Sales"), _("Net"))
         self.load()
 
     def on_screen_resume(self) -> None:
@@ -95,33 +99,40 @@ class DashboardScreen(TillScreen):
         self.show(await asyncio.to_thread(self.till.day_view, self.day))
 
     def show(self, view: DayView) -> None:
-        closed = f" · closed (Z #{view.z_number})" if view.z_number is not None else " · open"
-        self.query_one("#dash-day", Static).update(f"{view.day:%A %Y-%m-%d}{closed}")
+        closed = _("closed (Z #{number})").format(number=view.z_number) if view.z_number is not None else _("open")
+        self.query_one("#dash-day", Static).update(f"{format_weekday(view.day)} · {closed}")
         self.fill_tables(view.totals)
         self.query_one("#dash-hours", Static).update("\n".join(hour_chart(view.totals.hours)))
-        amounts = [amount for _, amount in view.week.values()]
-        self.query_one("#dash-week-label", Label).update(f"Week {format_fen(sum(amounts))}")
+        amounts = [amount for _count, amount in view.week.values()]
+        self.query_one("#dash-week-label", Label).update(_("Week {amount}").format(amount=format_fen(sum(amounts))))
         self.query_one("#dash-week", Sparkline).data = amounts
         attention = [
-            f"! {p['out_trade_no']} {Channel(p['channel']).label} {format_fen(p['amount_fen'])} {p['state']}"
+            f"! {p['out_trade_no']} {channel_name(p['channel'])} {format_fen(p['amount_fen'])} {state_name(p['state'])}"
             for p in view.unsettled_payments
         ]
         attention += [
-            f"! refund {r['out_refund_no']} {format_fen(r['amount_fen'])} {r['state']}" for r in view.open_refunds
+            "! "
+            + _("refund {number} {amount} {state}").format(
+                number=r["out_refund_no"], amount=format_fen(r["amount_fen"]), state=r["state"]
+            )
+            for r in view.open_refunds
         ]
         attention += [
-            f"! shift {c.shift_id} counted by {c.counted_by}: difference {format_fen(c.difference_fen)}, not signed off"
+            "! "
+            + _("shift {shift} counted by {name}: difference {amount}, not signed off").format(
+                shift=c.shift_id, name=c.counted_by, amount=format_fen(c.difference_fen)
+            )
             for c in view.unsigned_closes
         ]
         self.query_one("#dash-attention", Static).update(
-            "\n".join(["Needs attention:", *attention]) if attention else "Nothing needs attention."
+            "\n".join([_("Needs attention:"), *attention]) if attention else _("Nothing needs attention.")
         )
         self.shown = view.day
 
     def fill_tables(self, totals: DayTotals) -> None:
         channels = self.query_one("#dash-channels", DataTable)
         channels.clear()
-        for name, figures in [*((Channel(n).label, f) for n, f in totals.channels.items()), ("Total", totals.total)]:
+        for name, figures in [*((channel_name(n), f) for n, f in totals.channels.items()), (_("Total"), totals.total)]:
             channels.add_row(
                 name,
                 str(figures.sales_count),
@@ -169,14 +180,16 @@ class DashboardScreen(TillScreen):
             if manager is not None:
                 self.close_day(day, manager)
 
-        self.app.push_screen(ManagerPinModal(f"close {day} (Z report)", self.till.check_manager), approved)
+        self.app.push_screen(
+            ManagerPinModal(_("close {day} (Z report)").format(day=format_day(day)), self.till.check_manager), approved
+        )
 
     @work(exclusive=True, group="report", exit_on_error=False)
     async def close_day(self, day: date, manager: str) -> None:
         try:
             closed = await asyncio.to_thread(self.till.close_day, day, manager)
         except PosError as exc:
-            self.notify(exc.message, title="Day not closed", severity="error", timeout=10)
+            self.notify(cashier_text(exc), title=_("Day not closed"), severity="error", timeout=10)
             return
         self.load()
         self.app.push_screen(ReportScreen(closed))

@@ -10,27 +10,30 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
 from pos_app.domain.money import format_fen
-from pos_app.terminal.text import STATE_WORDS
+from pos_app.i18n import N_, _, format_clock
+from pos_app.terminal.text import channel_name, state_words
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.screens.sale import SaleScreen
 
 
 class HistoryScreen(TillScreen):
-    HEADING = "Today's sales"
-    KEYS = "type to search · ↑↓ choose · Enter open · / search · Esc back · F1 help"
+    HEADING = N_("Today's sales")
+    KEYS = N_("type to search · ↑↓ choose · Enter open · / search · Esc back · F1 help")
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("slash", "search", "Search"),
+        Binding("escape", "back", N_("Back")),
+        Binding("slash", "search", N_("Search")),
     ]
 
     def body(self) -> ComposeResult:
         with Vertical():
-            yield Input(placeholder="Search: amount (12.50), time (14:05), wechat/alipay/cash, order no", id="search")
+            yield Input(
+                placeholder=_("Search: amount (12.50), time (14:05), wechat/alipay/cash, order no"), id="search"
+            )
             yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)
-        table.add_columns("Time", "Amount", "Channel", "State", "Cashier", "Order")
+        table.add_columns(_("Time"), _("Amount"), _("Channel"), _("State"), _("Cashier"), _("Order"))
         self.reload("")
         table.focus()
 
@@ -45,10 +48,10 @@ class HistoryScreen(TillScreen):
             if row.refunded_fen:
                 amount += f" (-{format_fen(row.refunded_fen).lstrip('¥')})"
             table.add_row(
-                f"{row.at.astimezone():%H:%M:%S}",
+                format_clock(row.at),
                 amount,
-                row.channel.label,
-                STATE_WORDS.get(row.state, row.state.value) if row.state.value != "PAID" else "PAID",
+                channel_name(row.channel),
+                state_words(row.state),
                 row.cashier,
                 row.out_trade_no,
                 key=row.out_trade_no,

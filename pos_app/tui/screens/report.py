@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from textual.app import ComposeResult
@@ -9,19 +10,26 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from pos_app.i18n import N_, _, format_day
 from pos_app.journal.reports import render_text
 from pos_app.tui.screens.base import TillScreen
 
 
 class ReportScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
-    KEYS = "↑↓ scroll · Esc back"
-    BINDINGS = [Binding("escape", "back", "Back")]
+    KEYS = N_("↑↓ scroll · Esc back")
+    BINDINGS = [Binding("escape", "back", N_("Back"))]
 
     def __init__(self, content: dict[str, Any]) -> None:
         self.content = content
-        number = f" #{content['number']}" if content.get("number") else ""
-        self.HEADING = f"{content.get('report', '')} report{number} · {content['business_day']}"
+        day = format_day(date.fromisoformat(str(content["business_day"])))
+        if content.get("number"):
+            heading = _("{kind} report #{number} · {day}").format(
+                kind=content.get("report", ""), number=content["number"], day=day
+            )
+        else:
+            heading = _("{kind} report · {day}").format(kind=content.get("report", ""), day=day)
+        self.HEADING = heading
         super().__init__()
 
     def body(self) -> ComposeResult:

@@ -12,15 +12,17 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from pos_app.domain.errors import PosError
+from pos_app.i18n import N_, _
 from pos_app.receipts.text import render_text
+from pos_app.terminal.error_words import cashier_text
 from pos_app.tui.screens.base import TillScreen
 
 
 class ReceiptScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
-    HEADING = "Receipt"
-    KEYS = "p reprint · Esc back"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("p", "reprint", "Reprint")]
+    HEADING = N_("Receipt")
+    KEYS = N_("p reprint · Esc back")
+    BINDINGS = [Binding("escape", "back", N_("Back")), Binding("p", "reprint", N_("Reprint"))]
 
     def __init__(self, out_trade_no: str) -> None:
         super().__init__()
@@ -38,7 +40,7 @@ class ReceiptScreen(TillScreen):
         try:
             receipt = await asyncio.to_thread(self.till.sale_receipt, self.out_trade_no)
         except PosError as exc:
-            self.query_one("#receipt-text", Static).update(exc.message)
+            self.query_one("#receipt-text", Static).update(cashier_text(exc))
             return
         self.query_one("#receipt-text", Static).update(render_text(receipt))
 
@@ -51,15 +53,17 @@ class ReceiptScreen(TillScreen):
         try:
             done = await asyncio.to_thread(self.till.reprint, self.out_trade_no)
         except PosError as exc:
-            self.notify(exc.message, severity="error")
+            self.notify(cashier_text(exc), severity="error")
             return
         self.query_one("#receipt-text", Static).update(render_text(done.receipt))
         if done.printer is None:
-            self.notify("No printer configured ([terminal] printer) — receipt shown on screen.")
+            self.notify(_("No printer configured ([terminal] printer) — receipt shown on screen."))
         elif done.printer_error is not None:
-            self.notify(f"Printer: {done.printer_error} — check paper and cable.", severity="error")
+            self.notify(
+                _("Printer: {error} — check paper and cable.").format(error=done.printer_error), severity="error"
+            )
         else:
-            self.notify("Reprinted.")
+            self.notify(_("Reprinted."))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from pos_app.domain.money import format_fen
+from pos_app.i18n import N_, _
 from pos_app.receipts.model import Receipt
 from pos_app.receipts.text import render_text
 from pos_app.tui.screens.base import TillScreen
@@ -15,12 +16,12 @@ from pos_app.tui.screens.history import HistoryScreen
 
 
 class ResultScreen(TillScreen):
-    HEADING = "Sale complete"
-    KEYS = "Enter / n new sale · h history · F1 help"
+    HEADING = N_("Sale complete")
+    KEYS = N_("Enter / n new sale · h history · F1 help")
     BINDINGS = [
-        Binding("enter", "new_sale", "New sale"),
-        Binding("n", "new_sale", "New sale"),
-        Binding("h", "history", "History"),
+        Binding("enter", "new_sale", N_("New sale")),
+        Binding("n", "new_sale", N_("New sale")),
+        Binding("h", "history", N_("History")),
     ]
 
     def __init__(self, receipt: Receipt) -> None:
@@ -31,10 +32,12 @@ class ResultScreen(TillScreen):
         with Horizontal(id="result-layout"):
             yield Static(render_text(self.receipt), id="receipt", markup=False)
             with Vertical(id="result-side"):
-                yield Static("PAID", id="result-state", classes="big-state paid")
+                yield Static(_("PAID"), id="result-state", classes="big-state paid")
                 if self.receipt.change_fen is not None:
-                    yield Static(f"Change due {format_fen(self.receipt.change_fen)}", classes="big-state")
-                yield Static("Enter for the next customer", classes="hint")
+                    yield Static(
+                        _("Change due {amount}").format(amount=format_fen(self.receipt.change_fen)), classes="big-state"
+                    )
+                yield Static(_("Enter for the next customer"), classes="hint")
 
     def on_mount(self) -> None:
         # The sale is over and the receipt is being read: the moment for a full garbage collection

@@ -14,10 +14,14 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Input, Label, Static
 
+from pos_app.cells import pad
 from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
+from pos_app.i18n import N_, _
 from pos_app.journal.shifts import ShiftCloseResult
+from pos_app.terminal.error_words import cashier_text
+from pos_app.terminal.text import channel_name
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.screens.base import TillScreen
 
@@ -27,19 +31,22 @@ def denomination_label(fen: int) -> str:
 
 
 def result_lines(result: ShiftCloseResult) -> list[str]:
-    lines = [f"{'':<10}{'expected':>12}{'counted':>12}{'difference':>12}"]
+    lines = [pad("", 10) + pad(_("expected"), 12, right=True) + pad(_("counted"), 12, right=True)]
+    lines[0] += pad(_("difference"), 12, right=True)
     for figures in result.methods:
         lines.append(
-            f"{figures.method.label:<10}{format_fen(figures.expected_fen):>12}"
-            f"{format_fen(figures.counted_fen):>12}{format_fen(figures.difference_fen):>12}"
+            pad(channel_name(figures.method), 10)
+            + pad(format_fen(figures.expected_fen), 12, right=True)
+            + pad(format_fen(figures.counted_fen), 12, right=True)
+            + pad(format_fen(figures.difference_fen), 12, right=True)
         )
     return lines
 
 
 class ShiftScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
-    KEYS = "pieces of each note/coin · Enter next · Ctrl+S save the count · Esc back"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+s", "save", "Save count")]
+    KEYS = N_("pieces of each note/coin · Enter next · Ctrl+S save the count · Esc back")
+    BINDINGS = [Binding("escape", "back", N_("Back")), Binding("ctrl+s", "save", N_("Save count"))]
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,12 +74,12 @@ class ShiftScreen(TillScreen):
     async def find_shift(self) -> None:
         """Open or close: whether a shift is open is read off the event loop."""
         self.closing = await asyncio.to_thread(self.till.shift_open)
-        self.HEADING = "Close shift (blind count)" if self.closing else "Open shift"
+        self.HEADING = _("Close shift (blind count)") if self.closing else _("Open shift")
         self.query_one("#title", Static).update(self.title_text())
         intro = (
-            "Count the drawer. The expected amount is shown only after you save the count."
+            _("Count the drawer. The expected amount is shown only after you save the count.")
             if self.closing
-            else "Count the opening float in the drawer."
+            else _("Count the opening float in the drawer.")
         )
         self.query_one("#shift-intro", Static).update(intro)
         self.ready.set()
@@ -88,8 +95,8 @@ class ShiftScreen(TillScreen):
         try:
             total = format_fen(count_total(self.counts()))
         except PosError as exc:
-            total = exc.message
-        self.query_one("#shift-total", Static).update(f"Counted: {total}")
+            total = cashier_text(exc)
+        self.query_one("#shift-total", Static).update(_("Counted: {amount}").format(amount=total))
 
     @on(Input.Changed)
     def count_changed(self) -> None:
@@ -108,7 +115,7 @@ class ShiftScreen(TillScreen):
         if self.result is not None or self.saving:
             return
         if not self.till.cashier:
-            self.notify("Sign in first.", severity="warning")
+            self.notify(_("Sign in first."), severity="warning")
             return
         self.saving = True
         self.save(self.counts())
@@ -122,18 +129,18 @@ class ShiftScreen(TillScreen):
             else:
                 float_fen = await asyncio.to_thread(self.till.open_shift, counts)
         except PosError as exc:
-            self.notify(exc.message, title="Not saved", severity="error", timeout=8)
+            self.notify(cashier_text(exc), title=_("Not saved"), severity="error", timeout=8)
             return
         finally:
             self.saving = False
         if not self.closing:
-            self.notify(f"Shift open with a float of {format_fen(float_fen)}.")
+            self.notify(_("Shift open with a float of {amount}.").format(amount=format_fen(float_fen)))
             self.app.pop_screen()
             return
         assert self.result is not None
         for field in self.query(Input):
             field.disabled = True
-        self.show_result("A manager signs off the count (PIN).")
+        self.show_result(_("A manager signs off the count (PIN)."))
         self.ask_sign_off()
 
     def show_result(self, note: str) -> None:
@@ -146,13 +153,16 @@ class ShiftScreen(TillScreen):
 
         def approved(manager: str | None) -> None:
             if manager is None:
-                self.show_result("Not signed off yet — it waits on the manager dashboard.")
+                self.show_result(_("Not signed off yet — it waits on the manager dashboard."))
             else:
                 self.sign_off(result.shift_id, manager)
 
         difference = format_fen(result.difference_fen)
         self.app.push_screen(
-            ManagerPinModal(f"sign off the count (difference {difference})", self.till.check_manager), approved
+            ManagerPinModal(
+                _("sign off the count (difference {amount})").format(amount=difference), self.till.check_manager
+            ),
+            approved,
         )
 
     @work(exclusive=True, group="shift", exit_on_error=False)
@@ -160,9 +170,9 @@ class ShiftScreen(TillScreen):
         try:
             await asyncio.to_thread(self.till.sign_off_close, shift_id, manager)
         except PosError as exc:
-            self.notify(exc.message, severity="error")
+            self.notify(cashier_text(exc), severity="error")
             return
-        self.show_result(f"Signed off by {manager}. Esc to go back.")
+        self.show_result(_("Signed off by {name}. Esc to go back.").format(name=manager))
 
     def action_back(self) -> None:
         self.app.pop_screen()

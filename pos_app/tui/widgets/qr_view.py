@@ -9,6 +9,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pos_app.i18n import _
 from pos_app.tui.widgets.qr_matrix import QrMatrix, QrTooLarge, largest_size, make_matrix, segment_rows
 
 
@@ -64,7 +65,7 @@ class QrView(Widget):
         try:
             matrix = make_matrix(data, max_width=self.max_width, max_rows=self.max_rows)
         except QrTooLarge as exc:
-            self.show_message(f"QR cannot be drawn here: {exc}")
+            self.show_message(_("QR cannot be drawn here: {error}").format(error=exc))
             return
         self._show(data, matrix, self.message)
 
@@ -93,13 +94,13 @@ class QrView(Widget):
         """Every line of the area at this size, built once per code (rich_style is costly to get)."""
         base = self.rich_style
         if self.matrix is None:
-            lines = [Strip.blank(width, base) for _ in range(height)]
+            lines = [Strip.blank(width, base) for _row in range(height)]
             if self.message and lines:
                 lines[0] = Strip([Segment(self.message, base + Style(italic=True))]).crop_extend(0, width, base)
             return lines
         top = max(0, (height - len(self._strips)) // 2)
         left = Strip.blank(max(0, (width - self.matrix.size) // 2), base)
-        lines = [Strip.blank(width, base) for _ in range(height)]
+        lines = [Strip.blank(width, base) for _row in range(height)]
         for row, strip in enumerate(self._strips[: height - top]):
             lines[top + row] = Strip.join([left, strip]).crop_extend(0, width, base)
         return lines

@@ -1,13 +1,17 @@
 """One receipt, byte for byte: the text the result and reprint screens show and the ESC/POS stream the
-printer gets, for a cash sale with a Chinese store name and item and change due. Regenerate (after
-reading the diff) with ``POS_UPDATE_GOLDEN=1``."""
+printer gets, for a cash sale with a Chinese store name and item and change due, with English labels
+and with Chinese ones. Regenerate (after reading the diff) with ``POS_UPDATE_GOLDEN=1``."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from pos_app import i18n
 from pos_app.domain.routing import Channel
 from pos_app.receipts.escpos import render_escpos
 from pos_app.receipts.model import Receipt, ReceiptLine
@@ -26,6 +30,14 @@ SAMPLE = Receipt(
     lines=(ReceiptLine("Flat white 馥芮白", 2, 1850), ReceiptLine("Mooncake 月饼", 1, 50)),
     tendered_fen=5000,
 )
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """English labels unless a test chooses Chinese (whatever the machine's locale)."""
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
 
 
 def _golden(name: str, content: bytes) -> bytes:
@@ -49,3 +61,16 @@ def test_escpos_bytes_are_golden_and_carry_the_same_body() -> None:
     for line in body_lines(SAMPLE):
         if line.isascii():
             assert line.encode("ascii") + b"\n" in stream
+
+
+def test_chinese_labels_are_golden_on_screen_and_paper() -> None:
+    i18n.set_language("zh_CN")
+    text = render_text(SAMPLE)
+    assert text.encode("utf-8") == _golden("cash_chinese_zh_CN.txt", text.encode("utf-8"))
+    assert all(display_width(line) <= WIDTH for line in text.splitlines())
+    for label in ("订单号", "收银员", "合计", "支付方式", "现金", "实收", "找零", "谢谢惠顾"):
+        assert label in text
+    assert "¥12.50" in text and "Change" not in text
+    stream = render_escpos(SAMPLE)
+    assert stream == _golden("cash_chinese_zh_CN.escpos", stream)
+    assert "找零".encode("gb18030") in stream
