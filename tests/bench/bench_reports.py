@@ -28,7 +28,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from pos_app.journal import add_staff, open_journal, reports, session_scope
-from pos_app.journal.reports import close_day, daily_totals, x_report
+from pos_app.journal.figures import daily_totals
+from pos_app.journal.reports import close_day, x_report
 from pos_app.journal.shifts import staff_named
 
 TERMINAL, STORE = "T001", "S00001"

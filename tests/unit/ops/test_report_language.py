@@ -10,7 +10,7 @@ import pytest
 from rich.cells import cell_len
 
 from pos_app import i18n
-from pos_app.journal.reports import render_text
+from pos_app.terminal.report_text import render_text
 
 
 @pytest.fixture(autouse=True)
