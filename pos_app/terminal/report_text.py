@@ -96,8 +96,8 @@ def render_text(content: dict[str, Any]) -> str:
         )
         for stored in alerts:
             alert = Alert.from_stored(stored)
-            for number, line in enumerate(wrap(f"{alert.headline()} — {alert.remedy()}", REPORT_WIDTH - 4)):
-                out.write(("  ! " if number == 0 else "    ") + line + "\n")
+            lines = [*wrap(alert.headline(), REPORT_WIDTH - 4), *wrap(alert.remedy(), REPORT_WIDTH - 4)]
+            out.write("".join(("  ! " if number == 0 else "    ") + line + "\n" for number, line in enumerate(lines)))
     late = content.get("late_settlements")
     if late:
         out.write("\n" + _("Late settlements after close (not in the figures above)") + "\n")
