@@ -112,9 +112,8 @@ async def test_a_sale_after_the_z_leaves_the_closed_day_as_the_z_has_it(settings
         # Nothing sold since the Z: the dashboard stays on the closed day, as the Z has it.
         await wait_until(pilot, lambda: shown(app, today) and "Z #1" in day_line(screen), what="closed day")
         tomorrow = today + timedelta(days=1)
-        assert (
-            day_line(screen) == f"{format_weekday(today)} · day closed — Z #1 · selling on {format_weekday(tomorrow)}"
-        )
+        closed = f"{format_weekday(today)} · day closed — Z #1"
+        assert day_line(screen) == f"{closed} · selling on {format_weekday(tomorrow)}"
         assert total_row(screen) == ["Total", "2", "¥17.50", "¥0.00", "¥17.50"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: screen_name(app) == "CheckoutScreen", what="checkout")
