@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from pos_app import journal
+from pos_app.api.schemas import VoidKind
 from pos_app.domain.money import format_fen
-from pos_app.domain.routing import Channel
+from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.terminal.core import TillCore
+from pos_app.terminal.voids import reversed_at_gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +27,21 @@ class SaleRow:
     state: PaymentState
     subject: str
     transaction_id: str | None
+    #: How a voided sale's money went back (None: not voided).
+    void_kind: VoidKind | None = None
 
     @property
     def refundable(self) -> bool:
         return self.state in {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED}
 
     @classmethod
-    def of(cls, sale: journal.Sale) -> SaleRow:
+    def of(cls, sale: journal.Sale, mode: PaymentMode | None = None) -> SaleRow:
+        """``mode``: the payment's, to say how a voided wallet sale was voided (reversed or refunded)."""
+        void_kind = None
+        if sale.state == PaymentState.REVERSED and sale.transaction_id is not None and mode is not None:
+            void_kind = VoidKind.REVERSED if reversed_at_gateway(sale.channel, mode) else VoidKind.REFUNDED
+        elif sale.state == PaymentState.REVERSED and sale.channel == Channel.CASH:
+            void_kind = VoidKind.REVERSED
         return cls(
             sale.out_trade_no,
             sale.created_at,
@@ -42,6 +52,7 @@ class SaleRow:
             PaymentState(sale.state),
             sale.subject,
             sale.transaction_id,
+            void_kind,
         )
 
 
@@ -64,7 +75,10 @@ class History(TillCore):
     def sale(self, out_trade_no: str) -> SaleRow | None:
         with journal.session_scope(self.journal) as session:
             s = journal.get_sale(session, out_trade_no)
-            return None if s is None else SaleRow.of(s)
+            if s is None:
+                return None
+            attempt = journal.get_attempt(session, out_trade_no)
+            return SaleRow.of(s, None if attempt is None else PaymentMode(attempt.mode))
 
     def trail(self, out_trade_no: str) -> list[TrailRow]:
         with journal.session_scope(self.journal) as session:
