@@ -21,7 +21,7 @@ from pos_app.api.schemas import CancelPayment, VoidKind
 from pos_app.domain.errors import AuthorisationError, PosError
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.i18n import _
+from pos_app.i18n import N_
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.refunds import Refunds
 
@@ -62,7 +62,7 @@ class Voids(Refunds):
         with journal.session_scope(self.journal) as session:
             existing = journal.get_refund(session, number)
             if existing is not None and RefundState(existing.state) is RefundState.FAILED:
-                raise PosError(_("This sale's void was refused — refund the customer instead."))
+                raise PosError(N_("This sale's void was refused — refund the customer instead."))
             if existing is None:
                 journal.record_wallet_void(
                     session,
