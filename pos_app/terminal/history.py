@@ -10,6 +10,7 @@ from pos_app.api.schemas import VoidKind
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
+from pos_app.i18n import _
 from pos_app.terminal.core import TillCore
 from pos_app.terminal.voids import reversed_at_gateway
 
@@ -98,13 +99,20 @@ def summary(kind: str, payload: dict[str, object]) -> str:
     elif kind.startswith("refund."):
         refund = payload.get("refund")
         amount = refund.get("amount_fen") if isinstance(refund, dict) else None
-        text = f"refund {payload.get('out_refund_no')}"
+        void = isinstance(refund, dict) and refund.get("kind") == "void"
+        text = f"{_('void') if void else 'refund'} {payload.get('out_refund_no')}"
         if isinstance(amount, int):
             text += f" {format_fen(amount)}"
         if payload.get("to"):
             text += f" {payload.get('from')} → {payload.get('to')}"
         if payload.get("approved_by"):
             text += f" approved by {payload['approved_by']}"
+        if void and payload.get("reason"):
+            text += f": {payload['reason']}"
+    elif kind == "sale.voided":
+        text = _("void approved by {manager}: {reason}").format(
+            manager=payload.get("approved_by") or "?", reason=payload.get("reason") or "-"
+        )
     elif kind == "sale.cash":
         change = payload.get("change_fen")
         text = f"cash sale, change {format_fen(change)}" if isinstance(change, int) else "cash sale, exact"
