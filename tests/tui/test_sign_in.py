@@ -37,6 +37,11 @@ async def test_waits_grow_then_lockout_then_a_manager_unlocks(settings, journal_
             )
             seen.append(login_message(app))
             if "wait" in login_message(app):
+                # A PIN typed during the wait is not checked, and never lands in the name field.
+                await pilot.press(*"1234", "enter")
+                await pilot.pause(0.3)
+                assert screen_name(app) == "LoginScreen" and "wait" in login_message(app)
+                assert app.screen.query_one("#name").value == "demo c"
                 clock.offset += timedelta(seconds=31)  # past any wait (at most 30 s)
                 await wait_until(pilot, lambda: "Try your PIN again" in login_message(app), what="wait over")
         assert seen[:3] == ["Wrong PIN — try again."] * 3

@@ -52,6 +52,11 @@ class LoginScreen(TillScreen):
     KEYS = N_("Name ⏎ PIN ⏎ (or just the PIN) · F6 unlock · F1 help · Ctrl+Q quit")
     BINDINGS = [Binding("f6", "unlock", N_("Unlock a person"))]
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: A PIN is being checked, or the wait after wrong PINs is not over.
+        self.busy = False
+
     def body(self) -> ComposeResult:
         with Vertical(id="login-box"):
             yield Label(_("Your name (→ completes), or just your PIN"), classes="hint")
@@ -85,9 +90,10 @@ class LoginScreen(TillScreen):
     def sign_in(self, event: Input.Submitted) -> None:
         pin = event.value.strip()
         event.input.clear()
-        if not pin:
-            return
-        event.input.disabled = True  # one check at a time
+        if not pin or self.busy:
+            return  # one check at a time, none during a wait
+        # Not disabled: a disabled field would pass the focus (and the next keys) to the name.
+        self.busy = True
         self.query_one("#login-error", Static).update(_(CHECKING))
         self.check_pin(pin, self.query_one("#name", Input).value)
 
@@ -108,8 +114,8 @@ class LoginScreen(TillScreen):
         self.pos.after_login()
 
     async def wait_out(self, seconds: int) -> None:
-        """The next try is taken after ``seconds`` (by the till's clock): count them down, the PIN
-        field closed till then."""
+        """The next try is taken after ``seconds`` (by the till's clock): count them down, a PIN
+        entered meanwhile is not checked."""
         error = self.query_one("#login-error", Static)
         until = self.till.clock() + timedelta(seconds=seconds)
         while (left := math.ceil((until - self.till.clock()).total_seconds())) > 0:
@@ -119,9 +125,8 @@ class LoginScreen(TillScreen):
 
     def failed(self, message: str) -> None:
         self.query_one("#login-error", Static).update(message)
-        field = self.query_one("#pin", Input)
-        field.disabled = False
-        field.focus()
+        self.busy = False
+        self.query_one("#pin", Input).focus()
 
     def worker_failed(self, error: BaseException) -> None:
         self.failed(_("Could not check the PIN — try again."))
