@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import timedelta
+from typing import Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
@@ -31,18 +31,24 @@ WAIT_STEP_S = 0.25
 
 
 class NameField(Input):
-    """The name. A digit typed while it is empty starts the PIN instead: sign-in by PIN alone."""
+    """The name. Digits typed while it is empty go to the PIN field instead (sign-in by PIN alone),
+    and so does Enter after them: straight into that field, in the order typed, however fast."""
 
-    class PinStarted(Message):
-        def __init__(self, digit: str) -> None:
-            super().__init__()
-            self.digit = digit
+    def __init__(self, pin: Input, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pin = pin
 
     async def _on_key(self, event: events.Key) -> None:
-        if not self.value and event.character is not None and event.character.isdigit():
+        digit = event.character is not None and event.character.isdigit()
+        if not self.value and (digit or (event.key == "enter" and self.pin.value)):
             event.stop()
             event.prevent_default()
-            self.post_message(self.PinStarted(event.character))
+            # Synchronously, not by a message: the keys already on their way here keep their order.
+            self.screen.set_focus(self.pin)
+            if digit:
+                self.pin.insert_text_at_cursor(event.character or "")
+            else:
+                await self.pin.action_submit()
             return
         await super()._on_key(event)
 
@@ -60,14 +66,16 @@ class LoginScreen(TillScreen):
     def body(self) -> ComposeResult:
         with Vertical(id="login-box"):
             yield Label(_("Your name (→ completes), or just your PIN"), classes="hint")
+            # Not selected on focus: the digit that moved the focus here must not be typed over.
+            pin = Input(password=True, placeholder=_("PIN"), id="pin", max_length=12, select_on_focus=False)
             yield NameField(
+                pin,
                 placeholder=_("Name"),
                 id="name",
                 max_length=64,
                 suggester=SuggestFromList(self.till.staff_names(), case_sensitive=False),
             )
-            # Not selected on focus: the digit that moved the focus here must not be typed over.
-            yield Input(password=True, placeholder=_("PIN"), id="pin", max_length=12, select_on_focus=False)
+            yield pin
             yield Static("", id="login-error", classes="error")
             if self.pos.sandbox:
                 pins = " · ".join(f"{name} {pin}" for name, pin, _ in DEMO_STAFF)
@@ -75,12 +83,6 @@ class LoginScreen(TillScreen):
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
-
-    @on(NameField.PinStarted)
-    def pin_started(self, event: NameField.PinStarted) -> None:
-        field = self.query_one("#pin", Input)
-        field.focus()
-        field.insert_text_at_cursor(event.digit)
 
     @on(Input.Submitted, "#name")
     def to_pin(self) -> None:
