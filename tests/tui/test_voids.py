@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from pos_app.api.schemas import VoidKind
+from pos_app.domain.routing import route_auth_code
 from pos_app.domain.states import PaymentState, RefundState
-from pos_app.journal import JournalEvent, Refund, session_scope
+from pos_app.journal import JournalEvent, Refund, Sale, record_wallet_void, session_scope
 from pos_app.journal.reports import daily_totals
+from pos_app.terminal.alerts import AlertKind
+from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.till import Till
+from pos_app.terminal.voids import void_refund_no
 from tests.tui.support import qr_drawn, screen_text, wait_until
 from tests.tui.test_flows import SIZE, app_for, login, sales, scan_payment, screen_name, type_amount
 
@@ -124,3 +130,36 @@ async def test_cash_void_journals_the_reason_and_the_manager(settings, journal_e
 def events_of(journal_engine, kind: str) -> list[dict]:
     with session_scope(journal_engine) as session:
         return [e.payload for e in session.exec(select(JournalEvent).where(JournalEvent.kind == kind)).all()]
+
+
+async def paid_micropay(stack, till: Till, amount_fen: int) -> str:
+    attempt = await till.start_micropay(
+        SaleDraft(amount_fen, "void settling"), route_auth_code(await stack.auth_code("alipay"))
+    )
+    assert attempt.state is PaymentState.PAID, attempt
+    return attempt.out_trade_no
+
+
+async def test_an_open_void_is_settled_as_a_void(settings, journal_engine, stack, client):
+    """A void journaled but never answered (the till stopped, or the link broke, before the engine
+    call): settling sends it with the approval still held, or, with none left (a restarted till),
+    closes it as not made — the sale stays paid and an alert says so. Never sent as a plain refund."""
+    till = Till(settings, journal_engine, client)
+    till.login("1234")
+    sent, unsent = await paid_micropay(stack, till, 410), await paid_micropay(stack, till, 420)
+    for number in (sent, unsent):
+        with session_scope(journal_engine) as session:
+            record_wallet_void(
+                session, number, cashier="Demo Cashier", approved_by="Demo Manager", reason="wrong amount",
+                at=till.clock(), out_refund_no=void_refund_no(number),
+            )  # fmt: skip
+    till.refund_approvals[void_refund_no(sent)] = ("Demo Manager", "9999")  # the approval, still in memory
+    report = await till.settle_all()
+    assert report.refunds == {void_refund_no(sent): RefundState.SUCCESS, void_refund_no(unsent): RefundState.FAILED}
+    with session_scope(journal_engine) as session:
+        states = {sale.out_trade_no: sale.state for sale in session.exec(select(Sale)).all()}
+    assert states == {sent: PaymentState.REVERSED, unsent: PaymentState.PAID}
+    view = await client.get_payment(sent)
+    assert view.void_kind is VoidKind.REFUNDED  # the engine made it a void, not a plain refund
+    [alert] = till.open_alerts()
+    assert alert.out_trade_no == unsent and alert.kind is AlertKind.REFUND_FAILED
