@@ -79,6 +79,14 @@ class Voids(Refunds):
             self.refund_approvals[number] = approval
         return await self._send_void(out_trade_no, number, reason=reason, operator=cashier, seen=True)
 
+    def open_void(self, out_trade_no: str) -> str | None:
+        """The reason of this sale's void still waiting for its answer (asked again with ``v``)."""
+        with journal.session_scope(self.journal) as session:
+            row = journal.get_refund(session, void_refund_no(out_trade_no))
+            if row is None or RefundState(row.state) in (RefundState.SUCCESS, RefundState.FAILED):
+                return None
+            return row.reason or "void"
+
     async def _send_void(self, out_trade_no: str, number: str, *, reason: str, operator: str, seen: bool) -> VoidResult:
         approval = self.refund_approvals.get(number)
         request = CancelPayment(

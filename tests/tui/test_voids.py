@@ -163,3 +163,36 @@ async def test_an_open_void_is_settled_as_a_void(settings, journal_engine, stack
     assert view.void_kind is VoidKind.REFUNDED  # the engine made it a void, not a plain refund
     [alert] = till.open_alerts()
     assert alert.out_trade_no == unsent and alert.kind is AlertKind.REFUND_FAILED
+
+
+async def test_a_void_the_engine_did_not_answer_is_asked_again_with_v(settings, journal_engine, stack, client):
+    """The link breaks as the void is sent: the screen says so (journaled, nothing lost); `v` asks
+    the same void again (no second reason, the manager PIN again) and it goes through."""
+    from pos_app.api.client import EngineClient
+    from tests.link_proxy import LinkProxy
+
+    code = await stack.auth_code("wechat")
+    proxy = LinkProxy(int(stack.engine_url.rsplit(":", 1)[1]))
+    await proxy.up()
+    linked = EngineClient(proxy.url, settings.terminal.terminal_id, client._key)
+    app = app_for(settings, journal_engine, linked, health_interval_s=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await login(pilot)
+        await type_amount(pilot, "3.30")
+        await scan_payment(pilot, code)
+        await wait_until(pilot, lambda: screen_name(app) == "ResultScreen", what="PAID")
+        await open_last_sale(pilot)
+        await proxy.down()
+        await void_with(pilot, "3")
+        await wait_until(pilot, lambda: "v asks again" in screen_text(app), timeout=20, what="void not answered")
+        [void] = void_rows(journal_engine)
+        assert void.state == RefundState.PENDING and void.reason == "Charged twice"
+        await proxy.up()
+        await pilot.press("v")  # no reason asked this time: the journaled void is asked again
+        await wait_until(pilot, lambda: screen_name(app) == "ManagerPinModal", what="pin modal")
+        await pilot.press(*"9999", "enter")
+        await wait_until(pilot, lambda: "VOIDED" in screen_text(app), timeout=20, what="voided")
+    [sale] = sales(journal_engine)
+    assert sale.state == PaymentState.REVERSED
+    [void] = void_rows(journal_engine)
+    assert void.state == RefundState.SUCCESS

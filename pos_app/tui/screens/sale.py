@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 from pos_app.api.schemas import VoidKind
 from pos_app.domain.errors import PosError
@@ -123,6 +124,10 @@ class SaleScreen(TillScreen):
         self.app.push_screen(RefundModal(self.out_trade_no, left), with_request)
 
     def action_void(self) -> None:
+        reason = self.till.open_void(self.out_trade_no)
+        if reason is not None:
+            self.ask_again(reason)  # a void whose answer is not known yet: the same void, asked again
+            return
         left = self._refundable()
         if left is None:
             return
@@ -156,6 +161,15 @@ class SaleScreen(TillScreen):
             self.app.push_screen(ManagerPinModal(purpose, self.till.check_manager), approved)
 
         self.app.push_screen(VoidReasonModal(what), with_reason)
+
+    def ask_again(self, reason: str) -> None:
+        def approved(manager: str | None) -> None:
+            if manager:
+                self.retry_hint = _("v asks again")
+                self.run_void(reason, manager)
+
+        purpose = _("void — asked again")
+        self.app.push_screen(ManagerPinModal(purpose, self.till.check_manager), approved)
 
     @work(exclusive=True, group="refund", exit_on_error=False)
     async def run_void(self, reason: str, manager: str) -> None:
@@ -208,6 +222,13 @@ class SaleScreen(TillScreen):
             RefundState.FAILED: (_("Refund FAILED — see the trail"), "failed"),
         }.get(state, (_("Refund result not known yet — r retries the same refund"), "canceled"))
         self.show_result(*words)
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble to the app's handler: a refund or void that failed
+        # (e.g. the engine away) is said here, with the key that tries it again.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker.error)
 
     def worker_failed(self, error: BaseException) -> None:
         message = cashier_text(error) if isinstance(error, PosError) else _("The refund did not go through.")
