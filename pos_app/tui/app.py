@@ -341,6 +341,11 @@ class PosApp(App[None]):
     # -- the one error handler -------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_state_changed(event)
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure, the app's own and (forwarded, since ``Worker.StateChanged`` does not
+        bubble) each screen's: worded for the cashier, then handed to the screen's ``worker_failed``."""
         if event.state != WorkerState.ERROR or event.worker.error is None:
             return
         error = event.worker.error
@@ -350,7 +355,9 @@ class PosApp(App[None]):
         if message.unexpected:
             log.exception("worker %s failed", event.worker.name, exc_info=error)
         self.notify(message.text, title=message.title, severity=message.severity, timeout=10)  # type: ignore[arg-type]
-        handler = getattr(self.screen, "worker_failed", None)
+        # The screen (or modal) that started the worker hears of it, not whichever is on top now.
+        origin = event.worker.node
+        handler = getattr(origin if origin is not self else self.screen, "worker_failed", None)
         if callable(handler):
             handler(error)
 

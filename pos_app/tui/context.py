@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from textual.worker import Worker
+
 from pos_app.terminal.alerts import Alert
 from pos_app.terminal.till import Till
 from pos_app.tui.collector import Collector
@@ -21,6 +23,9 @@ class TillApp(Protocol):
     collector: Collector
     #: The money alerts no cashier has acknowledged yet.
     alerts: list[Alert]
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A screen's worker changed state: a failure is said once, for every screen alike."""
 
     def journal_written(self) -> None:
         """A screen wrote to the journal: the outbox upload wakes up."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,10 +13,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+from textual.worker import Worker
 
 from pos_app.domain.errors import PosError
 from pos_app.i18n import N_, _
 from pos_app.terminal.error_words import cashier_text
+from pos_app.tui.context import TillApp
 
 
 class ManagerPinModal(ModalScreen[str | None]):
@@ -58,6 +61,10 @@ class ManagerPinModal(ModalScreen[str | None]):
         field = self.query_one("#manager-pin", Input)
         field.disabled = False
         field.focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: the app's one error handler hears it from here.
+        cast(TillApp, self.app).worker_state_changed(event)
 
     def worker_failed(self, error: BaseException) -> None:
         self.refused(_("Could not check the PIN — try again."))

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker
 
 from pos_app.i18n import _
 from pos_app.terminal.till import Till
@@ -30,6 +31,10 @@ class TillScreen(Screen[None]):
     @property
     def till(self) -> Till:
         return self.pos.till
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: the app's one error handler hears it from here.
+        self.pos.worker_state_changed(event)
 
     def title_text(self) -> Text:
         terminal = self.till.settings.terminal

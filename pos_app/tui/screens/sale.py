@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
 from pos_app.api.schemas import VoidKind
 from pos_app.domain.errors import PosError
@@ -222,13 +221,6 @@ class SaleScreen(TillScreen):
             RefundState.FAILED: (_("Refund FAILED — see the trail"), "failed"),
         }.get(state, (_("Refund result not known yet — r retries the same refund"), "canceled"))
         self.show_result(*words)
-
-    @on(Worker.StateChanged)
-    def worker_changed(self, event: Worker.StateChanged) -> None:
-        # Worker.StateChanged does not bubble to the app's handler: a refund or void that failed
-        # (e.g. the engine away) is said here, with the key that tries it again.
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.worker_failed(event.worker.error)
 
     def worker_failed(self, error: BaseException) -> None:
         message = cashier_text(error) if isinstance(error, PosError) else _("The refund did not go through.")
