@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from pos_app.api import auth as terminal_auth
 from pos_app.api.schemas import (
@@ -44,11 +45,40 @@ from pos_app.api.schemas import (
 from pos_app.domain import errors as domain_errors
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
+#: A 429 asking to wait this long or less is waited out and the request sent again (a burst, e.g.
+#: settling many open payments at sign-in); a longer wait is the cashier's to see.
+RATE_LIMIT_WAIT_CAP_S = 2.0
+RATE_LIMIT_TRIES = 4
 #: The engine pings every 15 s; three missed pings mean the stream is dead.
 EVENTS_READ_TIMEOUT_S = 45.0
 UNREACHABLE = "Engine unreachable — cash only until it is back."
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """The seconds a 429 asks to wait, if it says (whole seconds, per RFC 9110)."""
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isascii() and value.isdigit() else None
+
+
+def _briefly_rate_limited(response: httpx.Response) -> bool:
+    if response.status_code != 429:
+        return False
+    wait = _retry_after_s(response)
+    return wait is not None and wait <= RATE_LIMIT_WAIT_CAP_S
+
+
+def _retry_after(state: RetryCallState) -> float:
+    assert state.outcome is not None
+    return _retry_after_s(state.outcome.result()) or 0.0
+
+
+def _last_response(state: RetryCallState) -> httpx.Response:
+    """Out of tries: the last 429 itself, for the caller to word."""
+    assert state.outcome is not None
+    response: httpx.Response = state.outcome.result()
+    return response
 
 
 class EngineError(domain_errors.PosError):
@@ -221,7 +251,17 @@ class EngineClient:
         auth = self._auth() if signed else None
         extensions = {} if sent is None else {"trace": _on_the_wire(sent)}
         try:
-            response = await self._http.request(
+            # Every request of ours is idempotent (order and refund numbers; each sending is signed
+            # afresh with a new nonce), so one refused for this till's rate is sent again once the
+            # engine's Retry-After has passed.
+            retrying = AsyncRetrying(
+                retry=retry_if_result(_briefly_rate_limited),
+                wait=_retry_after,
+                stop=stop_after_attempt(RATE_LIMIT_TRIES),
+                retry_error_callback=_last_response,
+            )
+            response: httpx.Response = await retrying(
+                self._http.request,
                 method,
                 path,
                 content=content,

@@ -22,6 +22,7 @@ from pos_app.domain.states import PaymentState
 from pos_app.terminal.alerts import CANCEL_REQUESTED
 from pos_app.terminal.cart import SaleDraft
 from pos_app.terminal.deadline import engine_answer
+from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.outcomes import Outcomes
 
 
@@ -128,7 +129,7 @@ class Sales(Outcomes):
         except EngineUnavailable as exc:
             # The outcome is not known: the order stays open (CREATED) and is settled through the
             # engine before the next wallet sale, or by a retry of the same order now.
-            attempt.error = exc.message
+            attempt.error = cashier_text(exc)
             return attempt
         attempt.error = None
         attempt.view = view

@@ -15,6 +15,7 @@ from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.i18n import _
 from pos_app.terminal.deadline import engine_answer
+from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.refunds import Refunds
 
 
@@ -90,13 +91,13 @@ class Settling(Refunds):
                 try:
                     report.payments[row.out_trade_no] = await self.settle(row.out_trade_no)
                 except PosError as exc:
-                    report.failures[row.out_trade_no] = exc.message
+                    report.failures[row.out_trade_no] = cashier_text(exc)
         if refunds:
             for out_trade_no, out_refund_no in await asyncio.to_thread(self.open_refunds):
                 try:
                     report.refunds[out_refund_no] = await self.settle_refund(out_trade_no, out_refund_no)
                 except PosError as exc:
-                    report.failures[out_refund_no] = exc.message
+                    report.failures[out_refund_no] = cashier_text(exc)
         return report
 
     def open_refunds(self) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from pos_app.domain.routing import RoutedCode, route_auth_code
 from pos_app.domain.states import PaymentState
 from pos_app.i18n import N_, _
 from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.text import STATE_WORDS, countdown, remaining_seconds
 from pos_app.terminal.wedge import WedgeClassifier
 from pos_app.tui.modals.text import TextModal
@@ -97,7 +98,7 @@ class ScanScreen(PaymentScreen):
         try:
             routed = route_auth_code(text)
         except PosError as exc:
-            self.set_state(exc.message, "failed")
+            self.set_state(cashier_text(exc), "failed")
             self.query_one("#scan-code", Static).update(_(WAITING))
             return
         self.submit(routed, source)
