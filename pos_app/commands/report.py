@@ -50,7 +50,7 @@ def _journal(config: Path | None, journal_file: Path | None) -> Iterator[tuple[E
     from pos_app.config import config_path, load_settings
     from pos_app.i18n import set_language
     from pos_app.journal.db import open_journal, session_scope
-    from pos_app.journal.reports import journal_terminals
+    from pos_app.journal.figures import journal_terminals
 
     terminal_id: str | None = None
     language: str | None = None
@@ -110,14 +110,9 @@ def daily_csv(content: dict[str, Any]) -> str:
 def daily(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | None) -> None:
     """Sales, refunds, voids and net by channel, cashier and hour for one business day."""
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import (
-        cash_summary,
-        closed_day_notes,
-        daily_totals,
-        open_refunds,
-        render_text,
-        unsettled_payments,
-    )
+    from pos_app.journal.figures import cash_summary, daily_totals, open_refunds, unsettled_payments
+    from pos_app.journal.reports import closed_day_notes
+    from pos_app.terminal.report_text import render_text
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:
@@ -143,7 +138,8 @@ def z(day_text: str | None, fmt: str, config: Path | None, journal_file: Path | 
     """Show the stored Z report of a day (exit 1 if there is none or it no longer matches its hash)."""
     from pos_app.journal.days import get_z_report
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import list_z_reports, render_text, z_content
+    from pos_app.journal.z_store import list_z_reports, z_content
+    from pos_app.terminal.report_text import render_text
 
     day = _day(day_text, "--date")
     with _journal(config, journal_file) as (engine, terminal_id), session_scope(engine) as session:
@@ -199,7 +195,7 @@ def export(
 ) -> None:
     """Export every sale (all states, amounts in fen and yuan) of a day or a range to CSV or XLSX."""
     from pos_app.journal.db import session_scope
-    from pos_app.journal.reports import EXPORT_COLUMNS, export_rows
+    from pos_app.journal.sales_export import EXPORT_COLUMNS, export_rows
 
     if fmt == "xlsx":
         require("xlsx", what="pos report export --format xlsx")

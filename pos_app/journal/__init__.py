@@ -3,9 +3,10 @@ cash, staff and an append-only, hash-chained event log with its upload outbox.
 
 One module per aggregate: :mod:`.sales`, :mod:`.cash`, :mod:`.refunds`, :mod:`.shifts` (over the
 drawer's ledger, :mod:`.drawer`), :mod:`.staff`, :mod:`.outbox`, and :mod:`.history` (search in SQL);
-:mod:`.events` writes the chain, :mod:`.verify` checks it, :mod:`.reports` reads the day,
-:mod:`.days` says which business day is open and which are closed (Z), :mod:`.late` lists what
-settled after a close.
+:mod:`.events` writes the chain, :mod:`.verify` checks it; :mod:`.figures` reads a day's figures,
+:mod:`.reports` builds the X and Z reports, :mod:`.z_store` reads a stored Z back against its hash,
+:mod:`.sales_export` lists sales for an export, :mod:`.days` says which business day is open and
+which are closed (Z), :mod:`.late` lists what settled after a close.
 
 Import the public API from here::
 

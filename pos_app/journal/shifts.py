@@ -13,7 +13,6 @@ journal write, nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
 from pos_app.domain.chain import canonical_json
 from pos_app.domain.errors import AmountError, AuthorisationError, InputError
 from pos_app.domain.routing import Channel
+from pos_app.domain.shift_close import MethodFigures, ShiftCloseResult
 from pos_app.domain.staff import Action, Role, may
 from pos_app.domain.states import PaymentState
 from pos_app.journal.cash import record_cash_movement
@@ -195,53 +195,20 @@ def close_shift(session: Session, *, terminal_id: str, cashier: str, counted_fen
     return shift
 
 
-@dataclass(frozen=True, slots=True)
-class MethodFigures:
-    method: Channel
-    expected_fen: int
-    counted_fen: int
-
-    @property
-    def difference_fen(self) -> int:
-        """Counted minus expected: negative is a shortage, positive an overage."""
-        return self.counted_fen - self.expected_fen
-
-
-@dataclass(frozen=True, slots=True)
-class ShiftCloseResult:
-    shift_id: int
-    terminal_id: str
-    counted_by: str
-    counts: dict[int, int]
-    methods: tuple[MethodFigures, ...]
-    signed_off_by: str | None = None
-
-    def method(self, channel: Channel | str) -> MethodFigures:
-        wanted = Channel(channel)
-        return next(figures for figures in self.methods if figures.method == wanted)
-
-    @property
-    def difference_fen(self) -> int:
-        return sum(figures.difference_fen for figures in self.methods)
-
-    @property
-    def balanced(self) -> bool:
-        return all(figures.difference_fen == 0 for figures in self.methods)
-
-    @classmethod
-    def from_row(cls, close: ShiftClose) -> ShiftCloseResult:
-        return cls(
-            shift_id=close.shift_id,
-            terminal_id=close.terminal_id,
-            counted_by=close.counted_by,
-            counts=counts_from_json(close.counts_json),
-            methods=(
-                MethodFigures(Channel.CASH, close.cash_expected_fen, close.cash_counted_fen),
-                MethodFigures(Channel.WECHAT, close.wechat_expected_fen, close.wechat_counted_fen),
-                MethodFigures(Channel.ALIPAY, close.alipay_expected_fen, close.alipay_counted_fen),
-            ),
-            signed_off_by=close.signed_off_by,
-        )
+def close_result(close: ShiftClose) -> ShiftCloseResult:
+    """A stored shift close as its figures per payment method."""
+    return ShiftCloseResult(
+        shift_id=close.shift_id,
+        terminal_id=close.terminal_id,
+        counted_by=close.counted_by,
+        counts=counts_from_json(close.counts_json),
+        methods=(
+            MethodFigures(Channel.CASH, close.cash_expected_fen, close.cash_counted_fen),
+            MethodFigures(Channel.WECHAT, close.wechat_expected_fen, close.wechat_counted_fen),
+            MethodFigures(Channel.ALIPAY, close.alipay_expected_fen, close.alipay_counted_fen),
+        ),
+        signed_off_by=close.signed_off_by,
+    )
 
 
 def wallet_expected_fen(session: Session, shift: Shift) -> dict[Channel, int]:
@@ -299,7 +266,7 @@ def blind_close(
     )
     session.add(close)
     session.flush()
-    result = ShiftCloseResult.from_row(close)
+    result = close_result(close)
     payload: dict[str, Any] = {
         "cashier": by.name,
         "shift_id": closed.id,
@@ -323,7 +290,7 @@ def sign_off(session: Session, *, shift_id: int, manager: Staff, at: datetime, n
     close.note = note[:80]
     session.add(close)
     session.flush()
-    result = ShiftCloseResult.from_row(close)
+    result = close_result(close)
     payload: dict[str, Any] = {
         "cashier": manager.name,
         "shift_id": shift_id,
@@ -340,7 +307,7 @@ def unsigned_closes(session: Session, terminal_id: str | None = None) -> list[Sh
     statement = select(ShiftClose).where(col(ShiftClose.signed_off_by).is_(None))
     if terminal_id is not None:
         statement = statement.where(ShiftClose.terminal_id == terminal_id)
-    return [ShiftCloseResult.from_row(row) for row in session.exec(statement.order_by(col(ShiftClose.shift_id)))]
+    return [close_result(row) for row in session.exec(statement.order_by(col(ShiftClose.shift_id)))]
 
 
 def drawer_expected_fen(session: Session, terminal_id: str) -> int | None:

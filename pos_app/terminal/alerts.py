@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from pos_app import journal
 from pos_app.domain.money import format_fen
 from pos_app.i18n import N_, _
+from pos_app.journal.alerts import ACKNOWLEDGED, RAISED, open_alerts
 from pos_app.terminal.core import TillCore
 
-RAISED = "alert.raised"
-ACKNOWLEDGED = "alert.acknowledged"
 #: The cashier cancelled a payment (or left it open): it is settled through the engine later.
 CANCEL_REQUESTED = "payment.cancel_requested"
 
@@ -62,6 +62,20 @@ class Alert:
     at: datetime
     out_refund_no: str | None = None
 
+    @classmethod
+    def from_stored(cls, row: dict[str, Any]) -> Alert:
+        """An alert as :func:`pos_app.journal.alerts.open_alerts` lists it (and a report stores it)."""
+        return cls(
+            id=int(row["id"]),
+            kind=AlertKind(row["alert"]),
+            out_trade_no=str(row["out_trade_no"]),
+            amount_fen=int(row["amount_fen"]),
+            saw=str(row["saw"]),
+            became=str(row["became"]),
+            at=datetime.fromisoformat(str(row["at"])),
+            out_refund_no=row.get("out_refund_no"),
+        )
+
     def headline(self) -> str:
         saw = _(SAW_WORDS.get(self.saw, self.saw))
         if self.kind is AlertKind.REFUND_FAILED:
@@ -71,6 +85,12 @@ class Alert:
         return _("Order {order}: {amount} PAID (you saw: {saw})").format(
             order=self.out_trade_no, amount=format_fen(self.amount_fen), saw=saw
         )
+
+    def remedy(self) -> str:
+        """What is still to be done, for a report (away from the Attention screen's keys)."""
+        if self.kind is AlertKind.REFUND_FAILED:
+            return _("to do: send the refund again (F4 Attention, manager PIN)")
+        return _("to do: hand over the goods, or refund it (F4 Attention, manager PIN)")
 
     def action(self) -> str:
         if self.kind is AlertKind.REFUND_FAILED:
@@ -128,31 +148,7 @@ class Alerts(TillCore):
     def open_alerts(self) -> list[Alert]:
         """Every alert of this terminal no cashier has acknowledged yet, oldest first."""
         with journal.session_scope(self.journal) as session:
-            statement = (
-                select(journal.JournalEvent)
-                .where(journal.JournalEvent.terminal_id == self.terminal_id)
-                .where(col(journal.JournalEvent.kind).in_((RAISED, ACKNOWLEDGED)))
-                .order_by(col(journal.JournalEvent.seq))
-            )
-            events = list(session.exec(statement).all())
-        raised: dict[int, Alert] = {}
-        for event in events:
-            payload = event.payload
-            if event.kind == ACKNOWLEDGED:
-                raised.pop(int(payload["alert"]), None)
-                continue
-            refund_no = payload.get("out_refund_no")
-            raised[event.seq] = Alert(
-                id=event.seq,
-                kind=AlertKind(payload["alert"]),
-                out_trade_no=str(payload["out_trade_no"]),
-                amount_fen=int(payload["amount_fen"]),
-                saw=str(payload["saw"]),
-                became=str(payload["became"]),
-                at=event.at,
-                out_refund_no=refund_no if isinstance(refund_no, str) else None,
-            )
-        return list(raised.values())
+            return [Alert.from_stored(row) for row in open_alerts(session, self.terminal_id)]
 
     def acknowledge(self, alert: Alert, action: AckAction, *, out_refund_no: str | None = None) -> None:
         """A cashier has dealt with ``alert`` (the journal names who, and how)."""

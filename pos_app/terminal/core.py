@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Self
 
 from sqlalchemy import Engine
 
@@ -12,6 +13,7 @@ from pos_app.api.client import EngineClient
 from pos_app.config import Settings
 from pos_app.domain.errors import AuthorisationError
 from pos_app.i18n import _
+from pos_app.journal.db import open_journal
 
 Clock = Callable[[], datetime]
 
@@ -50,6 +52,16 @@ class TillCore:
         self.watching: set[str] = set()
         #: Alerts this till raised since it started: the app re-reads the open alerts when it moves.
         self.alerts_raised = 0
+
+    @classmethod
+    def for_profile(
+        cls, settings: Settings, client: EngineClient, *, journal_engine: Engine | None = None, clock: Clock = utc_now
+    ) -> Self:
+        """The till of a profile over its journal file (``[terminal] journal_path``, created and
+        migrated on first use) unless ``journal_engine`` is given."""
+        if journal_engine is None:
+            journal_engine = open_journal(settings.path(settings.terminal.journal_path))
+        return cls(settings, journal_engine, client, clock=clock)
 
     @property
     def terminal_id(self) -> str:

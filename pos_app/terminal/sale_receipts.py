@@ -8,10 +8,10 @@ from datetime import datetime
 
 from pos_app import journal
 from pos_app.domain.routing import Channel
-from pos_app.receipts.from_journal import Letterhead, printer_target, receipt_for_sale, reprint_receipt
 from pos_app.receipts.model import Receipt, ReceiptLine, receipt_lines
 from pos_app.terminal.cart import SaleDraft
 from pos_app.terminal.core import TillCore
+from pos_app.terminal.journal_receipts import Letterhead, printer_target, receipt_for_sale, reprint_receipt
 from pos_app.terminal.sales import Attempt
 
 

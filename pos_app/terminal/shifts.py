@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pos_app import journal
-from pos_app.journal.shifts import ShiftCloseResult, blind_close, open_shift_counted, sign_off, staff_named
+from pos_app.domain.shift_close import ShiftCloseResult
+from pos_app.journal.shifts import blind_close, open_shift_counted, sign_off, staff_named
 from pos_app.terminal.core import TillCore
 
 

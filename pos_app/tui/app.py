@@ -394,17 +394,13 @@ def make_app(
     ``engine_client`` defaults to an :class:`EngineClient` on ``settings.terminal.engine_url`` with the
     stored terminal key; ``journal_engine`` to the journal at ``settings.terminal.journal_path``.
     """
-    from pos_app.journal.db import open_journal
-
     terminal = settings.terminal
     set_language(terminal.language)  # before any screen is built: screens translate as they compose
-    if journal_engine is None:
-        journal_engine = open_journal(settings.path(terminal.journal_path))
     if engine_client is None:
         key_file = settings.path(terminal.terminal_key_file)
         key = read_terminal_key(key_file)
         engine_client = EngineClient(terminal.engine_url, terminal.terminal_id, key)
-    till = Till(settings, journal_engine, engine_client, clock=clock or utc_now)
+    till = Till.for_profile(settings, engine_client, journal_engine=journal_engine, clock=clock or utc_now)
     app = PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
     _as_screens_see_it: TillApp = app  # mypy checks here that the app offers what its screens use
     return app

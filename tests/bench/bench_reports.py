@@ -27,8 +27,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session
 
-from pos_app.journal import add_staff, open_journal, reports, session_scope
-from pos_app.journal.reports import close_day, daily_totals, x_report
+from pos_app.journal import add_staff, open_journal, session_scope
+from pos_app.journal import figures as day_figures
+from pos_app.journal.figures import daily_totals
+from pos_app.journal.reports import close_day, x_report
 from pos_app.journal.shifts import staff_named
 
 TERMINAL, STORE = "T001", "S00001"
@@ -155,7 +157,7 @@ def main(n_sales: int = 1_000_000) -> int:
                     {"day": day.isoformat(), "terminal": TERMINAL, "offset": 0},
                 )
                 .all()
-                for sql in (reports._DAY_SLICES_SQL, reports._DAY_HOURS_SQL)
+                for sql in (day_figures._DAY_SLICES_SQL, day_figures._DAY_HOURS_SQL)
             ]
             manager = staff_named(session, "Max")
         print(f"journal: {count:,} sales, {size_mb:,.0f} MB, built in {seconds:.1f} s")

@@ -27,7 +27,7 @@ from pos_app.journal import (
 )
 from pos_app.journal.days import get_z_report
 from pos_app.journal.models import ShiftClose
-from pos_app.journal.reports import z_content
+from pos_app.journal.z_store import z_content
 from pos_app.tui.app import PosApp, make_app
 from pos_app.tui.screens.dashboard import DashboardScreen, bar, hour_chart
 from pos_app.tui.screens.report import ReportScreen

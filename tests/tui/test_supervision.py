@@ -16,7 +16,8 @@ from sqlmodel import select
 
 from pos_app.domain.states import PaymentState
 from pos_app.journal import JournalEvent, session_scope
-from pos_app.terminal.alerts import ACKNOWLEDGED, CANCEL_REQUESTED, RAISED
+from pos_app.journal.alerts import ACKNOWLEDGED, RAISED
+from pos_app.terminal.alerts import CANCEL_REQUESTED
 from pos_app.tui.widgets.status_bar import StatusBar
 from tests.tui.support import Stack, qr_drawn, screen_text, wait_until
 from tests.tui.test_flows import SIZE, app_for, login, sales, screen_name, type_amount

@@ -114,6 +114,21 @@ def test_no_import_cycle_in_the_till() -> None:
     assert not graph.find_downstream_modules("pos_app.tui.app") - {"pos_app.commands.terminal"}
 
 
+def test_screens_reach_the_journal_only_through_the_terminal_core() -> None:
+    """No TUI module imports the journal, the engine (its reconciliation included) or the sandbox
+    itself: the headless core (pos_app.terminal) opens the journal and owns every transaction."""
+    graph = grimp.build_graph("pos_app")
+    forbidden = ("pos_app.journal", "pos_app.engine", "pos_app.sandbox")
+    direct = {
+        (module, imported)
+        for module in graph.modules
+        if module.startswith("pos_app.tui")
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith(forbidden)
+    }
+    assert direct == set()
+
+
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [

@@ -1,6 +1,10 @@
 """The manager dashboard (manager PIN): a day's totals by channel and cashier, a bar chart of sales
-per hour, a sparkline of the week, and what needs attention (unsettled payments and refunds, shift
-counts waiting for a sign-off). Any past day with ``[`` / ``]``; X report, Z report (day close).
+per hour, a sparkline of the week, and what needs attention (money-surprise alerts, unsettled payments
+and refunds, shift counts waiting for a sign-off, a closed day's late settlements). Any past day with
+``[`` / ``]``; X report, Z report (day close).
+
+A closed day stays closed: it shows its Z's figures whatever happens after; once a sale has been
+booked to the day after it, the dashboard opens on that day.
 
 Reconciliation status is not shown: the engine's client API exposes no reconciliation results.
 """
@@ -16,10 +20,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from pos_app.domain.day_figures import DayTotals
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
 from pos_app.i18n import N_, _, format_day, format_weekday
-from pos_app.journal.reports import DayTotals
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.reports import DayView
 from pos_app.terminal.text import channel_name, state_name
@@ -52,6 +56,26 @@ def hour_chart(hours: dict[str, tuple[int, int]], width: int = 36) -> list[str]:
     return lines
 
 
+def day_line(view: DayView) -> str:
+    """The day, whether it is open or closed (and by which Z), and its voids: "Sat 22 Nov · open"."""
+    if view.z_number is not None:
+        status = _("day closed — Z #{number}").format(number=view.z_number)
+        if view.open_day > view.day:
+            status += " · " + _("selling on {day}").format(day=format_weekday(view.open_day))
+    elif view.previous_z is not None:
+        status = _("open · {day} closed by Z #{number}").format(
+            day=format_weekday(view.previous_z[0]), number=view.previous_z[1]
+        )
+    else:
+        status = _("open")
+    line = f"{format_weekday(view.day)} · {status}"
+    if view.totals.total.voids_count:
+        line += " · " + _("{count} void(s) {amount}").format(
+            count=view.totals.total.voids_count, amount=format_fen(view.totals.total.voids_fen)
+        )
+    return line
+
+
 class DashboardScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
     HEADING = N_("Manager")
@@ -68,7 +92,10 @@ class DashboardScreen(TillScreen):
     def __init__(self, manager: str, day: date | None = None) -> None:
         super().__init__()
         self.manager = manager
-        self.day = day or self.till.today()
+        #: Set by the first load when no day was asked for (the day selling now, see Reports.current_day).
+        self.day: date | None = day
+        #: The business day selling now, as the last view drawn said.
+        self.open_day: date | None = None
         #: The day whose figures are on screen (None until the first load has drawn them).
         self.shown: date | None = None
 
@@ -96,17 +123,31 @@ class DashboardScreen(TillScreen):
     @work(exclusive=True, group="dashboard", exit_on_error=False)
     async def load(self) -> None:
         """Read the day's figures off the event loop, then draw them (the latest request wins)."""
+        if self.day is None:
+            self.day = await asyncio.to_thread(self.till.current_day)
         self.show(await asyncio.to_thread(self.till.day_view, self.day))
 
     def show(self, view: DayView) -> None:
-        closed = _("closed (Z #{number})").format(number=view.z_number) if view.z_number is not None else _("open")
-        self.query_one("#dash-day", Static).update(f"{format_weekday(view.day)} · {closed}")
+        self.query_one("#dash-day", Static).update(day_line(view))
+        self.open_day = view.open_day
         self.fill_tables(view.totals)
         self.query_one("#dash-hours", Static).update("\n".join(hour_chart(view.totals.hours)))
         amounts = [amount for _count, amount in view.week.values()]
         self.query_one("#dash-week-label", Label).update(_("Week {amount}").format(amount=format_fen(sum(amounts))))
         self.query_one("#dash-week", Sparkline).data = amounts
-        attention = [
+        attention = [f"! {alert.headline()}" for alert in view.alerts]
+        attention += [
+            "! "
+            + _("late: {order} {channel} {amount} {state} after Z #{number} (not in the figures)").format(
+                order=row["out_trade_no"],
+                channel=channel_name(row["channel"]),
+                amount=format_fen(row["amount_fen"]),
+                state=state_name(row["state"]),
+                number=view.z_number,
+            )
+            for row in view.late_settlements
+        ]
+        attention += [
             f"! {p['out_trade_no']} {channel_name(p['channel'])} {format_fen(p['amount_fen'])} {state_name(p['state'])}"
             for p in view.unsettled_payments
         ]
@@ -147,13 +188,14 @@ class DashboardScreen(TillScreen):
             cashiers.add_row(name, str(figures.sales_count), format_fen(figures.net_fen))
 
     def action_day(self, step: int) -> None:
-        if step > 0 and self.day >= self.till.today():
+        """The day before or after; never past the day selling now (after a Z it may be tomorrow)."""
+        if self.day is None or (step > 0 and self.day >= max(self.till.today(), self.open_day or self.day)):
             return
         self.day += timedelta(days=step)
         self.load()
 
     def action_today(self) -> None:
-        self.day = self.till.today()
+        self.day = None
         self.load()
 
     def action_x_report(self) -> None:
@@ -164,12 +206,16 @@ class DashboardScreen(TillScreen):
 
     @work(exclusive=True, group="report", exit_on_error=False)
     async def x_report(self) -> None:
+        if self.day is None:
+            return
         content = await asyncio.to_thread(self.till.x_report, self.day, self.manager)
         self.app.push_screen(ReportScreen(content))
 
     @work(exclusive=True, group="report", exit_on_error=False)
     async def z_report(self) -> None:
         """Show the day's Z report, or close the day (a fresh manager PIN) if it is still open."""
+        if self.day is None:
+            return
         content = await asyncio.to_thread(self.till.z_report, self.day)
         if content is not None:
             self.app.push_screen(ReportScreen(content))

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from pos_app.i18n import N_, _, format_day
-from pos_app.journal.reports import render_text
+from pos_app.terminal.report_text import render_text
 from pos_app.tui.screens.base import TillScreen
 
 

@@ -18,8 +18,8 @@ from pos_app.cells import pad
 from pos_app.domain.cash import DENOMINATIONS_FEN, count_total
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
+from pos_app.domain.shift_close import ShiftCloseResult
 from pos_app.i18n import N_, _
-from pos_app.journal.shifts import ShiftCloseResult
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.text import channel_name
 from pos_app.tui.modals.pin import ManagerPinModal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pos_app.journal.cash import record_cash_sale
 from pos_app.journal.db import open_journal, session_scope
-from pos_app.journal.reports import daily_totals
+from pos_app.journal.figures import daily_totals
 
 
 def test_early_morning_sale_in_beijing_belongs_to_the_local_day(beijing_machine: None, tmp_path: Path) -> None:

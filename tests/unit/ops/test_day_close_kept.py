@@ -30,14 +30,9 @@ from pos_app.journal import (
     void_cash_sale,
 )
 from pos_app.journal.days import business_window, day_status, open_business_day
-from pos_app.journal.reports import (
-    cash_summary,
-    close_day,
-    daily_totals,
-    net_by_day,
-    x_report,
-    z_content,
-)
+from pos_app.journal.figures import cash_summary, daily_totals, net_by_day
+from pos_app.journal.reports import close_day, x_report
+from pos_app.journal.z_store import z_content
 
 DAY, NEXT = "2026-11-20", "2026-11-21"
 MORNING = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -23,8 +23,8 @@ from pos_app.journal import (
 )
 from pos_app.journal.errors import JournalError
 from pos_app.receipts.escpos import print_receipt, render_escpos
-from pos_app.receipts.from_journal import Letterhead, printer_target, receipt_for_sale, reprint_receipt
 from pos_app.receipts.text import render_text
+from pos_app.terminal.journal_receipts import Letterhead, printer_target, receipt_for_sale, reprint_receipt
 
 GOLDEN = Path(__file__).parent / "golden"
 HEAD = Letterhead("Demo Store 上海店", "Till 1")

@@ -26,15 +26,9 @@ from pos_app.journal import (
 )
 from pos_app.journal.days import get_z_report
 from pos_app.journal.errors import JournalError
-from pos_app.journal.reports import (
-    DayClosedError,
-    UnsettledError,
-    close_day,
-    daily_totals,
-    net_by_day,
-    x_report,
-    z_content,
-)
+from pos_app.journal.figures import daily_totals, net_by_day
+from pos_app.journal.reports import DayClosedError, UnsettledError, close_day, x_report
+from pos_app.journal.z_store import z_content
 
 FIGURE_KEYS = ("total", "channels", "cashiers", "hours", "first_receipt", "last_receipt")
 

@@ -28,7 +28,8 @@ from pos_app.journal import (
     verify_chain,
     void_cash_sale,
 )
-from pos_app.journal.reports import close_day, render_text, x_report
+from pos_app.journal.reports import close_day, x_report
+from pos_app.terminal.report_text import render_text
 
 DAY = START.date().isoformat()
 

@@ -10,7 +10,8 @@ import pytest
 from rich.cells import cell_len
 
 from pos_app import i18n
-from pos_app.journal.reports import render_text
+from pos_app.cells import wrap
+from pos_app.terminal.report_text import render_text
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +70,31 @@ def test_the_z_report_in_english_is_unchanged() -> None:
     assert "WeChat Pay     2     ¥160.00       0     ¥0.00     0     ¥0.00     ¥160.00\n" in text
     assert "\nFirst receipt: P1\nLast receipt:  P3\n" in text
     assert "Cash: expected ¥119.50 · counted ¥119.00 · difference -¥0.50 · 1 shift(s) still open" in text
+
+
+def test_alert_lines_wrap_within_the_report_in_cells() -> None:
+    """An open alert's line is wrapped at spaces, a run of Chinese where it reaches the edge."""
+    assert wrap("Order P1: ¥8.80 PAID (you saw: cancelled)", 20) == ["Order P1: ¥8.80 PAID", "(you saw: cancelled)"]
+    chinese = wrap("订单 P261205131938S00001T00100000002：¥8.80 已支付（您看到的是：已取消）", 24)
+    assert all(cell_len(line) <= 24 for line in chinese)
+    assert "".join(chinese).replace(" ", "") == "订单P261205131938S00001T00100000002：¥8.80已支付（您看到的是：已取消）"
+
+
+def test_the_report_lists_open_alerts_with_what_to_do() -> None:
+    alert = {
+        "id": 7,
+        "alert": "refund_failed",
+        "out_trade_no": "P9",
+        "amount_fen": 500,
+        "saw": "refund_pending",
+        "became": "FAILED",
+        "at": "2026-11-22T09:00:00+00:00",
+        "out_refund_no": "R9",
+    }
+    text = render_text({**CONTENT, "open_alerts": [alert]})
+    assert (
+        "\n1 open alert(s): money that ended differently from what the cashier saw\n"
+        "  ! Order P9: refund of ¥5.00 FAILED (you saw: refund on its way)\n"
+        "    to do: send the refund again (F4 Attention, manager PIN)\n"
+    ) in text
+    assert "open alert" not in render_text(CONTENT)
