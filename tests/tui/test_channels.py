@@ -52,7 +52,7 @@ async def open_the_wechat_breaker(stack: Stack, client: EngineClient, store: str
             channel=Channel.WECHAT,
             subject="s",
             operator="o",
-        )  # fmt: skip
+        )
         for n in range(FAILURES_TO_OPEN)
     ]
     views = await asyncio.gather(*(client.create_payment(order) for order in orders))
