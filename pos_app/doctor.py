@@ -2,7 +2,8 @@
 
 Each check is a small function returning Findings; the command prints them and exits non-zero on
 any error. Checks never print secret material: they name files and fields, not contents. On the
-embedded sandbox profile the engine runs only while the till does: finding it stopped is a note.
+embedded sandbox profile the engine runs only while the till does: finding it stopped is a NOTE (how
+things are, nothing to fix), not a warning or an error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ MAX_CLOCK_SKEW_S = 60.0
 
 class Level(StrEnum):
     OK = "ok"
+    NOTE = "note"  # worth knowing, nothing to fix
     WARN = "warn"
     ERROR = "error"
 
@@ -128,7 +130,7 @@ def check_engine_reachable(settings: Settings) -> Iterable[Finding]:
         if settings.terminal.sandbox:
             # The embedded default: the engine is a child of the till, so it runs only while `pos` does.
             yield Finding(
-                Level.WARN,
+                Level.NOTE,
                 "engine",
                 f"Engine at {settings.terminal.engine_url} is unreachable: not running (it is started by `pos`).",
                 "Nothing to fix: `pos` starts it with the till. Run `pos doctor` while the till is open to check it.",

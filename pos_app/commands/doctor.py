@@ -10,7 +10,7 @@ import click
 from pos_app.config import config_path, load_settings
 from pos_app.doctor import ENGINE_CHECKS, TERMINAL_CHECKS, Level, run_checks
 
-_MARK = {Level.OK: "ok   ", Level.WARN: "WARN ", Level.ERROR: "ERROR"}
+_MARK = {Level.OK: "ok   ", Level.NOTE: "note ", Level.WARN: "WARN ", Level.ERROR: "ERROR"}
 
 
 @click.command()
@@ -30,5 +30,6 @@ def doctor(config_file: Path | None, role: str | None) -> None:
             line += f"\n      {'':<10} → {finding.fix}"
         click.echo(line)
     errors = sum(f.level is Level.ERROR for f in findings)
-    click.echo(f"\n{errors} error(s), {sum(f.level is Level.WARN for f in findings)} warning(s).")
+    warnings, notes = (sum(f.level is level for f in findings) for level in (Level.WARN, Level.NOTE))
+    click.echo(f"\n{errors} error(s), {warnings} warning(s), {notes} note(s).")
     sys.exit(1 if errors else 0)

@@ -46,6 +46,9 @@ class TillCore:
         #: refund made offline is sent with its approval when the link returns. Memory only, never
         #: journaled (a restarted till asks for a new refund instead).
         self.refund_approvals: dict[str, tuple[str, str]] = {}
+        #: When the engine sends a refund it was told to wait for (WeChat: one refund per order per
+        #: minute), by out_refund_no; only the screen's words need it (the engine sends it by itself).
+        self.refund_send_at: dict[str, datetime] = {}
         #: Called after every committed journal write (the app wakes the outbox upload with it).
         self.on_journal_write = on_journal_write
         #: Orders a screen is showing the cashier right now (see pos_app.terminal.alerts).

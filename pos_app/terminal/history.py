@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from pos_app import journal
+from pos_app.api.schemas import VoidKind
 from pos_app.domain.money import format_fen
-from pos_app.domain.routing import Channel
+from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
+from pos_app.i18n import _
 from pos_app.terminal.core import TillCore
+from pos_app.terminal.voids import reversed_at_gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +28,21 @@ class SaleRow:
     state: PaymentState
     subject: str
     transaction_id: str | None
+    #: How a voided sale's money went back (None: not voided).
+    void_kind: VoidKind | None = None
 
     @property
     def refundable(self) -> bool:
         return self.state in {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED}
 
     @classmethod
-    def of(cls, sale: journal.Sale) -> SaleRow:
+    def of(cls, sale: journal.Sale, mode: PaymentMode | None = None) -> SaleRow:
+        """``mode``: the payment's, to say how a voided wallet sale was voided (reversed or refunded)."""
+        void_kind = None
+        if sale.state == PaymentState.REVERSED and sale.transaction_id is not None and mode is not None:
+            void_kind = VoidKind.REVERSED if reversed_at_gateway(sale.channel, mode) else VoidKind.REFUNDED
+        elif sale.state == PaymentState.REVERSED and sale.channel == Channel.CASH:
+            void_kind = VoidKind.REVERSED
         return cls(
             sale.out_trade_no,
             sale.created_at,
@@ -42,6 +53,7 @@ class SaleRow:
             PaymentState(sale.state),
             sale.subject,
             sale.transaction_id,
+            void_kind,
         )
 
 
@@ -64,7 +76,10 @@ class History(TillCore):
     def sale(self, out_trade_no: str) -> SaleRow | None:
         with journal.session_scope(self.journal) as session:
             s = journal.get_sale(session, out_trade_no)
-            return None if s is None else SaleRow.of(s)
+            if s is None:
+                return None
+            attempt = journal.get_attempt(session, out_trade_no)
+            return SaleRow.of(s, None if attempt is None else PaymentMode(attempt.mode))
 
     def trail(self, out_trade_no: str) -> list[TrailRow]:
         with journal.session_scope(self.journal) as session:
@@ -84,13 +99,20 @@ def summary(kind: str, payload: dict[str, object]) -> str:
     elif kind.startswith("refund."):
         refund = payload.get("refund")
         amount = refund.get("amount_fen") if isinstance(refund, dict) else None
-        text = f"refund {payload.get('out_refund_no')}"
+        void = isinstance(refund, dict) and refund.get("kind") == "void"
+        text = f"{_('void') if void else 'refund'} {payload.get('out_refund_no')}"
         if isinstance(amount, int):
             text += f" {format_fen(amount)}"
         if payload.get("to"):
             text += f" {payload.get('from')} → {payload.get('to')}"
         if payload.get("approved_by"):
             text += f" approved by {payload['approved_by']}"
+        if void and payload.get("reason"):
+            text += f": {payload['reason']}"
+    elif kind == "sale.voided":
+        text = _("void approved by {manager}: {reason}").format(
+            manager=payload.get("approved_by") or "?", reason=payload.get("reason") or "-"
+        )
     elif kind == "sale.cash":
         change = payload.get("change_fen")
         text = f"cash sale, change {format_fen(change)}" if isinstance(change, int) else "cash sale, exact"

@@ -10,6 +10,7 @@ from pos_app.api.schemas import PaymentView, RefundView
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.state_paths import state_path
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
+from pos_app.journal.refunds import OPEN_REFUND_STATES, VOID
 from pos_app.terminal.alerts import AlertKind, Alerts
 
 NEVER_SENT = "never reached the engine"
@@ -35,39 +36,59 @@ class Outcomes(Alerts):
             voided = current is PaymentState.PAID and view.state is PaymentState.REVERSED
             if current == view.state or (current in SETTLED_STATES and not voided):
                 return False
-            prefer = PaymentState.SUBMITTED if view.mode == PaymentMode.MICROPAY else PaymentState.AWAITING_SCAN
-            path = state_path(current, view.state, prefer)
-            if path is None:
-                return False  # a stale or out-of-order view: the journal already knows better
-            changed = False
-            for step in path:
-                # Only the last step carries the answer's details; the steps between were missed
-                # (e.g. the event for USER_PAYING arrived before the create call's own answer).
-                last = step == view.state
-                changed = (
-                    journal.record_attempt_state(
+            if voided and self._void_done(session, view.out_trade_no):
+                changed = True
+            else:
+                changed = self._record_path(session, attempt, view, current)
+                if changed and view.state is PaymentState.PAID and view.out_trade_no not in self.watching:
+                    cancelled = self.cancel_requested(session, view.out_trade_no)
+                    self._raise_alert(
                         session,
+                        AlertKind.PAID_AFTER_CANCEL if cancelled else AlertKind.PAID_UNSEEN,
                         view.out_trade_no,
-                        step,
-                        cashier=self.cashier or attempt.cashier,
-                        transaction_id=view.transaction_id if last else None,
-                        reason=view.failure_reason if last else None,
-                        at=self.clock(),
+                        attempt.amount_fen,
+                        saw="cancelled" if cancelled else "unknown",
+                        became=PaymentState.PAID.value,
                     )
-                    or changed
-                )
-            if changed and view.state is PaymentState.PAID and view.out_trade_no not in self.watching:
-                cancelled = self.cancel_requested(session, view.out_trade_no)
-                self._raise_alert(
-                    session,
-                    AlertKind.PAID_AFTER_CANCEL if cancelled else AlertKind.PAID_UNSEEN,
-                    view.out_trade_no,
-                    attempt.amount_fen,
-                    saw="cancelled" if cancelled else "unknown",
-                    became=PaymentState.PAID.value,
-                )
         if changed:
             self._written()
+        return changed
+
+    def _void_done(self, session: Session, out_trade_no: str) -> bool:
+        """A void this till journaled (with its reason and manager) was reversed: that row succeeds,
+        which makes the sale REVERSED. False when no void of this sale is open."""
+        for row in journal.sale_refunds(session, out_trade_no):
+            if row.kind == VOID and RefundState(row.state) in OPEN_REFUND_STATES:
+                cashier = self.cashier or row.cashier
+                return journal.record_refund_state(
+                    session, row.out_refund_no, RefundState.SUCCESS, cashier=cashier, at=self.clock()
+                )
+        return False
+
+    def _record_path(
+        self, session: Session, attempt: journal.PaymentAttempt, view: PaymentView, current: PaymentState
+    ) -> bool:
+        prefer = PaymentState.SUBMITTED if view.mode == PaymentMode.MICROPAY else PaymentState.AWAITING_SCAN
+        path = state_path(current, view.state, prefer)
+        if path is None:
+            return False  # a stale or out-of-order view: the journal already knows better
+        changed = False
+        for step in path:
+            # Only the last step carries the answer's details; the steps between were missed
+            # (e.g. the event for USER_PAYING arrived before the create call's own answer).
+            last = step == view.state
+            changed = (
+                journal.record_attempt_state(
+                    session,
+                    view.out_trade_no,
+                    step,
+                    cashier=self.cashier or attempt.cashier,
+                    transaction_id=view.transaction_id if last else None,
+                    reason=view.failure_reason if last else None,
+                    at=self.clock(),
+                )
+                or changed
+            )
         return changed
 
     def _never_sent(self, out_trade_no: str) -> PaymentView:

@@ -9,7 +9,7 @@ cannot be refunded) is FAILED in the journal, never re-sent."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 from sqlmodel import Session
@@ -121,8 +121,20 @@ class Refunds(Outcomes):
             self._refund_refused(out_refund_no, seen=seen)
             raise
         self.refund_approvals.pop(out_refund_no, None)  # the engine holds the refund now
+        if view.send_at is not None:
+            self.refund_send_at[out_refund_no] = view.send_at
         self.apply_refund(view, seen=seen)
         return view.state
+
+    def refund_waiting(self, out_trade_no: str) -> tuple[str, datetime] | None:
+        """This sale's refund that the gateway made wait, while still open: its out_refund_no and when
+        the engine sends it."""
+        with journal.session_scope(self.journal) as session:
+            for refund in journal.sale_refunds(session, out_trade_no):
+                send_at = self.refund_send_at.get(refund.out_refund_no)
+                if send_at is not None and refund.state in (RefundState.PENDING, RefundState.UNKNOWN):
+                    return refund.out_refund_no, send_at
+        return None
 
     def _refund_refused(self, out_refund_no: str, *, seen: bool) -> None:
         with journal.session_scope(self.journal) as session:

@@ -14,9 +14,10 @@ from pos_app.domain.errors import PosError
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.i18n import _
+from pos_app.journal.refunds import VOID
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.error_words import cashier_text
-from pos_app.terminal.refunds import Refunds
+from pos_app.terminal.voids import Voids
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class SettleReport:
         return len(self.payments) + len(self.refunds)
 
 
-class Settling(Refunds):
+class Settling(Voids):
     def pending(self) -> list[PendingRow]:
         """The payments whose outcome the journal does not know yet."""
         with journal.session_scope(self.journal) as session:
@@ -107,12 +108,16 @@ class Settling(Refunds):
 
     async def settle_refund(self, out_trade_no: str, out_refund_no: str) -> RefundState:
         """Send an open refund again under its SAME out_refund_no (the engine is idempotent: a refund
-        it already holds is answered with its state, one it never received is made once)."""
+        it already holds is answered with its state, one it never received is made once); an open
+        void is followed as a void (:meth:`settle_void`)."""
         with journal.session_scope(self.journal) as session:
             refund = journal.get_refund(session, out_refund_no)
             if refund is None:
                 raise PosError(_("No refund {refund} on this till.").format(refund=out_refund_no))
-            amount_fen, reason, cashier = refund.amount_fen, refund.reason, refund.cashier
+            amount_fen, reason, cashier, kind = refund.amount_fen, refund.reason, refund.cashier, refund.kind
+        if kind == VOID:
+            # Never sent as a refund: that would turn a reversal into a refund of a reversed payment.
+            return await self.settle_void(out_trade_no, out_refund_no, operator=self.cashier or cashier)
         return await self.send_refund(
             out_trade_no, out_refund_no, amount_fen, reason=reason or "refund", operator=self.cashier or cashier
         )

@@ -144,13 +144,11 @@ class Terminal:
                 say("settled", row.out_trade_no, state.value)
             except PosError as exc:
                 say("settle-failed", row.out_trade_no, type(exc).__name__)
-        with journal.session_scope(self.till.journal) as session:
-            refunds = [(r.out_trade_no, r.out_refund_no, r.amount_fen) for r in journal.unsettled_refunds(session)]
-        for out_trade_no, out_refund_no, amount in refunds:
+        for out_trade_no, out_refund_no in self.till.open_refunds():
             try:
                 # Sending the same out_refund_no again is idempotent: it also reaches an engine
-                # that never got the first request.
-                state = await self.till.send_refund(out_trade_no, out_refund_no, amount, reason="fault refund")
+                # that never got the first request (a void is followed as a void).
+                state = await self.till.settle_refund(out_trade_no, out_refund_no)
                 if state not in FINAL_REFUNDS:
                     view = await self.till.client.get_refund(out_trade_no, out_refund_no)
                     self.till.apply_refund(view)

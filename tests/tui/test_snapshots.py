@@ -92,6 +92,15 @@ def test_login(snap_compare, app):
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
 
+def test_void_reason(snap_compare, app):
+    async def before(pilot):
+        await open_cash_sale(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
 def test_checkout_with_items(snap_compare, app):
     async def before(pilot):
         await signed_in(pilot)
@@ -166,6 +175,8 @@ def test_manager_pin_wrong(snap_compare, app):
         await open_cash_sale(pilot)
         await pilot.press("v")
         await pilot.pause()
+        await pilot.press("1")  # the reason: "Wrong amount"
+        await pilot.pause()
         await pilot.press(*"1234", "enter")
         await settle(pilot)
 
@@ -176,6 +187,8 @@ def test_sale_after_void(snap_compare, app):
     async def before(pilot):
         await open_cash_sale(pilot)
         await pilot.press("v")
+        await pilot.pause()
+        await pilot.press("1")  # the reason: "Wrong amount"
         await pilot.pause()
         await pilot.press(*"9999", "enter")
         await settle(pilot)

@@ -21,7 +21,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("Esc", "back / cancel"),
         ],
     ),
-    ("Sign in", [("digits, Enter", "cashier PIN")]),
+    ("Sign in", [("name ⏎ PIN ⏎", "sign in (or just the PIN)"), ("F6", "a manager unlocks a locked-out person")]),
     (
         "Checkout",
         [
@@ -54,12 +54,12 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         "Dashboard",
         [("[ / ]", "previous / next day"), ("t", "today"), ("x", "X report"), ("z", "Z report: close the day")],
     ),
-    ("History", [("type", "search: amount, time, channel, order no"), ("↑↓ Enter", "open a sale")]),
+    ("History", [("type", "search: amount, time, channel, order no, cashier:name"), ("↑↓ Enter", "open a sale")]),
     (
         "Sale",
         [
             ("r", "refund part or all (manager PIN)"),
-            ("v", "void (manager PIN)"),
+            ("v", "void: a reason, then the manager PIN"),
             ("p", "receipt on screen; p again reprints"),
         ],
     ),

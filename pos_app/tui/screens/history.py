@@ -1,5 +1,6 @@
-"""Today's sales, searchable by amount, time, channel, out_trade_no (and cashier, state, subject).
-Enter opens a sale with its full event trail, refunds and voids."""
+"""Today's sales, searched as the cashier types (amount, time, channel, order number, or a field:
+``cashier:ann``, ``order:P26``, see :mod:`pos_app.journal.history`). The search field keeps the keys;
+↑↓ move through the sales and Enter opens the chosen one (its trail, refunds and voids) at once."""
 
 from __future__ import annotations
 
@@ -18,24 +19,26 @@ from pos_app.tui.screens.sale import SaleScreen
 
 class HistoryScreen(TillScreen):
     HEADING = N_("Today's sales")
-    KEYS = N_("type to search · ↑↓ choose · Enter open · / search · Esc back · F1 help")
+    KEYS = N_("type to search · ↑↓ choose · Enter open · Esc back · F1 help")
     BINDINGS = [
         Binding("escape", "back", N_("Back")),
-        Binding("slash", "search", N_("Search")),
+        Binding("up", "move(-1)", N_("Previous sale"), show=False),
+        Binding("down", "move(1)", N_("Next sale"), show=False),
+        Binding("pageup", "move(-10)", show=False),
+        Binding("pagedown", "move(10)", show=False),
     ]
 
     def body(self) -> ComposeResult:
         with Vertical():
-            yield Input(
-                placeholder=_("Search: amount (12.50), time (14:05), wechat/alipay/cash, order no"), id="search"
-            )
+            hint = _("Search: 12.50 · 14:05 · wechat/alipay/cash · order no · cashier:name")
+            yield Input(placeholder=hint, id="search")
             yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)
         table.add_columns(_("Time"), _("Amount"), _("Channel"), _("State"), _("Cashier"), _("Order"))
         self.reload("")
-        table.focus()
+        self.query_one("#search", Input).focus()
 
     def on_screen_resume(self) -> None:
         self.reload(self.query_one("#search", Input).value)
@@ -62,16 +65,22 @@ class HistoryScreen(TillScreen):
         self.reload(event.value)
 
     @on(Input.Submitted, "#search")
-    def search_done(self) -> None:
-        self.query_one("#history-table", DataTable).focus()
+    def open_chosen(self) -> None:
+        table = self.query_one("#history-table", DataTable)
+        if table.row_count:
+            self.open_sale(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     @on(DataTable.RowSelected, "#history-table")
-    def open_sale(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(SaleScreen(event.row_key.value))
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_sale(event.row_key.value)
 
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+    def open_sale(self, out_trade_no: str | None) -> None:
+        if out_trade_no:
+            self.app.push_screen(SaleScreen(out_trade_no))
+
+    def action_move(self, rows: int) -> None:
+        table = self.query_one("#history-table", DataTable)
+        table.move_cursor(row=max(0, table.cursor_row + rows))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,14 +1,19 @@
-"""One sale: its details and full journal event trail; r refunds (part or all), v voids.
-Both need a manager PIN and a reason."""
+"""One sale: its details and full journal event trail; r refunds (part or all), v voids (a reason,
+then the manager PIN). A refund the gateway makes wait is said so, with when it is sent."""
 
 from __future__ import annotations
+
+import asyncio
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
+from pos_app.api.schemas import VoidKind
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
@@ -19,8 +24,22 @@ from pos_app.terminal.text import channel_name, state_name
 from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.modals.pin import ManagerPinModal
 from pos_app.tui.modals.refund import RefundModal, RefundRequest
+from pos_app.tui.modals.void_reason import VoidReasonModal
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.screens.report_receipt import ReceiptScreen
+
+#: After its send time, a waiting refund is asked for this often, this many times (then the event
+#: stream and the till's settling on the next link change carry on).
+FOLLOW_STEP_S, FOLLOW_TRIES = 2.0, 15
+
+#: How a voided sale is labelled: reversed at the gateway (or cash), or paid back by a refund.
+VOID_LABELS = {VoidKind.REVERSED: N_("voided"), VoidKind.REFUNDED: N_("void (refunded)")}
+
+
+def waiting_words(channel: str, send_at: datetime) -> str:
+    return _("{channel} allows one refund per order per minute — sent automatically at {time}").format(
+        channel=channel, time=format_clock(send_at)
+    )
 
 
 class SaleScreen(TillScreen):
@@ -36,6 +55,8 @@ class SaleScreen(TillScreen):
     def __init__(self, out_trade_no: str) -> None:
         super().__init__()
         self.out_trade_no = out_trade_no
+        #: What the cashier presses to try the last refund or void again (shown when it failed).
+        self.retry_hint = ""
 
     def body(self) -> ComposeResult:
         with Vertical():
@@ -54,7 +75,8 @@ class SaleScreen(TillScreen):
         if sale is None:
             self.query_one("#sale-summary", Static).update(_("No such sale."))
             return
-        heading = [sale.out_trade_no, format_fen(sale.amount_fen), channel_name(sale.channel), state_name(sale.state)]
+        state = _(VOID_LABELS[sale.void_kind]) if sale.void_kind else state_name(sale.state)
+        heading = [sale.out_trade_no, format_fen(sale.amount_fen), channel_name(sale.channel), state]
         text = "  ".join(heading) + "\n" + _("Cashier {name}").format(name=sale.cashier)
         text += f" · {format_moment(sale.at)} · {sale.subject}"
         if sale.transaction_id:
@@ -89,6 +111,7 @@ class SaleScreen(TillScreen):
 
             def approved(manager: str | None) -> None:
                 if manager:
+                    self.retry_hint = _("r retries the same refund")
                     self.run_refund(request, manager)
 
             self.app.push_screen(
@@ -101,41 +124,115 @@ class SaleScreen(TillScreen):
         self.app.push_screen(RefundModal(self.out_trade_no, left), with_request)
 
     def action_void(self) -> None:
+        reason = self.till.open_void(self.out_trade_no)
+        if reason is not None:
+            self.ask_again(reason)  # a void whose answer is not known yet: the same void, asked again
+            return
         left = self._refundable()
         if left is None:
             return
         sale = self.till.sale(self.out_trade_no)
         assert sale is not None
+        if sale.state is not PaymentState.PAID or left != sale.amount_fen:
+            self.notify(_("A sale with refunds cannot be voided — refund the rest instead."), severity="warning")
+            return
+        what = format_fen(sale.amount_fen)
 
-        def approved(manager: str | None) -> None:
-            if not manager:
+        def with_reason(reason: str | None) -> None:
+            if not reason:
                 return
-            if sale.channel == Channel.CASH and sale.state == PaymentState.PAID:
-                self.till.void_cash(self.out_trade_no, reason="void", manager=manager)
+
+            def approved(manager: str | None) -> None:
+                if not manager:
+                    return
+                self.retry_hint = _("v asks again")
+                if sale.channel != Channel.CASH:
+                    self.run_void(reason, manager)
+                    return
+                try:
+                    self.till.void_cash(self.out_trade_no, reason=reason, manager=manager)
+                except PosError as exc:
+                    self.show_result(cashier_text(exc), "failed")
+                    return
                 self.show_result(_("VOIDED — pay the cash back"), "canceled")
                 self.reload()
-            else:
-                self.run_refund(RefundRequest(left, "void"), manager)
 
-        self.app.push_screen(
-            ManagerPinModal(_("void {amount}").format(amount=format_fen(left)), self.till.check_manager), approved
-        )
+            purpose = _("void {amount}").format(amount=what)
+            self.app.push_screen(ManagerPinModal(purpose, self.till.check_manager), approved)
+
+        self.app.push_screen(VoidReasonModal(what), with_reason)
+
+    def ask_again(self, reason: str) -> None:
+        def approved(manager: str | None) -> None:
+            if manager:
+                self.retry_hint = _("v asks again")
+                self.run_void(reason, manager)
+
+        purpose = _("void — asked again")
+        self.app.push_screen(ManagerPinModal(purpose, self.till.check_manager), approved)
+
+    @work(exclusive=True, group="refund", exit_on_error=False)
+    async def run_void(self, reason: str, manager: str) -> None:
+        self.show_result(_("Voiding…"), "")
+        result = await self.till.void_wallet(self.out_trade_no, reason=reason, manager=manager)
+        refunded = result.kind is VoidKind.REFUNDED
+        if result.state is RefundState.SUCCESS:
+            words = (_("VOID (REFUNDED) — the money went back to the customer") if refunded else _("VOIDED")), "paid"
+        elif result.state is RefundState.PROCESSING:
+            words = _("VOID (REFUNDED) accepted — the money is on its way back"), "paid"
+        elif result.state is RefundState.FAILED:
+            words = _("Void FAILED — see the trail; refund the customer instead"), "failed"
+        else:
+            words = _("Void result not known yet — v asks again"), "canceled"
+        self.show_result(*words)
+        self.reload()
 
     @work(exclusive=True, group="refund", exit_on_error=False)
     async def run_refund(self, request: RefundRequest, manager: str) -> None:
         self.show_result(_("Refunding…"), "")
         state = await self.till.refund(self.out_trade_no, request.amount_fen, reason=request.reason, manager=manager)
+        waiting = self.till.refund_waiting(self.out_trade_no)
+        sale = self.till.sale(self.out_trade_no)
+        if waiting is not None and sale is not None:
+            self.show_result(waiting_words(channel_name(sale.channel), waiting[1]), "")
+            self.reload()
+            self.follow_refund(*waiting, request.amount_fen)
+            return
+        self.show_refund_state(state, request.amount_fen)
+        self.reload()
+
+    @work(exclusive=True, group="follow-refund", exit_on_error=False)
+    async def follow_refund(self, out_refund_no: str, send_at: datetime, amount_fen: int) -> None:
+        """The engine sends a waiting refund by itself at ``send_at``: ask for its end from then on
+        (the event stream usually brings it first), so the screen never stays on the wait."""
+        await asyncio.sleep(max((send_at - self.till.clock()).total_seconds(), 0.0) + FOLLOW_STEP_S)
+        state = RefundState.PENDING
+        for _attempt in range(FOLLOW_TRIES):
+            state = await self.till.settle_refund(self.out_trade_no, out_refund_no)
+            if state in (RefundState.SUCCESS, RefundState.FAILED):
+                break
+            await asyncio.sleep(FOLLOW_STEP_S)
+        self.show_refund_state(state, amount_fen)
+        self.reload()
+
+    def show_refund_state(self, state: RefundState, amount_fen: int) -> None:
         words = {
-            RefundState.SUCCESS: (_("REFUNDED {amount}").format(amount=format_fen(request.amount_fen)), "paid"),
+            RefundState.SUCCESS: (_("REFUNDED {amount}").format(amount=format_fen(amount_fen)), "paid"),
             RefundState.PROCESSING: (_("Refund accepted — the money is on its way back"), "paid"),
             RefundState.FAILED: (_("Refund FAILED — see the trail"), "failed"),
         }.get(state, (_("Refund result not known yet — r retries the same refund"), "canceled"))
         self.show_result(*words)
-        self.reload()
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble to the app's handler: a refund or void that failed
+        # (e.g. the engine away) is said here, with the key that tries it again.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker.error)
 
     def worker_failed(self, error: BaseException) -> None:
         message = cashier_text(error) if isinstance(error, PosError) else _("The refund did not go through.")
-        self.show_result(_("{message} (r retries the same refund)").format(message=message), "failed")
+        self.show_result(_("{message} ({hint})").format(message=message, hint=self.retry_hint), "failed")
         self.reload()
 
     def show_result(self, text: str, css: str) -> None:
