@@ -154,6 +154,7 @@ def fault() -> None:
 @click.option("--seconds", type=float, default=0.0, help="Latency, notification delay/hold, or clock skew.")
 @click.option("--status", type=int, default=500, show_default=True, help="HTTP status for server_error.")
 @click.option("--times", type=int, help="Used up after this many hits.")
+@click.option("--seed", type=int, help="Seed of this fault's probability draws (a fault plan's own seed).")
 @config_option
 @url_option
 def fault_add(
@@ -165,6 +166,7 @@ def fault_add(
     seconds: float,
     status: int,
     times: int | None,
+    seed: int | None,
     config: Path | None,
     url: str | None,
 ) -> None:
@@ -178,6 +180,7 @@ def fault_add(
         "seconds": seconds,
         "status": status,
         "times": times,
+        "seed": seed,
     }
     click.echo(json.dumps(_call(_base_url(config, url), "POST", "/sandbox/faults", body), ensure_ascii=False))
 

@@ -106,6 +106,25 @@ def parse_trade_no(text: str) -> TradeNo:
     )
 
 
+def check_issued_by(number: str, *, kind: IdKind, store: str, terminal: str) -> TradeNo:
+    """Refuse a number that this terminal of this store did not make (its store and terminal codes
+    are in it). Decided from the number alone, before any lookup: a refusal says nothing about
+    whether another terminal holds that number."""
+    trade_no = parse_trade_no(number)
+    own_store = normalise_code(store, STORE_CODE_LEN, "store")
+    own_terminal = normalise_code(terminal, TERMINAL_CODE_LEN, "terminal")
+    if (trade_no.kind, trade_no.store_code, trade_no.terminal_code) != (kind, own_store, own_terminal):
+        raise IdError(
+            "Order number {number} was not made by this terminal (it must start {kind}, carry store {store} "
+            "and terminal {terminal}) — start a new sale.",
+            number=number,
+            kind=kind.value,
+            store=own_store,
+            terminal=own_terminal,
+        )
+    return trade_no
+
+
 def check_gateway_safe(out_trade_no: str) -> str:
     """Refuse an order number neither gateway would accept (6–32 of ``[0-9A-Za-z]``)."""
     if not GATEWAY_SAFE.fullmatch(out_trade_no):

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from pos_app.api.schemas import CancelPayment, CreatePayment, PaymentView
 from pos_app.domain.errors import AuthCodeError, InputError
-from pos_app.domain.ids import check_gateway_safe
+from pos_app.domain.ids import IdKind, check_gateway_safe, check_issued_by
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode, mask_code, route_auth_code
 from pos_app.domain.states import SETTLED_STATES, PaymentState
@@ -59,6 +59,9 @@ class Payments:
         """Start a payment, or return the existing one for a repeated request (never sending a code twice)."""
         ctx = self._ctx
         check_gateway_safe(req.out_trade_no)
+        # Before the ledger is asked: another terminal's number is refused for what it says, so the
+        # answer is the same whether or not that order exists (no 409 that would reveal it).
+        check_issued_by(req.out_trade_no, kind=IdKind.PAYMENT, store=store_id, terminal=terminal_id)
         auth_code: str | None = None
         if req.mode == PaymentMode.CASH:
             raise InputError("Cash sales are recorded by the terminal, not sent to the payment engine.")

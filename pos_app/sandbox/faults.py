@@ -1,7 +1,8 @@
 """Fault injection: the bad days of a real gateway, on demand.
 
 A :class:`Fault` names a :class:`FaultKind` and a scope: a share of requests (``probability``,
-drawn from a seeded RNG so runs repeat), optionally one ``out_trade_no``, one ``gateway``
+drawn from the fault's own RNG, seeded by its ``seed`` (a fault plan passes its own) or else by the
+sandbox's seed, so runs repeat), optionally one ``out_trade_no``, one ``gateway``
 (``"wechat"``/``"alipay"``) and one ``operation`` (the gateway's own name for the call, e.g.
 ``"codepay"``, ``"query"``, ``"alipay.trade.pay"``), and optionally a number of ``times`` after which
 it is used up.
@@ -70,6 +71,9 @@ class FaultSpec(BaseModel):
     seconds: float = Field(0.0, description="Latency, notification delay/hold, or clock skew (may be negative).")
     status: int = Field(500, ge=400, le=599, description="HTTP status for server_error (500, 502, 503, 429).")
     times: int | None = Field(None, ge=1, description="Used up after this many hits (default: forever).")
+    seed: int | None = Field(
+        None, description="Seeds this fault's probability draws (default: the sandbox's seed and the fault's id)."
+    )
 
 
 class Fault(FaultSpec):
@@ -90,12 +94,17 @@ class FaultRegistry:
     def __init__(self, seed: int = 0) -> None:
         self._faults: dict[int, Fault] = {}
         self._ids = itertools.count(1)
-        self._rng = random.Random(seed)
+        self._seed = seed
+        # One RNG per fault: a fault's draws depend only on its seed and the requests it matches, not
+        # on which other faults were active before it (a plan's faults repeat whatever ran earlier).
+        self._rngs: dict[int, random.Random] = {}
         self._lock = threading.Lock()
 
     def add(self, spec: FaultSpec) -> Fault:
         with self._lock:
             fault = Fault(id=next(self._ids), **spec.model_dump())
+            seed = fault.seed if fault.seed is not None else f"{self._seed}/{fault.id}"
+            self._rngs[fault.id] = random.Random(seed)
             self._faults[fault.id] = fault
             return fault
 
@@ -105,12 +114,14 @@ class FaultRegistry:
 
     def remove(self, fault_id: int) -> bool:
         with self._lock:
+            self._rngs.pop(fault_id, None)
             return self._faults.pop(fault_id, None) is not None
 
     def clear(self) -> int:
         with self._lock:
             count = len(self._faults)
             self._faults.clear()
+            self._rngs.clear()
             return count
 
     def match(
@@ -135,11 +146,12 @@ class FaultRegistry:
                     continue
                 if fault.out_trade_no is not None and fault.out_trade_no != out_trade_no:
                     continue
-                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                if fault.probability < 1.0 and self._rngs[fault.id].random() >= fault.probability:
                     continue
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:
                     del self._faults[fault.id]
+                    del self._rngs[fault.id]
                 return fault.model_copy()
             return None
 

@@ -53,6 +53,10 @@ DOMAIN_MESSAGES = (
     N_("{text!r} is not an order number made by this system."),
     N_("{text!r} carries an impossible date or time."),
     N_("Order number {number!r} must be 6–32 letters or digits."),
+    N_(
+        "Order number {number} was not made by this terminal (it must start {kind}, carry store {store} "
+        "and terminal {terminal}) — start a new sale."
+    ),
 )
 
 #: What the journal refuses at the till (``pos_app.journal``).

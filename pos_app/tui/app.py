@@ -32,8 +32,10 @@ from pos_app.i18n import _, set_language
 from pos_app.sync.outbox import OutboxDrain
 from pos_app.terminal.alerts import Alert
 from pos_app.terminal.background import BackgroundProblem
+from pos_app.terminal.channels import CHANNELS_INTERVAL_S, ChannelBoard
 from pos_app.terminal.core import utc_now
 from pos_app.terminal.error_words import describe
+from pos_app.terminal.text import channel_name
 from pos_app.terminal.till import Till
 from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.collector import Collector
@@ -84,6 +86,7 @@ class PosApp(App[None]):
         wedge_max_gap_s: float = DEFAULT_MAX_GAP_S,
         health_interval_s: float = 3.0,
         poll_interval_s: float = 1.0,
+        channels_interval_s: float = CHANNELS_INTERVAL_S,
     ) -> None:
         super().__init__()
         self.till = till
@@ -92,6 +95,7 @@ class PosApp(App[None]):
         self.wedge_max_gap_s = wedge_max_gap_s
         self.health_interval_s = health_interval_s
         self.poll_interval_s = poll_interval_s
+        self.channels_interval_s = channels_interval_s
         self.engine_online: bool | None = None
         self.events_connected = False
         self.unsent = 0
@@ -119,6 +123,7 @@ class PosApp(App[None]):
         self.health_loop()
         self.events_loop()
         self.sync_loop()
+        self.channels_loop()
         self.set_interval(1.0, self.check_watchdog)
         self.collector.start()
         self.set_interval(5.0, self.collect_if_idle)
@@ -241,12 +246,31 @@ class PosApp(App[None]):
             elif online and self.engine_online is False:
                 self.notify(_("Engine back online — QR and scan payments work again."))
                 self.link_returned()
+            if online != self.engine_online:
+                self.till.recheck_channels()  # grey the wallet keys (or offer them again) now
             if online is False and self.sent_before_outage is None:
                 self.sent_before_outage = self.till.sent_count()
             self.engine_online = online
             self.unsent = self.till.unsent_count()
             self.check_caught_up()
             await asyncio.sleep(self.health_interval_s)
+
+    @work(exclusive=True, group="channels", exit_on_error=False)
+    async def channels_loop(self) -> None:
+        """Keep the till's board of wallet channels fresh (the checkout greys a refused channel's key)."""
+        await self.till.watch_channels(self.channels_changed, self.channels_interval_s)
+
+    def channels_changed(self, before: ChannelBoard, after: ChannelBoard) -> None:
+        """Say it once when a wallet channel goes down or comes back (the engine's absence has its own)."""
+        if after.engine_away or before.engine_away:
+            return
+        for channel, words in after.down.items():
+            if channel not in before.down:
+                self.notify(_(words), title=_("Payment channel"), severity="warning", timeout=10)
+        for channel in before.down:
+            if channel not in after.down:
+                again = _("{channel} works again.").format(channel=channel_name(channel))
+                self.notify(again, title=_("Payment channel"))
 
     def link_returned(self) -> None:
         """The engine is back: drain the outbox now (not after the backoff), settle what is open."""

@@ -1,6 +1,8 @@
 """The events of a fault run, drawn up front from one seed: which faults, when, and which terminal runs.
 
-Every random choice of a run comes from one ``random.Random(seed)``: the sandbox faults of each round,
+Every random choice of a run comes from one ``random.Random(seed)``: the sandbox faults of each round
+(and the seed of each fault's draws in the sandbox, so which requests a probabilistic fault hits
+repeats too),
 whether the terminal is cut off, how many operations it runs and the seed of each terminal process
 (which draws its channels and amounts), and the disruptions with their moments and durations. Drawing
 them before anything runs keeps the sequence independent of timing (a terminal that finished early
@@ -45,6 +47,8 @@ class DisruptionEvent:
 @dataclass(frozen=True, slots=True)
 class RoundPlan:
     faults: tuple[dict[str, object], ...]
+    #: The seed of each fault's probability draws in the sandbox (same order as ``faults``).
+    fault_seeds: tuple[int, ...]
     offline: bool  # the terminal talks to a dead port for the whole round
     ops: int
     terminal_seed: int
@@ -71,7 +75,9 @@ def plan_round(rng: random.Random) -> RoundPlan:
     ops = rng.randint(4, 7)
     terminal_seed = rng.randrange(2**31)
     kinds = rng.sample(list(Disruption), k=rng.randint(1, 2))
-    return RoundPlan(faults, offline, ops, terminal_seed, tuple(_disruption(rng, kind) for kind in kinds))
+    disruptions = tuple(_disruption(rng, kind) for kind in kinds)
+    fault_seeds = tuple(rng.randrange(2**31) for _ in faults)
+    return RoundPlan(faults, fault_seeds, offline, ops, terminal_seed, disruptions)
 
 
 def plan_run(seed: int, rounds: int) -> list[RoundPlan]:

@@ -34,8 +34,8 @@ DEAD_ENGINE = "http://127.0.0.1:9"  # discard port: nothing listens, connections
 
 
 def _round(stack: Stack, plan: RoundPlan, tally: Counter[str]) -> None:
-    for spec in plan.faults:
-        stack.add_fault(**spec)
+    for spec, seed in zip(plan.faults, plan.fault_seeds, strict=True):
+        stack.add_fault(**spec, seed=seed)
         tally[f"sandbox {spec['kind']}"] += 1
     if plan.offline:
         tally["terminal offline (dead port)"] += 1

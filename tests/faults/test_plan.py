@@ -8,11 +8,15 @@ from tests.faults.plan import SANDBOX_FAULTS, Disruption, plan_run
 def test_the_same_seed_draws_the_same_events() -> None:
     assert plan_run(20261122, 6) == plan_run(20261122, 6)
     assert plan_run(20261122, 6) != plan_run(20261123, 6)
+    seeds = [plan.fault_seeds for plan in plan_run(20261122, 6)]
+    assert seeds == [plan.fault_seeds for plan in plan_run(20261122, 6)]
+    assert seeds != [plan.fault_seeds for plan in plan_run(20261123, 6)]
 
 
 def test_a_plan_stays_within_its_ranges() -> None:
     for plan in plan_run(7, 50):
         assert 1 <= len(plan.faults) <= 3 and all(spec in SANDBOX_FAULTS for spec in plan.faults)
+        assert len(plan.fault_seeds) == len(plan.faults)
         assert 4 <= plan.ops <= 7
         assert 1 <= len(plan.disruptions) <= 2
         assert len({event.kind for event in plan.disruptions}) == len(plan.disruptions)

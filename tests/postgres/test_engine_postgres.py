@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlmodel import Session, func, select
 
 from pos_app.api.schemas import CreatePayment
 from pos_app.config import Settings, load_settings
+from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.engine.providers import build_providers
@@ -102,7 +104,9 @@ async def prepare(settings: Settings, database_url: str) -> tuple[list[str], lis
             channel = (Channel.WECHAT, Channel.ALIPAY)[i % 2]
             drop = i >= 8
             req = CreatePayment(
-                out_trade_no=f"PG{i:04d}{int(time.time() * 1000) % 10**9:09d}",
+                out_trade_no=make_trade_no(
+                    IdKind.PAYMENT, store="S00001", terminal="T001", seq=i + 1, at=datetime.now()
+                ),
                 amount_fen=100 + i,
                 mode=PaymentMode.NATIVE,
                 channel=channel,

@@ -1,7 +1,9 @@
 """Checkout: the amount (keypad) or item lines, the subject, and the payment method keys.
 
 Digits, '.', Backspace edit the amount. A USB scanner firing a payment code into this screen (a fast
-burst of digits ending in Enter) is recognised by key timing and starts a scan payment at once.
+burst of digits ending in Enter) is recognised by key timing and starts a scan payment at once. A
+wallet channel the engine refuses (its breaker is open, or the engine is away) has its key greyed,
+and says why when pressed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, route_auth_code
 from pos_app.i18n import N_, _
 from pos_app.terminal.cart import Cart, ItemLine, SaleDraft
+from pos_app.terminal.channels import ChannelBoard
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.keypad import AmountBuffer
 from pos_app.terminal.wedge import WedgeClassifier
@@ -33,6 +36,7 @@ from pos_app.tui.screens.history import HistoryScreen
 from pos_app.tui.screens.pending import PendingScreen
 from pos_app.tui.screens.qr import QrScreen
 from pos_app.tui.screens.scan import ScanScreen
+from pos_app.tui.widgets.channel_keys import keys_line
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ class CheckoutScreen(TillScreen):
         self.wedge = WedgeClassifier()
         #: True while a QR sale's intent is being written (a second key press must not start another).
         self.opening = False
+        #: The channel board the keys line and the note show now (None: not drawn yet).
+        self.shown_board: ChannelBoard | None = None
 
     def body(self) -> ComposeResult:
         with Horizontal(id="checkout"):
@@ -72,6 +78,7 @@ class CheckoutScreen(TillScreen):
                 yield Label(_("Amount (¥) — type digits, '.' and Backspace"), classes="hint")
                 yield Digits("0", id="amount")
                 yield Static("", id="amount-error", classes="error")
+                yield Static("", id="channel-note", classes="error")
                 yield Static("", id="subject")
                 yield Static("", id="cashier-line", classes="hint")
             with Vertical(id="lines-panel"):
@@ -82,7 +89,10 @@ class CheckoutScreen(TillScreen):
     def on_mount(self) -> None:
         self.wedge.max_gap_s = self.pos.wedge_max_gap_s
         self.query_one("#lines", DataTable).can_focus = False
+        self.query_one("#channel-note", Static).display = False
         self.refresh_view()
+        self.show_channels()
+        self.set_interval(0.5, self.show_channels)
 
     # -- the amount ---------------------------------------------------------------------------------
 
@@ -120,6 +130,10 @@ class CheckoutScreen(TillScreen):
             routed = route_auth_code(scanned)
         except AuthCodeError as exc:
             self.show_error(cashier_text(exc))
+            return
+        refused = self.till.channel_board.breaker_refusal(routed.channel)
+        if refused is not None:
+            self.show_error(refused)
             return
         draft = self.draft()
         if draft is not None:
@@ -172,11 +186,29 @@ class CheckoutScreen(TillScreen):
         self.wedge.reset()
         self.refresh_view()
 
+    def show_channels(self) -> None:
+        """Grey the keys of the wallet channels refused now and say why (the till's board changes)."""
+        board = self.till.channel_board
+        if board == self.shown_board:
+            return
+        self.shown_board = board
+        self.query_one("#keys", Static).update(keys_line(board, _(self.KEYS)))
+        note = self.query_one("#channel-note", Static)
+        notes = board.notes()
+        note.update("\n".join(notes))
+        note.display = bool(notes)
+
     # -- methods --------------------------------------------------------------------------------
 
-    def wallet_allowed(self) -> bool:
+    def wallet_allowed(self, channel: Channel | None = None) -> bool:
+        """Whether a wallet sale on ``channel`` (None: a scan, channel not known yet) may start now."""
         if self.pos.engine_online is False:
             self.show_error(_("Engine unreachable — cash only until it is back."))
+            return False
+        board = self.till.channel_board
+        refused = board.scan_refusal() if channel is None else board.refusal(channel)
+        if refused is not None:
+            self.show_error(refused)
             return False
         if self.till.pending():
             self.notify(_("An earlier payment is still open — settle it first."), severity="warning")
@@ -188,7 +220,7 @@ class CheckoutScreen(TillScreen):
         if self.opening:
             return  # the key again while the first press's intent is being written: one sale only
         draft = self.draft()
-        if draft is None or not self.wallet_allowed():
+        if draft is None or not self.wallet_allowed(Channel(channel)):
             return
         self.opening = True
         self.open_qr(draft, Channel(channel))

@@ -41,6 +41,8 @@ class PaymentScreen(TillScreen):
         if self.done:
             return
         attempt.view = view
+        if view.state is PaymentState.FAILED:
+            self.till.recheck_channels()  # perhaps its channel's breaker just opened: grey its key now
         self.show_view(view)
         if view.state in SETTLED_STATES:
             self.done = True

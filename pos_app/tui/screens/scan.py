@@ -125,6 +125,11 @@ class ScanScreen(PaymentScreen):
     def submit(self, routed: RoutedCode, source: str) -> None:
         if not self.takes_codes:
             return
+        refused = self.till.channel_board.breaker_refusal(routed.channel)
+        if refused is not None:  # the engine would refuse it too: the customer can show another wallet
+            self.set_state(refused, "failed")
+            self.query_one("#scan-code", Static).update(_(WAITING))
+            return
         if self.attempt is not None:
             # The last attempt ended unpaid: this code is a new attempt (new order, same amount).
             self.till.unwatch(self.attempt.out_trade_no)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 from api_support import STORE, TERMINAL, Stack, serve_on_loopback
 from test_api_payments import native, wait_for
 
 from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentEvent
+from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.scope import Caller
@@ -71,7 +73,8 @@ async def test_events_resume_after_the_link_drops(stack: Stack, client: EngineCl
 async def test_events_start_after_the_given_id_and_stay_per_terminal(stack: Stack, client: EngineClient) -> None:
     async with stack.client("T002") as other:
         await other.activate(stack.new_code(), STORE, "T002", "Till 2")
-        await other.create_payment(native(Channel.WECHAT).model_copy(update={"out_trade_no": "OTHERTILL000001"}))
+        theirs = make_trade_no(IdKind.PAYMENT, store=STORE, terminal="T002", seq=1, at=datetime.now())
+        await other.create_payment(native(Channel.WECHAT).model_copy(update={"out_trade_no": theirs}))
     made = [await client.create_payment(native(Channel.WECHAT)) for _ in range(3)]
     service = stack.engine.state.engine.use_cases
     mine = await service.events.events_since(Caller(TERMINAL, STORE), 0, 100)

@@ -154,10 +154,18 @@ async def test_a_payment_is_read_only_by_its_own_terminal(world: World) -> None:
 
 async def test_another_terminal_cannot_take_over_an_order_number(world: World) -> None:
     replay = world.tills[OWN].micropay("134567890123456789", OWN_PAID_FEN).model_dump(mode="json")
-    replay["out_trade_no"] = world.paid.out_trade_no
+    taken_no = replay["out_trade_no"] = world.paid.out_trade_no
+    unused_no = world.tills[OWN].trade_no()  # the owner's number that no order holds (yet)
     for who in PEERS:
-        response = await world.send(who, "POST", "/v1/payments", replay)
-        assert response.status_code == 409 and response.json()["code"] == "conflict", who
+        taken = await world.send(who, "POST", "/v1/payments", replay)
+        assert taken.status_code == 422 and taken.json()["code"] == "id_error", (who, taken.text)
+        assert "not made by this terminal" in taken.json()["message"], who
+        # Refused for what the number says, before any lookup: the answer for a number no order holds
+        # is the same, so a peer cannot learn whether another terminal's order exists.
+        unused = await world.send(who, "POST", "/v1/payments", {**replay, "out_trade_no": unused_no})
+        assert unused.status_code == taken.status_code and unused.json()["code"] == taken.json()["code"], who
+        assert unused.json()["message"].replace(unused_no, "N") == taken.json()["message"].replace(taken_no, "N")
+    assert (await world.send(OWN, "GET", f"/v1/payments/{unused_no}")).status_code == 404  # nothing was made
     after = await world.owner_view(world.paid.out_trade_no)
     assert (after.terminal_id, after.amount_fen) == ("T001", OWN_PAID_FEN)
     assert after.state in {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED}  # its own refund may land

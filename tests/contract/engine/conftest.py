@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from pos_app.config import Settings
+from pos_app.domain.ids import IdKind, make_trade_no
 from pos_app.domain.routing import Channel
 from pos_app.engine.context import Timings
 from pos_app.engine.notify.group_commit import GroupCommitWriter
@@ -220,10 +221,9 @@ APPROVAL: dict[str, Any] = {"approver": MANAGER, "approver_pin": MANAGER_PIN}
 _SEQ = iter(range(1, 10**6))
 
 
-def new_trade_no(kind: str = "P") -> str:
-    import secrets
-
-    return f"{kind}{secrets.token_hex(8).upper()}{next(_SEQ):06d}"
+def new_trade_no(kind: str = "P", terminal: str = TERMINAL) -> str:
+    """A number of ``terminal`` of STORE (the engine refuses a number another terminal made)."""
+    return make_trade_no(IdKind(kind), store=STORE, terminal=terminal, seq=next(_SEQ), at=datetime.now())
 
 
 def wechat_routes_ready() -> bool:

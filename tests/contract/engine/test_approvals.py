@@ -21,7 +21,8 @@ from .conftest import APPROVAL, MANAGER, MANAGER_PIN, STORE, TERMINAL, Rig, atte
 
 async def paid(rig: Rig, channel: Channel = Channel.ALIPAY, amount_fen: int = 1000, terminal: str = TERMINAL) -> str:
     code = await rig.authcode(channel.value)
-    view = await rig.engine.payments.create_payment(terminal, STORE, micropay_req(code, amount_fen))
+    request = micropay_req(code, amount_fen, new_trade_no(terminal=terminal))
+    view = await rig.engine.payments.create_payment(terminal, STORE, request)
     assert view.state == PaymentState.PAID
     return view.out_trade_no
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pos_app.api.schemas import CancelPayment
-from pos_app.domain.errors import InputError
+from pos_app.domain.errors import IdError, InputError
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.errors import IdempotencyConflict
@@ -168,5 +168,9 @@ async def test_same_number_different_amount_is_a_conflict(rig: Rig) -> None:
         await rig.engine.payments.create_payment(
             TERMINAL, STORE, native_req(Channel.ALIPAY, 1001, otn=req.out_trade_no)
         )
-    with pytest.raises(IdempotencyConflict):
+    # Another terminal's number is refused for what it says, before the ledger is asked (no conflict
+    # that would tell it the order exists): the same refusal as for one nobody used.
+    with pytest.raises(IdError, match="not made by this terminal"):
         await rig.engine.payments.create_payment("T002", STORE, req)
+    with pytest.raises(IdError, match="not made by this terminal"):
+        await rig.engine.payments.create_payment("T002", STORE, native_req(Channel.ALIPAY, 1000))

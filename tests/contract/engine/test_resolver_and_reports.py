@@ -23,6 +23,7 @@ from .conftest import (
     attempts,
     micropay_req,
     native_req,
+    new_trade_no,
 )
 
 ME = Caller(TERMINAL, STORE)
@@ -109,7 +110,7 @@ async def test_daily_report_totals_by_channel(rig: Rig) -> None:
         code = await rig.authcode(channel.value)
         paid.append(await rig.engine.payments.create_payment(TERMINAL, STORE, micropay_req(code, amount)))
     other_till = await rig.authcode("alipay")
-    await rig.engine.payments.create_payment("T002", STORE, micropay_req(other_till, 5))
+    await rig.engine.payments.create_payment("T002", STORE, micropay_req(other_till, 5, new_trade_no(terminal="T002")))
     failed_code = await rig.authcode("alipay", balance_fen=1)
     await rig.engine.payments.create_payment(TERMINAL, STORE, micropay_req(failed_code, 999))
     refund = CreateRefund(out_refund_no="R" + paid[1].out_trade_no[1:], amount_fen=50, operator="mgr", **APPROVAL)

@@ -119,6 +119,24 @@ async def test_probability_is_seeded_and_repeatable() -> None:
     assert 10 < sum(first) < 50
 
 
+async def test_a_fault_draws_from_its_own_seed() -> None:
+    """A plan's fault hits the same requests whatever the sandbox's seed and whatever ran before it."""
+
+    def pattern(sandbox_seed: int, fault_seed: int, earlier: int) -> list[bool]:
+        faults = FaultRegistry(seed=sandbox_seed)
+        for _ in range(earlier):  # faults of earlier rounds, used and removed
+            old = faults.add(FaultSpec(kind=FaultKind.SERVER_ERROR, probability=0.5))
+            faults.match(FaultKind.SERVER_ERROR)
+            faults.remove(old.id)
+        faults.add(FaultSpec(kind=FaultKind.SERVER_ERROR, probability=0.5, seed=fault_seed))
+        return [faults.match(FaultKind.SERVER_ERROR, gateway="wechat") is not None for _ in range(60)]
+
+    first = pattern(0, 11, 0)
+    assert first == pattern(0, 11, 3) == pattern(5, 11, 1)
+    assert first != pattern(0, 12, 0)
+    assert 10 < sum(first) < 50
+
+
 async def test_scoping_by_gateway_operation_and_order() -> None:
     faults = FaultRegistry()
     faults.add(FaultSpec(kind=FaultKind.SERVER_ERROR, gateway="alipay", operation="alipay.trade.pay"))

@@ -16,6 +16,7 @@ from pos_app.domain.ids import (
     IdKind,
     TradeNo,
     check_gateway_safe,
+    check_issued_by,
     make_out_refund_no,
     make_out_trade_no,
     normalise_code,
@@ -128,3 +129,23 @@ def test_gateway_safety_check(text: str) -> None:
 def test_years_outside_the_two_digit_window_are_refused(year: int) -> None:
     with pytest.raises(IdError, match="2000 to 2099"):
         make_out_trade_no(store="S1", terminal="T1", seq=1, at=datetime(year, 6, 1))
+
+
+@given(times, store_codes, terminal_codes, seqs)
+def test_a_terminal_owns_the_numbers_it_makes(at: datetime, store: str, terminal: str, seq: int) -> None:
+    number = make_out_trade_no(store=store, terminal=terminal, seq=seq, at=at)
+    assert check_issued_by(number, kind=IdKind.PAYMENT, store=store, terminal=terminal).seq == seq
+
+
+@pytest.mark.parametrize(
+    ("number", "store", "terminal"),
+    [
+        ("P261122184907S00001T00200000042", "S00001", "T001"),  # another terminal of the store
+        ("P261122184907S00002T00100000042", "S00001", "T001"),  # the same terminal code, another store
+        ("R261122184907S00001T00100000042", "S00001", "T001"),  # a refund number, not an order's
+        ("PG00011234567890", "S00001", "T001"),  # not a number this system makes
+    ],
+)
+def test_a_number_of_someone_else_is_refused(number: str, store: str, terminal: str) -> None:
+    with pytest.raises(IdError):
+        check_issued_by(number, kind=IdKind.PAYMENT, store=store, terminal=terminal)
