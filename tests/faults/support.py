@@ -52,6 +52,9 @@ class Stack:
             **os.environ,
             "POS_HOME": str(home),
             "POS_ENGINE__RESOLVER_INTERVAL_S": "0.5",
+            # The books check reads every payment of a round back through the terminal API, far faster
+            # than a till; the per-terminal limit (tests/contract/edge) would otherwise refuse it.
+            "POS_ENGINE__RATE_LIMIT": "200/second;20000/minute",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(REPO),
         }
