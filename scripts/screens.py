@@ -77,9 +77,12 @@ def main() -> int:
         tmux.type("w")
         shots.append(("Native QR", tmux.wait_for("P2", timeout=30)))
         tmux.keys("Escape")
-        shots.append(("QR cancelled", tmux.wait_for("CANCEL" if not chinese else "取消", timeout=30)))
+        time.sleep(3.0)  # the order is closed at the gateway and the screen says so
+        shots.append(("QR cancelled", tmux.wait_for("P2", timeout=30)))
         tmux.keys("Enter")
         time.sleep(1.0)
+        tmux.keys("Escape")  # back at checkout with the cancelled sale's amount: clear it
+        time.sleep(0.5)
         tmux.type("8.80")
         tmux.type("c")
         time.sleep(1.0)
