@@ -57,7 +57,8 @@ from pos_app.engine.scope import Breadth, Caller
 from pos_app.engine.shedding import LoadShedder
 from pos_app.engine.startup import prepare_ledger
 from pos_app.engine.store.db import open_ledger
-from pos_app.engine.store.terminals import ActivationError, IncomingEvent, SyncConflict, TerminalRegistry
+from pos_app.engine.store.synced_journal import IncomingEvent, SyncConflict
+from pos_app.engine.store.terminals import ActivationError, TerminalRegistry
 from pos_app.engine.sync_compare import TerminalDayComparison
 from pos_app.engine.wiring import UseCases, build_use_cases
 

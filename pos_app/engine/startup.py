@@ -13,7 +13,8 @@ from sqlmodel import Session
 from pos_app.config import Settings
 from pos_app.domain.staff import DEMO_STAFF, Role
 from pos_app.engine.store.managers import seed_managers
-from pos_app.engine.store.terminals import TerminalRegistry, utcnow
+from pos_app.engine.store.terminals import TerminalRegistry
+from pos_app.engine.store.utc_columns import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from sqlmodel import Session, col, select
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import MONEY_IN_STATES, PaymentState
 from pos_app.engine.store.models import Payment
-from pos_app.engine.store.terminals import SyncedJournalEvent, Terminal, held_seq
+from pos_app.engine.store.synced_journal import SyncedJournalEvent, held_seq
+from pos_app.engine.store.terminals import Terminal
 
 #: States in which a payment has taken the customer's money (some of it may have been refunded).
 COLLECTED_STATES = frozenset(MONEY_IN_STATES | {PaymentState.REFUNDED})

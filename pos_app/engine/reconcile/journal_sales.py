@@ -12,7 +12,7 @@ from pos_app.domain.routing import Channel
 from pos_app.engine.reconcile.inputs import JournalSale
 from pos_app.engine.reconcile.ledger_day import day_bounds
 from pos_app.engine.store.db import reader
-from pos_app.engine.store.terminals import SyncedJournalEvent
+from pos_app.engine.store.synced_journal import SyncedJournalEvent
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Terminals, their activation codes, seen request nonces and uploaded journal events.
+"""Terminals, their activation codes and keys, seen request nonces, and the registry over them.
+
+Uploaded journal events are kept by ``synced_journal``; the registry stores a terminal's batches there.
 
 These tables live in the engine ledger database (SQLite or PostgreSQL) on the shared SQLModel
 metadata. Nothing here is kept in process memory that another engine process would need: a reused
@@ -16,25 +18,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, delete, select
 
-from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
-from pos_app.domain.errors import AuthorisationError, ConfigError, PosError
+from pos_app.domain.errors import AuthorisationError, ConfigError
 from pos_app.engine.crypto.sealing import KeySealer, SealedValueError, create_ledger_key, read_ledger_key
 from pos_app.engine.store.base import LedgerTable
+from pos_app.engine.store.synced_journal import (
+    IncomingEvent,
+    SyncConflict,
+    SyncedJournalEvent,
+    held_seq,
+    store_journal_events,
+)
+from pos_app.engine.store.utc_columns import aware, sql_time, stored, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +50,6 @@ _CODE_GROUPS, _CODE_GROUP_LEN = 3, 4
 TERMINAL_KEY_BYTES = 32
 #: How long an engine process trusts a terminal key it read (a re-activation elsewhere shows after this).
 KEY_CACHE_S = 10.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """Datetimes are stored and read as aware UTC; a naive one (SQLite, raw SQL) is taken as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _stored(value: datetime) -> datetime:
-    """The aware-UTC form every datetime column of these tables holds."""
-    return _aware(value).astimezone(UTC)
-
-
-def _sql_time(value: datetime) -> str:
-    """A UTC datetime as SQLAlchemy's SQLite DateTime stores it (for the raw nonce statements)."""
-    return _stored(value).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class Terminal(LedgerTable, table=True):
@@ -104,21 +91,6 @@ class SeenNonce(LedgerTable, table=True):
     expires_at: datetime = Field(index=True)
 
 
-class SyncedJournalEvent(LedgerTable, table=True):
-    """One terminal journal event as uploaded by ``POST /v1/sync/batches``."""
-
-    __tablename__ = "terminal_journal_events"
-
-    terminal_id: str = Field(primary_key=True, max_length=4)
-    seq: int = Field(primary_key=True)
-    kind: str = Field(max_length=64)
-    payload_json: str
-    at: datetime
-    prev_hash: str = Field(max_length=128)
-    hash: str = Field(max_length=128)
-    received_at: datetime
-
-
 TABLES = [Terminal.__table__, ActivationCode.__table__, SeenNonce.__table__, SyncedJournalEvent.__table__]  # type: ignore[attr-defined]
 
 
@@ -126,14 +98,6 @@ class ActivationError(AuthorisationError):
     """The activation code is unknown, used, expired or meant for another terminal."""
 
     default_message = "That activation code is not valid — ask the manager for a new one."
-
-
-class SyncConflict(PosError):
-    """An uploaded journal batch has a gap or disagrees with what the engine holds."""
-
-    def __init__(self, message: str, *, acked_seq: int) -> None:
-        super().__init__(message)
-        self.acked_seq = acked_seq
 
 
 def normalise_activation_code(raw: str) -> str:
@@ -167,8 +131,8 @@ def add_activation_code(
         code_hash=hash_activation_code(code),
         store_id=store_id,
         terminal_id=terminal_id,
-        created_at=_stored(created),
-        expires_at=_stored(created + ttl),
+        created_at=stored(created),
+        expires_at=stored(created + ttl),
     )
     session.add(row)
     return row
@@ -189,7 +153,7 @@ def redeem_activation_code(
     row = session.get(ActivationCode, hash_activation_code(code), with_for_update=True)
     if row is None or row.used_at is not None:
         raise ActivationError()
-    if _aware(row.expires_at) <= moment:
+    if aware(row.expires_at) <= moment:
         raise ActivationError("That activation code has expired — ask the manager for a new one.")
     if (row.store_id and row.store_id != store_id) or (row.terminal_id and row.terminal_id != terminal_id):
         raise ActivationError(
@@ -201,13 +165,13 @@ def redeem_activation_code(
             f"Terminal {terminal_id} already belongs to store {existing.store_id} — pick another terminal code."
         )
     key = secrets.token_bytes(TERMINAL_KEY_BYTES)
-    row.used_at = _stored(moment)
+    row.used_at = stored(moment)
     row.used_by = terminal_id
-    terminal = existing or Terminal(terminal_id=terminal_id, store_id=store_id, activated_at=_stored(moment))
+    terminal = existing or Terminal(terminal_id=terminal_id, store_id=store_id, activated_at=stored(moment))
     terminal.name = name
     terminal.key_b64 = None
     terminal.sealed_key = sealer.seal(key, bound_to=terminal_id)
-    terminal.activated_at = _stored(moment)
+    terminal.activated_at = stored(moment)
     terminal.disabled = False
     session.add(row)
     session.add(terminal)
@@ -239,88 +203,7 @@ def a_sealed_key(*, session: Session) -> Terminal | None:
 
 
 def purge_nonces(*, session: Session, now: datetime) -> None:
-    session.execute(delete(SeenNonce).where(col(SeenNonce.expires_at) < _stored(now)))
-
-
-def held_seq(*, session: Session, terminal_id: str) -> int:
-    """Highest seq held; batches are only ever stored contiguously, so every seq below it is held too."""
-    value = session.exec(
-        select(func.max(SyncedJournalEvent.seq)).where(SyncedJournalEvent.terminal_id == terminal_id)
-    ).one()
-    return int(value or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingEvent:
-    seq: int
-    kind: str
-    payload: dict[str, Any]
-    at: datetime
-    prev_hash: str
-    hash: str
-
-
-def store_journal_events(
-    *, session: Session, terminal_id: str, events: Sequence[IncomingEvent], now: datetime | None = None
-) -> int:
-    """Upsert a batch by (terminal_id, seq); returns the highest contiguous seq held afterwards.
-
-    A replayed event (same seq, same hash) changes nothing. A different hash for a held seq (a
-    fork: the terminal's journal was edited or re-created), a seq beyond the next one (a gap) or an
-    event whose content does not give its hash (recomputed with ``pos_app.domain.chain``, the
-    journal's own scheme) raises SyncConflict and stores nothing of the batch.
-    """
-    received = now or utcnow()
-    held = initial = held_seq(session=session, terminal_id=terminal_id)
-    last_hash: str | None = GENESIS_HASH
-    if held:
-        last = session.get(SyncedJournalEvent, (terminal_id, held))
-        last_hash = last.hash if last else None
-    for item in sorted(events, key=lambda e: e.seq):
-        # A time without its UTC offset has no canonical text: it cannot match any hash.
-        at = utc_text(item.at) if item.at.utcoffset() is not None else ""
-        computed = event_hash(seq=item.seq, kind=item.kind, payload=item.payload, at=at, prev_hash=item.prev_hash)
-        if computed != item.hash:
-            raise SyncConflict(
-                f"Journal event {item.seq} does not match its hash (its content was changed) — run "
-                "`pos journal verify` on the terminal and call support.",
-                acked_seq=initial,
-            )
-        if item.seq <= held:
-            stored = session.get(SyncedJournalEvent, (terminal_id, item.seq))
-            if stored is not None and stored.hash != item.hash:
-                raise SyncConflict(
-                    f"Journal event {item.seq} differs from the copy the engine already holds — the terminal "
-                    "journal was changed; run `pos journal verify` and call support.",
-                    acked_seq=initial,
-                )
-            continue
-        if item.seq > held + 1:
-            raise SyncConflict(
-                f"Journal events {held + 1}..{item.seq - 1} are missing — the engine holds up to {initial}; "
-                f"send again from {initial + 1}.",
-                acked_seq=initial,
-            )
-        if last_hash is not None and item.prev_hash != last_hash:
-            raise SyncConflict(
-                f"Journal event {item.seq} does not follow event {held} (hash chain broken) — the terminal "
-                "journal was changed; run `pos journal verify` and call support.",
-                acked_seq=initial,
-            )
-        session.add(
-            SyncedJournalEvent(
-                terminal_id=terminal_id,
-                seq=item.seq,
-                kind=item.kind,
-                payload_json=json.dumps(item.payload, sort_keys=True, separators=(",", ":"), default=str),
-                at=_stored(item.at),
-                prev_hash=item.prev_hash,
-                hash=item.hash,
-                received_at=_stored(received),
-            )
-        )
-        held, last_hash = item.seq, item.hash
-    return held
+    session.execute(delete(SeenNonce).where(col(SeenNonce.expires_at) < stored(now)))
 
 
 # --- the registry: whole use cases, one transaction each ---------------------------------------
@@ -476,7 +359,7 @@ class TerminalRegistry:
                 session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             if purge:
                 purge_nonces(session=session, now=now)
-            session.add(SeenNonce(terminal_id=terminal_id, nonce=nonce, expires_at=_stored(keep_until)))
+            session.add(SeenNonce(terminal_id=terminal_id, nonce=nonce, expires_at=stored(keep_until)))
             try:
                 session.commit()
             except IntegrityError:
@@ -497,10 +380,10 @@ class TerminalRegistry:
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
                     if purge_before is not None:
-                        cursor.execute("DELETE FROM terminal_nonces WHERE expires_at < ?", (_sql_time(purge_before),))
+                        cursor.execute("DELETE FROM terminal_nonces WHERE expires_at < ?", (sql_time(purge_before),))
                     cursor.execute(
                         "INSERT INTO terminal_nonces (terminal_id, nonce, expires_at) VALUES (?, ?, ?)",
-                        (terminal_id, nonce, _sql_time(keep_until)),
+                        (terminal_id, nonce, sql_time(keep_until)),
                     )
                     cursor.execute("COMMIT")
                 except sqlite3.IntegrityError:
@@ -544,10 +427,7 @@ class TerminalRegistry:
 __all__ = [
     "ActivationCode",
     "ActivationError",
-    "IncomingEvent",
     "SeenNonce",
-    "SyncConflict",
-    "SyncedJournalEvent",
     "Terminal",
     "TerminalRegistry",
     "new_activation_code",

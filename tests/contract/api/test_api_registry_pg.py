@@ -11,12 +11,8 @@ import pytest
 from sqlalchemy import text
 from test_api_sync import chain
 
-from pos_app.engine.store.terminals import (
-    ActivationError,
-    IncomingEvent,
-    SyncConflict,
-    TerminalRegistry,
-)
+from pos_app.engine.store.synced_journal import IncomingEvent, SyncConflict
+from pos_app.engine.store.terminals import ActivationError, TerminalRegistry
 
 pytestmark = pytest.mark.postgres
 

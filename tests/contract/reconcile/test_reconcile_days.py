@@ -29,7 +29,8 @@ from pos_app.engine.reconcile import DownloadPolicy, UploadError, UploadPolicy, 
 from pos_app.engine.reconcile.download import archive_path
 from pos_app.engine.reconcile.runner import Paths, read_state, run_scheduler
 from pos_app.engine.store import repo
-from pos_app.engine.store.terminals import IncomingEvent, TerminalRegistry
+from pos_app.engine.store.synced_journal import IncomingEvent
+from pos_app.engine.store.terminals import TerminalRegistry
 from tests.contract.engine.conftest import APPROVAL, Rig, make_rig, micropay_req, native_req, new_trade_no
 
 TERMINAL, STORE = "T001", "S00001"
