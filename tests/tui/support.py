@@ -130,3 +130,17 @@ def qr_drawn(app: Any) -> bool:
     from pos_app.tui.widgets.qr_view import QrView
 
     return any(qr.shown for qr in app.screen.query(QrView))
+
+
+async def settle_picture(pilot: Any, engine_down: bool = True) -> None:
+    """Let a snapshot's picture come to rest with the engine down: the engine seen down, the unsent
+    count taken now (the health loop of these tests counts once a minute, so the count it last took
+    depends on whether it ran before or after the last journal write), no blinking cursor."""
+    from textual.widgets import Input
+
+    if engine_down:
+        await wait_until(pilot, lambda: pilot.app.engine_online is False, what="the engine seen down")
+    pilot.app.unsent = pilot.app.till.unsent_count()
+    for entry in pilot.app.screen.query(Input):
+        entry.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
+    await pilot.pause(0.6)  # the status bar refreshes twice a second

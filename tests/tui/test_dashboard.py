@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
@@ -32,7 +32,7 @@ from pos_app.tui.screens.dashboard import DashboardScreen, bar, hour_chart
 from pos_app.tui.screens.report import ReportScreen
 from pos_app.tui.screens.report_receipt import ReceiptScreen
 from pos_app.tui.screens.shift import ShiftScreen
-from tests.tui.support import screen_text, wait_until
+from tests.tui.support import screen_text, settle_picture, wait_until
 
 NOW = datetime(2026, 11, 22, 15, 30, 0, tzinfo=UTC)
 SIZE = (80, 24)
@@ -118,20 +118,10 @@ def app(demo_settings: Settings, ops_journal: Engine) -> PosApp:
     )
 
 
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: pilot.app.engine_online is False, what="the engine seen down")
-    # The health loop counts unsent events once a minute here, so the count it last took depends on
-    # whether it ran before or after the sign-in's journal event: take the count now, as the picture's.
-    pilot.app.unsent = pilot.app.till.unsent_count()
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
-    await pilot.pause(0.6)
-
-
 async def signed_in(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press(*"1234", "enter")
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ != "LoginScreen", what="signed in")
-    await settle(pilot)
+    await settle_picture(pilot)
 
 
 def working(screen: object) -> bool:
@@ -154,7 +144,7 @@ async def dashboard(pilot) -> None:  # type: ignore[no-untyped-def]
     # On a loaded machine the tables may be drawn before their columns have grown to the rows the
     # worker added: the picture is compared once every column is as wide as its widest cell.
     await wait_until(pilot, lambda: columns_fit(pilot.app), what="dashboard columns sized")
-    await settle(pilot)
+    await settle_picture(pilot)
 
 
 def columns_fit(app: PosApp) -> bool:
@@ -293,7 +283,7 @@ def test_x_report_snapshot(snap_compare, app: PosApp) -> None:  # type: ignore[n
         await dashboard(pilot)
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen), what="X report")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=x_report)
 
@@ -305,6 +295,6 @@ def test_shift_close_snapshot(snap_compare, app: PosApp, ops_journal: Engine) ->
         await wait_until(pilot, lambda: not isinstance(pilot.app.screen, ShiftScreen), what="shift opened")
         await pilot.press("f3")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ShiftScreen) and pilot.app.screen.ready.is_set())
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=blind_close)

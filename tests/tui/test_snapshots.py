@@ -21,7 +21,7 @@ from pos_app.journal import add_staff, open_journal, session_scope
 from pos_app.terminal.cart import SaleDraft
 from pos_app.terminal.sales import Attempt
 from pos_app.tui.app import PosApp, make_app
-from tests.tui.support import wait_until
+from tests.tui.support import settle_picture, wait_until
 
 NOW = datetime(2026, 11, 22, 6, 30, 0, tzinfo=UTC)
 SIZE = (80, 24)
@@ -51,22 +51,10 @@ def app(demo_settings: Settings, snap_journal: Engine) -> PosApp:
     )
 
 
-async def settle(pilot) -> None:
-    from textual.widgets import Input
-
-    for _ in range(200):
-        if pilot.app.engine_online is False:
-            break
-        await asyncio.sleep(0.01)
-    for field in pilot.app.screen.query(Input):
-        field.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
-    await pilot.pause(0.6)  # the status bar refreshes twice a second
-
-
 async def signed_in(pilot) -> None:
     await pilot.press(*"1234", "enter")
     await wait_until(pilot, lambda: type(pilot.app.screen).__name__ != "LoginScreen", what="signed in")
-    await settle(pilot)
+    await settle_picture(pilot)
 
 
 async def cash_sale(pilot, amount: str, tendered: str) -> None:
@@ -89,14 +77,14 @@ async def open_cash_sale(pilot):
 
 
 def test_login(snap_compare, app):
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle_picture)
 
 
 def test_void_reason(snap_compare, app):
     async def before(pilot):
         await open_cash_sale(pilot)
         await pilot.press("v")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -106,7 +94,7 @@ def test_checkout_with_items(snap_compare, app):
         await signed_in(pilot)
         await pilot.press("i", *"Flat white", "enter", "2", "enter", *"18.50", "enter")
         await pilot.press("i", *"Croissant", "enter", "enter", *"12", "enter")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -115,7 +103,7 @@ def test_checkout_engine_down_refuses_qr(snap_compare, app):
     async def before(pilot):
         await signed_in(pilot)
         await pilot.press("1", "2", "full_stop", "5", "w")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -124,7 +112,7 @@ def test_item_modal(snap_compare, app):
     async def before(pilot):
         await signed_in(pilot)
         await pilot.press("i", *"Tea", "enter", "3", "enter", *"1.234", "enter")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -135,7 +123,7 @@ def test_cash(snap_compare, app):
         await pilot.press("3", "7", "full_stop", "5", "c")
         await pilot.pause()
         await pilot.press(*"50")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -144,7 +132,7 @@ def test_result_receipt(snap_compare, app):
     async def before(pilot):
         await signed_in(pilot)
         await cash_sale(pilot, "37.5", "50")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -156,7 +144,7 @@ def test_history(snap_compare, app):
         await pilot.press("enter")
         await cash_sale(pilot, "8", "")
         await pilot.press("h")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -165,7 +153,7 @@ def test_sale_trail_and_refund_modal(snap_compare, app):
     async def before(pilot):
         await open_cash_sale(pilot)
         await pilot.press("r")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -178,7 +166,7 @@ def test_manager_pin_wrong(snap_compare, app):
         await pilot.press("1")  # the reason: "Wrong amount"
         await pilot.pause()
         await pilot.press(*"1234", "enter")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -191,7 +179,7 @@ def test_sale_after_void(snap_compare, app):
         await pilot.press("1")  # the reason: "Wrong amount"
         await pilot.pause()
         await pilot.press(*"9999", "enter")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -206,7 +194,7 @@ def test_scan_refuses_a_non_wallet_code(snap_compare, app):
         await pilot.app.push_screen(ScanScreen(SaleDraft(500, "In-store purchase")))
         await pilot.pause()
         await pilot.press(*"6212345678901234567", "enter")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -239,7 +227,7 @@ def test_qr_screen(snap_compare, app):
         # The engine answered this order: the link is up (with the engine away the code is withdrawn).
         pilot.app.engine_online = True
         await pilot.app.push_screen(QrScreen(draft, Channel.WECHAT, starting=done))
-        await settle(pilot)
+        await settle_picture(pilot, engine_down=False)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
@@ -248,6 +236,6 @@ def test_help(snap_compare, app):
     async def before(pilot):
         await signed_in(pilot)
         await pilot.press("f1")
-        await settle(pilot)
+        await settle_picture(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=before)
