@@ -16,9 +16,10 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -37,12 +38,16 @@ from pos_app.api.schemas import (
     ErrorBody,
     JournalEvent,
     PaymentEvent,
+    PaymentList,
     PaymentView,
     RefundView,
+    StoreCode,
+    StoreCodeRequest,
     SyncAck,
     SyncBatch,
 )
 from pos_app.domain import errors as domain_errors
+from pos_app.domain.routing import PaymentMode
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 #: A 429 asking to wait this long or less is waited out and the request sent again (a burst, e.g.
@@ -339,6 +344,17 @@ class EngineClient:
     async def channels(self) -> ChannelsView:
         """Which wallet channels take new payments now; a degraded one says why and what to do instead."""
         return self._parse(ChannelsView, await self._send("GET", "/v1/channels"))
+
+    async def store_code(self, *, rotate: bool = False) -> StoreCode:
+        """This till's printed store QR (the same one every time unless ``rotate``)."""
+        response = await self._send("POST", "/v1/store-code", body=StoreCodeRequest(rotate=rotate))
+        return self._parse(StoreCode, response)
+
+    async def store_payments(self, since: datetime) -> list[PaymentView]:
+        """Payments customers made on this till's store QR since ``since`` (any state), oldest first:
+        what the event stream may have missed while the till was away."""
+        path = "/v1/payments?" + urlencode({"mode": PaymentMode.STORE_QR.value, "since": since.isoformat()})
+        return self._parse(PaymentList, await self._send("GET", path)).payments
 
     async def healthz(self) -> bool:
         """True when the engine answers its health check; never raises."""

@@ -48,7 +48,9 @@ class CreatePayment(BaseModel):
     # StrictInt: an amount is a JSON integer; "100", 1.0 and true are refused, not coerced.
     amount_fen: StrictInt = Field(gt=0, le=100_000_000_00)
     mode: PaymentMode
-    channel: Channel | None = Field(None, description="Required for native; derived from auth_code for micropay.")
+    channel: Channel | None = Field(
+        None, description="Required for native; derived from auth_code for micropay; omitted for one_qr."
+    )
     auth_code: str | None = Field(None, max_length=64, description="The customer's payment code (micropay).")
     subject: str = Field(min_length=1, max_length=127)
     operator: str = Field(min_length=1, max_length=64)
@@ -57,7 +59,8 @@ class CreatePayment(BaseModel):
 class PaymentView(BaseModel):
     out_trade_no: str
     terminal_id: str
-    channel: Channel
+    #: None only for a one_qr order whose page no wallet has opened yet; set once a wallet opens it.
+    channel: Channel | None
     mode: PaymentMode
     amount_fen: int
     subject: str
@@ -140,6 +143,23 @@ class SyncBatch(BaseModel):
 
 class SyncAck(BaseModel):
     acked_seq: int  # highest contiguous seq the engine holds for this terminal
+
+
+class StoreCodeRequest(BaseModel):
+    rotate: bool = False  # issue a new code; the old printed one stops taking payments
+
+
+class StoreCode(BaseModel):
+    """The till's printed store QR (台卡): a customer who scans it types the amount and pays this till."""
+
+    store_id: str
+    terminal_id: str
+    url: str  # what the QR encodes: under the engine's public_url
+    created_at: datetime
+
+
+class PaymentList(BaseModel):
+    payments: list[PaymentView]
 
 
 class ChannelTotals(BaseModel):

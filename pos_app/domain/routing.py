@@ -23,6 +23,10 @@ class PaymentMode(StrEnum):
     NATIVE = "native"  # we show a QR, the customer scans it
     MICROPAY = "micropay"  # we scan the customer's payment code
     CASH = "cash"
+    # One code for every wallet (聚合码): the engine's page learns the wallet when the phone opens it.
+    ONE_QR = "one_qr"
+    # The till's printed code (台卡): the customer typed the amount; the engine created the order.
+    STORE_QR = "store_qr"
 
 
 WECHAT_CODE = re.compile(r"1[0-5]\d{16}")

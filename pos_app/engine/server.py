@@ -248,11 +248,14 @@ def create_engine_app(
             terminal_key=base64.urlsafe_b64encode(key).decode("ascii").rstrip("="),
         )
 
+    def _channel_label(view: PaymentView) -> str:
+        return view.channel.value if view.channel is not None else "unopened"  # a one-QR page not opened yet
+
     @app.post("/v1/payments", response_model=PaymentView, tags=["payments"])
     async def create_payment(request: Request, caller: Authed, body: CreatePayment) -> PaymentView:
         """Start (or, for a repeated out_trade_no, return) a payment. Micropay waits briefly for the result."""
         view: PaymentView = await _use_cases(request).payments.create_payment(caller.terminal_id, caller.store_id, body)
-        metrics.payment_results.labels(view.channel.value, view.state.value).inc()
+        metrics.payment_results.labels(_channel_label(view), view.state.value).inc()
         return view
 
     @app.get("/v1/payments/{out_trade_no}", response_model=PaymentView, tags=["payments"])
@@ -266,7 +269,7 @@ def create_engine_app(
     ) -> PaymentView:
         """Close an unpaid native order or reverse a micropay (returns the money if it was paid)."""
         view: PaymentView = await _use_cases(request).payments.cancel_payment(caller.terminal_id, out_trade_no, body)
-        metrics.payment_results.labels(view.channel.value, view.state.value).inc()
+        metrics.payment_results.labels(_channel_label(view), view.state.value).inc()
         return view
 
     @app.post("/v1/payments/{out_trade_no}/refunds", response_model=RefundView, tags=["payments"])
