@@ -130,6 +130,17 @@ class WechatPaySettings(_Section):
     )
     platform_public_key_id: str = Field("", description="PUB_KEY_ID_… of that public key.")
     base_url: str = Field("https://api.mch.weixin.qq.com", description="Gateway base URL (the sandbox in demos).")
+    # The one-QR and store-QR pages: web OAuth (snsapi_base) of the official account `appid`.
+    oauth_secret_file: Path | None = Field(
+        Path("keys/wechat_oauth_secret"),
+        description="File with the official account's AppSecret (web OAuth of the one-QR pages); absent: no JSAPI.",
+    )
+    oauth_url: str = Field(
+        "https://open.weixin.qq.com", description="Base of /connect/oauth2/authorize (the sandbox in demos)."
+    )
+    sns_url: str = Field(
+        "https://api.weixin.qq.com", description="Base of /sns/oauth2/access_token (the sandbox in demos)."
+    )
 
 
 class AlipaySettings(_Section):
@@ -141,6 +152,10 @@ class AlipaySettings(_Section):
     app_private_key: Path = Field(Path("keys/alipay_app_key.pem"), description="App private key, PKCS#1 or PKCS#8.")
     alipay_public_key: Path = Field(Path("keys/alipay_public_key.pem"), description="Alipay's public key.")
     gateway: str = Field("https://openapi.alipay.com/gateway.do", description="gateway.do URL (the sandbox in demos).")
+    oauth_url: str = Field(
+        "https://openauth.alipay.com",
+        description="Base of /oauth2/publicAppAuthorize.htm (one-QR pages' web authorization; the sandbox in demos).",
+    )
 
 
 class UploadSettings(_Section):
