@@ -201,6 +201,11 @@ class ChannelStatus(BaseModel):
 
 class ChannelsView(BaseModel):
     channels: list[ChannelStatus]
+    #: The engine can serve one code for every wallet (mode one_qr): public URL and web OAuth configured
+    #: and both channels available. When False, creating a one_qr payment answers 409 one_qr_unavailable
+    #: and the till shows the per-channel codes instead.
+    one_qr: bool = False
+    one_qr_message: str | None = None  # for the cashier when one_qr is False: why, in their language
 
 
 class ErrorBody(BaseModel):
