@@ -113,7 +113,9 @@ def disable_user(session: Session, user: ConsoleUser, *, now: datetime) -> None:
     end_user_sessions(session, user)
 
 
-def record_login(session: Session, user: ConsoleUser, *, ok: bool, locked_until: datetime | None, now: datetime) -> None:
+def record_login(
+    session: Session, user: ConsoleUser, *, ok: bool, locked_until: datetime | None, now: datetime
+) -> None:
     """Clear the count after a right password; count a wrong one (one UPDATE, so concurrent tries all count)."""
     if ok:
         values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
@@ -166,9 +168,7 @@ def purge_expired_sessions(session: Session, *, now: datetime) -> None:
 
 
 def audit(session: Session, *, user_name: str, action: str, detail: str = "", client: str = "", now: datetime) -> None:
-    session.add(
-        ConsoleAudit(at=now, user_name=user_name[:64], action=action, detail=detail[:255], client=client[:64])
-    )
+    session.add(ConsoleAudit(at=now, user_name=user_name[:64], action=action, detail=detail[:255], client=client[:64]))
 
 
 def recent_audit(session: Session, *, limit: int = 100) -> Sequence[ConsoleAudit]:

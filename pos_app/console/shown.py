@@ -1,0 +1,23 @@
+"""How the console shows values: money in yuan, instants in China time (the stores' time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pos_app.domain.china_time import in_china
+from pos_app.domain.money import format_fen
+
+
+def money(fen: int) -> str:
+    return format_fen(fen)
+
+
+def moment(at: datetime | None) -> str:
+    return in_china(at).strftime("%Y-%m-%d %H:%M:%S") if at is not None else "—"
+
+
+def labelled(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+    """Table rows keyed by a value or a tuple of values (store, till) → a readable label ("S00001 · T001")."""
+    return [(" · ".join(map(str, key)) if isinstance(key, tuple) else str(key), value) for key, value in rows]
