@@ -1,0 +1,139 @@
+"""Support for the console tests: a ledger seeded with a chain's day of payments, the console served
+by uvicorn on a loopback port (in a thread, for selenium's blocking calls), and Debian's headless chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import uvicorn
+from selenium import webdriver
+from sqlmodel import Session
+
+from pos_app.config import Settings, load_settings
+from pos_app.console import accounts
+from pos_app.console.app import create_console_app
+from pos_app.engine.store import open_ledger
+from pos_app.engine.store.console_accounts import Role
+from pos_app.engine.store.models import Attempt, Payment
+from pos_app.engine.store.terminals import Terminal
+from tests.link_proxy import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "assets"
+DAY = "2026-12-05"
+OTHER_DAY = "2026-12-04"
+STORE_A, STORE_B = "S00001", "S00002"
+OWNER, MANAGER_A, MANAGER_B = "owner", "mgr-a", "mgr-b"
+PASSWORD = "correct horse battery"
+STATES = ("PAID", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED", "FAILED", "REVERSED", "USER_PAYING", "PAID")
+
+
+def write_profile(home: Path) -> Settings:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pos.toml").write_text(
+        '[engine]\ndatabase_url = "sqlite:///engine.sqlite3"\n[console]\nlisten = "127.0.0.1:0"\n', "utf-8"
+    )
+    return load_settings(home / "pos.toml")
+
+
+def _at(day: str, hour: int, minute: int) -> datetime:
+    """A China-time wall clock moment of ``day`` as an aware UTC datetime."""
+    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00+08:00").astimezone(UTC)
+
+
+def seed(settings: Settings) -> list[str]:
+    """Two stores × two tills, two cashiers each, both channels, every kind of state, over two days,
+    and the three console accounts. Returns every out_trade_no made."""
+    ledger = open_ledger(settings.database_url)
+    made: list[str] = []
+    with Session(ledger) as session:
+        for store in (STORE_A, STORE_B):
+            for till in ("T001", "T002"):
+                session.add(Terminal(terminal_id=till if store == STORE_A else till.replace("T", "U"), store_id=store,
+                                     name=till, sealed_key="x", activated_at=datetime.now(UTC)))  # fmt: skip
+        n = 0
+        for day in (DAY, OTHER_DAY):
+            for store in (STORE_A, STORE_B):
+                for i in range(40):
+                    n += 1
+                    till = ("T001", "T002")[i % 2] if store == STORE_A else ("U001", "U002")[i % 2]
+                    state = STATES[i % len(STATES)]
+                    amount = 100 + 37 * i + (5000 if store == STORE_B else 0)
+                    refunded = {"PARTIALLY_REFUNDED": amount // 3, "REFUNDED": amount}.get(state, 0)
+                    at = _at(day, 8 + i % 13, i % 60)
+                    no = f"P{day.replace('-', '')}{store}{till}{n:06d}"
+                    made.append(no)
+                    session.add(
+                        Payment(
+                            out_trade_no=no, terminal_id=till, store_id=store,
+                            channel=("wechat", "alipay")[i % 3 % 2], mode=("native", "micropay")[i % 2],
+                            amount_fen=amount, subject="Goods", operator=("Ann", "李雷")[i % 4 // 2], state=state,
+                            business_day=day, transaction_id=f"4200{n:010d}", masked_auth_code="**************1234",
+                            refunded_fen=refunded, created_at=at, updated_at=at,
+                            paid_at=at + timedelta(seconds=3) if state in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED") else None,
+                        )
+                    )  # fmt: skip
+                    session.add(Attempt(out_trade_no=no, op="micropay", outcome="paid", detail="SUCCESS", at=at))
+        session.commit()
+    accounts.add_user(ledger, name=OWNER, role=Role.OWNER, store_id=None, password=PASSWORD, by="test")
+    accounts.add_user(ledger, name=MANAGER_A, role=Role.MANAGER, store_id=STORE_A, password=PASSWORD, by="test")
+    accounts.add_user(ledger, name=MANAGER_B, role=Role.MANAGER, store_id=STORE_B, password=PASSWORD, by="test")
+    ledger.dispose()
+    return made
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    count: int
+    amount_fen: int
+    refunded_fen: int
+
+    @property
+    def net_fen(self) -> int:
+        return self.amount_fen - self.refunded_fen
+
+
+def independent_totals(settings: Settings, day: str, store: str | None = None) -> DayTotals:
+    """The day's money-in totals summed in Python over raw ledger rows (sqlite3, not the console's SQL)."""
+    path = settings.database_url[len("sqlite:///") :]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT store_id, state, amount_fen, refunded_fen FROM payments WHERE business_day = ?",
+                          (day,)).fetchall()  # fmt: skip
+    kept = [r for r in rows if r[1] in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED") and (store is None or r[0] == store)]
+    return DayTotals(len(kept), sum(r[2] for r in kept), sum(r[3] for r in kept))
+
+
+@contextlib.contextmanager
+def serve_console(settings: Settings) -> Iterator[str]:
+    """The real console app under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_console_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the console did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def chromium() -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))

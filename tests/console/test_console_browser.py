@@ -1,0 +1,72 @@
+"""The console in a real headless browser (Debian's chromium): owners see the chain, managers their
+store only; the Today figures equal an independent sum of ledger rows."""
+
+from __future__ import annotations
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from pos_app.config import Settings
+from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of
+from tests.console.support import DAY, MANAGER_A, OWNER, PASSWORD, STORE_A, STORE_B, independent_totals
+
+
+def test_an_owner_sees_every_store_and_the_totals_equal_the_ledger_rows(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    sign_in(browser, console_url, OWNER, PASSWORD)
+    browser.get(f"{console_url}/today?day={DAY}")
+    every = independent_totals(console_settings, DAY)
+    assert every.count > 0 and every.refunded_fen > 0
+    assert text_of(browser, "total-count") == str(every.count)
+    assert text_of(browser, "total-amount") == money(every.amount_fen)
+    assert text_of(browser, "total-refunded") == money(every.refunded_fen)
+    assert text_of(browser, "total-net") == money(every.net_fen)
+    by_store = {row[0]: row for row in table_rows(browser, "by-store")}
+    for store in (STORE_A, STORE_B):
+        mine = independent_totals(console_settings, DAY, store)
+        assert by_store[store][1:] == [
+            str(mine.count),
+            money(mine.amount_fen),
+            money(mine.refunded_fen),
+            money(mine.net_fen),
+        ]
+    # Every view adds up to the same day: tills, channels and cashiers each sum to the total.
+    for table in ("by-till", "by-channel", "by-cashier"):
+        assert sum(int(row[1]) for row in table_rows(browser, table)) == every.count
+    screenshot(browser, "console-today-owner.png")
+
+    browser.get(f"{console_url}/today?day={DAY}&store={STORE_B}")
+    only_b = independent_totals(console_settings, DAY, STORE_B)
+    assert text_of(browser, "total-net") == money(only_b.net_fen)
+
+
+def test_a_store_manager_sees_their_store_only(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    sign_in(browser, console_url, MANAGER_A, PASSWORD)
+    assert STORE_A in text_of(browser, "who")
+    mine = independent_totals(console_settings, DAY, STORE_A)
+    for asked in (f"/today?day={DAY}", f"/today?day={DAY}&store={STORE_B}"):
+        browser.get(console_url + asked)
+        assert text_of(browser, "total-net") == money(mine.net_fen)
+        assert [row[0] for row in table_rows(browser, "by-store")] == [STORE_A]
+        assert STORE_B not in browser.page_source
+    browser.get(f"{console_url}/payments?store={STORE_B}")
+    shown = table_rows(browser, "payments")
+    assert shown and all(row[2] == STORE_A for row in shown)
+    screenshot(browser, "console-payments-manager.png")
+    browser.find_element(By.CSS_SELECTOR, "#payments tbody tr a").click()
+    assert text_of(browser, "code").endswith("1234") and text_of(browser, "code").startswith("*")
+    screenshot(browser, "console-payment-trail.png")
+
+
+def test_a_phone_sized_window_shows_the_day_in_one_column(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    browser.set_window_size(390, 844)
+    sign_in(browser, console_url, OWNER, PASSWORD)
+    browser.get(f"{console_url}/today?day={DAY}")
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, "the Today page scrolls sideways on a phone"
+    screenshot(browser, "console-today-phone.png")
