@@ -68,6 +68,7 @@ def seed(settings: Settings) -> list[str]:
                     amount = 100 + 37 * i + (5000 if store == STORE_B else 0)
                     refunded = {"PARTIALLY_REFUNDED": amount // 3, "REFUNDED": amount}.get(state, 0)
                     at = _at(day, 8 + i % 13, i % 60)
+                    paid = at + timedelta(seconds=3) if state in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED") else None
                     no = f"P{day.replace('-', '')}{store}{till}{n:06d}"
                     made.append(no)
                     session.add(
@@ -77,7 +78,7 @@ def seed(settings: Settings) -> list[str]:
                             amount_fen=amount, subject="Goods", operator=("Ann", "李雷")[i % 4 // 2], state=state,
                             business_day=day, transaction_id=f"4200{n:010d}", masked_auth_code="**************1234",
                             refunded_fen=refunded, created_at=at, updated_at=at,
-                            paid_at=at + timedelta(seconds=3) if state in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED") else None,
+                            paid_at=paid,
                         )
                     )  # fmt: skip
                     session.add(Attempt(out_trade_no=no, op="micropay", outcome="paid", detail="SUCCESS", at=at))
