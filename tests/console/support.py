@@ -4,6 +4,8 @@ by uvicorn on a loopback port (in a thread, for selenium's blocking calls), and 
 from __future__ import annotations
 
 import contextlib
+import http.server
+import re
 import sqlite3
 import threading
 import time
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import uvicorn
 from selenium import webdriver
 from sqlmodel import Session
@@ -138,3 +141,49 @@ def chromium() -> webdriver.Chrome:
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+
+
+def login_form_token(client: httpx.Client) -> str:
+    """Open the sign-in form (which sets its nonce cookie) and read the form's token."""
+    page = client.get("/login")
+    found = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def http_sign_in(client: httpx.Client, name: str, password: str) -> httpx.Response:
+    token = login_form_token(client)
+    return client.post("/login", data={"form_token": token, "name": name, "password": password})
+
+
+def csrf_of(client: httpx.Client) -> str:
+    page = client.get("/today")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+@contextlib.contextmanager
+def serve_page(html: str) -> Iterator[str]:
+    """A page on another origin (``localhost`` with its own port: another site than 127.0.0.1)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            body = html.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
