@@ -13,6 +13,7 @@ from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.errors import AmountError
 from pos_app.domain.money import parse_amount
 from pos_app.domain.states import PaymentState
+from pos_app.i18n import N_
 
 #: Any amount one payment could have; the per-sale limit of a till is not the console's business.
 _MAX_SEARCH_FEN = 10**12
@@ -40,22 +41,22 @@ def read_search(params: Mapping[str, str]) -> SearchForm:
     try:
         amount = parse_amount(fields["amount"], max_fen=_MAX_SEARCH_FEN) if fields["amount"] else None
     except AmountError:
-        return SearchForm(PaymentQuery(), fields, store, "Type the amount in yuan, e.g. 12.30.")
+        return SearchForm(PaymentQuery(), fields, store, N_("Type the amount in yuan, e.g. 12.30."))
     for name in ("order", "txn", "till", "store"):
         if fields[name] and not _CODE.fullmatch(fields[name]):
             return SearchForm(
                 PaymentQuery(),
                 fields,
                 store,
-                "Order numbers, transaction ids, tills and stores are letters and digits.",
+                N_("Order numbers, transaction ids, tills and stores are letters and digits."),
             )
     if fields["state"] and fields["state"] not in STATES:
-        return SearchForm(PaymentQuery(), fields, store, "Choose a state from the list.")
+        return SearchForm(PaymentQuery(), fields, store, N_("Choose a state from the list."))
     try:
         since = _moment(fields["since"]) if fields["since"] else None
         until = _moment(fields["until"]) if fields["until"] else None
     except ValueError:
-        return SearchForm(PaymentQuery(), fields, store, "Type times as YYYY-MM-DD HH:MM.")
+        return SearchForm(PaymentQuery(), fields, store, N_("Type times as YYYY-MM-DD HH:MM."))
     before = int(fields["before"]) if fields["before"].isdigit() else None
     query = PaymentQuery(
         order=fields["order"] or None,

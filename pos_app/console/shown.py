@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from pos_app.domain.china_time import in_china
 from pos_app.domain.money import format_fen
+from pos_app.i18n import N_
+
+CHANNELS = {"wechat": N_("WeChat Pay"), "alipay": N_("Alipay"), "cash": N_("Cash")}
 
 
 def money(fen: int) -> str:
@@ -21,3 +24,12 @@ def moment(at: datetime | None) -> str:
 def labelled(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, Any]]:
     """Table rows keyed by a value or a tuple of values (store, till) → a readable label ("S00001 · T001")."""
     return [(" · ".join(map(str, key)) if isinstance(key, tuple) else str(key), value) for key, value in rows]
+
+
+def channel(code: str) -> str:
+    """The English name of a channel code (the template translates it)."""
+    return CHANNELS.get(code, code)
+
+
+def channel_rows(rows: Iterable[tuple[str, Any]], translate: Callable[[str], str]) -> list[tuple[str, Any]]:
+    return [(translate(channel(code)), value) for code, value in rows]

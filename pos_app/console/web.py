@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from pos_app.console import accounts, language, shown
 from pos_app.console.secret_key import same
 from pos_app.console.viewer import Viewer
+from pos_app.i18n import N_
 
 SESSION_COOKIE = "pos_console_session"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -53,6 +54,8 @@ def make_environment() -> jinja2.Environment:
     env.filters["money"] = shown.money
     env.filters["moment"] = shown.moment
     env.filters["labelled"] = shown.labelled
+    env.filters["channel"] = shown.channel
+    env.filters["channel_rows"] = shown.channel_rows
     return env
 
 
@@ -108,14 +111,14 @@ def forbidden(request: Request, viewer: Viewer | None) -> HTMLResponse:
     return render(
         request,
         "error.html",
-        {"message": "This form has expired — reload the page and try again."},
+        {"message": N_("This form has expired — reload the page and try again.")},
         viewer=viewer,
         status=403,
     )
 
 
 def not_found(request: Request, viewer: Viewer | None) -> HTMLResponse:
-    return render(request, "error.html", {"message": "Not found."}, viewer=viewer, status=404)
+    return render(request, "error.html", {"message": N_("Not found.")}, viewer=viewer, status=404)
 
 
 def set_session_cookie(request: Request, response: Response, token: str | None) -> None:

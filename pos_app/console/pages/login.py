@@ -30,6 +30,7 @@ from pos_app.console.web import (
     state,
     to_login,
 )
+from pos_app.i18n import N_
 
 NONCE_COOKIE = "pos_console_login"
 #: Failed sign-ins one client address may make (a moving window), whatever the account names.
@@ -58,12 +59,12 @@ async def login_post(request: Request) -> Response:
     nonce = request.cookies.get(NONCE_COOKIE, "")
     token = form.get("form_token")
     if not nonce or not isinstance(token, str) or not same(token, sign(console.key, nonce)):
-        return _form(request, error="This form has expired — try again.", status=403)
+        return _form(request, error=N_("This form has expired — try again."), status=403)
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
     client = client_of(request)
     if not console.login_limiter.test(FAILED_PER_CLIENT, client):
         return _form(
-            request, error="Too many failed sign-ins from this address — wait a minute.", name=name, status=429
+            request, error=N_("Too many failed sign-ins from this address — wait a minute."), name=name, status=429
         )
     outcome = await run_in_threadpool(
         accounts.sign_in,
@@ -78,9 +79,9 @@ async def login_post(request: Request) -> Response:
         console.login_limiter.hit(FAILED_PER_CLIENT, client)
         if outcome.locked_for_s:
             return _form(
-                request, error="Too many wrong passwords for this account — try again later.", name=name, status=429
+                request, error=N_("Too many wrong passwords for this account — try again later."), name=name, status=429
             )
-        return _form(request, error="Wrong name or password.", name=name, status=401)
+        return _form(request, error=N_("Wrong name or password."), name=name, status=401)
     response = RedirectResponse("/today", status_code=303)
     set_session_cookie(request, response, outcome.token)
     response.delete_cookie(NONCE_COOKIE, path="/login")

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from pos_app.console.today import CHART_HEIGHT, day_figures, hour_bars, known_stores
 from pos_app.console.web import render, signed_in, state, to_login
 from pos_app.domain.china_time import china_day
+from pos_app.i18n import N_
 
 
 def _day(text: str | None) -> str | None:
@@ -31,7 +32,7 @@ async def today_page(request: Request) -> Response:
     day = _day(request.query_params.get("day"))
     error = None
     if day is None:
-        error, day = "Type the day as YYYY-MM-DD.", china_day(datetime.now(UTC)).isoformat()
+        error, day = N_("Type the day as YYYY-MM-DD."), china_day(datetime.now(UTC)).isoformat()
     chosen = request.query_params.get("store") or None
     stores = viewer.stores(chosen)
     console = state(request)
