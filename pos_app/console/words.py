@@ -15,6 +15,7 @@ TEMPLATE_TEXTS = (
     N_("Action"),
     N_("Detail"),
     N_("From"),
+    N_("Address"),
     N_("None."),
     N_("Store console"),
     N_("Today"),

@@ -70,3 +70,15 @@ def test_a_phone_sized_window_shows_the_day_in_one_column(
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, "the Today page scrolls sideways on a phone"
     screenshot(browser, "console-today-phone.png")
+
+
+def test_chinese_is_chosen_once_and_kept(console_url: str, browser: webdriver.Chrome) -> None:
+    sign_in(browser, console_url, OWNER, PASSWORD)
+    browser.get(f"{console_url}/today?day={DAY}&lang=zh_CN")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    browser.get(f"{console_url}/today?day={DAY}")  # no ?lang: the cookie keeps Chinese
+    assert browser.find_element(By.ID, "logout").text == "退出登录"
+    assert {row[0] for row in table_rows(browser, "by-channel")} == {"微信支付", "支付宝"}
+    screenshot(browser, "console-today-zh.png")
+    browser.get(f"{console_url}/today?day={DAY}&lang=en")
+    assert browser.find_element(By.ID, "logout").text == "Sign out"

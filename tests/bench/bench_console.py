@@ -1,0 +1,158 @@
+"""Benchmark: the console's Today page and payment searches on a ledger of 1,000,000 payments.
+Target: each answers within 200 ms of server time (the request through the real app in-process:
+session check, SQL, rendering; no network), from the indexes of ledger migration 0004, not a cache.
+
+The ledger is a real one (``open_ledger``: migrations, WAL); its rows are written with ``executemany``
+in one transaction: 1,000,000 payments over 100 business days (10,000 a day) in 10 stores of 3 tills,
+both channels, four cashiers a store, every hour 08–21, realistic states (paid, refunded in part or in
+whole, closed, failed, reversed). One owner and one store manager sign in.
+
+Run: ``.venv/bin/python tests/bench/bench_console.py [N_PAYMENTS]`` (not part of the test run). Prints
+the build time, then per request the cold first call and the median / worst of 20 warm calls.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+from pos_app.config import Settings, load_settings
+from pos_app.console import accounts
+from pos_app.console.app import create_console_app
+from pos_app.engine.store import open_ledger
+from pos_app.engine.store.console_accounts import Role
+
+LIMIT_MS = 200.0
+DAYS = 100
+FIRST_DAY = date(2026, 8, 28)
+STORES = [f"S{n:05d}" for n in range(1, 11)]
+STATES = [("PAID", 880), ("PARTIALLY_REFUNDED", 10), ("REFUNDED", 10), ("CLOSED", 50), ("FAILED", 25), ("REVERSED", 25)]
+PASSWORD = "benchmark password"
+
+
+def _text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def build(settings: Settings, n: int) -> float:
+    open_ledger(settings.database_url).dispose()  # the schema, with migration 0004's indexes
+    started = time.perf_counter()
+    rng = random.Random(7)
+    states, weights = zip(*STATES, strict=True)
+    rows: list[tuple[object, ...]] = []
+    per_day = n // DAYS
+    for i in range(n):
+        day = FIRST_DAY + timedelta(days=min(i // per_day, DAYS - 1))
+        store = STORES[i % len(STORES)]
+        till = f"T{(i // len(STORES)) % 3 + 1:03d}"
+        state = rng.choices(states, weights)[0]
+        amount = rng.randint(100, 50_000)
+        refunded = {"PARTIALLY_REFUNDED": amount // 2, "REFUNDED": amount}.get(state, 0)
+        local = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) - timedelta(hours=8)
+        at = local + timedelta(seconds=rng.randint(0, 14 * 3600 - 1))
+        paid = _text(at + timedelta(seconds=4)) if state in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED") else None
+        rows.append(
+            (f"P{day:%y%m%d}{store}{till}{i:08d}", till, store, ("wechat", "alipay")[i % 2], "micropay", amount,
+             "Goods", f"Cashier {i % 4}", state, day.isoformat(), f"4200{i:016d}", refunded, False, False, 0, 1,
+             _text(at), _text(at), paid)
+        )  # fmt: skip
+    with sqlite3.connect(settings.database_url[len("sqlite:///") :]) as db:
+        db.executemany(
+            "INSERT INTO payments (out_trade_no, terminal_id, store_id, channel, mode, amount_fen, subject, operator,"
+            " state, business_day, transaction_id, refunded_fen, needs_attention, cancel_requested, failed_checks,"
+            " version, created_at, updated_at, paid_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO terminals (terminal_id, store_id, name, sealed_key, activated_at, disabled)"
+            " VALUES (?, ?, ?, 'x', ?, 0)",
+            [(f"{s[-2:]}{t}", s, f"Till {t}", _text(datetime.now(UTC))) for s in STORES for t in range(1, 4)],
+        )
+        db.execute("ANALYZE")
+    ledger = open_ledger(settings.database_url)
+    accounts.add_user(ledger, name="owner", role=Role.OWNER, store_id=None, password=PASSWORD, by="bench")
+    accounts.add_user(ledger, name="manager", role=Role.MANAGER, store_id=STORES[3], password=PASSWORD, by="bench")
+    ledger.dispose()
+    return time.perf_counter() - started
+
+
+def signed_in(app: object, name: str) -> TestClient:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about httpx2: plain httpx is what we have
+        from starlette.testclient import TestClient
+
+    client = TestClient(app, base_url="http://127.0.0.1")  # type: ignore[arg-type]
+    client.__enter__()
+    page = client.get("/login")
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = client.post("/login", data={"form_token": token.group(1), "name": name, "password": PASSWORD},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def timed(client: TestClient, path: str, runs: int = 20) -> tuple[float, float, float, int]:
+    def once() -> tuple[float, int]:
+        started = time.perf_counter()
+        answer = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert answer.status_code == 200, (path, answer.status_code)
+        return elapsed, answer.text.count('href="/payments/P')
+
+    cold, listed = once()
+    warm = [once()[0] for _ in range(runs)]
+    return cold, statistics.median(warm), max(warm), listed
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        (home / "pos.toml").write_text('[engine]\ndatabase_url = "sqlite:///engine.sqlite3"\n', "utf-8")
+        settings = load_settings(home / "pos.toml")
+        print(f"building a ledger of {n:,} payments (SQLite) …", flush=True)
+        print(f"built in {build(settings, n):.1f} s", flush=True)
+        app = create_console_app(settings)
+        owner, manager = signed_in(app, "owner"), signed_in(app, "manager")
+        busy = (FIRST_DAY + timedelta(days=DAYS // 2)).isoformat()
+        cases = [
+            ("Today, owner, every store", owner, f"/today?day={busy}"),
+            ("Today, owner, one store", owner, f"/today?day={busy}&store={STORES[5]}"),
+            ("Today, store manager", manager, f"/today?day={busy}"),
+            ("Payments, newest 50 (owner)", owner, "/payments"),
+            ("Payments, newest 50 (manager)", manager, "/payments"),
+            ("Payments by amount ¥123.45 (owner)", owner, "/payments?amount=123.45"),
+            ("Payments by amount ¥123.45 (manager)", manager, "/payments?amount=123.45"),
+            ("Payments by order number", owner, f"/payments?order=P{date.fromisoformat(busy):%y%m%d}{STORES[2]}T002"),
+            ("Payments by transaction id", owner, f"/payments?txn=4200{n // 3:016d}"),
+            ("Payments in one hour", owner, f"/payments?since={busy}T12:00&until={busy}T13:00"),
+            ("Payments REFUNDED at till T002 (manager)", manager, "/payments?state=REFUNDED&till=T002"),
+            ("Payments FAILED in a day (owner)", owner, f"/payments?state=FAILED&since={busy}T00:00&until={busy}T23:59"),  # noqa: E501
+        ]  # fmt: skip
+        print(f"{'request':44} {'cold ms':>8} {'median':>8} {'worst':>8} {'listed':>6}")
+        over = []
+        for label, client, path in cases:
+            cold, median, worst, listed = timed(client, path)
+            print(f"{label:44} {cold:8.1f} {median:8.1f} {worst:8.1f} {listed:6d}", flush=True)
+            if median > LIMIT_MS:
+                over.append(label)
+        print(f"target: median ≤ {LIMIT_MS:.0f} ms — " + ("met" if not over else "MISSED: " + ", ".join(over)))
+        for client in (owner, manager):
+            client.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main()
