@@ -79,6 +79,8 @@ def test_chinese_is_chosen_once_and_kept(console_url: str, browser: webdriver.Ch
     browser.get(f"{console_url}/today?day={DAY}")  # no ?lang: the cookie keeps Chinese
     assert browser.find_element(By.ID, "logout").text == "退出登录"
     assert {row[0] for row in table_rows(browser, "by-channel")} == {"微信支付", "支付宝"}
+    browser.set_window_size(390, 844)
+    browser.get(f"{console_url}/today?day={DAY}")
     screenshot(browser, "console-today-zh.png")
     browser.get(f"{console_url}/today?day={DAY}&lang=en")
     assert browser.find_element(By.ID, "logout").text == "Sign out"
