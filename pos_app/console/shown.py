@@ -10,6 +10,13 @@ from pos_app.domain.china_time import in_china
 from pos_app.domain.money import format_fen
 from pos_app.i18n import N_
 
+DIFFERENCES = {
+    "terminal_only": N_("Only in the till's journal"),
+    "engine_only": N_("Only in the ledger"),
+    "state": N_("Paid on one side only"),
+    "amount": N_("Amounts differ"),
+    "refunded": N_("Refunds differ"),
+}
 CHANNELS = {"wechat": N_("WeChat Pay"), "alipay": N_("Alipay"), "cash": N_("Cash")}
 
 
@@ -33,3 +40,8 @@ def channel(code: str) -> str:
 
 def channel_rows(rows: Iterable[tuple[str, Any]], translate: Callable[[str], str]) -> list[tuple[str, Any]]:
     return [(translate(channel(code)), value) for code, value in rows]
+
+
+def difference(kind: str) -> str:
+    """The English name of a journal-versus-ledger difference (the template translates it)."""
+    return DIFFERENCES.get(kind, kind)

@@ -56,6 +56,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["labelled"] = shown.labelled
     env.filters["channel"] = shown.channel
     env.filters["channel_rows"] = shown.channel_rows
+    env.filters["difference"] = shown.difference
     return env
 
 

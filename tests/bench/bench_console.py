@@ -7,7 +7,8 @@ in one transaction: 1,000,000 payments over 100 business days (10,000 a day) in 
 both channels, four cashiers a store, every hour 08–21, realistic states (paid, refunded in part or in
 whole, closed, failed, reversed). One owner and one store manager sign in.
 
-Run: ``.venv/bin/python tests/bench/bench_console.py [N_PAYMENTS]`` (not part of the test run). Prints
+Run: ``.venv/bin/python tests/bench/bench_console.py [N_PAYMENTS] [--pg URL]`` (not part of the test
+run; ``--pg``: an empty PostgreSQL database instead of a SQLite file). Prints
 the build time, then per request the cold first call and the median / worst of 20 warm calls.
 """
 
@@ -46,6 +47,38 @@ def _text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_PAYMENT_COLUMNS = (
+    "out_trade_no, terminal_id, store_id, channel, mode, amount_fen, subject, operator, state, business_day,"
+    " transaction_id, refunded_fen, needs_attention, cancel_requested, failed_checks, version, created_at,"
+    " updated_at, paid_at"
+)
+_TERMINAL_COLUMNS = "terminal_id, store_id, name, sealed_key, activated_at, disabled"
+
+
+def _write_sqlite(path: str, rows: list[tuple[object, ...]], terminals: list[tuple[object, ...]]) -> None:
+    with sqlite3.connect(path) as db:
+        db.executemany(f"INSERT INTO payments ({_PAYMENT_COLUMNS}) VALUES ({','.join('?' * 19)})", rows)
+        db.executemany(f"INSERT INTO terminals ({_TERMINAL_COLUMNS}) VALUES (?, ?, ?, 'x', ?, 0)", terminals)
+        db.execute("ANALYZE")
+
+
+def _write_postgres(url: str, rows: list[tuple[object, ...]], terminals: list[tuple[object, ...]]) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as db:
+        with db.cursor().copy(f"COPY payments ({_PAYMENT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        db.cursor().executemany(
+            f"INSERT INTO terminals ({_TERMINAL_COLUMNS}) VALUES (%s, %s, %s, 'x', %s, false)", terminals
+        )
+        db.commit()
+        db.autocommit = True
+        db.execute("VACUUM ANALYZE payments")
+
+
 def build(settings: Settings, n: int) -> float:
     open_ledger(settings.database_url).dispose()  # the schema, with migration 0004's indexes
     started = time.perf_counter()
@@ -68,19 +101,13 @@ def build(settings: Settings, n: int) -> float:
              "Goods", f"Cashier {i % 4}", state, day.isoformat(), f"4200{i:016d}", refunded, False, False, 0, 1,
              _text(at), _text(at), paid)
         )  # fmt: skip
-    with sqlite3.connect(settings.database_url[len("sqlite:///") :]) as db:
-        db.executemany(
-            "INSERT INTO payments (out_trade_no, terminal_id, store_id, channel, mode, amount_fen, subject, operator,"
-            " state, business_day, transaction_id, refunded_fen, needs_attention, cancel_requested, failed_checks,"
-            " version, created_at, updated_at, paid_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        db.executemany(
-            "INSERT INTO terminals (terminal_id, store_id, name, sealed_key, activated_at, disabled)"
-            " VALUES (?, ?, ?, 'x', ?, 0)",
-            [(f"{s[-2:]}{t}", s, f"Till {t}", _text(datetime.now(UTC))) for s in STORES for t in range(1, 4)],
-        )
-        db.execute("ANALYZE")
+    terminals: list[tuple[object, ...]] = [
+        (f"{s[-2:]}{t}", s, f"Till {t}", _text(datetime.now(UTC))) for s in STORES for t in range(1, 4)
+    ]
+    if settings.database_url.startswith("sqlite"):
+        _write_sqlite(settings.database_url[len("sqlite:///") :], rows, terminals)
+    else:
+        _write_postgres(settings.database_url, rows, terminals)
     ledger = open_ledger(settings.database_url)
     accounts.add_user(ledger, name="owner", role=Role.OWNER, store_id=None, password=PASSWORD, by="bench")
     accounts.add_user(ledger, name="manager", role=Role.MANAGER, store_id=STORES[3], password=PASSWORD, by="bench")
@@ -118,12 +145,18 @@ def timed(client: TestClient, path: str, runs: int = 20) -> tuple[float, float, 
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = sys.argv[1:]
+    database_url = "sqlite:///engine.sqlite3"
+    if "--pg" in args:  # an empty PostgreSQL database: --pg postgresql+psycopg://user@host:port/db
+        database_url = args.pop(args.index("--pg") + 1)
+        args.remove("--pg")
+    n = int(args[0]) if args else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        (home / "pos.toml").write_text('[engine]\ndatabase_url = "sqlite:///engine.sqlite3"\n', "utf-8")
+        (home / "pos.toml").write_text(f'[engine]\ndatabase_url = "{database_url}"\n', "utf-8")
         settings = load_settings(home / "pos.toml")
-        print(f"building a ledger of {n:,} payments (SQLite) …", flush=True)
+        kind = "SQLite" if database_url.startswith("sqlite") else "PostgreSQL"
+        print(f"building a ledger of {n:,} payments ({kind}) …", flush=True)
         print(f"built in {build(settings, n):.1f} s", flush=True)
         app = create_console_app(settings)
         owner, manager = signed_in(app, "owner"), signed_in(app, "manager")

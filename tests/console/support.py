@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import re
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from selenium import webdriver
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pos_app.config import Settings, load_settings
 from pos_app.console import accounts
@@ -25,6 +26,7 @@ from pos_app.console.app import create_console_app
 from pos_app.engine.store import open_ledger
 from pos_app.engine.store.console_accounts import Role
 from pos_app.engine.store.models import Attempt, Payment
+from pos_app.engine.store.synced_journal import SyncedJournalEvent
 from pos_app.engine.store.terminals import Terminal
 from tests.link_proxy import free_port
 
@@ -38,11 +40,9 @@ PASSWORD = "correct horse battery"
 STATES = ("PAID", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED", "FAILED", "REVERSED", "USER_PAYING", "PAID")
 
 
-def write_profile(home: Path) -> Settings:
+def write_profile(home: Path, database_url: str = "sqlite:///engine.sqlite3") -> Settings:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "pos.toml").write_text(
-        '[engine]\ndatabase_url = "sqlite:///engine.sqlite3"\n[console]\nlisten = "127.0.0.1:0"\n', "utf-8"
-    )
+    (home / "pos.toml").write_text(f'[engine]\ndatabase_url = "{database_url}"\n', "utf-8")
     return load_settings(home / "pos.toml")
 
 
@@ -85,12 +85,47 @@ def seed(settings: Settings) -> list[str]:
                         )
                     )  # fmt: skip
                     session.add(Attempt(out_trade_no=no, op="micropay", outcome="paid", detail="SUCCESS", at=at))
+        session.flush()
+        _sync_journal(session)
         session.commit()
     accounts.add_user(ledger, name=OWNER, role=Role.OWNER, store_id=None, password=PASSWORD, by="test")
     accounts.add_user(ledger, name=MANAGER_A, role=Role.MANAGER, store_id=STORE_A, password=PASSWORD, by="test")
     accounts.add_user(ledger, name=MANAGER_B, role=Role.MANAGER, store_id=STORE_B, password=PASSWORD, by="test")
     ledger.dispose()
     return made
+
+
+#: What the seeded journal of till T001 (store A) says differently from the ledger on DAY.
+JOURNAL_REFUND_DIFFERS, JOURNAL_MISSING = 0, 1  # indexes into T001's money-in payments of DAY
+
+
+def t001_money_in(session: Session) -> list[Payment]:
+    return [
+        p
+        for p in session.exec(select(Payment).where(Payment.terminal_id == "T001", Payment.business_day == DAY))
+        if p.state in ("PAID", "PARTIALLY_REFUNDED", "REFUNDED")
+    ]
+
+
+def _sync_journal(session: Session) -> None:
+    """Till T001's journal as uploaded: one snapshot per sale of DAY, like the ledger but for one
+    refund the till does not know of, one sale never uploaded, and a cash sale (the till's alone)."""
+    money_in = t001_money_in(session)
+    sales = [p for p in session.exec(select(Payment).where(Payment.terminal_id == "T001", Payment.business_day == DAY))]
+    snapshots = []
+    for p in sales:
+        if p.out_trade_no == money_in[JOURNAL_MISSING].out_trade_no:
+            continue
+        refunded = p.refunded_fen + (1 if p.out_trade_no == money_in[JOURNAL_REFUND_DIFFERS].out_trade_no else 0)
+        snapshots.append({"out_trade_no": p.out_trade_no, "channel": p.channel, "amount_fen": p.amount_fen,
+                          "state": p.state, "refunded_fen": refunded, "business_day": DAY})  # fmt: skip
+    snapshots.append({"out_trade_no": "C0001", "channel": "cash", "amount_fen": 500, "state": "PAID",
+                      "refunded_fen": 0, "business_day": DAY})  # fmt: skip
+    now = datetime.now(UTC)
+    for seq, snapshot in enumerate(snapshots, start=1):
+        session.add(SyncedJournalEvent(terminal_id="T001", seq=seq, kind="sale.updated",
+                                       payload_json=json.dumps({"sale": snapshot}), at=now, prev_hash="-",
+                                       hash=f"h{seq}", received_at=now))  # fmt: skip
 
 
 @dataclass(frozen=True)

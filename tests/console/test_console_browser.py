@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from sqlmodel import Session
 
 from pos_app.config import Settings
+from pos_app.engine.store import open_ledger
 from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of
-from tests.console.support import DAY, MANAGER_A, OWNER, PASSWORD, STORE_A, STORE_B, independent_totals
+from tests.console.support import (
+    DAY,
+    JOURNAL_MISSING,
+    JOURNAL_REFUND_DIFFERS,
+    MANAGER_A,
+    OWNER,
+    PASSWORD,
+    STORE_A,
+    STORE_B,
+    independent_totals,
+    t001_money_in,
+)
 
 
 def test_an_owner_sees_every_store_and_the_totals_equal_the_ledger_rows(
@@ -84,3 +97,24 @@ def test_chinese_is_chosen_once_and_kept(console_url: str, browser: webdriver.Ch
     screenshot(browser, "console-today-zh.png")
     browser.get(f"{console_url}/today?day={DAY}&lang=en")
     assert browser.find_element(By.ID, "logout").text == "Sign out"
+
+
+def test_days_shows_each_tills_journal_beside_the_ledger(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    ledger = open_ledger(console_settings.database_url)
+    with Session(ledger) as session:
+        t001 = [p.out_trade_no for p in t001_money_in(session)]
+        t002 = independent_totals(console_settings, DAY, STORE_A).count - len(t001)
+    ledger.dispose()
+    sign_in(browser, console_url, MANAGER_A, PASSWORD)
+    browser.get(f"{console_url}/days?day={DAY}&store={STORE_B}")
+    tills = [s.get_attribute("id") for s in browser.find_elements(By.CSS_SELECTOR, "section.till")]
+    assert tills == ["till-T001", "till-T002"]  # store A's only, whatever was asked
+    listed = browser.find_elements(By.CSS_SELECTOR, "#till-T001 li.difference a")
+    assert sorted(a.text for a in listed) == sorted([t001[JOURNAL_REFUND_DIFFERS], t001[JOURNAL_MISSING]])
+    first = browser.find_element(By.ID, "till-T001").text
+    assert "Refunds differ" in first and "Only in the ledger" in first and "Cash" in first
+    # Till T002 uploaded nothing: every payment that took money there is only in the ledger.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#till-T002 li.difference")) == t002
+    screenshot(browser, "console-days-manager.png")
