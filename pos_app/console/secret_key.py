@@ -11,6 +11,7 @@ import hmac
 import secrets
 from pathlib import Path
 
+from pos_app.private_files import private_dir
 from pos_app.secret_files import load_secret_bytes, write_secret_file
 
 KEY_CHARS = 44  # 32 random bytes, base64
@@ -18,6 +19,7 @@ KEY_CHARS = 44  # 32 random bytes, base64
 
 def load_or_create_key(path: Path) -> bytes:
     if not path.exists():
+        private_dir(path.parent)
         write_secret_file(path, base64.b64encode(secrets.token_bytes(32)))
     return load_secret_bytes(path, length=KEY_CHARS)
 
