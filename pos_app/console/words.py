@@ -59,6 +59,7 @@ TEMPLATE_TEXTS = (
     N_("Any"),
     N_("Search"),
     N_("Download CSV"),
+    N_("Download Excel"),
     N_("No payments match."),
     N_("Older payments"),
     N_("Day"),

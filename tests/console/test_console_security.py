@@ -10,6 +10,7 @@ import sqlite3
 import time
 
 import httpx
+import openpyxl  # type: ignore[import-untyped]
 from selenium import webdriver
 
 from pos_app.config import Settings
@@ -53,14 +54,18 @@ def test_a_manager_gets_nothing_of_another_store_by_url_guessing(console_setting
             assert f'/payments/{no}"' not in client.get("/payments", params={"order": no, "store": STORE_B}).text
         download = client.get("/payments.csv", params={"store": STORE_B})
         assert download.status_code == 200
-        rows = list(csv.DictReader(io.StringIO(download.text)))
+        rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
         assert rows and {row["store_id"] for row in rows} == {STORE_A}
         assert not set(theirs) & {row["out_trade_no"] for row in rows}
+        book = openpyxl.load_workbook(io.BytesIO(client.get("/payments.xlsx", params={"store": STORE_B}).content))
+        sheet = list(book.active.iter_rows(values_only=True))
+        assert sheet[0][:2] == ("out_trade_no", "store_id") and {r[1] for r in sheet[1:]} == {STORE_A}
+        assert len(sheet) - 1 == len(rows) == len(_payments_of(console_settings, STORE_A))
         assert client.get("/audit").status_code == 404  # owners only
         # Their own payment opens, with the masked payment code only.
         own = client.get(f"/payments/{_payments_of(console_settings, STORE_A)[0]}")
         assert own.status_code == 200 and "**************1234" in own.text
-    assert (MANAGER_A, "payments.csv") in _audit(console_settings)
+    assert {(MANAGER_A, "payments.csv"), (MANAGER_A, "payments.xlsx")} <= set(_audit(console_settings))
 
 
 def test_nothing_is_shown_before_signing_in(console_settings: Settings, console_url: str) -> None:
