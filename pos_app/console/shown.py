@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pos_app.domain.china_time import in_china
@@ -25,7 +25,10 @@ def money(fen: int) -> str:
 
 
 def moment(at: datetime | None) -> str:
-    return in_china(at).strftime("%Y-%m-%d %H:%M:%S") if at is not None else "—"
+    """China time; a naive datetime from the ledger is UTC (its convention: engine.store.utc_columns)."""
+    if at is None:
+        return "—"
+    return in_china(at if at.tzinfo is not None else at.replace(tzinfo=UTC)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def labelled(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, Any]]:

@@ -3,12 +3,15 @@ store only; the Today figures equal an independent sum of ledger rows."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlmodel import Session
 
 from pos_app.config import Settings
 from pos_app.engine.store import open_ledger
+from pos_app.engine.store.terminals import add_activation_code
 from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of
 from tests.console.support import (
     DAY,
@@ -118,3 +121,22 @@ def test_days_shows_each_tills_journal_beside_the_ledger(
     # Till T002 uploaded nothing: every payment that took money there is only in the ledger.
     assert len(browser.find_elements(By.CSS_SELECTOR, "#till-T002 li.difference")) == t002
     screenshot(browser, "console-days-manager.png")
+
+
+def test_terminals_lists_the_viewers_tills_and_waiting_codes(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    ledger = open_ledger(console_settings.database_url)
+    with Session(ledger) as session:
+        add_activation_code(session=session, code="AAAA-BBBB-CCCC", ttl=timedelta(hours=1), store_id=STORE_A)
+        add_activation_code(session=session, code="DDDD-EEEE-FFFF", ttl=timedelta(hours=1), store_id=STORE_B)
+        session.commit()
+    ledger.dispose()
+    sign_in(browser, console_url, MANAGER_A, PASSWORD)
+    browser.get(f"{console_url}/terminals")
+    rows = table_rows(browser, "tills")
+    assert [(r[0], r[1]) for r in rows] == [(STORE_A, "T001"), (STORE_A, "T002")]
+    assert rows[0][5] == "20" and rows[1][5] == "0"  # journal events the engine holds (T001's seeded upload)
+    assert [r[0] for r in table_rows(browser, "codes")] == [STORE_A]
+    assert "AAAA" not in browser.page_source
+    screenshot(browser, "console-terminals-manager.png")
