@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pos_app.config import Settings
-from pos_app.console.pages import audit, days, export, login, payments, terminals, today
+from pos_app.console.pages import audit, days, export, login, payments, refunds, terminals, today
 from pos_app.console.secret_key import load_or_create_key
 from pos_app.console.web import SECURITY_HEADERS, STATIC, ConsoleState, make_environment
 from pos_app.engine.store.db import open_ledger, reader
@@ -69,6 +69,7 @@ def create_console_app(settings: Settings) -> Starlette:
         *today.ROUTES,
         *export.ROUTES,
         *payments.ROUTES,
+        *refunds.ROUTES,
         *days.ROUTES,
         *terminals.ROUTES,
         *audit.ROUTES,

@@ -25,7 +25,7 @@ from pos_app.console import accounts
 from pos_app.console.app import create_console_app
 from pos_app.engine.store import open_ledger
 from pos_app.engine.store.console_accounts import Role
-from pos_app.engine.store.models import Attempt, Payment
+from pos_app.engine.store.models import Attempt, Payment, Refund
 from pos_app.engine.store.synced_journal import SyncedJournalEvent
 from pos_app.engine.store.terminals import Terminal
 from tests.link_proxy import free_port
@@ -85,6 +85,12 @@ def seed(settings: Settings) -> list[str]:
                         )
                     )  # fmt: skip
                     session.add(Attempt(out_trade_no=no, op="micropay", outcome="paid", detail="SUCCESS", at=at))
+                    if refunded:
+                        later = at + timedelta(minutes=5)
+                        session.add(Refund(out_refund_no=f"R{no[1:]}", out_trade_no=no, terminal_id=till,
+                                           amount_fen=refunded, reason="Returned", operator="Ann", state="SUCCESS",
+                                           business_day=day, approved_by="Boss", created_at=later, updated_at=later,
+                                           succeeded_at=later))  # fmt: skip
         session.flush()
         _sync_journal(session)
         session.commit()

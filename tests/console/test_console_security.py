@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import sqlite3
 import time
 
@@ -19,6 +20,7 @@ from pos_app.console.web import SESSION_COOKIE
 from pos_app.engine.store import open_ledger
 from tests.console.browser_steps import sign_in, text_of
 from tests.console.support import (
+    DAY,
     MANAGER_A,
     MANAGER_B,
     OWNER,
@@ -155,3 +157,23 @@ def test_a_disabled_account_is_signed_out_at_once(console_settings: Settings, co
         ledger.dispose()
         assert client.get("/today").status_code == 303
         assert http_sign_in(client, MANAGER_A, PASSWORD).status_code == 401
+
+
+def test_refunds_of_the_day_are_listed_within_the_viewers_stores(console_settings: Settings, console_url: str) -> None:
+    path = console_settings.database_url[len("sqlite:///") :]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        expected = {
+            store: {r[0] for r in db.execute(
+                "SELECT r.out_refund_no FROM refunds r JOIN payments p ON p.out_trade_no = r.out_trade_no "
+                "WHERE r.business_day = ? AND p.store_id = ?", (DAY, store))}
+            for store in (STORE_A, STORE_B)
+        }  # fmt: skip
+    assert expected[STORE_A] and expected[STORE_B]
+    with httpx.Client(base_url=console_url) as client:
+        assert http_sign_in(client, MANAGER_A, PASSWORD).status_code == 303
+        page = client.get("/refunds", params={"day": DAY})
+        assert set(re.findall(r"<td>(R\d{8}S\w+)</td>", page.text)) == expected[STORE_A]
+    with httpx.Client(base_url=console_url) as client:
+        assert http_sign_in(client, OWNER, PASSWORD).status_code == 303
+        page = client.get("/refunds", params={"day": DAY})
+        assert set(re.findall(r"<td>(R\d{8}S\w+)</td>", page.text)) == expected[STORE_A] | expected[STORE_B]
