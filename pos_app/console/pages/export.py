@@ -34,10 +34,15 @@ COLUMNS = (
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _cell(text: str) -> str:
+    """A text a till typed (a cashier's name) never becomes a spreadsheet formula (CSV/formula injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _row(p: Payment) -> list[str]:
     return [
         p.out_trade_no, p.store_id, p.terminal_id, p.channel, p.mode, p.state,
-        fen_to_yuan(p.amount_fen), fen_to_yuan(p.refunded_fen), p.operator, p.transaction_id or "",
+        fen_to_yuan(p.amount_fen), fen_to_yuan(p.refunded_fen), _cell(p.operator), p.transaction_id or "",
         p.business_day, moment(p.created_at), moment(p.paid_at) if p.paid_at else "",
     ]  # fmt: skip
 
