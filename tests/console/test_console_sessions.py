@@ -45,10 +45,3 @@ def test_the_key_file_is_made_private_and_kept(tmp_path: Path) -> None:
     key = load_or_create_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert load_or_create_key(path) == key and len(key) == 44
-
-
-def test_a_cashier_name_never_becomes_a_spreadsheet_formula() -> None:
-    from pos_app.console.pages.export import _cell
-
-    assert _cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert [_cell(t) for t in ("+1", "-1", "@a", "李雷", "Ann")] == ["'+1", "'-1", "'@a", "李雷", "Ann"]
