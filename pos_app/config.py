@@ -195,6 +195,9 @@ class ConsoleSettings(_Section):
     secure_cookies: bool = Field(
         False, description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the console."
     )
+    live_poll_s: float = Field(
+        2.0, gt=0, description="How often an open Today page's live view looks in the ledger for new payments."
+    )
 
 
 class Settings(BaseSettings):

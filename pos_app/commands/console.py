@@ -79,7 +79,10 @@ def serve(config: Path | None, log_level: str) -> None:
     host, port = split_listen(settings.console.listen)
     app = create_console_app(settings)
     click.echo(f"Console on http://{host}:{port}/ (profile {settings.home}) — Ctrl+C stops it.", err=True)
-    serve_frozen(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    # Live Today pages hold a stream open: give them 5 s to end on Ctrl+C, not forever.
+    serve_frozen(
+        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False, timeout_graceful_shutdown=5
+    )
 
 
 @console.group()

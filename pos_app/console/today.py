@@ -127,3 +127,14 @@ def hour_bars(figures: DayFigures) -> list[Bar]:
         Bar(hour=h, height=(t.net_fen * CHART_HEIGHT // top) if top > 0 and t.net_fen > 0 else 0, totals=t)
         for h, t in enumerate(figures.by_hour)
     ]
+
+
+def day_fingerprint(engine: Engine, day: str, stores: tuple[str, ...] | None) -> str:
+    """Changes whenever a payment of the day (in these stores) is added or changes state: the live
+    Today page compares it between looks instead of recomputing every figure."""
+    statement = select(func.count(), func.max(col(Payment.updated_at))).where(
+        col(Payment.business_day) == day, _in_stores(stores)
+    )
+    with Session(engine) as session:
+        count, latest = session.execute(statement).one()
+    return f"{int(count)}-{latest}"

@@ -44,6 +44,7 @@ class ConsoleState:
     session_lifetime: timedelta
     secure_cookies: bool
     login_limiter: MovingWindowRateLimiter  # failed sign-ins per client address
+    live_poll_s: float  # how often a live Today page's stream looks in the ledger
     env: jinja2.Environment
 
 

@@ -42,7 +42,9 @@ STATES = ("PAID", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED", "FAILED", 
 
 def write_profile(home: Path, database_url: str = "sqlite:///engine.sqlite3") -> Settings:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "pos.toml").write_text(f'[engine]\ndatabase_url = "{database_url}"\n', "utf-8")
+    (home / "pos.toml").write_text(
+        f'[engine]\ndatabase_url = "{database_url}"\n[console]\nlive_poll_s = 0.2\n', "utf-8"
+    )
     return load_settings(home / "pos.toml")
 
 

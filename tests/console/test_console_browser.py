@@ -3,7 +3,8 @@ store only; the Today figures equal an independent sum of ledger rows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -11,6 +12,7 @@ from sqlmodel import Session
 
 from pos_app.config import Settings
 from pos_app.engine.store import open_ledger
+from pos_app.engine.store.models import Payment
 from pos_app.engine.store.terminals import add_activation_code
 from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of
 from tests.console.support import (
@@ -140,3 +142,28 @@ def test_terminals_lists_the_viewers_tills_and_waiting_codes(
     assert [r[0] for r in table_rows(browser, "codes")] == [STORE_A]
     assert "AAAA" not in browser.page_source
     screenshot(browser, "console-terminals-manager.png")
+
+
+def test_a_payment_made_at_a_till_appears_on_today_without_reload(
+    console_settings: Settings, console_url: str, browser: webdriver.Chrome
+) -> None:
+    sign_in(browser, console_url, MANAGER_A, PASSWORD)
+    browser.get(f"{console_url}/today?day={DAY}")
+    before = independent_totals(console_settings, DAY, STORE_A)
+    assert text_of(browser, "total-count") == str(before.count)
+    browser.execute_script("window.sameDocument = true")
+    at = datetime.fromisoformat(f"{DAY}T15:30:00+08:00")
+    ledger = open_ledger(console_settings.database_url)
+    with Session(ledger) as session:
+        session.add(Payment(out_trade_no="P20261205LIVE0001", terminal_id="T001", store_id=STORE_A, channel="wechat",
+                            mode="native", amount_fen=8_888, subject="Live", operator="Ann", state="PAID",
+                            business_day=DAY, created_at=at, updated_at=at, paid_at=at))  # fmt: skip
+        session.commit()
+    ledger.dispose()
+    after = independent_totals(console_settings, DAY, STORE_A)
+    deadline = time.monotonic() + 20
+    while text_of(browser, "total-count") != str(after.count):
+        assert time.monotonic() < deadline, "the Today figures did not follow the ledger"
+        time.sleep(0.1)
+    assert text_of(browser, "total-net") == money(after.net_fen)
+    assert browser.execute_script("return window.sameDocument") is True  # no reload
