@@ -177,3 +177,12 @@ def test_refunds_of_the_day_are_listed_within_the_viewers_stores(console_setting
         assert http_sign_in(client, OWNER, PASSWORD).status_code == 303
         page = client.get("/refunds", params={"day": DAY})
         assert set(re.findall(r"<td>(R\d{8}S\w+)</td>", page.text)) == expected[STORE_A] | expected[STORE_B]
+
+
+def test_the_owner_reads_the_audit_trail(console_url: str) -> None:
+    with httpx.Client(base_url=console_url) as client:
+        assert http_sign_in(client, MANAGER_B, "a wrong password").status_code == 401
+        assert http_sign_in(client, OWNER, PASSWORD).status_code == 303
+        rows = re.findall(r"<tr><td>[^<]+</td><td>([^<]*)</td><td>([^<]*)</td>", client.get("/audit").text)
+    assert rows[:2] == [(OWNER, "login"), (MANAGER_B, "login.failed")]  # newest first
+    assert ("test", "user.add") in rows
