@@ -211,3 +211,41 @@ def rotate_cert(config: Path | None, url: str | None) -> None:
     """Platform-certificate mode: add a newer WeChat Pay platform certificate (several live)."""
     for cert in _call(_base_url(config, url), "POST", "/sandbox/platform-certs"):
         click.echo(f"{cert['serial_no']}  {cert['effective_time']} .. {cert['expire_time']}")
+
+
+@sandbox.command()
+@click.argument("page_url")
+@click.option("--app", "app", type=click.Choice(["wechat", "alipay", "browser"]), required=True, help="Scan with.")
+@click.option("--amount", help="Store QR: the amount the customer types, in yuan (e.g. 23.00).")
+@click.option("--cancel", "choice", flag_value="cancel", help="The customer cancels in the payment sheet.")
+@click.option("--fail", "choice", flag_value="fail", help="The payment fails in the payment sheet.")
+@click.option("--user", default="demo-user", show_default=True, help="The simulated wallet user.")
+@click.option("--url", "sandbox_url", help="Sandbox base URL for the bridge (default: the wallet's authorize host).")
+def scan(page_url: str, app: str, amount: str | None, choice: str | None, user: str, sandbox_url: str | None) -> None:
+    """A phone scans a one-QR or store-QR page URL with WeChat or Alipay and pays (prints every step)."""
+    import asyncio
+
+    from pos_app.domain.errors import PosError
+    from pos_app.domain.money import parse_amount
+    from pos_app.sandbox.phone import scan as phone_scan
+    from pos_app.sandbox.phone.report import describe
+
+    try:
+        amount_fen = parse_amount(amount) if amount is not None else None
+    except PosError as exc:
+        raise click.UsageError(f"--amount: {exc}") from None
+    click.echo(f"Scanning {page_url} with {app}…", err=True)
+    outcome = asyncio.run(
+        phone_scan(
+            page_url,
+            app=app,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+            amount_fen=amount_fen,
+            choice=choice or "pay",  # type: ignore[arg-type]
+            user=user,
+            sandbox_url=sandbox_url,
+        )
+    )
+    for line in describe(outcome):
+        click.echo(line)
+    if outcome.error is not None:
+        raise SystemExit(1)
