@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from pos_app.sandbox.alipay import bridge, oauth
 from pos_app.sandbox.alipay.routes import ensure_schema
 from pos_app.sandbox.context import SandboxContext, get_ctx
-from pos_app.sandbox.webauth import USER_HEADER, simulated_user, wallet_error_page
+from pos_app.sandbox.simulated_user import USER_HEADER, simulated_user
+from pos_app.sandbox.webauth import wallet_error_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["alipay-web"])

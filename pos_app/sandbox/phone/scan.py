@@ -4,7 +4,7 @@ Step by step, as the real wallet would:
 
 1. GET the QR URL with the wallet's User-Agent (``MicroMessenger`` / ``AlipayClient``).
 2. Follow the 302 to the wallet's authorize page (the sandbox), dropping any ``#fragment`` as browsers
-   do. Only there does the phone say who is logged in (:data:`~pos_app.sandbox.webauth.USER_HEADER`):
+   do. Only there does the phone say who is logged in (:data:`~pos_app.sandbox.simulated_user.USER_HEADER`):
    the engine never learns the simulated user.
 3. Follow the 302 back to the engine with ``code``/``auth_code`` and ``state``.
 4. On a store page, type the amount into ``#pos-amount`` and submit every field of the form.
@@ -28,7 +28,7 @@ import httpx
 
 from pos_app.domain.money import fen_to_yuan
 from pos_app.sandbox.phone.page import Page, read_page
-from pos_app.sandbox.webauth import DEFAULT_USER, OAUTH_ERROR_HEADER, USER_HEADER
+from pos_app.sandbox.simulated_user import DEFAULT_USER, OAUTH_ERROR_HEADER, USER_HEADER
 
 App = Literal["wechat", "alipay", "browser"]
 Choice = Literal["pay", "cancel", "fail"]

@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from pos_app.sandbox.context import SandboxContext, get_ctx, register_setup
-from pos_app.sandbox.webauth import OAUTH_ERROR_HEADER, USER_HEADER, simulated_user, wallet_error_page
+from pos_app.sandbox.simulated_user import OAUTH_ERROR_HEADER, USER_HEADER, simulated_user
+from pos_app.sandbox.webauth import wallet_error_page
 from pos_app.sandbox.wechat import bridge, oauth, web_store
 
 log = logging.getLogger(__name__)

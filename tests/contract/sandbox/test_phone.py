@@ -167,3 +167,12 @@ def test_page_reader() -> None:
     assert page.bridge() == {"app": "alipay", "tradeNO": "1", "x": "</script>"}
     with pytest.raises(ValueError, match="no #pos-bridge"):
         read_page("<p>nothing</p>").bridge()
+
+
+def test_the_phone_never_imports_the_engine() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, pos_app.sandbox.phone; print(sorted(m for m in sys.modules if m.startswith('pos_app.engine')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
