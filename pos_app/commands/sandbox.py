@@ -221,7 +221,25 @@ def rotate_cert(config: Path | None, url: str | None) -> None:
 @click.option("--fail", "choice", flag_value="fail", help="The payment fails in the payment sheet.")
 @click.option("--user", default="demo-user", show_default=True, help="The simulated wallet user.")
 @click.option("--url", "sandbox_url", help="Sandbox base URL for the bridge (default: the wallet's authorize host).")
-def scan(page_url: str, app: str, amount: str | None, choice: str | None, user: str, sandbox_url: str | None) -> None:
+@click.option(
+    "--quirk",
+    type=click.Choice(["none", "cancel_although_paid", "no_callback", "8000", "6004"]),
+    default="none",
+    help="Paid, but the page's callback lies (WeChat: cancel_although_paid; Alipay: 8000, 6004) or never comes.",
+)
+@click.option("--notify", type=click.Choice(["normal", "delay", "drop"]), default="normal", help="The notification.")
+@click.option("--oauth-error", type=click.Choice(["40029", "40163", "-1"]), help="WeChat's code exchange fails so.")
+def scan(
+    page_url: str,
+    app: str,
+    amount: str | None,
+    choice: str | None,
+    user: str,
+    sandbox_url: str | None,
+    quirk: str,
+    notify: str,
+    oauth_error: str | None,
+) -> None:
     """A phone scans a one-QR or store-QR page URL with WeChat or Alipay and pays (prints every step)."""
     import asyncio
 
@@ -235,16 +253,22 @@ def scan(page_url: str, app: str, amount: str | None, choice: str | None, user: 
     except PosError as exc:
         raise click.UsageError(f"--amount: {exc}") from None
     click.echo(f"Scanning {page_url} with {app}…", err=True)
-    outcome = asyncio.run(
-        phone_scan(
-            page_url,
-            app=app,  # type: ignore[arg-type]  # click.Choice guarantees the literal
-            amount_fen=amount_fen,
-            choice=choice or "pay",  # type: ignore[arg-type]
-            user=user,
-            sandbox_url=sandbox_url,
+    try:
+        outcome = asyncio.run(
+            phone_scan(
+                page_url,
+                app=app,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+                amount_fen=amount_fen,
+                choice=choice or "pay",  # type: ignore[arg-type]
+                user=user,
+                sandbox_url=sandbox_url,
+                quirk=quirk,
+                notify=notify,  # type: ignore[arg-type]
+                oauth_error=int(oauth_error) if oauth_error is not None else None,
+            )
         )
-    )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     for line in describe(outcome):
         click.echo(line)
     if outcome.error is not None:

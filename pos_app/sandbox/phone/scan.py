@@ -46,6 +46,11 @@ USER_AGENTS: dict[str, str] = {
 }
 WALLET_NAMES = {"wechat": "WeChat", "alipay": "Alipay", "browser": "the phone's browser"}
 AUTHORIZE_PATHS = {"wechat": "/connect/oauth2/authorize", "alipay": "/oauth2/publicAppAuthorize.htm"}
+QUIRKS = {
+    "wechat": ("none", "cancel_although_paid", "no_callback"),
+    "alipay": ("none", "8000", "6004", "no_callback"),
+    "browser": ("none",),
+}
 MAX_REDIRECTS = 10
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -162,6 +167,8 @@ async def scan(
         raise ValueError(f"unknown app {app!r}: wechat, alipay or browser")
     if amount_fen is not None and amount_fen <= 0:
         raise ValueError("amount_fen must be positive")
+    if quirk not in QUIRKS[app]:
+        raise ValueError(f"quirk {quirk!r} does not exist in {WALLET_NAMES[app]}: {', '.join(QUIRKS[app])}")
     outcome = ScanOutcome(app=app, user=user)
     headers = {
         "User-Agent": USER_AGENTS[app],

@@ -331,3 +331,19 @@ async def test_bridge_checks(box: Sandbox) -> None:
     assert (await box.wechat.query("SBXJS0020")).json()["trade_state"] == "NOTPAY"
     box.clock.advance(2 * 3600)
     assert "缺少参数" in await desc(bridge_params(box, prepay_id))  # a prepay_id lives 2 h
+
+
+async def test_close_and_refund_work_on_jsapi_orders(box: Sandbox) -> None:
+    closed_id = await _ready(box, "SBXJS0030")
+    assert (await box.wechat.close("SBXJS0030")).status_code == 204
+    answer = await invoke(box, bridge_params(box, closed_id))
+    assert (answer["err_desc"], answer["trade_state"]) == ("订单已关闭", "CLOSED")
+    reposted = await prepay(box, "SBXJS0030", await openid_of(box))
+    assert (reposted.status_code, reposted.json()["code"]) == (400, "ORDER_CLOSED")
+
+    paid_id = await _ready(box, "SBXJS0031")
+    assert (await invoke(box, bridge_params(box, paid_id)))["trade_state"] == "SUCCESS"
+    refund = await box.wechat.refund("SBXJS0031", "RSBXJS0031", 1000, 2300)
+    assert refund.status_code == 200 and refund.json()["status"] == "PROCESSING"
+    await box.advance(3)
+    assert (await box.wechat.query("SBXJS0031")).json()["trade_state"] == "REFUND"

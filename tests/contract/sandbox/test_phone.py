@@ -150,6 +150,8 @@ def test_the_cli_prints_the_steps(servers: Servers) -> None:
     assert refused.exit_code == 1 and "Stopped:" in refused.output
     bad = runner.invoke(cli, ["sandbox", "scan", "http://x", "--app", "wechat", "--amount", "-1"])
     assert bad.exit_code == 2
+    wrong_quirk = runner.invoke(cli, ["sandbox", "scan", "http://x", "--app", "wechat", "--quirk", "8000"])
+    assert wrong_quirk.exit_code == 2 and "does not exist in WeChat" in wrong_quirk.output
 
 
 def test_page_reader() -> None:
