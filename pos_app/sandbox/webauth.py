@@ -24,6 +24,15 @@ from fastapi.responses import HTMLResponse
 
 from pos_app.sandbox.context import SandboxContext
 
+#: The bridge-check endpoints answer pages of any origin: a headless browser running the engine's page
+#: calls them from the page (see pos_app.sandbox.phone.bridge_js). Sandbox-only endpoints, no secrets.
+BRIDGE_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+
 
 def _identity_key(ctx: SandboxContext) -> bytes:
     # Derived from a sandbox-only secret so ids are stable across restarts yet unguessable outside.

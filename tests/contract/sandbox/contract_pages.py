@@ -45,6 +45,38 @@ from tests.contract.sandbox.test_alipay_gateway import rsa2_sign, string_to_sign
 
 APP_SECRET = "pages0test0appsecret0000000000"
 
+#: The pay page's own script, as the contract describes it: wait for the bridge, start the payment,
+#: report the callback to result_url, show the shop's answer.
+PAGE_SCRIPT = """
+(function () {
+  var data = JSON.parse(document.getElementById("pos-bridge").textContent);
+  var status = document.getElementById("status");
+  function report(result) {
+    fetch(data.result_url, {method: "POST", headers: {"Content-Type": "application/json"},
+                            body: JSON.stringify({result: result})})
+      .then(function (r) { return r.json(); })
+      .then(function (a) { status.textContent = a.message; status.setAttribute("data-state", a.state); });
+  }
+  function pay() {
+    if (data.app === "wechat") {
+      WeixinJSBridge.invoke("getBrandWCPayRequest", data.pay, function (res) {
+        var m = res.err_msg;
+        report(m === "get_brand_wcpay_request:ok" ? "ok" : m === "get_brand_wcpay_request:cancel" ? "cancel" : "fail");
+      });
+    } else {
+      AlipayJSBridge.call("tradePay", {tradeNO: data.tradeNO}, function (r) {
+        report(r.resultCode === "9000" ? "ok" : r.resultCode === "6001" ? "cancel" : "fail");
+      });
+    }
+  }
+  if (data.app === "wechat") {
+    if (typeof WeixinJSBridge === "undefined") { document.addEventListener("WeixinJSBridgeReady", pay, false); }
+    else { pay(); }
+  } else if (window.AlipayJSBridge) { pay(); }
+  else { document.addEventListener("AlipayJSBridgeReady", pay, false); }
+})();
+"""
+
 
 class _RealClock:
     def now(self) -> float:
@@ -175,7 +207,8 @@ class ContractPages:
         data = json.dumps(bridge).replace("</", "<\\/")
         return HTMLResponse(
             f"<!doctype html><title>支付 ¥{html.escape(fen_to_yuan(amount_fen))}</title>"
-            f'<script type="application/json" id="pos-bridge">{data}</script><p>正在拉起支付…</p>'
+            f'<script type="application/json" id="pos-bridge">{data}</script>'
+            f"<p id='status'>正在拉起支付…</p><script>{PAGE_SCRIPT}</script>"
         )
 
     async def _jsapi(self, otn: str, amount_fen: int, openid: str) -> dict[str, str]:
