@@ -255,3 +255,23 @@ async def test_notify_dropped_or_delayed(gw: Gateway) -> None:
     assert gw.receiver.forms() == []
     await gw.advance(1)
     assert [f["out_trade_no"] for f in gw.receiver.forms()] == ["SBXAJ0021"]
+
+
+def test_a_state_file_of_an_older_sandbox_gains_the_buyer_open_id_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from pos_app.sandbox.alipay import store as db
+
+    old_ddl = db.ALIPAY_DDL.replace(",\n    buyer_open_id TEXT NOT NULL DEFAULT ''", "")
+    assert old_ddl != db.ALIPAY_DDL
+    conn = sqlite3.connect(tmp_path / "sandbox.sqlite3")
+    conn.row_factory = sqlite3.Row
+    conn.executescript(old_ddl)
+
+    def columns() -> set[str]:
+        return {row["name"] for row in conn.execute("PRAGMA table_info(alipay_trades)")}
+
+    assert "buyer_open_id" not in columns()
+    db.add_missing_columns(conn)
+    db.add_missing_columns(conn)  # idempotent
+    assert "buyer_open_id" in columns()
