@@ -136,10 +136,6 @@ class _Phone:
         return "Redirected"
 
 
-def _amount_text(amount_fen: int) -> str:
-    return fen_to_yuan(amount_fen)
-
-
 async def scan(
     url: str,
     *,
@@ -198,7 +194,7 @@ async def _follow(phone: _Phone, url: str, *, amount_fen: int | None) -> None:
             outcome.error = "this is a store QR page: the customer must type an amount (amount_fen / --amount)"
             return
         fields = dict(form.fields)
-        fields["amount"] = _amount_text(amount_fen)
+        fields["amount"] = fen_to_yuan(amount_fen)  # what the customer types: "23.00"
         action = urljoin(page_url, form.action or page_url)
         outcome.add(f"Typed ¥{fields['amount']} and tapped Pay", action)
         response = await phone.open("POST" if form.method == "post" else "GET", action, data=fields)
