@@ -242,17 +242,19 @@ def scan(
 ) -> None:
     """A phone scans a one-QR or store-QR page URL with WeChat or Alipay and pays (prints every step)."""
     import asyncio
+    import itertools
 
     from pos_app.domain.errors import PosError
     from pos_app.domain.money import parse_amount
     from pos_app.sandbox.phone import scan as phone_scan
-    from pos_app.sandbox.phone.report import describe
+    from pos_app.sandbox.phone.report import conclusion, step_line
 
     try:
         amount_fen = parse_amount(amount) if amount is not None else None
     except PosError as exc:
         raise click.UsageError(f"--amount: {exc}") from None
     click.echo(f"Scanning {page_url} with {app}…", err=True)
+    numbers = itertools.count(1)
     try:
         outcome = asyncio.run(
             phone_scan(
@@ -265,11 +267,12 @@ def scan(
                 quirk=quirk,
                 notify=notify,  # type: ignore[arg-type]
                 oauth_error=int(oauth_error) if oauth_error is not None else None,
+                on_step=lambda step: click.echo(step_line(next(numbers), step)),  # each step as it happens
             )
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    for line in describe(outcome):
+    for line in conclusion(outcome):
         click.echo(line)
     if outcome.error is not None:
         raise SystemExit(1)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pos_app.sandbox.phone.scan import ScanOutcome
+from pos_app.sandbox.phone.scan import ScanOutcome, Step
 
 
-def describe(outcome: ScanOutcome) -> list[str]:
-    lines = [f"{n}. {step.what}" + (f"  [{step.url}]" if step.url else "") for n, step in enumerate(outcome.steps, 1)]
+def step_line(number: int, step: Step) -> str:
+    return f"{number}. {step.what}" + (f"  [{step.url}]" if step.url else "")
+
+
+def conclusion(outcome: ScanOutcome) -> list[str]:
+    """How it ended (the steps themselves are printed as they happen)."""
+    lines: list[str] = []
     if outcome.error is not None:
         lines.append(f"Stopped: {outcome.error}")
     elif outcome.bridge is None:

@@ -20,6 +20,7 @@ The phone never imports the engine: it only speaks HTTP, like a phone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -78,6 +79,7 @@ class ScanOutcome:
     final_status: int | None = None
     final_text: str = ""  # visible text of the last page (error and "open in WeChat" pages)
     error: str | None = None  # why the phone could not go on (None: it went as far as the page allows)
+    on_step: Callable[[Step], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def trade_state(self) -> str | None:
@@ -88,7 +90,10 @@ class ScanOutcome:
         return None if state is None else str(state)
 
     def add(self, what: str, url: str = "", status: int | None = None) -> None:
-        self.steps.append(Step(what, url, status))
+        step = Step(what, url, status)
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
 
 
 class _Phone:
@@ -150,6 +155,7 @@ async def scan(
     sandbox_url: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout_s: float = 15.0,
+    on_step: Callable[[Step], None] | None = None,
 ) -> ScanOutcome:
     """Scan ``url`` with ``app`` and follow the page to its end; every step is in the outcome.
 
@@ -157,7 +163,7 @@ async def scan(
     ``no_callback`` (the order is paid all the same). ``notify``: the gateway's notification is
     ``delay``-ed by ``notify_delay_s`` or ``drop``-ped. ``oauth_error``: WeChat's code exchange is
     made to fail with 40029, 40163 or -1. ``sandbox_url``: where the bridge check lives (default: the
-    host of the authorize page the phone was sent to).
+    host of the authorize page the phone was sent to). ``on_step`` hears each step as it happens.
     """
     if app not in USER_AGENTS:
         raise ValueError(f"unknown app {app!r}: wechat, alipay or browser")
@@ -165,7 +171,7 @@ async def scan(
         raise ValueError("amount_fen must be positive")
     if quirk not in QUIRKS[app]:
         raise ValueError(f"quirk {quirk!r} does not exist in {WALLET_NAMES[app]}: {', '.join(QUIRKS[app])}")
-    outcome = ScanOutcome(app=app, user=user)
+    outcome = ScanOutcome(app=app, user=user, on_step=on_step)
     headers = {
         "User-Agent": USER_AGENTS[app],
         "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
