@@ -209,6 +209,8 @@ async def test_create_refusals(open_gateway: Open) -> None:
     foreign = open_id_for(gw.ctx, "2021009999999999", "alice")  # alice in another app
     assert (await create(gw, "SBXAJ0002", buyer_open_id=foreign)).sub_code == "ACQ.INVALID_PARAMETER"
     assert (await create(gw, "SBXAJ0002", buyer_id="2088000000009999")).sub_code == "ACQ.INVALID_PARAMETER"
+    seller = gw.ctx.keys.alipay.seller_id
+    assert (await create(gw, "SBXAJ0002", buyer_id=seller)).sub_code == "ACQ.BUYER_SELLER_EQUAL"
     assert (await create(gw, "SBXAJ0002", buyer_id=ids["user_id"])).code == "10000"
     changed = await create(gw, "SBXAJ0002", "24.00", buyer_id=ids["user_id"])
     assert changed.sub_code == "ACQ.CONTEXT_INCONSISTENT"
