@@ -213,3 +213,16 @@ def test_the_pages_own_script_in_headless_chromium_with_the_injected_bridge(
     finally:
         driver.quit()
     assert [r["result"] for r in servers.pages.results] == ["ok" if choice == "pay" else "cancel"]
+
+
+async def test_the_wallet_page_runs_the_phone(servers: Servers) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        page = await http.get(servers.sandbox_url + "/wallet")
+        assert 'action="/wallet/scan"' in page.text
+        form = {"url": servers.pages_url + "/s/till1", "app": "wechat", "amount": "12.50", "choice": "pay"}
+        answer = await http.post(servers.sandbox_url + "/wallet/scan", data=form)
+    assert answer.status_code == 200
+    assert "Typed ¥12.50 and tapped Pay" in answer.text and "(PAID)" in answer.text
+    assert [o.amount_fen for o in servers.pages.orders] == [1250]
