@@ -45,6 +45,8 @@ def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
 def servers(demo_settings: Settings) -> Iterator[Servers]:
     settings = demo_settings.model_copy(deep=True)
     sandbox_port, pages_port = free_loopback_port(), free_loopback_port()
+    while pages_port == sandbox_port:
+        pages_port = free_loopback_port()
     sandbox_url, pages_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{pages_port}"
     settings.engine.public_url = pages_url
     settings.wechatpay.oauth_url = settings.wechatpay.sns_url = settings.wechatpay.base_url = sandbox_url
