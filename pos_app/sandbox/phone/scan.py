@@ -119,7 +119,10 @@ class _Phone:
             if self._is_authorize(url):
                 headers[USER_HEADER] = self.user
                 if self.oauth_error is not None:
+                    # Only the first code fails: a shop that restarts the authorization once (spec §2)
+                    # then gets a good one.
                     headers[OAUTH_ERROR_HEADER] = str(self.oauth_error)
+                    self.oauth_error = None
                 parts = urlsplit(url)
                 self.sandbox_base = f"{parts.scheme}://{parts.netloc}"
             response = await self.http.request(method, url, data=data, headers=headers)
@@ -161,8 +164,8 @@ async def scan(
 
     ``quirk``: WeChat ``cancel_although_paid`` / ``no_callback``; Alipay ``8000`` / ``6004`` /
     ``no_callback`` (the order is paid all the same). ``notify``: the gateway's notification is
-    ``delay``-ed by ``notify_delay_s`` or ``drop``-ped. ``oauth_error``: WeChat's code exchange is
-    made to fail with 40029, 40163 or -1. ``sandbox_url``: where the bridge check lives (default: the
+    ``delay``-ed by ``notify_delay_s`` or ``drop``-ped. ``oauth_error``: WeChat's exchange of the first
+    code is made to fail with 40029, 40163 or -1. ``sandbox_url``: where the bridge check lives (default: the
     host of the authorize page the phone was sent to). ``on_step`` hears each step as it happens.
     """
     if app not in USER_AGENTS:

@@ -78,6 +78,9 @@ PAGE_SCRIPT = """
 """
 
 
+RESTART = "restart-authorization"
+
+
 class _RealClock:
     def now(self) -> float:
         return time.time()
@@ -100,6 +103,7 @@ class ContractPages:
     orders: list[Order] = field(default_factory=list)
     notifications: list[tuple[str, bytes]] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)  # what phones POSTed to result_url
+    restarted: set[tuple[str, str]] = field(default_factory=set)
     evil_redirect: bool = False  # send WeChat a redirect_uri on another host (the 10003 page)
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
 
@@ -148,7 +152,10 @@ class ContractPages:
             if not hmac.compare_digest(params.get("state", ""), self._mac(kind, token, wallet)):
                 return HTMLResponse("<p>bad state</p>", status_code=400)
             buyer = await (self._wechat_openid(params["code"]) if wallet == "wechat" else self._alipay_buyer(params))
-            if buyer is None:
+            if buyer == RESTART and (kind, token) not in self.restarted:
+                self.restarted.add((kind, token))  # spec §2: on 40029/40163 restart the authorization once
+                return RedirectResponse(f"{self.public}/{kind}/{token}", status_code=302)
+            if buyer is None or buyer == RESTART:
                 return HTMLResponse("<p>authorization failed</p>", status_code=502)
             if kind == "s":
                 ticket = buyer + "." + self._mac("ticket", token, wallet, buyer)
@@ -193,6 +200,8 @@ class ContractPages:
         params = {"appid": wc.appid, "secret": APP_SECRET, "code": code, "grant_type": "authorization_code"}
         async with httpx.AsyncClient() as http:
             answer = (await http.get(f"{wc.sns_url}/sns/oauth2/access_token", params=params)).json()
+        if answer.get("errcode") in (40029, 40163):
+            return RESTART
         return answer.get("openid")
 
     async def _pay_page(self, wallet: str, token: str, amount_fen: int, buyer: str) -> HTMLResponse:

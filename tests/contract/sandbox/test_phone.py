@@ -133,9 +133,13 @@ async def test_a_wallet_error_page_stops_the_phone(servers: Servers) -> None:
     assert outcome.error is not None and "(10003)" in outcome.error and "redirect_uri" in outcome.error
 
 
-async def test_a_failed_code_exchange_shows_as_the_shops_error(servers: Servers) -> None:
-    outcome = await scan(servers.pages_url + "/q/sale1", app="wechat", oauth_error=40163)
-    assert outcome.error is not None and outcome.final_status == 502 and outcome.bridge is None
+async def test_a_failed_code_exchange(servers: Servers) -> None:
+    busy = await scan(servers.pages_url + "/q/sale1", app="wechat", oauth_error=-1)
+    assert busy.error is not None and busy.final_status == 502 and busy.bridge is None
+    # 40163 on the first code: the shop restarts the authorization once and the second code works.
+    retried = await scan(servers.pages_url + "/q/sale2", app="wechat", oauth_error=40163)
+    assert retried.error is None and retried.result is not None and retried.result["state"] == "PAID"
+    assert sum("asks who is paying" in step.what for step in retried.steps) == 2
 
 
 def test_the_cli_prints_the_steps(servers: Servers) -> None:
