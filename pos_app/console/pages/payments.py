@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from pos_app.console.query_form import STATES, read_search
 from pos_app.console.search import PAGE_SIZE, payment_trail, search_payments
+from pos_app.console.today import known_stores
 from pos_app.console.web import not_found, render, signed_in, state, to_login
 
 
@@ -30,7 +31,9 @@ async def payments_page(request: Request) -> Response:
     more = None
     if len(rows) == PAGE_SIZE and rows[-1].id is not None:
         more = "/payments?" + urlencode({**kept, "before": rows[-1].id})
+    store_choices = await run_in_threadpool(known_stores, state(request).reads) if viewer.is_owner else []
     context = {
+        "store_choices": store_choices,
         "form": form,
         "rows": rows,
         "states": STATES,
