@@ -217,7 +217,7 @@ class Payments:
             return await self._voids.void(p, req)
         await ctx.tx.write(_request_cancel, out_trade_no)
         p = await ctx.load_payment(out_trade_no)
-        if p.mode == PaymentMode.NATIVE.value:
+        if p.mode in _PAGE_OR_QR_MODES:
             p = await self._settling.close(p)
             if PaymentState(p.state) not in SETTLED_STATES:
                 p = await self._settling.settle_pass(p)
@@ -232,6 +232,10 @@ class Payments:
             if definite:
                 break
         return repo.payment_view(p)
+
+
+#: Orders the customer's phone opens (a code or a page): cancelled by closing them, never reversed.
+_PAGE_OR_QR_MODES = frozenset(m.value for m in (PaymentMode.NATIVE, PaymentMode.ONE_QR, PaymentMode.STORE_QR))
 
 
 def _check_same_request(existing: Payment, new: Payment) -> None:
