@@ -195,36 +195,7 @@ async def signed_in(
     return _pay_page(request, bridge)
 
 
-@router.post("/s/{token}/{wallet}")
-async def store_amount(
-    request: Request,
-    token: Token,
-    wallet: WalletName,
-    amount: Annotated[str, Form(max_length=32)] = "",
-    ticket: Annotated[str, Form(max_length=512)] = "",
-) -> Response:
-    """The customer's amount on a store code: a new payment of the till, then the pay page."""
-    pages = _pages(request)
-    _lang, t = _tr(request)
-    try:
-        target = await _target(request, pages, token)
-        if target.kind is not PaymentMode.STORE_QR:
-            raise PageError(PageProblem.UNKNOWN_TOKEN)
-        opened = pages.keys.open_ticket(target.token, ticket)
-        if opened is None or opened[0] is not wallet:
-            raise PageError(PageProblem.BAD_STATE)
-        limit = pages.max_amount_fen
-        try:
-            amount_fen = parse_amount(amount, max_fen=limit)
-        except AmountError:
-            error = t(texts.BAD_AMOUNT).format(limit=format_fen(limit))
-            return _store_form(request, target, wallet, ticket, error=error)
-        bridge = await pages.pay_store(target, ticket, amount_fen, _client_ip(request))
-    except PageError as error:
-        return _problem_page(request, error)
-    return _pay_page(request, bridge)
-
-
+# Before the /{wallet} routes: "result" is not a wallet.
 @router.post("/q/{token}/result")
 @router.post("/s/{token}/result")
 async def result(
@@ -258,6 +229,36 @@ async def result(
         message = texts.CANCELLED  # not paid: the same payer may scan again while the order is open
     log.info("page result %s: phone said %s, ledger %s", o, said, checked.state.value)
     return JSONResponse({"state": checked.state.value, "message": t(message)}, headers=SECURITY_HEADERS)
+
+
+@router.post("/s/{token}/{wallet}")
+async def store_amount(
+    request: Request,
+    token: Token,
+    wallet: WalletName,
+    amount: Annotated[str, Form(max_length=32)] = "",
+    ticket: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    """The customer's amount on a store code: a new payment of the till, then the pay page."""
+    pages = _pages(request)
+    _lang, t = _tr(request)
+    try:
+        target = await _target(request, pages, token)
+        if target.kind is not PaymentMode.STORE_QR:
+            raise PageError(PageProblem.UNKNOWN_TOKEN)
+        opened = pages.keys.open_ticket(target.token, ticket)
+        if opened is None or opened[0] is not wallet:
+            raise PageError(PageProblem.BAD_STATE)
+        limit = pages.max_amount_fen
+        try:
+            amount_fen = parse_amount(amount, max_fen=limit)
+        except AmountError:
+            error = t(texts.BAD_AMOUNT).format(limit=format_fen(limit))
+            return _store_form(request, target, wallet, ticket, error=error)
+        bridge = await pages.pay_store(target, ticket, amount_fen, _client_ip(request))
+    except PageError as error:
+        return _problem_page(request, error)
+    return _pay_page(request, bridge)
 
 
 async def _said(request: Request) -> str:
