@@ -118,7 +118,9 @@ class Settling:
         after = await ctx.tx.mutate(close_here)
         if after.channel is not None:
             return await self.close(after)
-        log.info("one-QR payment %s closed unopened", otn)
+        if PaymentState(after.state) is PaymentState.CLOSED:
+            await ctx.attempt(otn, "close", "closed", "unopened")  # no gateway call: none has the order
+            log.info("one-QR payment %s closed unopened", otn)
         return after
 
     async def reverse(self, p: Payment) -> tuple[Payment, bool]:
