@@ -1,10 +1,10 @@
 """What both wallets' web authorization (OAuth) simulators share: the simulated user, stable ids, the
 allowed-domain checks and the wallets' own error page.
 
-**The simulated user.** A real wallet knows who is logged in; the sandbox learns it from the header
-:data:`USER_HEADER` that only the simulated phone sends, and only to the wallets' own authorize pages
-(never to the engine). A scripted OAuth failure travels the same way (:data:`OAUTH_ERROR_HEADER`) and
-is bound to the code that the authorize page issues.
+**The simulated user.** A real wallet knows who is logged in; the sandbox learns it from a header that
+only the simulated phone sends, and only to the wallets' own authorize pages (never to the engine):
+see :mod:`pos_app.sandbox.simulated_user`. A scripted OAuth failure travels the same way and is bound
+to the code that the authorize page issues.
 
 **Where pages may live.** The OAuth domain (WeChat 网页授权域名), the pay directory (支付授权目录) and
 the Alipay callback address are configured by hand at the real gateways; here they default to the host
@@ -24,16 +24,14 @@ from fastapi.responses import HTMLResponse
 
 from pos_app.sandbox.context import SandboxContext
 
-USER_HEADER = "x-sandbox-user"
-OAUTH_ERROR_HEADER = "x-sandbox-oauth-error"
-DEFAULT_USER = "demo-user"
-MAX_USER_LEN = 64
-
-
-def simulated_user(value: str | None) -> str:
-    """The phone's user name (default :data:`DEFAULT_USER`), trimmed to a sane length."""
-    user = (value or "").strip()[:MAX_USER_LEN]
-    return user or DEFAULT_USER
+#: The bridge-check endpoints answer pages of any origin: a headless browser running the engine's page
+#: calls them from the page (see pos_app.sandbox.phone.bridge_js). Sandbox-only endpoints, no secrets.
+BRIDGE_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "600",
+}
 
 
 def _identity_key(ctx: SandboxContext) -> bytes:

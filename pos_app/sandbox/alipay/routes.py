@@ -317,7 +317,12 @@ def _create(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     )
     buyer = resolved if isinstance(resolved, str) else rules.CreateBuyer(resolved.user_id, resolved.open_id)
     outcome = rules.create(
-        existing, biz, _env(ctx, call), buyer, require_jsapi_pay=ctx.settings.sandbox.alipay_require_jsapi_pay
+        existing,
+        biz,
+        _env(ctx, call),
+        buyer,
+        require_jsapi_pay=ctx.settings.sandbox.alipay_require_jsapi_pay,
+        seller_id=ctx.keys.alipay.seller_id,
     )
     apply_outcome(ctx, conn, outcome, now)
     return outcome.reply

@@ -265,6 +265,7 @@ def create(
     buyer: CreateBuyer | str,
     *,
     require_jsapi_pay: bool = False,
+    seller_id: str = "",
 ) -> Outcome:
     """alipay.trade.create (jsapi spec §3): the trade exists at once, WAIT_BUYER_PAY, bound to the buyer.
 
@@ -283,6 +284,8 @@ def create(
         return Outcome(fail("ACQ.ACCESS_FORBIDDEN", sub_msg="未签约JSAPI支付产品，product_code 须为 JSAPI_PAY"))
     if product_code == "JSAPI_PAY" and _text(biz, "op_app_id") != env.app_id:
         return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg="参数无效: op_app_id"))
+    if seller_id and _text(biz, "buyer_id") == seller_id:
+        return Outcome(fail("ACQ.BUYER_SELLER_EQUAL", sub_msg="交易的买家与卖家不能相同"))
     if isinstance(buyer, str):
         return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg=buyer))
     subject = _text(biz, "subject")

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from pos_app.sandbox.alipay import bridge, oauth
 from pos_app.sandbox.alipay.routes import ensure_schema
 from pos_app.sandbox.context import SandboxContext, get_ctx
-from pos_app.sandbox.webauth import USER_HEADER, simulated_user, wallet_error_page
+from pos_app.sandbox.simulated_user import USER_HEADER, simulated_user
+from pos_app.sandbox.webauth import BRIDGE_CORS_HEADERS, wallet_error_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["alipay-web"])
@@ -51,8 +52,14 @@ class AlipayBridgeBody(BaseModel):
     notify_delay_s: float = Field(30.0, ge=0)
 
 
+@router.options("/sandbox/bridge/alipay")
+async def bridge_preflight() -> Response:
+    return Response(status_code=204, headers=BRIDGE_CORS_HEADERS)
+
+
 @router.post("/sandbox/bridge/alipay")
-async def bridge_check(body: AlipayBridgeBody, ctx: Ctx) -> dict[str, Any]:
+async def bridge_check(body: AlipayBridgeBody, ctx: Ctx, response: Response) -> dict[str, Any]:
+    response.headers.update(BRIDGE_CORS_HEADERS)
     answer = bridge.trade_pay(
         ctx,
         bridge.TradePayRequest(

@@ -16,6 +16,10 @@ says "unconfirmed" (documented here and in the tests):
 - Refunds are accepted as PROCESSING and turn SUCCESS :data:`REFUND_SETTLE_S` later (REFUND.SUCCESS
   is then sent to the refund's notify_url). Two refunds of one order less than 60 s apart → 429
   ``FREQUENCY_LIMITED`` (the same out_refund_no may be retried any time).
+- JSAPI (jsapi spec §3): an openid the sandbox issued under another appid → 400 ``PARAM_ERROR``
+  "appid和openid不匹配"; a malformed one → 400 ``PARAM_ERROR`` "无效的openid"; a well-formed openid it
+  never issued is accepted (no simulated phone will match it). The prepay_id is ``wx`` + China-time
+  ``YYYYMMDDhhmmss`` + 20 characters; an identical re-post after 2 h gets a new one.
 - A native order past its ``time_expire`` (or its code_url past 2 h) cannot be paid; it stays NOTPAY
   until the merchant closes it.
 """

@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from pos_app.sandbox.context import SandboxContext, get_ctx, register_setup
-from pos_app.sandbox.webauth import OAUTH_ERROR_HEADER, USER_HEADER, simulated_user, wallet_error_page
+from pos_app.sandbox.simulated_user import OAUTH_ERROR_HEADER, USER_HEADER, simulated_user
+from pos_app.sandbox.webauth import BRIDGE_CORS_HEADERS, wallet_error_page
 from pos_app.sandbox.wechat import bridge, oauth, web_store
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,14 @@ class WechatBridgeBody(BaseModel):
     notify_delay_s: float = Field(30.0, ge=0)
 
 
+@router.options("/sandbox/bridge/wechat")
+async def bridge_preflight() -> Response:
+    return Response(status_code=204, headers=BRIDGE_CORS_HEADERS)
+
+
 @router.post("/sandbox/bridge/wechat")
-async def bridge_check(body: WechatBridgeBody, ctx: Ctx) -> dict[str, Any]:
+async def bridge_check(body: WechatBridgeBody, ctx: Ctx, response: Response) -> dict[str, Any]:
+    response.headers.update(BRIDGE_CORS_HEADERS)
     answer = bridge.invoke(
         ctx,
         bridge.BridgeRequest(
