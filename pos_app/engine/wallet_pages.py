@@ -86,6 +86,14 @@ class PageError(Exception):
         self.payment = payment
 
 
+class SignInAgain(Exception):
+    """The wallet refused the code (used, expired): send the phone to sign in once more, here."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("sign in again")
+        self.url = url
+
+
 @dataclass(frozen=True, slots=True)
 class PageTarget:
     """What a token opens: a one-QR sale's page or a till's store code."""
@@ -131,22 +139,31 @@ class PageKeys:
         self._ticket = hmac.new(secret, b"pos-wallet-pages/ticket", hashlib.sha256).digest()
         self._payer = hmac.new(secret, b"pos-wallet-pages/payer", hashlib.sha256).digest()
 
-    # OAuth state: [a-zA-Z0-9] only, at most 128 (WeChat's rule): wallet letter + 10-digit time + MAC.
-    def make_state(self, token: str, wallet: Wallet, now: float | None = None) -> str:
+    # OAuth state: [a-zA-Z0-9] only, at most 128 (WeChat's rule): wallet letter (upper case on the one
+    # retry after a refused code) + 10-digit time + MAC over all of it.
+    def make_state(self, token: str, wallet: Wallet, now: float | None = None, *, retry: bool = False) -> str:
         ts = str(int(now if now is not None else time.time()))
-        return wallet.letter + ts + self._state_mac(token, wallet, ts)
+        letter = wallet.letter.upper() if retry else wallet.letter
+        return letter + ts + self._state_mac(token, letter, ts)
 
     def check_state(self, token: str, wallet: Wallet, state: str, now: float | None = None) -> bool:
-        if len(state) != 1 + 10 + 32 or not state.isascii() or not state.isalnum() or state[0] != wallet.letter:
+        if len(state) != 1 + 10 + 32 or not state.isascii() or not state.isalnum():
             return False
-        ts = state[1:11]
-        if not ts.isdigit() or not hmac.compare_digest(state[11:], self._state_mac(token, wallet, ts)):
+        letter, ts = state[0], state[1:11]
+        if letter.lower() != wallet.letter or not ts.isdigit():
+            return False
+        if not hmac.compare_digest(state[11:], self._state_mac(token, letter, ts)):
             return False
         age = (now if now is not None else time.time()) - int(ts)
         return -60 <= age <= STATE_TTL_S
 
-    def _state_mac(self, token: str, wallet: Wallet, ts: str) -> str:
-        return hmac.new(self._state, f"{token}|{wallet.value}|{ts}".encode(), hashlib.sha256).hexdigest()[:32]
+    @staticmethod
+    def is_retry(state: str) -> bool:
+        """The state of the one sign-in started again after the wallet refused a code."""
+        return state[:1].isupper()
+
+    def _state_mac(self, token: str, letter: str, ts: str) -> str:
+        return hmac.new(self._state, f"{token}|{letter}|{ts}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def payer_hash(self, wallet: Wallet, payer: str) -> str:
         return hmac.new(self._payer, f"{wallet.value}|{payer}".encode(), hashlib.sha256).hexdigest()
@@ -362,12 +379,14 @@ class WalletPages:
         assert target.out_trade_no is not None
         return repo.payment_view(await self._ctx.load_payment(target.out_trade_no))
 
-    def authorize_url(self, target: PageTarget, wallet: Wallet) -> str:
-        """Where the phone signs in silently; it comes back to ``…/{token}/{wallet}`` with a code."""
+    def authorize_url(self, target: PageTarget, wallet: Wallet, *, retry: bool = False) -> str:
+        """Where the phone signs in silently; it comes back to ``…/{token}/{wallet}`` with a code.
+        ``retry``: the one new sign-in after the wallet refused a code (spec: restart once, never
+        send the same code again)."""
         if self.web.problem is not None:
             raise PageError(PageProblem.NOT_SET_UP)
         back = f"{self.page_url(target.kind, target.token)}/{wallet.value}"
-        state = self.keys.make_state(target.token, wallet)
+        state = self.keys.make_state(target.token, wallet, retry=retry)
         if wallet is Wallet.WECHAT:
             assert self.web.wechat_oauth is not None
             return self.web.wechat_oauth.authorize_url(back, state)
@@ -392,6 +411,8 @@ class WalletPages:
             assert self.web.alipay is not None
             return await self.web.alipay.oauth_token(code)
         except OAuthCodeInvalid:
+            if not self.keys.is_retry(state):
+                raise SignInAgain(self.authorize_url(target, wallet, retry=True)) from None
             raise PageError(PageProblem.SIGN_IN) from None
         except GatewayError as exc:
             log.warning("%s sign-in failed: %s", wallet.value, exc.code)

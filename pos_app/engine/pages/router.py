@@ -26,7 +26,15 @@ from pos_app.domain.money import format_fen, parse_amount
 from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.engine.pages import texts
-from pos_app.engine.wallet_pages import BridgeData, PageError, PageProblem, PageTarget, Wallet, WalletPages
+from pos_app.engine.wallet_pages import (
+    BridgeData,
+    PageError,
+    PageProblem,
+    PageTarget,
+    SignInAgain,
+    Wallet,
+    WalletPages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +194,11 @@ async def signed_in(
         target = await _target(request, pages, token)
         if not oauth_code:
             raise PageError(PageProblem.SIGN_IN)
-        payer = await pages.sign_in(target, wallet, oauth_code, state)
+        try:
+            payer = await pages.sign_in(target, wallet, oauth_code, state)
+        except SignInAgain as again:
+            log.info("%s refused the sign-in code: signing in once more", wallet.value)
+            return RedirectResponse(again.url, status_code=302, headers=SECURITY_HEADERS)
         if target.kind is PaymentMode.STORE_QR:
             return _store_form(request, target, wallet, pages.ticket(target, wallet, payer))
         bridge = await pages.open_one_qr(target, wallet, payer, _client_ip(request))

@@ -55,3 +55,12 @@ def test_result_mac_is_per_token_and_order() -> None:
     assert len(mac) == 32
     assert mac != keys.result_mac(OTHER, "P1")
     assert mac != keys.result_mac(TOKEN, "P2")
+
+
+def test_retry_state_is_its_own_and_cannot_be_made_from_a_first_one() -> None:
+    keys = PageKeys(b"k" * 32)
+    first = keys.make_state(TOKEN, Wallet.WECHAT)
+    retry = keys.make_state(TOKEN, Wallet.WECHAT, retry=True)
+    assert not keys.is_retry(first) and keys.is_retry(retry)
+    assert keys.check_state(TOKEN, Wallet.WECHAT, retry)
+    assert not keys.check_state(TOKEN, Wallet.WECHAT, first[0].upper() + first[1:])  # the letter is signed
