@@ -285,3 +285,14 @@ async def test_trade_create_binds_the_buyer(
     app_key = parse_private_key(vectors["alipay_request_signature"]["private_key_pem"])
     _verify(app_key.public_key(), _hand_sign_content(form).encode(), form["sign"])
     await client.aclose()
+
+
+def test_the_app_secret_in_httpx_request_logs_is_masked() -> None:
+    from pos_app.engine.logging_setup import mask_secrets
+
+    line = (
+        "HTTP Request: GET https://api.weixin.qq.com/sns/oauth2/access_token?appid=wx8888888888888888"
+        f'&secret={SECRET}&code=CODE1&grant_type=authorization_code "HTTP/1.1 200 OK"'
+    )
+    masked = mask_secrets(line)
+    assert SECRET not in masked and "&code=CODE1&grant_type=authorization_code" in masked
