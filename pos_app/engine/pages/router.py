@@ -9,6 +9,7 @@ secret reaches a page beyond the bridge parameters.
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import logging
@@ -49,6 +50,7 @@ SECURITY_HEADERS = {
     ),
 }
 PAY_JS_PATH = "/p/pay.js"
+GZIP_ABOVE_BYTES = 1024
 _WECHAT_UA = re.compile(r"micromessenger", re.IGNORECASE)
 _ALIPAY_UA = re.compile(r"alipayclient", re.IGNORECASE)
 _PROBLEM_TEXT = {
@@ -91,7 +93,17 @@ def _page(request: Request, title: str, body: str, *, status: int = 200, script:
     page = Template(_asset("page.html")).substitute(
         lang="zh-CN" if language == "zh_CN" else "en", title=html.escape(title), body=body, script=script_tag
     )
-    return Response(page, status_code=status, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+    return _compressed(request, page, status, "text/html; charset=utf-8", SECURITY_HEADERS)
+
+
+def _compressed(request: Request, text: str, status: int, media_type: str, headers: dict[str, str]) -> Response:
+    """Gzipped when the phone takes it (pages load on 4G); small texts are not worth it."""
+    body = text.encode("utf-8")
+    out = {**headers, "Vary": "Accept-Encoding"}
+    if len(body) > GZIP_ABOVE_BYTES and "gzip" in request.headers.get("accept-encoding", "").lower():
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        out["Content-Encoding"] = "gzip"
+    return Response(body, status_code=status, media_type=media_type, headers=out)
 
 
 def _message_page(request: Request, title_msg: str, text_msg: str, *, status: int = 200, **params: str) -> Response:
@@ -152,9 +164,9 @@ def _store_form(request: Request, target: PageTarget, wallet: Wallet, ticket: st
 
 
 @router.get(PAY_JS_PATH)
-async def pay_js() -> Response:
+async def pay_js(request: Request) -> Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
-    return Response(_asset("pay.js"), media_type="text/javascript; charset=utf-8", headers=headers)
+    return _compressed(request, _asset("pay.js"), 200, "text/javascript; charset=utf-8", headers)
 
 
 @router.get("/q/{token}")

@@ -272,3 +272,16 @@ async def test_the_till_cannot_create_store_qr_payments(client: EngineClient) ->
     request = one_qr().model_copy(update={"mode": PaymentMode.STORE_QR})
     with pytest.raises(InputError):
         await client.create_payment(request)
+
+
+async def test_pages_and_script_are_gzipped_for_phones_that_take_it(stack: Stack, client: EngineClient) -> None:
+    view = await client.create_payment(one_qr())
+    assert view.code_url is not None
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.engine)) as browser:
+        script = await browser.get(stack.settings.engine.public_url + "/p/pay.js", headers={"Accept-Encoding": "gzip"})
+        plain = await browser.get(
+            stack.settings.engine.public_url + "/p/pay.js", headers={"Accept-Encoding": "identity"}
+        )
+    assert script.headers["content-encoding"] == "gzip" and "getBrandWCPayRequest" in script.text
+    assert "content-encoding" not in plain.headers and plain.text == script.text
+    assert int(script.headers["content-length"]) < int(plain.headers["content-length"])
