@@ -190,34 +190,17 @@ def test_the_phone_never_imports_the_engine() -> None:
 def test_the_pages_own_script_in_headless_chromium_with_the_injected_bridge(
     servers: Servers, app: str, choice: str, state: str
 ) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from pos_app.sandbox.phone.bridge_js import bridge_script
-    from pos_app.sandbox.phone.scan import USER_AGENTS
+    from tests.phone_browser import phone_browser
 
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_experimental_option(
-        "mobileEmulation",
-        {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3}, "userAgent": USER_AGENTS[app]},
-    )
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        script = bridge_script(app, servers.sandbox_url, choice=choice)
-        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    with phone_browser(app, servers.sandbox_url, choice=choice) as driver:
         driver.get(servers.pages_url + "/q/sale1")
         shown = WebDriverWait(driver, 20).until(lambda d: d.find_element("id", "status").get_attribute("data-state"))
         assert shown == state
         assert driver.current_url.startswith(servers.pages_url + f"/q/sale1/{app}?")
         answer = driver.execute_script("return window.__posBridgeAnswer")
         assert answer["trade_state" if app == "wechat" else "trade_status"] in ("SUCCESS", "WAIT_BUYER_PAY")
-    finally:
-        driver.quit()
     assert [r["result"] for r in servers.pages.results] == ["ok" if choice == "pay" else "cancel"]
 
 
