@@ -41,6 +41,7 @@ def _ledger_side(session: Session, terminal_id: str, day: str, also: list[str]) 
             business_day=p.business_day,
         )
         for p in rows
+        if p.channel is not None  # a one-QR page no wallet opened moved no money (as engine.sync_compare)
     }
 
 

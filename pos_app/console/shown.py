@@ -17,6 +17,7 @@ DIFFERENCES = {
     "amount": N_("Amounts differ"),
     "refunded": N_("Refunds differ"),
 }
+NO_CHANNEL = N_("No wallet yet")
 CHANNELS = {"wechat": N_("WeChat Pay"), "alipay": N_("Alipay"), "cash": N_("Cash")}
 
 
@@ -36,12 +37,15 @@ def labelled(rows: Iterable[tuple[Any, Any]]) -> list[tuple[str, Any]]:
     return [(" · ".join(map(str, key)) if isinstance(key, tuple) else str(key), value) for key, value in rows]
 
 
-def channel(code: str) -> str:
-    """The English name of a channel code (the template translates it)."""
+def channel(code: str | None) -> str:
+    """The English name of a channel code (the template translates it); a one-QR payment no wallet
+    opened yet has none."""
+    if not code:
+        return NO_CHANNEL
     return CHANNELS.get(code, code)
 
 
-def channel_rows(rows: Iterable[tuple[str, Any]], translate: Callable[[str], str]) -> list[tuple[str, Any]]:
+def channel_rows(rows: Iterable[tuple[str | None, Any]], translate: Callable[[str], str]) -> list[tuple[str, Any]]:
     return [(translate(channel(code)), value) for code, value in rows]
 
 

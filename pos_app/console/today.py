@@ -45,7 +45,7 @@ class DayFigures:
     total: Totals = field(default_factory=Totals)
     by_store: dict[str, Totals] = field(default_factory=dict)
     by_till: dict[tuple[str, str], Totals] = field(default_factory=dict)
-    by_channel: dict[str, Totals] = field(default_factory=dict)
+    by_channel: dict[str, Totals] = field(default_factory=dict)  # "" : a one-QR payment no wallet opened
     by_cashier: dict[tuple[str, str], Totals] = field(default_factory=dict)
     by_hour: list[Totals] = field(default_factory=lambda: [Totals() for _ in range(24)])
     unsettled: int = 0  # not settled yet, or flagged for a person to look at
@@ -98,7 +98,7 @@ def day_figures(engine: Engine, day: str, stores: tuple[str, ...] | None) -> Day
         figures.total.add(*values)
         figures.by_store.setdefault(store_id, Totals()).add(*values)
         figures.by_till.setdefault((store_id, terminal_id), Totals()).add(*values)
-        figures.by_channel.setdefault(channel, Totals()).add(*values)
+        figures.by_channel.setdefault(channel or "", Totals()).add(*values)
         figures.by_cashier.setdefault((store_id, operator), Totals()).add(*values)
         figures.by_hour[int(at_hour) % 24].add(*values)
     return figures

@@ -1,6 +1,6 @@
 """Benchmark: the console's Today page and payment searches on a ledger of 1,000,000 payments.
 Target: each answers within 200 ms of server time (the request through the real app in-process:
-session check, SQL, rendering; no network), from the indexes of ledger migration 0004, not a cache.
+session check, SQL, rendering; no network), from the indexes of ledger migration 0005, not a cache.
 
 The ledger is a real one (``open_ledger``: migrations, WAL); its rows are written with ``executemany``
 in one transaction: 1,000,000 payments over 100 business days (10,000 a day) in 10 stores of 3 tills,

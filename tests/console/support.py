@@ -93,6 +93,11 @@ def seed(settings: Settings) -> list[str]:
                                            amount_fen=refunded, reason="Returned", operator="Ann", state="SUCCESS",
                                            business_day=day, approved_by="Boss", created_at=later, updated_at=later,
                                            succeeded_at=later))  # fmt: skip
+        # A one-QR sale whose page no wallet has opened yet: no channel, no money.
+        at = _at(DAY, 12, 0)
+        session.add(Payment(out_trade_no=f"P20261205{STORE_A}T001QR0001", terminal_id="T001", store_id=STORE_A,
+                            channel=None, mode="one_qr", amount_fen=990, subject="Goods", operator="Ann",
+                            state="AWAITING_SCAN", business_day=DAY, created_at=at, updated_at=at))  # fmt: skip
         session.flush()
         _sync_journal(session)
         session.commit()
@@ -122,7 +127,7 @@ def _sync_journal(session: Session) -> None:
     sales = [p for p in session.exec(select(Payment).where(Payment.terminal_id == "T001", Payment.business_day == DAY))]
     snapshots = []
     for p in sales:
-        if p.out_trade_no == money_in[JOURNAL_MISSING].out_trade_no:
+        if p.out_trade_no == money_in[JOURNAL_MISSING].out_trade_no or p.channel is None:
             continue
         refunded = p.refunded_fen + (1 if p.out_trade_no == money_in[JOURNAL_REFUND_DIFFERS].out_trade_no else 0)
         snapshots.append({"out_trade_no": p.out_trade_no, "channel": p.channel, "amount_fen": p.amount_fen,

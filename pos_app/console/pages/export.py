@@ -41,7 +41,7 @@ def _cell(text: str) -> str:
 
 def _row(p: Payment) -> list[str]:
     return [
-        p.out_trade_no, p.store_id, p.terminal_id, p.channel, p.mode, p.state,
+        p.out_trade_no, p.store_id, p.terminal_id, p.channel or "", p.mode, p.state,
         fen_to_yuan(p.amount_fen), fen_to_yuan(p.refunded_fen), _cell(p.operator), p.transaction_id or "",
         p.business_day, moment(p.created_at), moment(p.paid_at) if p.paid_at else "",
     ]  # fmt: skip
