@@ -85,7 +85,7 @@ def _write_postgres(url: str, rows: list[tuple[object, ...]], terminals: list[tu
 
 
 def build(settings: Settings, n: int) -> float:
-    open_ledger(settings.database_url).dispose()  # the schema, with migration 0004's indexes
+    open_ledger(settings.database_url).dispose()  # the schema, with migration 0005's indexes
     started = time.perf_counter()
     rng = random.Random(7)
     states, weights = zip(*STATES, strict=True)
