@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -21,6 +22,15 @@ def sign_in(driver: webdriver.Chrome, base: str, name: str, password: str) -> No
 
 def text_of(driver: webdriver.Chrome, element_id: str) -> str:
     return str(WebDriverWait(driver, 15).until(ec.presence_of_element_located((By.ID, element_id))).text)
+
+
+def wait_for_text(driver: webdriver.Chrome, element_id: str, expected: str, timeout_s: float = 20) -> None:
+    """Wait until the element reads ``expected`` — across swaps of the page's live part (a swapped-out
+    element is stale: it is looked up again)."""
+    WebDriverWait(driver, timeout_s, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.ID, element_id).text == expected,
+        f"#{element_id} never read {expected!r}",
+    )
 
 
 def table_rows(driver: webdriver.Chrome, table_id: str) -> list[list[str]]:

@@ -3,7 +3,6 @@ store only; the Today figures equal an independent sum of ledger rows."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 from selenium import webdriver
@@ -14,7 +13,7 @@ from pos_app.config import Settings
 from pos_app.engine.store import open_ledger
 from pos_app.engine.store.models import Payment
 from pos_app.engine.store.terminals import add_activation_code
-from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of
+from tests.console.browser_steps import money, screenshot, sign_in, table_rows, text_of, wait_for_text
 from tests.console.support import (
     DAY,
     JOURNAL_MISSING,
@@ -162,9 +161,6 @@ def test_a_payment_made_at_a_till_appears_on_today_without_reload(
         session.commit()
     ledger.dispose()
     after = independent_totals(console_settings, DAY, STORE_A)
-    deadline = time.monotonic() + 20
-    while text_of(browser, "total-count") != str(after.count):
-        assert time.monotonic() < deadline, "the Today figures did not follow the ledger"
-        time.sleep(0.1)
-    assert text_of(browser, "total-net") == money(after.net_fen)
+    wait_for_text(browser, "total-count", str(after.count))
+    wait_for_text(browser, "total-net", money(after.net_fen))
     assert browser.execute_script("return window.sameDocument") is True  # no reload
