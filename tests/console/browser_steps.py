@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -9,7 +12,6 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pos_app.domain.money import format_fen
-from tests.console.support import ASSETS
 
 
 def sign_in(driver: webdriver.Chrome, base: str, name: str, password: str) -> None:
@@ -46,5 +48,10 @@ def money(fen: int) -> str:
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    ASSETS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ASSETS / name))
+    """Save the README's screenshot when asked (``POS_SCREENSHOTS=assets``, a directory): a plain
+    test run leaves the checkout's tracked files alone."""
+    if not os.environ.get("POS_SCREENSHOTS"):
+        return
+    folder = Path(os.environ["POS_SCREENSHOTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(folder / name))
