@@ -205,6 +205,12 @@ class ConsoleSettings(_Section):
     live_poll_s: float = Field(
         2.0, gt=0, description="How often an open Today page's live view looks in the ledger for new payments."
     )
+    engine_url: str = Field("http://127.0.0.1:8700", description="The engine the console acts through (refunds).")
+    engine_key_file: Path = Field(
+        Path("keys/console-engine.key"),
+        description="Signs the console's requests to the engine; the engine reads the same file (0600; "
+        "`pos console engine-key`).",
+    )
 
 
 class Settings(BaseSettings):

@@ -85,6 +85,23 @@ def serve(config: Path | None, log_level: str) -> None:
     )
 
 
+@console.command("engine-key")
+@_CONFIG
+@click.option("--rotate", is_flag=True, help="Replace an existing key (restart nothing: both read it per request).")
+def engine_key(config: Path | None, rotate: bool) -> None:
+    """Make the key the console signs its requests to the engine with ([console] engine_key_file, 0600).
+
+    The engine and the console read the same file: on separate machines, copy it (mode 0600)."""
+    from pos_app.console.engine_key import make_engine_key
+
+    settings = _settings(config)
+    path = settings.path(settings.console.engine_key_file)
+    if make_engine_key(path, rotate=rotate):
+        click.echo(f"Console key written to {path} (0600). The console may now refund and manage tills.")
+    else:
+        click.echo(f"{path} already holds a console key; --rotate replaces it.")
+
+
 @console.group()
 def user() -> None:
     """Console accounts: owners see every store, store managers their own store."""

@@ -19,7 +19,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_app.config import Settings
-from pos_app.console.pages import audit, days, export, live, login, payments, refunds, terminals, today
+from pos_app.console.engine_link import EngineLink
+from pos_app.console.pages import (
+    audit,
+    days,
+    export,
+    live,
+    login,
+    payments,
+    refund_start,
+    refunds,
+    terminal_actions,
+    terminals,
+    today,
+)
 from pos_app.console.secret_key import load_or_create_key
 from pos_app.console.web import SECURITY_HEADERS, STATIC, ConsoleState, make_environment
 from pos_app.engine.store.db import open_ledger, reader
@@ -71,6 +84,7 @@ def create_console_app(settings: Settings) -> Starlette:
             login_limiter=MovingWindowRateLimiter(MemoryStorage()),
             live_poll_s=settings.console.live_poll_s,
             env=make_environment(),
+            engine=EngineLink(settings.console.engine_url, settings.path(settings.console.engine_key_file)),
         )
         try:
             yield
@@ -85,9 +99,11 @@ def create_console_app(settings: Settings) -> Starlette:
         *live.ROUTES,
         *export.ROUTES,
         *payments.ROUTES,
+        *refund_start.ROUTES,
         *refunds.ROUTES,
         *days.ROUTES,
         *terminals.ROUTES,
+        *terminal_actions.ROUTES,
         *audit.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

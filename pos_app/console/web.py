@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pos_app.console import accounts, language, shown
+from pos_app.console.engine_link import EngineLink
 from pos_app.console.secret_key import same
 from pos_app.console.viewer import Viewer
 from pos_app.i18n import N_
@@ -46,6 +47,7 @@ class ConsoleState:
     login_limiter: MovingWindowRateLimiter  # failed sign-ins per client address
     live_poll_s: float  # how often a live Today page's stream looks in the ledger
     env: jinja2.Environment
+    engine: EngineLink  # the console's signed calls to the engine (refunds, tills)
 
 
 def make_environment() -> jinja2.Environment:

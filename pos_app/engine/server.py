@@ -47,6 +47,7 @@ from pos_app.api.schemas import (
 )
 from pos_app.config import Settings
 from pos_app.engine.callbacks import GATEWAY_PATHS, EngineApp, GatewayCallbacks
+from pos_app.engine.console_api import router as console_router
 from pos_app.engine.edge_auth import TerminalAuthenticator, refused
 from pos_app.engine.events import Events
 from pos_app.engine.header_values import header_int
@@ -404,6 +405,7 @@ def create_engine_app(
     for path in GATEWAY_PATHS:
         app.router.routes.append(Route(path, gateway, methods=["POST"], name=path.strip("/").replace("/", "_")))
     app.include_router(pages_router)  # the customer's one-QR and store-QR pages (unsigned)
+    app.include_router(console_router)  # the console's acts, signed with the console key
     app.gateway = gateway
     app.shedder = shedder
     return app

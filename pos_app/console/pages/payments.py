@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pos_app.console.pages.refund_start import payment_context
 from pos_app.console.query_form import STATES, read_search
 from pos_app.console.search import PAGE_SIZE, payment_trail, search_payments
 from pos_app.console.today import known_stores
@@ -51,7 +52,7 @@ async def payment_page(request: Request) -> Response:
     trail = await run_in_threadpool(payment_trail, state(request).reads, out_trade_no, viewer.stores())
     if trail is None:
         return not_found(request, viewer)
-    return render(request, "payment.html", {"trail": trail}, viewer=viewer)
+    return render(request, "payment.html", payment_context(trail), viewer=viewer)
 
 
 ROUTES = [
