@@ -50,10 +50,18 @@ class EngineRefused(PosError):
 class EngineLink:
     """Signed calls to one engine; the key file is read per call (rotating it needs no restart)."""
 
-    def __init__(self, engine_url: str, key_file: Path, *, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        engine_url: str,
+        key_file: Path,
+        *,
+        timeout_s: float = TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._url = engine_url.rstrip("/")
         self._key_file = key_file
         self._timeout_s = timeout_s
+        self._transport = transport  # tests: the engine app in-process
 
     def _key(self) -> bytes:
         try:
@@ -76,7 +84,7 @@ class EngineLink:
             auth.HEADER_SIGNATURE: auth.sign(key, "POST", full, timestamp, nonce, data),
         }
         try:
-            async with httpx.AsyncClient(base_url=self._url, timeout=self._timeout_s) as client:
+            async with httpx.AsyncClient(base_url=self._url, timeout=self._timeout_s, transport=self._transport) as client:
                 response = await client.post(full, content=data, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("engine %s not reached: %s", self._url, type(exc).__name__)
