@@ -84,8 +84,8 @@ class EngineLink:
             auth.HEADER_SIGNATURE: auth.sign(key, "POST", full, timestamp, nonce, data),
         }
         try:
-            async with httpx.AsyncClient(base_url=self._url, timeout=self._timeout_s, transport=self._transport) as client:
-                response = await client.post(full, content=data, headers=headers)
+            async with httpx.AsyncClient(timeout=self._timeout_s, transport=self._transport) as client:
+                response = await client.post(self._url + full, content=data, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("engine %s not reached: %s", self._url, type(exc).__name__)
             raise EngineRefused(N_("The engine did not answer — nothing was done. Try again in a moment.")) from None

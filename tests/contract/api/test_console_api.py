@@ -4,9 +4,9 @@ stores, reusing the tills' refund approval and the terminal registry. Real engin
 from __future__ import annotations
 
 import asyncio
-import time
 import itertools
 import secrets
+import time
 from datetime import datetime
 
 import httpx
@@ -58,8 +58,9 @@ def keyed(stack: Stack) -> Stack:
 
 async def paid(stack: Stack, client: EngineClient, amount_fen: int = 2000) -> str:
     code = await stack.auth_code("wechat")
+    number = make_trade_no(IdKind.PAYMENT, store=STORE, terminal=TERMINAL, seq=next(_seq), at=datetime.now())
     request = CreatePayment(
-        out_trade_no=make_trade_no(IdKind.PAYMENT, store=STORE, terminal=TERMINAL, seq=next(_seq), at=datetime.now()), amount_fen=amount_fen,
+        out_trade_no=number, amount_fen=amount_fen,
         mode=PaymentMode.MICROPAY, auth_code=code, subject="Tea", operator="alice",
     )  # fmt: skip
     assert (await client.create_payment(request)).state is PaymentState.PAID
