@@ -27,6 +27,7 @@ from pos_app.console.pages import (
     live,
     login,
     payments,
+    reconciliation,
     refund_start,
     refunds,
     terminal_actions,
@@ -84,6 +85,7 @@ def create_console_app(settings: Settings) -> Starlette:
             login_limiter=MovingWindowRateLimiter(MemoryStorage()),
             live_poll_s=settings.console.live_poll_s,
             env=make_environment(),
+            home=settings.home,
             engine=EngineLink(settings.console.engine_url, settings.path(settings.console.engine_key_file)),
         )
         try:
@@ -102,6 +104,7 @@ def create_console_app(settings: Settings) -> Starlette:
         *refund_start.ROUTES,
         *refunds.ROUTES,
         *days.ROUTES,
+        *reconciliation.ROUTES,
         *terminals.ROUTES,
         *terminal_actions.ROUTES,
         *audit.ROUTES,

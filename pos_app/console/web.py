@@ -48,6 +48,7 @@ class ConsoleState:
     live_poll_s: float  # how often a live Today page's stream looks in the ledger
     env: jinja2.Environment
     engine: EngineLink  # the console's signed calls to the engine (refunds, tills)
+    home: Path  # the profile's folder: `pos reconcile` leaves its reports under home/reconcile/
 
 
 def make_environment() -> jinja2.Environment:
