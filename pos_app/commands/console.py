@@ -91,7 +91,8 @@ def serve(config: Path | None, log_level: str) -> None:
 def engine_key(config: Path | None, rotate: bool) -> None:
     """Make the key the console signs its requests to the engine with ([console] engine_key_file, 0600).
 
-    The engine and the console read the same file: on separate machines, copy it (mode 0600)."""
+    `pos console serve` makes it on first start too. The engine and the console read the same file:
+    on separate machines, copy it (mode 0600)."""
     from pos_app.console.engine_key import make_engine_key
 
     settings = _settings(config)

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_app.config import Settings
+from pos_app.console.engine_key import make_engine_key
 from pos_app.console.engine_link import EngineLink
 from pos_app.console.pages import (
     audit,
@@ -76,6 +77,10 @@ def create_console_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ledger = open_ledger(settings.database_url)
+        # On one profile (the embedded default, a demo) the engine reads this same file: linked at once.
+        engine_key = settings.path(settings.console.engine_key_file)
+        if make_engine_key(engine_key):
+            log.info("console key made at %s (the engine reads the same file)", engine_key)
         app.state.console = ConsoleState(
             ledger=ledger,
             reads=reader(ledger),

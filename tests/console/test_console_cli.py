@@ -58,3 +58,26 @@ def test_bad_accounts_are_refused_with_a_reason(tmp_path: Path) -> None:
     assert code != 0 and "already an account named amy" in out
     code, out = _run(config, "disable", "nobody")
     assert code != 0 and "no account named nobody" in out
+
+
+def _key_command(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["console", "engine-key", *args, "--config", str(config)])
+    return result.exit_code, result.output + (str(result.exception) if result.exception else "")
+
+
+def test_the_console_key_is_made_once_owner_only_and_rotated_on_request(tmp_path: Path) -> None:
+    home = tmp_path / "profile"
+    write_profile(home)
+    config = home / "pos.toml"
+    code, out = _key_command(config)
+    key = home / "keys" / "console-engine.key"
+    assert code == 0 and str(key) in out
+    assert key.stat().st_mode & 0o777 == 0o600
+    first = key.read_text("ascii")
+    assert len(first) == 43 and "=" not in first
+    code, out = _key_command(config)
+    assert code == 0 and "already holds" in out and key.read_text("ascii") == first
+    code, _ = _key_command(config, "--rotate")
+    assert code == 0 and key.read_text("ascii") != first
+    code, out = _key_command(config, "--help")
+    assert code == 0 and "engine_key_file" in out
