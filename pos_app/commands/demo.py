@@ -43,7 +43,7 @@ def init(directory: Path, force: bool) -> None:
 
 
 @demo.command("chain")
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--days", default=7, show_default=True, type=click.IntRange(1, 31), help="Days of history, ending yesterday."
 )

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -106,7 +106,7 @@ class ChainTillDriver:
         self.day.drawer_fen = self.till.open_shift(FLOAT_COUNTS)
         self.day.count("shift opened")
 
-    async def close_day(self, day: date) -> dict[str, object]:
+    async def close_day(self, day: date) -> dict[str, Any]:
         """Settle what is open, close the shift counted blind (a manager signs it off), the Z report, sync."""
         report = await self.till.settle_all()
         if report.failures:
