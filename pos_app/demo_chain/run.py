@@ -42,6 +42,7 @@ RECONCILE_AT = clock_time(10, 5)
 BATCH_WINDOW = timedelta(minutes=10)
 
 Progress = Callable[[str], None]
+_NOT_PAYMENTS = frozenset({"refund", "void", "shift opened", "Z report"})
 
 
 @dataclass
@@ -52,6 +53,11 @@ class DaySummary:
     net_by_store: dict[str, int] = field(default_factory=dict)
     #: The previous day's reconciliation, run this morning.
     reconciled_previous: str | None = None
+
+    @property
+    def payments(self) -> int:
+        """Sales attempted at the tills (cash and wallet, paid or not): what is not an after-sale or a close."""
+        return sum(n for what, n in self.counts.items() if what not in _NOT_PAYMENTS)
 
 
 @dataclass
@@ -71,6 +77,8 @@ class ChainSummary:
                 total[store] = total.get(store, 0) + net
         takings = ", ".join(f"{store} ¥{fen / 100:,.2f}" for store, fen in total.items())
         out.append(_("Net takings: {takings}").format(takings=takings))
+        per_day = ", ".join(f"{day.day:%m-%d} {day.payments}" for day in self.days)
+        out.append(_("Payments per day: {days}").format(days=per_day))
         out.append(_("Generated in {seconds} s").format(seconds=f"{self.elapsed_s:.1f}"))
         return out
 
@@ -167,7 +175,7 @@ async def _reconcile(settings: Settings, day: date, clock: SimClock) -> str:
 def _day_line(day: DaySummary) -> str:
     made = ", ".join(f"{count} {what}" for what, count in sorted(day.counts.items()))
     net = ", ".join(f"{store} ¥{fen / 100:,.2f}" for store, fen in day.net_by_store.items())
-    line = f"{day.day} ({day.day:%a}): {made}; net {net}"
+    line = f"{day.day} ({day.day:%a}): {day.payments} payments ({made}); net {net}"
     if day.reconciled_previous is not None:
         line += f"; the day before reconciled: {day.reconciled_previous}"
     return line
@@ -207,7 +215,9 @@ async def _activate(engine_app: Any, tills: list[ChainTill], clock: SimClock) ->
         try:
             with session_scope(journal) as session:
                 for person in till.store.staff:
-                    add_staff(session, person.name, person.pin, person.role, terminal_id=terminal.terminal_id)
+                    add_staff(
+                        session, person.name, person.pin, person.role, terminal_id=terminal.terminal_id, at=clock.utc()
+                    )
         finally:
             journal.dispose()
 

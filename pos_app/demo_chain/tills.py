@@ -91,7 +91,7 @@ class ChainTillDriver:
         key = decode_key(settings.path(terminal.terminal_key_file).read_text("utf-8"))
         client = EngineClient(terminal.engine_url, terminal.terminal_id, key, clock=clock.unix)
         self.till = Till(settings, self.journal, client, clock=clock.utc)
-        self.drain = OutboxDrain(self.journal, client, terminal.terminal_id)
+        self.drain = OutboxDrain(self.journal, client, terminal.terminal_id, clock=clock.utc)
         self.day = TillDay()
 
     async def aclose(self) -> None:
