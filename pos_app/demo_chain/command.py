@@ -6,9 +6,11 @@ import asyncio
 from pathlib import Path
 
 import click
+import httpx
 
 from pos_app.config import default_home
 from pos_app.demo_chain.run import ChainSummary, generate_chain
+from pos_app.demo_chain.tills import DemoStepFailed
 from pos_app.domain.errors import PosError
 from pos_app.i18n import _
 
@@ -26,7 +28,7 @@ def run_chain_command(directory: Path | None, *, days: int, seed: int) -> None:
         summary = asyncio.run(generate_chain(home, days=days, seed=seed, progress=click.echo))
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
-    except (PosError, OSError) as exc:
+    except (PosError, OSError, DemoStepFailed, httpx.HTTPError) as exc:
         raise click.ClickException(_("The demo chain could not be made: {reason}").format(reason=exc)) from None
     _print_summary(summary)
 

@@ -15,13 +15,8 @@ from pos_app.demo_chain.plan import CHAIN, StoreSpec, TillSpec
 from pos_app.private_files import FILE_MODE, private_dir
 from pos_app.sandbox.demo import init_demo_profile
 
-#: Profile entries that are paths: a till's own profile names the main profile's files absolutely.
-_PATHS: dict[str, tuple[str, ...]] = {
-    "engine": ("ledger_key_file",),
-    "wechatpay": ("merchant_private_key", "apiv3_key_file", "platform_public_key"),
-    "alipay": ("app_private_key", "alipay_public_key"),
-    "sandbox": ("state_path", "keys_dir"),
-}
+#: Files the sandbox creates when it first runs (not there yet when the till profiles are written).
+_LATER_FILES: dict[str, tuple[str, ...]] = {"sandbox": ("state_path",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +57,14 @@ def _till_document(main: dict[str, Any], home: Path, store: StoreSpec, till: Til
     document["terminal"].update(
         store_id=store.store_id, store_name=store.name, terminal_id=till.terminal_id, name=till.name
     )
-    for section, keys in _PATHS.items():
-        for key in keys:
-            if key in document.get(section, {}):
-                document[section][key] = str(home / document[section][key])
+    # Every file of the main profile (keys, key directories) is named absolutely from a till's profile.
+    for section, values in document.items():
+        if section == "terminal":
+            continue
+        for key, value in values.items():
+            relative = isinstance(value, str) and value and not Path(value).is_absolute() and "://" not in value
+            if relative and (key in _LATER_FILES.get(section, ()) or (home / value).exists()):
+                values[key] = str(home / value)
     document["engine"]["database_url"] = "sqlite:///" + str(home / "engine.sqlite3")
     return document
 
