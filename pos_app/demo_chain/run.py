@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -96,6 +97,45 @@ async def generate_chain(home: Path, *, days: int, seed: int, progress: Progress
     settings, tills = write_chain_profile(home)
     clock = SimClock(plans[0].opens_at - timedelta(hours=1))
     summary = ChainSummary(settings.home, [])
+    with store_local_time():
+        await _generate(settings, tills, plans, clock, summary, real_now, progress)
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+@contextlib.contextmanager
+def store_local_time() -> Iterator[None]:
+    """The tills stand in the stores: while they trade, this process's local time is China's.
+
+    A till takes its business day and its report hours from the machine's zone (pos_app.journal.clock);
+    without this, a machine elsewhere would book an 08:00 Beijing sale to the day before (west of
+    UTC) and every Z report would show hours in its own zone. POSIX ``CST-8`` needs no tz database.
+    """
+    if not hasattr(time, "tzset"):  # Windows: the machine's zone stays
+        yield
+        return
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "CST-8"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+async def _generate(
+    settings: Settings,
+    tills: list[ChainTill],
+    plans: list[DayPlan],
+    clock: SimClock,
+    summary: ChainSummary,
+    real_now: datetime,
+    progress: Progress,
+) -> None:
     async with serving(settings, clock) as engine_app:
         _add_managers(settings, clock)
         await _activate(engine_app, tills, clock)
@@ -117,8 +157,6 @@ async def generate_chain(home: Path, *, days: int, seed: int, progress: Progress
             finally:
                 for driver in drivers:
                     await driver.aclose()
-    summary.elapsed_s = time.monotonic() - started
-    return summary
 
 
 async def _run_day(
