@@ -9,6 +9,7 @@ import click
 import httpx
 
 from pos_app.config import default_home
+from pos_app.demo_chain.plan import CONSOLE_ACCOUNTS
 from pos_app.demo_chain.run import ChainSummary, generate_chain
 from pos_app.demo_chain.tills import DemoStepFailed
 from pos_app.domain.errors import PosError
@@ -37,5 +38,9 @@ def _print_summary(summary: ChainSummary) -> None:
     for line in summary.lines():
         click.echo(line)
     click.echo(_("Open a till:    POS_HOME={home} pos").format(home=summary.home))
+    click.echo(_("Console:        POS_HOME={home} pos console serve").format(home=summary.home))
+    for name, password, store_id in CONSOLE_ACCOUNTS:
+        scope = store_id or _("every store")
+        click.echo(_("                {name} / {password} ({scope})").format(name=name, password=password, scope=scope))
     click.echo(_("Other tills:    POS_HOME={home}/tills/T002 pos (T003, T004: the second store)").format(
         home=summary.home))  # fmt: skip

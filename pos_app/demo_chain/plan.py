@@ -73,6 +73,14 @@ CHAIN: tuple[StoreSpec, ...] = (
     ),
 )
 
+#: The console's demo accounts (name, password, store or None for the owner). Public, like the demo
+#: staff PINs: this is a sandbox profile, no money moves.
+CONSOLE_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    ("owner", "demo-owner-password", None),
+    ("demo-manager", "demo-manager-password", "S00001"),
+    ("chen.jing", "demo-manager-password", "S00002"),
+)
+
 #: What a shift starts with in the drawer, by denomination (fen → pieces): ¥500.
 FLOAT_COUNTS: dict[int, int] = {10000: 2, 5000: 4, 2000: 5, 1000: 5, 500: 4, 100: 20, 50: 10, 10: 50}
 #: Prices on the shelves (fen); a basket is one to four of them. Multiples of 10 fen: cash is counted in jiao.

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
 from pos_app.demo_chain.clock import SimClock
-from pos_app.demo_chain.plan import CHAIN, DayPlan, Op, china_moment, plan_days, till_cashier
+from pos_app.demo_chain.plan import CHAIN, CONSOLE_ACCOUNTS, DayPlan, Op, china_moment, plan_days, till_cashier
 from pos_app.demo_chain.profile import ChainTill, write_chain_profile
 from pos_app.demo_chain.tills import ChainTillDriver
 from pos_app.domain.china_time import CHINA_TZ
@@ -138,6 +138,7 @@ async def _generate(
 ) -> None:
     async with serving(settings, clock) as engine_app:
         _add_managers(settings, clock)
+        _add_console_accounts(settings)
         await _activate(engine_app, tills, clock)
         async with httpx.AsyncClient(base_url=f"http://{settings.sandbox.listen}", timeout=10) as sandbox:
             drivers = [ChainTillDriver(till, clock, sandbox) for till in tills]
@@ -231,6 +232,20 @@ def _add_managers(settings: Settings, clock: SimClock) -> None:
                     session, store_id=store.store_id, managers=[(manager.name, manager.pin)], now=clock.utc()
                 )
             session.commit()
+    finally:
+        ledger.dispose()
+
+
+def _add_console_accounts(settings: Settings) -> None:
+    """The owner and each store's manager may sign in to `pos console serve` (what `pos console user add` does)."""
+    from pos_app.console import accounts
+    from pos_app.engine.store.console_accounts import Role
+
+    ledger = open_ledger(settings.database_url)
+    try:
+        for name, password, store_id in CONSOLE_ACCOUNTS:
+            role = Role.OWNER if store_id is None else Role.MANAGER
+            accounts.add_user(ledger, name=name, role=role, store_id=store_id, password=password, by="pos demo chain")
     finally:
         ledger.dispose()
 

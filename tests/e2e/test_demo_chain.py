@@ -8,7 +8,7 @@ import asyncio
 import json
 import sqlite3
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -162,3 +162,22 @@ def test_reconciliation_found_no_unexpected_difference(chain: ChainSummary) -> N
         assert complete or day == date.fromisoformat(max(d.day.isoformat() for d in chain.days)), report
         assert report["journals_compared"] is True
         assert report["open_items"] == [], report["open_items"]
+
+
+def test_the_console_accounts_sign_in_with_their_scope(chain: ChainSummary) -> None:
+    from pos_app.console import accounts
+    from pos_app.demo_chain.plan import CONSOLE_ACCOUNTS
+
+    ledger = open_ledger(f"sqlite:///{chain.home / 'engine.sqlite3'}")
+    try:
+        for name, password, store_id in CONSOLE_ACCOUNTS:
+            signed = accounts.sign_in(
+                ledger, name=name, password=password, client="127.0.0.1", lifetime=timedelta(hours=1), replaces=None
+            )
+            assert isinstance(signed, accounts.SignedIn), name
+            assert signed.viewer.stores() == (None if store_id is None else (store_id,))
+            if store_id is not None:  # a manager asking for the other store still reads only their own
+                other = "S00001" if store_id == "S00002" else "S00002"
+                assert signed.viewer.stores(other) == (store_id,)
+    finally:
+        ledger.dispose()
