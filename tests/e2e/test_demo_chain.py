@@ -133,17 +133,27 @@ def chain_counts(chain: ChainSummary) -> dict[str, int]:
     return total
 
 
-def test_the_synced_journals_agree_with_the_ledger(chain: ChainSummary) -> None:
+def test_the_synced_journals_agree_with_the_ledger_and_add_up_to_the_z_reports(chain: ChainSummary) -> None:
+    store_of = {till.terminal_id: store.store_id for store in CHAIN for till in store.tills}
+    z_reports = _z_reports(chain.home)
     ledger = open_ledger(f"sqlite:///{chain.home / 'engine.sqlite3'}")
     try:
         with Session(ledger) as session:
             for day in chain.days:
                 comparisons = compare_day(session, day.day)
-                assert {c.terminal_id for c in comparisons} == {t.terminal_id for s in CHAIN for t in s.tills}
+                assert {c.terminal_id for c in comparisons} == set(store_of)
+                # What the engine holds of each store's day: the wallet payments of its ledger plus the cash
+                # sales of its tills' uploaded journals.
+                engine_net: dict[str, int] = defaultdict(int)
                 for comparison in comparisons:
                     assert comparison.agrees, comparison.differences
                     cash = [row for row in comparison.terminal if row.channel.value == "cash"]
                     assert cash and cash[0].count > 0  # the cash sales reached the engine with the journal
+                    wallets = sum(row.net_fen for row in comparison.engine)
+                    engine_net[store_of[comparison.terminal_id]] += wallets + cash[0].net_fen
+                for store in CHAIN:
+                    reports = z_reports[(store.store_id, day.day.isoformat())]
+                    assert engine_net[store.store_id] == sum(int(r["total"]["net_fen"]) for r in reports)  # type: ignore[index]
     finally:
         ledger.dispose()
 
