@@ -115,6 +115,10 @@ class RefundView(BaseModel):
     failure_reason: str | None = None
     send_at: datetime | None = None  # refused for frequency by the gateway: sent again by itself then
     note: str | None = None  # cashier-readable: why the refund waits and until when
+    # Who made it ("console:<user>" for the manager console) and the manager the engine checked:
+    # a till journals a refund of its sale made elsewhere with them.
+    operator: str | None = None
+    approved_by: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -121,6 +121,9 @@ class Refund(JournalTable, table=True):
     cashier: str = Field(max_length=64)
     approved_by: str = Field(max_length=64)  # the manager whose PIN allowed it
     kind: str = Field(default="refund", max_length=8)  # "refund" | "void"
+    #: Where the refund was made: "till", or "console" (the manager console, through the engine)
+    #: for a refund the till journaled when it heard of it (:mod:`pos_app.journal.refunds_elsewhere`).
+    origin: str = Field(default="till", max_length=16)
     created_at: datetime
     updated_at: datetime
 

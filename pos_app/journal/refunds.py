@@ -110,7 +110,7 @@ def record_refund(
         raise ValueError("a refund starts PENDING (wallet) or SUCCESS (cash)")
     if state == RefundState.SUCCESS and sale.channel != Channel.CASH:
         raise JournalError("Wallet refunds start PENDING and are settled by the engine.")
-    return _write_refund(
+    return write_refund(
         session, sale, amount_fen, cashier=cashier, approved_by=approved_by, at=at, reason=reason,
         out_refund_no=out_refund_no, state=state, kind=PLAIN_REFUND,
     )  # fmt: skip
@@ -144,13 +144,13 @@ def record_wallet_void(
         raise InputError("Say why the sale is voided.")
     if sale.business_day != open_business_day(session, sale.terminal_id, at):
         raise JournalError(f"Only today's sales can be voided ({sale.business_day} is over) — use a refund instead.")
-    return _write_refund(
+    return write_refund(
         session, sale, sale.amount_fen, cashier=cashier, approved_by=approved_by, at=at, reason=reason,
         out_refund_no=out_refund_no, state=RefundState.PENDING, kind=VOID,
     )  # fmt: skip
 
 
-def _write_refund(
+def write_refund(
     session: Session,
     sale: Sale,
     amount_fen: int,
@@ -162,8 +162,10 @@ def _write_refund(
     out_refund_no: str | None,
     state: RefundState,
     kind: str,
+    origin: str = "till",
 ) -> Refund:
-    """Write a checked refund or void with its event (and, for cash, its drawer movement)."""
+    """Write a checked refund or void with its event (and, for cash, its drawer movement).
+    ``origin``: "till", or where a refund the till heard of was made (journal/refunds_elsewhere.py)."""
     when = aware(at)
     number = out_refund_no or new_out_refund_no(session, store_id=sale.store_id, terminal_id=sale.terminal_id, at=at)
     assert sale.id is not None
@@ -177,6 +179,7 @@ def _write_refund(
         cashier=cashier,
         approved_by=approved_by,
         kind=kind,
+        origin=origin,
         created_at=when,
         updated_at=when,
     )

@@ -114,6 +114,8 @@ def refund_snapshot(refund: Refund) -> dict[str, Any]:
         "created_at": at_text(refund.created_at),
         # Added with voids: listed only for a void, so refunds journaled before it still verify.
         **({"kind": refund.kind} if refund.kind != "refund" else {}),
+        # Added with refunds made elsewhere: listed only for those, so older events still verify.
+        **({"origin": refund.origin} if refund.origin != "till" else {}),
     }
 
 

@@ -11,8 +11,14 @@ from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.i18n import _
+from pos_app.journal.refunds_elsewhere import CONSOLE, elsewhere_refunded
 from pos_app.terminal.core import TillCore
 from pos_app.terminal.voids import reversed_at_gateway
+
+
+def origin_words(origin: str) -> str:
+    """Where a refund the till did not make was made, as the cashier reads it."""
+    return _("made in the manager console") if origin == CONSOLE else _("made elsewhere")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +36,20 @@ class SaleRow:
     transaction_id: str | None
     #: How a voided sale's money went back (None: not voided).
     void_kind: VoidKind | None = None
+    #: A refund of this sale was made in the manager console (or elsewhere), not at this till.
+    refunded_elsewhere: bool = False
+
+    @property
+    def elsewhere_words(self) -> str:
+        """The history line's mark of a refund made in the manager console ("" for none)."""
+        return origin_words(CONSOLE) if self.refunded_elsewhere else ""
 
     @property
     def refundable(self) -> bool:
         return self.state in {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED}
 
     @classmethod
-    def of(cls, sale: journal.Sale, mode: PaymentMode | None = None) -> SaleRow:
+    def of(cls, sale: journal.Sale, mode: PaymentMode | None = None, *, elsewhere: bool = False) -> SaleRow:
         """``mode``: the payment's, to say how a voided wallet sale was voided (reversed or refunded)."""
         void_kind = None
         if sale.state == PaymentState.REVERSED and sale.transaction_id is not None and mode is not None:
@@ -54,6 +67,7 @@ class SaleRow:
             sale.subject,
             sale.transaction_id,
             void_kind,
+            elsewhere,
         )
 
 
@@ -71,7 +85,8 @@ class History(TillCore):
         when = day or self.clock().astimezone().date()
         with journal.session_scope(self.journal) as session:
             sales = journal.list_sales(session, when, query, terminal_id=self.terminal_id)
-            return [SaleRow.of(s) for s in sales]
+            elsewhere = elsewhere_refunded(session, [s.out_trade_no for s in sales])
+            return [SaleRow.of(s, elsewhere=s.out_trade_no in elsewhere) for s in sales]
 
     def sale(self, out_trade_no: str) -> SaleRow | None:
         with journal.session_scope(self.journal) as session:
@@ -79,7 +94,8 @@ class History(TillCore):
             if s is None:
                 return None
             attempt = journal.get_attempt(session, out_trade_no)
-            return SaleRow.of(s, None if attempt is None else PaymentMode(attempt.mode))
+            elsewhere = bool(elsewhere_refunded(session, [out_trade_no]))
+            return SaleRow.of(s, None if attempt is None else PaymentMode(attempt.mode), elsewhere=elsewhere)
 
     def trail(self, out_trade_no: str) -> list[TrailRow]:
         with journal.session_scope(self.journal) as session:
@@ -109,6 +125,9 @@ def summary(kind: str, payload: dict[str, object]) -> str:
             text += f" approved by {payload['approved_by']}"
         if void and payload.get("reason"):
             text += f": {payload['reason']}"
+        origin = refund.get("origin") if isinstance(refund, dict) else None
+        if origin:
+            text += f" ({origin_words(str(origin))})"
     elif kind == "sale.voided":
         text = _("void approved by {manager}: {reason}").format(
             manager=payload.get("approved_by") or "?", reason=payload.get("reason") or "-"

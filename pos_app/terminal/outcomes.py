@@ -11,7 +11,9 @@ from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.state_paths import state_path
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.journal.refunds import OPEN_REFUND_STATES, VOID
+from pos_app.journal.refunds_elsewhere import TILL
 from pos_app.terminal.alerts import AlertKind, Alerts
+from pos_app.terminal.refunds_elsewhere import journal_refund_made_elsewhere
 
 NEVER_SENT = "never reached the engine"
 
@@ -128,21 +130,23 @@ class Outcomes(Alerts):
         """
         with journal.session_scope(self.journal) as session:
             refund = journal.get_refund(session, view.out_refund_no)
-            if refund is None or RefundState(refund.state) == view.state:
+            if refund is None:
+                # Not started at this till: a refund of our sale made in the manager console.
+                changed = journal_refund_made_elsewhere(session, view, terminal_id=self.terminal_id, at=self.clock())
+            elif RefundState(refund.state) in (view.state, RefundState.SUCCESS, RefundState.FAILED):
                 return False
-            if RefundState(refund.state) in (RefundState.SUCCESS, RefundState.FAILED):
-                return False
-            changed = journal.record_refund_state(
-                session,
-                view.out_refund_no,
-                view.state,
-                cashier=self.cashier or refund.cashier,
-                refund_id=view.refund_id,
-                failure_reason=view.failure_reason,
-                at=self.clock(),
-            )
-            if changed and view.state is RefundState.FAILED and not seen:
-                self._refund_failed_alert(session, refund.out_trade_no, view.out_refund_no, refund.amount_fen)
+            else:
+                changed = journal.record_refund_state(
+                    session,
+                    view.out_refund_no,
+                    view.state,
+                    cashier=self.cashier or refund.cashier,
+                    refund_id=view.refund_id,
+                    failure_reason=view.failure_reason,
+                    at=self.clock(),
+                )
+                if changed and view.state is RefundState.FAILED and not seen and refund.origin == TILL:
+                    self._refund_failed_alert(session, refund.out_trade_no, view.out_refund_no, refund.amount_fen)
         if changed:
             self._written()
         return changed

@@ -15,6 +15,7 @@ from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.i18n import _
 from pos_app.journal.refunds import VOID
+from pos_app.journal.refunds_elsewhere import TILL
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.voids import Voids
@@ -115,6 +116,12 @@ class Settling(Voids):
             if refund is None:
                 raise PosError(_("No refund {refund} on this till.").format(refund=out_refund_no))
             amount_fen, reason, cashier, kind = refund.amount_fen, refund.reason, refund.cashier, refund.kind
+            origin = refund.origin
+        if origin != TILL:
+            # Made elsewhere (the manager console): only asked about, never sent again from this till.
+            view = await engine_answer(self.client.get_refund(out_trade_no, out_refund_no))
+            self.apply_refund(view)
+            return view.state
         if kind == VOID:
             # Never sent as a refund: that would turn a reversal into a refund of a reversed payment.
             return await self.settle_void(out_trade_no, out_refund_no, operator=self.cashier or cashier)

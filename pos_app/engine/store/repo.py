@@ -64,6 +64,8 @@ def refund_view(r: Refund) -> RefundView:
         failure_reason=r.failure_reason,
         send_at=r.send_at,
         note=r.note,
+        operator=r.operator,
+        approved_by=r.approved_by,
         created_at=r.created_at,
         updated_at=r.updated_at,
     )

@@ -54,7 +54,7 @@ class HistoryScreen(TillScreen):
                 format_clock(row.at),
                 amount,
                 channel_name(row.channel),
-                state_words(row.state),
+                " · ".join(filter(None, (state_words(row.state), row.elsewhere_words))),
                 row.cashier,
                 row.out_trade_no,
                 key=row.out_trade_no,
