@@ -1,0 +1,223 @@
+"""Start-up benchmark: how soon a cashier can work after typing `pos`, and how soon an engine serves.
+
+    .venv/bin/python tests/bench/bench_startup.py [--runs 7]
+
+Measures, each a median over ``--runs`` starts (the machine is shared: medians, not single runs):
+- `pos` with an existing demo profile (terminal activated, staff seeded, ledger migrated; the
+  profile is made by one unmeasured first run) in a real pseudo-terminal of 100x30:
+  to the sign-in screen drawn (its title's "Sign in" written to the terminal; target ≤ 1.0 s) and to
+  the engine online (the status bar's "engine online" written; target ≤ 2.0 s). Ctrl+Q ends each run
+  and the run waits until the till and its children are gone.
+- `pos engine serve` on that profile to the first ``GET /readyz`` answered 200 (target ≤ 1.0 s), and
+  `pos sandbox serve` to ``GET /healthz`` 200 (no target: it gates the first wallet payment).
+
+Times are from just before the process is spawned (the interpreter's own start is included).
+The till runs with ``LANGUAGE=en`` so the texts looked for are the English ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import http.client
+import os
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROWS, COLS = 30, 100
+DRAWN = b"Sign in"
+ONLINE = b"engine online"
+TARGETS_S = {"sign-in drawn": 1.0, "engine online": 2.0, "engine /readyz": 1.0}
+
+
+@dataclass
+class PtyReader:
+    """Reads a child's terminal output in a thread and notes when each awaited text first appeared."""
+
+    fd: int
+    started: float
+    wanted: tuple[bytes, ...]
+    pid: int
+    seen: dict[bytes, float] = field(default_factory=dict)
+    #: CPU seconds the till itself had used when each text appeared (the machine's load aside).
+    cpu: dict[bytes, float] = field(default_factory=dict)
+    buffer: bytearray = field(default_factory=bytearray)
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # the child closed the terminal
+                return
+            if not chunk:
+                return
+            now = time.perf_counter()
+            self.buffer += chunk
+            for text in self.wanted:
+                if text not in self.seen and text in self.buffer:
+                    self.seen[text] = now - self.started
+                    self.cpu[text] = cpu_seconds(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, POS_HOME=str(home), TERM="xterm-256color", LANGUAGE="en", LC_ALL="C.UTF-8")
+    env.pop("LANG", None)
+    return env
+
+
+def _take_terminal() -> None:  # pragma: no cover - runs in the child between fork and exec
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def run_till(home: Path, *, timeout_s: float = 60.0) -> dict[str, float]:
+    """One `pos` start in a pseudo-terminal: seconds to each awaited text; then Ctrl+Q and wait."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pos_app"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=_env(home),
+        start_new_session=True,
+        preexec_fn=_take_terminal,
+    )
+    os.close(slave)
+    reader = PtyReader(master, started, (DRAWN, ONLINE), process.pid)
+    thread = threading.Thread(target=reader.run, daemon=True)
+    thread.start()
+    try:
+        deadline = started + timeout_s
+        while len(reader.seen) < len(reader.wanted):
+            if time.perf_counter() > deadline or process.poll() is not None:
+                tail = bytes(reader.buffer[-2000:]).decode("utf-8", "replace")
+                raise RuntimeError(f"`pos` did not show {reader.wanted} (exit {process.poll()}):\n{tail}")
+            time.sleep(0.005)
+        time.sleep(0.3)  # let the till settle before quitting (its first health check, the clock)
+        os.write(master, b"\x11")  # Ctrl+Q
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(master)
+        thread.join(timeout=2)
+    return {
+        "sign-in drawn": reader.seen[DRAWN],
+        "engine online": reader.seen[ONLINE],
+        "till CPU at sign-in": reader.cpu[DRAWN],
+    }
+
+
+def _answers_200(port: int, path: str) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def run_server(home: Path, args: list[str], port: int, path: str, *, timeout_s: float = 30.0) -> float:
+    """Seconds from spawning `pos ARGS` to ``GET path`` answered 200; then SIGTERM and wait."""
+    log = open(home / "logs" / f"bench-{args[0]}.log", "ab")  # noqa: SIM115 - closed below
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pos_app", *args], env=_env(home), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        while not _answers_200(port, path):
+            if time.perf_counter() - started > timeout_s or process.poll() is not None:
+                raise RuntimeError(f"`pos {' '.join(args)}` did not answer {path} (exit {process.poll()})")
+            time.sleep(0.002)
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _port(listen: str) -> int:
+    return int(listen.rpartition(":")[2])
+
+
+def summary(name: str, values: list[float]) -> str:
+    target = TARGETS_S.get(name)
+    verdict = (
+        ""
+        if target is None
+        else f"  target ≤ {target:.1f} s: {'met' if statistics.median(values) <= target else 'NOT met'}"
+    )
+    return (
+        f"{name:<16} n={len(values)}  median={statistics.median(values):.3f} s  "
+        f"min={min(values):.3f} s  max={max(values):.3f} s{verdict}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7, help="starts of each kind (default 7, at least 5 advised)")
+    parser.add_argument("--keep", action="store_true", help="keep the profile directory (printed)")
+    args = parser.parse_args()
+    from pos_app.config import load_settings
+
+    base = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    home = base / "home"
+    try:
+        print(f"profile: {home}  (first run makes it, not measured)", flush=True)
+        first = run_till(home, timeout_s=120)
+        print(
+            f"first start (new profile): sign-in {first['sign-in drawn']:.2f} s, engine {first['engine online']:.2f} s"
+        )
+        till: dict[str, list[float]] = {"sign-in drawn": [], "engine online": [], "till CPU at sign-in": []}
+        for n in range(args.runs):
+            for key, value in run_till(home).items():
+                till[key].append(value)
+            print(f"  pos run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in till.items()), flush=True)
+        settings = load_settings(home / "pos.toml")
+        engine_port, sandbox_port = _port(settings.engine.listen), _port(settings.sandbox.listen)
+        servers: dict[str, list[float]] = {"engine /readyz": [], "sandbox /healthz": []}
+        for n in range(args.runs):
+            servers["engine /readyz"].append(run_server(home, ["engine", "serve"], engine_port, "/readyz"))
+            servers["sandbox /healthz"].append(run_server(home, ["sandbox", "serve"], sandbox_port, "/healthz"))
+            print(f"  serve run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in servers.items()), flush=True)
+        print()
+        for name, values in {**till, **servers}.items():
+            print(summary(name, values))
+    finally:
+        if args.keep:
+            print(f"kept: {base}")
+        else:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(base)
+
+
+if __name__ == "__main__":
+    main()
