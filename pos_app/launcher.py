@@ -121,6 +121,7 @@ class Supervisor:
     home: Path
     python: str = sys.executable
     policy: RestartPolicy = field(default_factory=RestartPolicy)
+    start_timeout_s: float = START_TIMEOUT_S
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
     #: Held while the watcher thread changes a child, and by readers of that state.
@@ -219,7 +220,7 @@ class Supervisor:
             with self._lock:
                 child.starting = False
             return
-        if code is None and now - child.launched_at <= START_TIMEOUT_S:
+        if code is None and now - child.launched_at <= self.start_timeout_s:
             return
         if code is None:  # silent too long: stop it, so a half-started child holds no port
             child.process.terminate()
