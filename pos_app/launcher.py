@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import http.client
 import os
 import signal
@@ -46,6 +47,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def _child_setup(nice: int) -> None:  # pragma: no cover - runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
+    if nice:
+        os.nice(nice)
+
+
 class ChildFailed(PosError):
     """A child process did not start or did not become healthy."""
 
@@ -72,6 +80,8 @@ class Child:
     log_path: Path
     health_url: str
     args: list[str] = field(default_factory=list)
+    #: Its CPU priority below the till's (``os.nice`` increment), kept across restarts.
+    nice: int = 0
     #: Monotonic times of the crashes inside the policy's window.
     crashes: list[float] = field(default_factory=list)
     last_exit: int | None = None
@@ -134,7 +144,7 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn(self, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    def _spawn(self, args: list[str], log_path: Path, nice: int = 0) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
                 [self.python, "-m", "pos_app", *args],
@@ -144,22 +154,23 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 # Its own session: Ctrl+C in the terminal reaches the TUI, which stops the children in order.
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=functools.partial(_child_setup, nice),
             )
 
-    def start(self, name: str, args: list[str], health_url: str) -> Child:
+    def start(self, name: str, args: list[str], health_url: str, *, nice: int = 0) -> Child:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
-        child = Child(name, self._spawn(args, log_path), log_path, health_url, list(args))
+        child = Child(name, self._spawn(args, log_path, nice), log_path, health_url, list(args), nice=nice)
         self.children.append(child)
         return child
 
-    def launch(self, name: str, args: list[str], health_url: str) -> Child:
+    def launch(self, name: str, args: list[str], health_url: str, *, nice: int = 0) -> Child:
         """Start a child and return at once: the watcher thread follows its start (:meth:`progress`)
-        and, once it answered, its health (restarts). Children launched together start in parallel."""
+        and, once it answered, its health (restarts). Children launched together start in parallel;
+        ``nice`` lowers a child's CPU priority (``os.nice``) for its life, restarts included."""
         with self._lock:
-            child = self.start(name, args, health_url)
+            child = self.start(name, args, health_url, nice=nice)
             child.starting = True
         self.watch()
         return child
@@ -252,7 +263,7 @@ class Supervisor:
                     return
                 child.restart_at = now + self.policy.delay_s(len(child.crashes))
             if child.restart_at is not None and now >= child.restart_at:
-                child.process = self._spawn(child.args, child.log_path)
+                child.process = self._spawn(child.args, child.log_path, child.nice)
                 child.restart_at = None
                 child.recovering = True
             recovering = child.recovering and child.exit_code() is None

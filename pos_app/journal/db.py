@@ -10,12 +10,12 @@ The journal file is created 0600 (its directory 0700) before SQLite opens it, an
 
 Alembic is imported only when a journal needs migrating: a journal already at the newest revision
 (every start of the till but the first after an upgrade) is recognised by one query and the
-revision line of each migration file, which spares the till's start about 100 ms of imports.
+revision line of each migration file (``pos_app.migration_files``), which spares the till's start
+about 100 ms of imports.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
+from pos_app import migration_files
 from pos_app.backup import backup_sqlite
 from pos_app.private_files import private_file, tighten_sqlite_files
 
@@ -109,32 +109,14 @@ def head_revision() -> str:
     return head
 
 
-_REVISION_LINE = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*["\']?([^"\'\s]*)["\']?\s*$', re.MULTILINE)
-
-
 def head_from_files() -> str | None:
-    """The newest migration's revision read from the migration files' ``revision`` and
-    ``down_revision`` lines, without alembic; None unless exactly one revision is no one's parent
-    (then ask alembic: :func:`head_revision`)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(_REVISION_LINE.findall(script.read_text("utf-8")))
-        if "revision" in found:
-            revisions.add(found["revision"])
-            parents.add(found.get("down_revision", ""))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    """The newest journal migration's revision, read without alembic (see pos_app.migration_files)."""
+    return migration_files.head_from_files(MIGRATIONS / "versions")
 
 
 def stored_revision(engine: Engine) -> str | None:
     """The revision alembic recorded in the journal (None for a new file), by one plain query."""
-    try:
-        with engine.connect() as connection:
-            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    except OperationalError:  # no alembic_version table: a new journal
-        return None
-    return str(rows[0][0]) if len(rows) == 1 else None
+    return migration_files.stored_revision(engine)
 
 
 def open_journal(path: Path) -> Engine:

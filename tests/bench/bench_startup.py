@@ -89,8 +89,10 @@ def _take_terminal() -> None:  # pragma: no cover - runs in the child between fo
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def run_till(home: Path, *, timeout_s: float = 60.0) -> dict[str, float]:
-    """One `pos` start in a pseudo-terminal: seconds to each awaited text; then Ctrl+Q and wait."""
+def run_till(home: Path, *, sandbox_port: int | None = None, timeout_s: float = 60.0) -> dict[str, float]:
+    """One `pos` start in a pseudo-terminal: seconds to each awaited text (and, given its port, to the
+    sandbox child answering its health check: the first wallet payment's earliest moment); then
+    Ctrl+Q and wait for the till to end."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     started = time.perf_counter()
@@ -109,11 +111,14 @@ def run_till(home: Path, *, timeout_s: float = 60.0) -> dict[str, float]:
     thread.start()
     try:
         deadline = started + timeout_s
-        while len(reader.seen) < len(reader.wanted):
+        sandbox_ready = None
+        while len(reader.seen) < len(reader.wanted) or (sandbox_port and sandbox_ready is None):
             if time.perf_counter() > deadline or process.poll() is not None:
                 tail = bytes(reader.buffer[-2000:]).decode("utf-8", "replace")
                 raise RuntimeError(f"`pos` did not show {reader.wanted} (exit {process.poll()}):\n{tail}")
-            time.sleep(0.005)
+            if sandbox_port and sandbox_ready is None and _answers_200(sandbox_port, "/healthz"):
+                sandbox_ready = time.perf_counter() - started
+            time.sleep(0.01)
         time.sleep(0.3)  # let the till settle before quitting (its first health check, the clock)
         os.write(master, b"\x11")  # Ctrl+Q
         process.wait(timeout=20)
@@ -123,11 +128,14 @@ def run_till(home: Path, *, timeout_s: float = 60.0) -> dict[str, float]:
             process.wait()
         os.close(master)
         thread.join(timeout=2)
-    return {
+    figures = {
         "sign-in drawn": reader.seen[DRAWN],
         "engine online": reader.seen[ONLINE],
         "till CPU at sign-in": reader.cpu[DRAWN],
     }
+    if sandbox_ready is not None:
+        figures["sandbox ready"] = sandbox_ready
+    return figures
 
 
 def _answers_200(port: int, path: str) -> bool:
@@ -196,13 +204,18 @@ def main() -> None:
         print(
             f"first start (new profile): sign-in {first['sign-in drawn']:.2f} s, engine {first['engine online']:.2f} s"
         )
-        till: dict[str, list[float]] = {"sign-in drawn": [], "engine online": [], "till CPU at sign-in": []}
-        for n in range(args.runs):
-            for key, value in run_till(home).items():
-                till[key].append(value)
-            print(f"  pos run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in till.items()), flush=True)
         settings = load_settings(home / "pos.toml")
         engine_port, sandbox_port = _port(settings.engine.listen), _port(settings.sandbox.listen)
+        till: dict[str, list[float]] = {
+            "sign-in drawn": [],
+            "engine online": [],
+            "sandbox ready": [],
+            "till CPU at sign-in": [],
+        }
+        for n in range(args.runs):
+            for key, value in run_till(home, sandbox_port=sandbox_port).items():
+                till[key].append(value)
+            print(f"  pos run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in till.items()), flush=True)
         servers: dict[str, list[float]] = {"engine /readyz": [], "sandbox /healthz": []}
         for n in range(args.runs):
             servers["engine /readyz"].append(run_server(home, ["engine", "serve"], engine_port, "/readyz"))
