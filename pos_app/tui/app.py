@@ -53,7 +53,8 @@ from pos_app.tui.widgets.status_bar import StatusBar
 log = logging.getLogger(__name__)
 #: The screens a cashier meets after signing in: imported where they are first used, not before the
 #: sign-in screen is drawn (the checkout and its QR screen alone take about a tenth of the till's
-#: start), and imported in a thread as soon as it is drawn, so the first sale does not wait for them.
+#: start), and imported in a thread once it is drawn and the children's start is over, so the first
+#: sale does not wait for them.
 LATER_SCREENS = (
     "pos_app.tui.screens.checkout",
     "pos_app.tui.screens.pending",
@@ -111,7 +112,8 @@ class PosApp(App[None]):
         self.watchdog = watchdog
         self.progress = progress
         #: The children's start while it is under way (None: nothing starting, or done).
-        self.starting: StartProgress | None = progress() if progress is not None else None
+        initial = progress() if progress is not None else None
+        self.starting: StartProgress | None = initial if initial is not None and not initial.done else None
         self.wedge_max_gap_s = wedge_max_gap_s
         self.health_interval_s = health_interval_s
         self.poll_interval_s = poll_interval_s
@@ -142,13 +144,14 @@ class PosApp(App[None]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.push_screen(LoginScreen())
-        self.call_after_refresh(self.import_later_screens)
+        if self.starting is None:
+            self.call_after_refresh(self.import_later_screens)
         self.health_loop()
         self.events_loop()
         self.sync_loop()
         self.channels_loop()
         self.set_interval(1.0, self.check_watchdog)
-        if self.progress is not None:
+        if self.starting is not None:
             self.progress_timer = self.set_interval(PROGRESS_INTERVAL_S, self.check_progress)
         self.collector.start()
         self.set_interval(5.0, self.collect_if_idle)
@@ -293,6 +296,7 @@ class PosApp(App[None]):
         if now.done:
             self.progress_timer.stop()
             self.check_watchdog()  # a child that did not start is said at once
+            self.import_later_screens()  # not before: the children's start has the CPU first
         self.status_changed()
 
     def status_changed(self) -> None:

@@ -1,6 +1,6 @@
 """Start-up benchmark: how soon a cashier can work after typing `pos`, and how soon an engine serves.
 
-    .venv/bin/python tests/bench/bench_startup.py [--runs 7]
+    .venv/bin/python tests/bench/bench_startup.py [--runs 7] [--baseline SRC]
 
 Measures, each a median over ``--runs`` starts (the machine is shared: medians, not single runs):
 - `pos` with an existing demo profile (terminal activated, staff seeded, ledger migrated; the
@@ -11,7 +11,9 @@ Measures, each a median over ``--runs`` starts (the machine is shared: medians, 
 - `pos engine serve` on that profile to the first ``GET /readyz`` answered 200 (target ≤ 1.0 s), and
   `pos sandbox serve` to ``GET /healthz`` 200 (no target: it gates the first wallet payment).
 
-Times are from just before the process is spawned (the interpreter's own start is included).
+Times are from just before the process is spawned (the interpreter's own start is included). The
+till's own CPU time at sign-in is printed too: on a shared machine it moves less than wall time.
+``--baseline SRC`` measures another source tree (say, main) in turn with this one and prints ratios.
 The till runs with ``LANGUAGE=en`` so the texts looked for are the English ones.
 """
 
@@ -79,9 +81,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, src: str | None = None) -> dict[str, str]:
     env = dict(os.environ, POS_HOME=str(home), TERM="xterm-256color", LANGUAGE="en", LC_ALL="C.UTF-8")
     env.pop("LANG", None)
+    if src is not None:  # another checkout's pos_app first on the path (its children inherit it)
+        env["PYTHONPATH"] = src
     return env
 
 
@@ -89,7 +93,9 @@ def _take_terminal() -> None:  # pragma: no cover - runs in the child between fo
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def run_till(home: Path, *, sandbox_port: int | None = None, timeout_s: float = 60.0) -> dict[str, float]:
+def run_till(
+    home: Path, *, sandbox_port: int | None = None, src: str | None = None, timeout_s: float = 60.0
+) -> dict[str, float]:
     """One `pos` start in a pseudo-terminal: seconds to each awaited text (and, given its port, to the
     sandbox child answering its health check: the first wallet payment's earliest moment); then
     Ctrl+Q and wait for the till to end."""
@@ -101,7 +107,8 @@ def run_till(home: Path, *, sandbox_port: int | None = None, timeout_s: float = 
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env=_env(home),
+        env=_env(home, src),
+        cwd=src,
         start_new_session=True,
         preexec_fn=_take_terminal,
     )
@@ -149,12 +156,14 @@ def _answers_200(port: int, path: str) -> bool:
         connection.close()
 
 
-def run_server(home: Path, args: list[str], port: int, path: str, *, timeout_s: float = 30.0) -> float:
+def run_server(
+    home: Path, args: list[str], port: int, path: str, *, src: str | None = None, timeout_s: float = 30.0
+) -> float:
     """Seconds from spawning `pos ARGS` to ``GET path`` answered 200; then SIGTERM and wait."""
     log = open(home / "logs" / f"bench-{args[0]}.log", "ab")  # noqa: SIM115 - closed below
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pos_app", *args], env=_env(home), stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "pos_app", *args], env=_env(home, src), cwd=src, stdout=log, stderr=subprocess.STDOUT
     )
     try:
         while not _answers_200(port, path):
@@ -184,17 +193,42 @@ def summary(name: str, values: list[float]) -> str:
         else f"  target ≤ {target:.1f} s: {'met' if statistics.median(values) <= target else 'NOT met'}"
     )
     return (
-        f"{name:<16} n={len(values)}  median={statistics.median(values):.3f} s  "
+        f"{name:<20} n={len(values)}  median={statistics.median(values):.3f} s  "
         f"min={min(values):.3f} s  max={max(values):.3f} s{verdict}"
     )
+
+
+def measure(home: Path, runs: int, src: str | None, label: str) -> dict[str, list[float]]:
+    """``runs`` starts of the till, then of each server, from ``src`` (None: this checkout)."""
+    from pos_app.config import load_settings
+
+    settings = load_settings(home / "pos.toml")
+    engine_port, sandbox_port = _port(settings.engine.listen), _port(settings.sandbox.listen)
+    figures: dict[str, list[float]] = {}
+    for n in range(runs):
+        for key, value in run_till(home, sandbox_port=sandbox_port, src=src).items():
+            figures.setdefault(key, []).append(value)
+        figures.setdefault("engine /readyz", []).append(
+            run_server(home, ["engine", "serve"], engine_port, "/readyz", src=src)
+        )
+        figures.setdefault("sandbox /healthz", []).append(
+            run_server(home, ["sandbox", "serve"], sandbox_port, "/healthz", src=src)
+        )
+        print(f"  {label} run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in figures.items()), flush=True)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7, help="starts of each kind (default 7, at least 5 advised)")
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also measure the pos_app in the source tree SRC (e.g. `git archive main | tar -x -C SRC`), "
+        "one run of each in turn so both see the same load, and print the ratios",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the profile directory (printed)")
     args = parser.parse_args()
-    from pos_app.config import load_settings
 
     base = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     home = base / "home"
@@ -204,26 +238,21 @@ def main() -> None:
         print(
             f"first start (new profile): sign-in {first['sign-in drawn']:.2f} s, engine {first['engine online']:.2f} s"
         )
-        settings = load_settings(home / "pos.toml")
-        engine_port, sandbox_port = _port(settings.engine.listen), _port(settings.sandbox.listen)
-        till: dict[str, list[float]] = {
-            "sign-in drawn": [],
-            "engine online": [],
-            "sandbox ready": [],
-            "till CPU at sign-in": [],
-        }
-        for n in range(args.runs):
-            for key, value in run_till(home, sandbox_port=sandbox_port).items():
-                till[key].append(value)
-            print(f"  pos run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in till.items()), flush=True)
-        servers: dict[str, list[float]] = {"engine /readyz": [], "sandbox /healthz": []}
-        for n in range(args.runs):
-            servers["engine /readyz"].append(run_server(home, ["engine", "serve"], engine_port, "/readyz"))
-            servers["sandbox /healthz"].append(run_server(home, ["sandbox", "serve"], sandbox_port, "/healthz"))
-            print(f"  serve run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in servers.items()), flush=True)
-        print()
-        for name, values in {**till, **servers}.items():
-            print(summary(name, values))
+        variants = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+        results: dict[str, dict[str, list[float]]] = {label: {} for label, _src in variants}
+        for _ in range(args.runs):  # one run of each variant in turn: both see the machine's load alike
+            for label, src in variants:
+                for key, values in measure(home, 1, src, label).items():
+                    results[label].setdefault(key, []).extend(values)
+        for label, _src in variants:
+            print(f"\n{label}{'' if label == 'this' else f' ({args.baseline})'}:")
+            for name, values in results[label].items():
+                print(summary(name, values))
+        if args.baseline:
+            print("\nbaseline / this (medians):")
+            for name, values in results["this"].items():
+                before = statistics.median(results["baseline"].get(name, [float("nan")]))
+                print(f"  {name:<20} {before / statistics.median(values):5.2f}×")
     finally:
         if args.keep:
             print(f"kept: {base}")

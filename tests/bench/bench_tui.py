@@ -134,7 +134,7 @@ def cold_start(runs: int) -> tuple[list[float], list[float], float]:
             check=True,
         )  # fmt: skip
         try:
-            while "Cashier PIN" not in capture(session):
+            while "Sign in" not in capture(session):
                 if time.perf_counter() - start > timeout:
                     raise TimeoutError(capture(session))
                 time.sleep(0.02)
