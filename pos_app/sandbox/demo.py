@@ -130,6 +130,9 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "platform_public_key": "keys/wechat_pay_pub_key.pem",
             "platform_public_key_id": pub_key_id,
             "base_url": sandbox_url,
+            # The one-QR pages' web OAuth: the sandbox plays open.weixin.qq.com and api.weixin.qq.com too.
+            "oauth_url": sandbox_url,
+            "sns_url": sandbox_url,
         },
         "alipay": {
             "app_id": DEMO_ALIPAY_APP_ID,
@@ -137,6 +140,7 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "app_private_key": "keys/alipay_app_key.pem",
             "alipay_public_key": "keys/alipay_public_key.pem",
             "gateway": f"{sandbox_url}/gateway.do",
+            "oauth_url": sandbox_url,  # the sandbox plays openauth.alipay.com
         },
         "upload": {"url": f"{sandbox_url}/hq/uploads"},
         "sandbox": {
