@@ -158,8 +158,9 @@ def _answers_200(port: int, path: str) -> bool:
 
 def run_server(
     home: Path, args: list[str], port: int, path: str, *, src: str | None = None, timeout_s: float = 30.0
-) -> float:
-    """Seconds from spawning `pos ARGS` to ``GET path`` answered 200; then SIGTERM and wait."""
+) -> tuple[float, float]:
+    """(seconds, CPU seconds of the server) from spawning `pos ARGS` to ``GET path`` answered 200;
+    then SIGTERM and wait."""
     log = open(home / "logs" / f"bench-{args[0]}.log", "ab")  # noqa: SIM115 - closed below
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -170,7 +171,7 @@ def run_server(
             if time.perf_counter() - started > timeout_s or process.poll() is not None:
                 raise RuntimeError(f"`pos {' '.join(args)}` did not answer {path} (exit {process.poll()})")
             time.sleep(0.002)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, cpu_seconds(process.pid)
     finally:
         process.terminate()
         try:
@@ -193,7 +194,7 @@ def summary(name: str, values: list[float]) -> str:
         else f"  target ≤ {target:.1f} s: {'met' if statistics.median(values) <= target else 'NOT met'}"
     )
     return (
-        f"{name:<20} n={len(values)}  median={statistics.median(values):.3f} s  "
+        f"{name:<24} n={len(values)}  median={statistics.median(values):.3f} s  "
         f"min={min(values):.3f} s  max={max(values):.3f} s{verdict}"
     )
 
@@ -208,12 +209,12 @@ def measure(home: Path, runs: int, src: str | None, label: str) -> dict[str, lis
     for n in range(runs):
         for key, value in run_till(home, sandbox_port=sandbox_port, src=src).items():
             figures.setdefault(key, []).append(value)
-        figures.setdefault("engine /readyz", []).append(
-            run_server(home, ["engine", "serve"], engine_port, "/readyz", src=src)
-        )
-        figures.setdefault("sandbox /healthz", []).append(
-            run_server(home, ["sandbox", "serve"], sandbox_port, "/healthz", src=src)
-        )
+        wall, cpu = run_server(home, ["engine", "serve"], engine_port, "/readyz", src=src)
+        figures.setdefault("engine /readyz", []).append(wall)
+        figures.setdefault("engine CPU at /readyz", []).append(cpu)
+        wall, cpu = run_server(home, ["sandbox", "serve"], sandbox_port, "/healthz", src=src)
+        figures.setdefault("sandbox /healthz", []).append(wall)
+        figures.setdefault("sandbox CPU at /healthz", []).append(cpu)
         print(f"  {label} run {n + 1}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in figures.items()), flush=True)
     return figures
 
@@ -252,7 +253,7 @@ def main() -> None:
             print("\nbaseline / this (medians):")
             for name, values in results["this"].items():
                 before = statistics.median(results["baseline"].get(name, [float("nan")]))
-                print(f"  {name:<20} {before / statistics.median(values):5.2f}×")
+                print(f"  {name:<24} {before / statistics.median(values):5.2f}×")
     finally:
         if args.keep:
             print(f"kept: {base}")
