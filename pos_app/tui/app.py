@@ -301,6 +301,8 @@ class PosApp(App[None]):
 
     def status_changed(self) -> None:
         """Redraw the status bar now rather than at its next half-second look."""
+        if not self.screen_stack:  # starting or ending: no screen to redraw
+            return
         for bar in self.screen.query(StatusBar):
             bar.refresh_status()
 
