@@ -130,3 +130,16 @@ class StatusEvent(LedgerTable, table=True):
     out_trade_no: str = Field(max_length=32)
     payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON {"payment": PaymentView, "refund": …}
     created_at: datetime = _at()
+
+
+class EngineLease(LedgerTable, table=True):
+    """A job only one engine process may run at a time (the scheduler), and which process holds it.
+
+    The holder renews ``lease_until`` while it lives; another process takes the row over once it
+    lapsed (``store.engine_leases``)."""
+
+    __tablename__ = "engine_leases"
+
+    name: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    lease_until: datetime = _at()
