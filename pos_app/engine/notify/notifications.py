@@ -14,6 +14,7 @@ from pos_app.engine.notify.checks import FLAGGED
 from pos_app.engine.notify.group_commit import GroupCommitWriter
 from pos_app.engine.notify.records import RECHECK_INBOX_AFTER, notification_from_record, recorded_unapplied
 from pos_app.engine.notify.writer import NotificationWriter
+from pos_app.engine.notify.writer_lock import ledger_writer_lock
 from pos_app.engine.providers.base import Notification, NotificationAck
 from pos_app.engine.store.db import is_sqlite
 
@@ -29,9 +30,13 @@ class Notifications:
         ledger = ctx.tx.ledger
         self._writer = NotificationWriter(ledger, ctx.clock)
         # SQLite: one writer, one fsync per commit — notifications arriving together share one.
-        self._group_commit = (
-            GroupCommitWriter(ledger, ctx.clock, self._writer, ctx.wakeup.wake) if is_sqlite(ledger) else None
-        )
+        self._group_commit = None
+        if is_sqlite(ledger):
+            # Several workers on one ledger file: their batches queue on a lock file, not SQLite's busy handler.
+            across = ledger_writer_lock(ledger.url.database) if ctx.settings.engine.workers > 1 else None
+            self._group_commit = GroupCommitWriter(
+                ledger, ctx.clock, self._writer, ctx.wakeup.wake, across_processes=across
+            )
 
     @property
     def group_commit(self) -> GroupCommitWriter | None:
