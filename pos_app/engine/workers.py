@@ -25,6 +25,8 @@ from pos_app.config import Settings, load_settings
 WORKER_CONFIG_ENV = "_POS_ENGINE_WORKER_CONFIG"
 #: The log level a spawned worker logs at.
 WORKER_LOG_LEVEL_ENV = "_POS_ENGINE_WORKER_LOG_LEVEL"
+#: A worker silent this long (seconds) is taken for hung, killed and replaced by the supervisor.
+WORKER_HEALTHCHECK_S = 30
 
 
 def worker_app() -> Any:
@@ -67,5 +69,8 @@ def serve_workers(settings: Settings, config: Path, *, host: str, port: int, log
         host=host,
         port=port,
         workers=settings.engine.workers,
+        # The supervisor kills (and restarts) a worker that does not answer its ping this long. The
+        # default 5 s is short enough for a busy, healthy worker on a loaded machine to miss.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         **uvicorn,
     )
