@@ -275,9 +275,13 @@ def run_engine(
             before = tree_cpu_seconds(process.pid)
             result = run_wrk(f"{base}/notify/wechatpay", load, args)
             cpu = tree_cpu_seconds(process.pid) - before
-            paid = _check_ledger(ledger, load, result, args, name)
-        finally:
+        except BaseException:
             ledger.dispose()
+            raise
+    try:  # the engine has stopped: the ledger holds what it acknowledged, nothing is still committing
+        paid = _check_ledger(ledger, load, result, args, name)
+    finally:
+        ledger.dispose()
     return _run(name, workers, result, cpu, paid)
 
 
@@ -299,7 +303,7 @@ def _wait_scheduler(ledger: Any) -> None:
 def _check_ledger(ledger: Any, load: Load, result: dict[str, Any], args: argparse.Namespace, name: str) -> int:
     """Every certainly-acknowledged notification's order is PAID; one inbox row and one status event
     per paid order; no refusal or socket error. Returns the number of PAID orders."""
-    from sqlalchemy import text
+    from sqlalchemy import bindparam, text
 
     _check_errors(result, name)
     acked = certainly_acked(load, result["issued"], args.connections // args.threads)
@@ -307,8 +311,27 @@ def _check_ledger(ledger: Any, load: Load, result: dict[str, Any], args: argpars
         paid = {row[0] for row in conn.execute(text("SELECT out_trade_no FROM payments WHERE state = 'PAID'"))}
         inbox = conn.execute(text("SELECT COUNT(*), COUNT(applied_at) FROM notification_inbox")).one()
         events = conn.execute(text("SELECT COUNT(*) FROM status_events")).scalar()
-    missing = acked - paid
-    assert not missing, f"{name}: {len(missing)} acknowledged notifications not PAID, e.g. {sorted(missing)[:3]}"
+        missing = sorted(acked - paid)
+        if missing:
+            detail = [
+                tuple(row)
+                for row in conn.execute(
+                    text("SELECT out_trade_no, state, version FROM payments WHERE out_trade_no IN :otns").bindparams(
+                        bindparam("otns", expanding=True)
+                    ),
+                    {"otns": missing[:3]},
+                )
+            ]
+            inbox_rows = [
+                tuple(row)
+                for row in conn.execute(
+                    text(
+                        "SELECT out_trade_no, outcome, applied_at FROM notification_inbox WHERE out_trade_no IN :otns"
+                    ).bindparams(bindparam("otns", expanding=True)),
+                    {"otns": missing[:3]},
+                )
+            ]
+            raise AssertionError(f"{name}: {len(missing)} acknowledged notifications not PAID: {detail} {inbox_rows}")
     assert tuple(inbox) == (len(paid), len(paid)), f"{name}: inbox (rows, applied) {tuple(inbox)}, {len(paid)} PAID"
     assert events == len(paid), f"{name}: {events} status events for {len(paid)} PAID orders"
     return len(paid)

@@ -1,9 +1,8 @@
 """`[engine] workers = 2`: real worker processes on one port, a real SQLite ledger, real sockets.
 
-Which worker answers a connection is the kernel's choice; to send a request to one worker in
-particular, the test stops the other (SIGSTOP) for the moment of the request: a stopped process
-accepts nothing, so the running one must answer. Stops last well under uvicorn's worker health
-check (5 s), which would otherwise restart the stopped worker.
+Which worker accepts a connection is the kernel's choice; a kept-alive connection then stays with
+that worker. To send requests to one worker in particular, the test opens connections until that
+worker accepted one (read from /proc: which worker process holds the connection's socket).
 
 The engine runs with short lease timings (LEASE_S, LEASE_RENEW_S; production: 10 s and 3 s).
 """
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import signal
 import sqlite3
@@ -56,7 +56,7 @@ class Workers:
             "POS_ENGINE__WORKERS": "2",
             "POS_ENGINE__LEASE_S": str(LEASE_S),
             "POS_ENGINE__LEASE_RENEW_S": str(LEASE_RENEW_S),
-            "POS_ENGINE__RESOLVER_INTERVAL_S": "0.5",
+            "POS_ENGINE__RESOLVER_INTERVAL_S": "3600",  # one pass when a worker takes the scheduler
             "PYTHONUNBUFFERED": "1",
         }
         self.log = home / "engine.log"
@@ -68,7 +68,7 @@ class Workers:
         deadline = time.monotonic() + 90  # generous: a loaded CI machine imports slowly
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()[-3000:]
-            if len(self.pids()) == 2 and self.lease() is not None and self._ready():
+            if len(self.pids()) == 2 and self.scheduler_lines() == 1 and self.lease() is not None and self._ready():
                 return
             time.sleep(0.1)
         raise AssertionError(f"two workers did not come up: {self.log.read_text()[-3000:]}")
@@ -82,9 +82,6 @@ class Workers:
     def stop(self) -> None:
         if self.process is None:
             return
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
         self.process.terminate()
         try:
             self.process.wait(timeout=30)
@@ -120,17 +117,30 @@ class Workers:
         until = datetime.fromisoformat(row[1]).replace(tzinfo=UTC)
         return (int(row[0].split("-", 1)[0]), until) if until > datetime.now(UTC) else None
 
-    @contextlib.contextmanager
-    def only(self, pid: int) -> Iterator[None]:
-        """Every other worker stopped while the block runs: ``pid`` accepts the new connections."""
-        others = [p for p in self.pids() if p != pid]
-        for other in others:
-            os.kill(other, signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            for other in others:
-                os.kill(other, signal.SIGCONT)
+    def connection_to(self, pid: int, tries: int = 300) -> http.client.HTTPConnection:
+        """A kept-alive connection that worker ``pid`` accepted (the others opened meanwhile are closed)."""
+        url = httpx.URL(self.url)
+        for _ in range(tries):
+            connection = http.client.HTTPConnection(url.host, url.port, timeout=10)
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read() == b'{"status":"ok"}'
+            if self._worker_holding(url.port or 80, connection.sock.getsockname()[1]) == pid:
+                return connection
+            connection.close()
+        raise AssertionError(f"worker {pid} accepted none of {tries} connections")
+
+    def _worker_holding(self, server_port: int, client_port: int) -> int | None:
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+            if (local, remote) == (server_port, client_port):
+                inodes.add(f"socket:[{fields[9]}]")
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                    return pid
+        return None
 
     def scheduler_lines(self) -> int:
         return self.log.read_text(errors="replace").count("this worker runs the scheduled jobs")
@@ -155,45 +165,50 @@ def _paid_orders(engine: Workers, orders: list[str]) -> None:
         ledger.dispose()
 
 
-def _notify(engine: Workers, notification: SignedNotification) -> httpx.Response:
-    """One POST on a new connection (a kept-alive one would stay with the worker that accepted it)."""
-    url = f"{engine.url}/notify/wechatpay"
-    return httpx.post(url, content=notification.body, headers=notification.headers, timeout=10)
+def _notify(connection: http.client.HTTPConnection, notification: SignedNotification) -> int:
+    """POST the notification on ``connection``; returns the status."""
+    connection.request("POST", "/notify/wechatpay", body=notification.body, headers=notification.headers)
+    response = connection.getresponse()
+    response.read()
+    return response.status
 
 
 def test_two_workers_on_one_port_both_answer(workers: Workers) -> None:
-    first, second = workers.pids()
-    for pid in (first, second):
-        with workers.only(pid):
-            for _ in range(3):
-                assert httpx.get(f"{workers.url}/healthz", timeout=3).status_code == 200
+    for pid in workers.pids():
+        connection = workers.connection_to(pid)
+        try:
+            connection.request("GET", "/readyz")
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
     assert workers.scheduler_lines() == 1  # the scheduled jobs run in exactly one of them
 
 
 def test_a_notification_acknowledged_by_either_worker_is_durable_and_deduplicated(workers: Workers) -> None:
-    first, second = workers.pids()
+    first, second = (workers.connection_to(pid) for pid in workers.pids())
     orders = ["P261206120000S00001T00100000001", "P261206120000S00001T00100000002"]
     _paid_orders(workers, orders)
     notifier = WechatNotifier(workers.settings)
     one, two = (notifier.paid(otn, AMOUNT) for otn in orders)
 
-    with workers.only(first):
-        assert _notify(workers, one).status_code == 204
-        assert _notify(workers, two).status_code == 204
-    # The acknowledgement came after the commit: the rows are in the ledger file now.
+    assert _notify(first, one) == 204
+    assert _notify(second, two) == 204
+    # Acknowledged after the commit: the rows are in the ledger file now.
     with contextlib.closing(sqlite3.connect(workers.ledger_path)) as db:
         states = dict(db.execute("SELECT out_trade_no, state FROM payments").fetchall())
     assert states == {otn: PaymentState.PAID.value for otn in orders}
 
-    with workers.only(second):  # the gateway sends both again: the other worker acknowledges them
-        assert _notify(workers, one).status_code == 204
-        assert _notify(workers, two).status_code == 204
+    # The gateway sends both again, each to the other worker: acknowledged, nothing changes.
+    assert _notify(second, one) == 204
+    assert _notify(first, two) == 204
+    first.close()
+    second.close()
     with contextlib.closing(sqlite3.connect(workers.ledger_path)) as db:
         inbox = db.execute("SELECT event_id, outcome, applied_at IS NOT NULL FROM notification_inbox").fetchall()
         events = db.execute("SELECT out_trade_no FROM status_events ORDER BY id").fetchall()
         versions = dict(db.execute("SELECT out_trade_no, version FROM payments").fetchall())
     assert sorted(inbox) == sorted([(one.event_id, "PAID", 1), (two.event_id, "PAID", 1)])
-    assert [e[0] for e in events] == orders  # one status event per payment: the duplicates changed nothing
+    assert sorted(e[0] for e in events) == orders  # one status event per payment: the duplicates changed nothing
     assert versions == dict.fromkeys(orders, 2)
 
 
@@ -247,10 +262,11 @@ async def test_a_tills_event_stream_sees_changes_handled_by_either_worker(worker
 
         stream = asyncio.create_task(listen())
         for pid, otn in zip((first, second), orders, strict=True):
-            notification = notifier.paid(otn, AMOUNT)
-            with workers.only(pid):
-                response = await asyncio.to_thread(_notify, workers, notification)
-            assert response.status_code == 204
+            connection = await asyncio.to_thread(workers.connection_to, pid)
+            try:
+                assert await asyncio.to_thread(_notify, connection, notifier.paid(otn, AMOUNT)) == 204
+            finally:
+                connection.close()
         await asyncio.wait_for(stream, timeout=10)
     assert seen == dict.fromkeys(orders, PaymentState.PAID)
 
