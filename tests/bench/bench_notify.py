@@ -451,6 +451,7 @@ def main() -> None:
         profile, port, workers = args.reference
         serve_reference(Path(profile), int(port), int(workers))
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up (servers, PostgreSQL) when stopped
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
 

@@ -23,7 +23,7 @@ def take_or_renew(session: Session, name: str, owner: str, now: datetime, until:
         update(EngineLease)
         .where(
             col(EngineLease.name) == name,
-            or_(col(EngineLease.owner) == owner, col(EngineLease.lease_until) < now),
+            or_(col(EngineLease.owner) == owner, col(EngineLease.lease_until) <= now),
         )
         .values(owner=owner, lease_until=until)
     )
@@ -51,6 +51,6 @@ def release(session: Session, name: str, owner: str, now: datetime) -> None:
 def holder(session: Session, name: str, now: datetime) -> str | None:
     """The owner holding ``name`` now (None if nobody, or the lease lapsed)."""
     row = session.exec(select(EngineLease).where(col(EngineLease.name) == name)).first()
-    if row is None or row.lease_until < now:
+    if row is None or row.lease_until <= now:
         return None
     return row.owner
