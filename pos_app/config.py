@@ -198,6 +198,22 @@ class SandboxSettings(_Section):
     )
 
 
+class ConsoleSettings(_Section):
+    """`[console]` — the managers' web console (`pos console serve`). Holds no provider keys."""
+
+    listen: str = Field("127.0.0.1:8900", description="host:port of the console; loopback unless you mean otherwise.")
+    secret_key_file: Path = Field(
+        Path("keys/console.key"), description="Signs the console's login-form tokens (0600; made on first start)."
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a sign-in lasts, in hours.")
+    secure_cookies: bool = Field(
+        False, description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the console."
+    )
+    live_poll_s: float = Field(
+        2.0, gt=0, description="How often an open Today page's live view looks in the ledger for new payments."
+    )
+
+
 class Settings(BaseSettings):
     """A whole profile. Every section is optional in the file; defaults are documented per field."""
 
@@ -209,6 +225,7 @@ class Settings(BaseSettings):
     alipay: AlipaySettings = Field(default_factory=AlipaySettings)
     upload: UploadSettings = Field(default_factory=UploadSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     #: The directory relative paths are resolved against (set by the loader, not the file).
     home: Path = Field(default_factory=Path.cwd, exclude=True)
