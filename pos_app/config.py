@@ -71,6 +71,13 @@ class EngineSettings(_Section):
         description="Ledger database: sqlite:///FILE (default) or postgresql+psycopg://user@host/db.",
     )
     max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Engine worker processes serving one port; the scheduled jobs run in one of them "
+        "(chosen by a lease in the ledger).",
+    )
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
     resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
     lease_s: float = Field(

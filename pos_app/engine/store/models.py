@@ -161,3 +161,16 @@ class WalletPage(LedgerTable, table=True):
     bridge_ref: str | None = Field(default=None, max_length=64)  # WeChat prepay_id / Alipay trade_no
     created_at: datetime = _at()
     replaced_at: datetime | None = _at(nullable=True)
+
+
+class EngineLease(LedgerTable, table=True):
+    """A job only one engine process may run at a time (the scheduler), and which process holds it.
+
+    The holder renews ``lease_until`` while it lives; another process takes the row over once it
+    lapsed (``store.engine_leases``)."""
+
+    __tablename__ = "engine_leases"
+
+    name: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    lease_until: datetime = _at()
