@@ -27,8 +27,8 @@ from pos_app.engine.sync_compare import compare_terminal_day
 from pos_app.journal import Refund, Sale, session_scope
 from pos_app.terminal.cart import SaleDraft
 from tests.link_proxy import LinkProxy
-from tests.tui.support import Stack, wait_until
-from tests.tui.test_flows import SIZE, app_for, login
+from tests.tui.support import Stack, screen_text, wait_until
+from tests.tui.test_flows import SIZE, app_for, login, screen_name
 
 CONSOLE_USER = Acting(user="mgr-a", stores=None)
 
@@ -120,6 +120,14 @@ async def test_a_console_refund_shows_on_the_till_once_and_the_day_agrees(
         assert line.refunded_fen == 500
         trail = [t.summary for t in app.till.trail(out_trade_no)]
         assert any("made in the manager console" in s and "¥5.00" in s for s in trail), trail
+        # On screen too: the history line (h) and the sale's trail (Enter).
+        await pilot.press("h")
+        await wait_until(pilot, lambda: screen_name(app) == "HistoryScreen", what="history")
+        await wait_until(pilot, lambda: "made in the manager console" in screen_text(app), what="history mark")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "SaleScreen", what="the sale")
+        assert app.screen.out_trade_no == out_trade_no
+        await wait_until(pilot, lambda: "made in the manager console" in screen_text(app), what="trail mark")
         # X counts it as a refund.
         day = app.till.today()
         totals = app.till.day_view(day).totals.total
