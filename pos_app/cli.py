@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pos_app.commands.report:report", "Daily figures, Z reports and sales exports of this terminal."),
     "reconcile": ("pos_app.commands.reconcile:reconcile", "Reconcile a day's provider bills with the ledger."),
     "doctor": ("pos_app.commands.doctor:doctor", "Check configuration, keys, clock, engine and database."),
+    "qr": ("pos_app.commands.qr:qr", "The store's printed QR card (pos qr print)."),
 }
 
 
