@@ -198,8 +198,6 @@ class CheckoutScreen(TillScreen):
         self.query_one("#keys", Static).update(keys_line(board, _(self.KEYS)))
         note = self.query_one("#channel-note", Static)
         notes = board.notes()
-        if not board.one_qr and not board.engine_away:
-            notes.append(board.one_qr_refusal() or "")  # the per-channel keys work: name them
         note.update("\n".join(notes))
         note.display = bool(notes)
 
