@@ -55,16 +55,20 @@ class Stack:
         settings.terminal.terminal_key_file = journal_dir / "terminal.key"
         return settings
 
-    async def activated_client(self, settings: Settings) -> EngineClient:
+    def activation_code(self) -> str:
+        """A one-time activation code from the engine's terminal registry."""
         from pos_app.engine.store.terminals import TerminalRegistry
 
         registry = TerminalRegistry.open(
             self.settings.database_url, self.settings.path(self.settings.engine.ledger_key_file)
         )
         try:
-            code = registry.new_activation_code(ttl=timedelta(minutes=10))
+            return registry.new_activation_code(ttl=timedelta(minutes=10))
         finally:
             registry.close()
+
+    async def activated_client(self, settings: Settings) -> EngineClient:
+        code = self.activation_code()
         client = EngineClient(self.engine_url, settings.terminal.terminal_id, None)
         await client.activate(code, settings.terminal.store_id, settings.terminal.terminal_id, "Till")
         return client
