@@ -126,10 +126,8 @@ async def test_store_code_paid_twice_is_shown_live_and_journaled_once_each(
         app.till.open_shift({10000: 1})
 
         # Two customers in a row, different amounts and wallets: each said live on the till.
-        for amount_fen, wallet, words in (
-            (2300, "wechat", "¥23.00 received — WeChat Pay"),
-            (1550, "alipay", "¥15.50 received — Alipay"),
-        ):
+        customers = ((2300, "wechat", "¥23.00 received — WeChat Pay"), (1550, "alipay", "¥15.50 received — Alipay"))
+        for amount_fen, wallet, words in customers:
             outcome = await scan(url, app=wallet, amount_fen=amount_fen)  # type: ignore[arg-type]
             assert outcome.result is not None and outcome.result.get("state") == PaymentState.PAID.value
             await wait_until(pilot, lambda w=words: w in screen_text(app), timeout=20, what=words)  # type: ignore[misc]
