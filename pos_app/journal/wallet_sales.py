@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.journal.clock import aware
 from pos_app.journal.errors import JournalError
 from pos_app.journal.events import append_event
-from pos_app.journal.models import Sale
+from pos_app.journal.models import JournalEvent, Sale
 from pos_app.journal.sales import get_attempt, get_sale, insert_sale
 from pos_app.journal.snapshots import SALE, sale_snapshot
 
@@ -32,13 +32,14 @@ STORE_SALE = "sale.store_qr"
 
 def record_wallet(session: Session, out_trade_no: str, channel: Channel, *, cashier: str, at: datetime) -> bool:
     """A one_qr order learned its wallet: the sale and its attempt take ``channel``. False when the
-    journal knew it already (a repeat, or the placeholder was right) or the order is not a one_qr order."""
+    journal knew it already (a repeat) or the order is not a one_qr order. Written once even when the
+    placeholder was right, so the journal tells an opened order from one no wallet has seen."""
     attempt = get_attempt(session, out_trade_no)
     if attempt is None:
         raise JournalError(f"No payment {out_trade_no} in this journal.")
     sale = session.get(Sale, attempt.sale_id)
     assert sale is not None
-    if PaymentMode(attempt.mode) is not PaymentMode.ONE_QR or Channel(sale.channel) == channel:
+    if PaymentMode(attempt.mode) is not PaymentMode.ONE_QR or wallet_known(session, out_trade_no):
         return False
     when = aware(at)
     sale.channel = attempt.channel = channel
@@ -50,6 +51,12 @@ def record_wallet(session: Session, out_trade_no: str, channel: Channel, *, cash
     payload[SALE] = sale_snapshot(session, sale)
     append_event(session, sale.terminal_id, WALLET_OPENED, payload, when)
     return True
+
+
+def wallet_known(session: Session, out_trade_no: str) -> bool:
+    """Whether a wallet opened this one_qr order's page (its channel is no longer the placeholder)."""
+    statement = select(JournalEvent.seq).where(JournalEvent.ref == out_trade_no, JournalEvent.kind == WALLET_OPENED)
+    return session.exec(statement).first() is not None
 
 
 def record_store_payment(
