@@ -197,8 +197,9 @@ class QrScreen(PaymentScreen):
         self.till.recheck_channels()  # the checkout greys the one-code key from now on
         self.query_one("#qr-code", QrView).show_message(_("One code unavailable"))
         state = self.query_one("#qr-state", Static)
-        state.update(words, layout=False)
-        state.set_classes("big-state canceled")
+        # Not the fixed-size state box: the engine's reason follows the words and must wrap in full.
+        state.set_classes("canceled")
+        state.update(words)
         self.query_one("#keys", Static).update(_(FALLBACK_KEYS))
 
     def action_fallback(self, channel: str) -> None:
