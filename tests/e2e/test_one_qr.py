@@ -81,9 +81,11 @@ async def test_one_code_scanned_in_each_wallet_is_paid_on_the_till(
 
         outcome = await scan(url, app=wallet)  # type: ignore[arg-type]
         await wait_until(
-            pilot, lambda: type(app.screen).__name__ == "ResultScreen", timeout=30, what="PAID on the till"
+            pilot,
+            lambda: type(app.screen).__name__ == "ResultScreen" and "PAID" in screen_text(app),
+            timeout=30,
+            what="PAID on the till",
         )
-        assert "PAID" in screen_text(app)
         assert outcome.result is not None and outcome.result.get("state") == PaymentState.PAID.value
 
     with session_scope(journal_engine) as session:
