@@ -4,7 +4,6 @@ codes. Real sandbox and engine children on loopback sockets, the till headless."
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -31,12 +30,13 @@ def press_amount(amount: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stack_without_one_code(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """An engine that cannot serve the one code: its profile has no OAuth secret for WeChat's web
-    authorisation (the rest works: the per-channel codes are still taken)."""
+    """An engine that cannot serve the one code: the AppSecret file for WeChat's web authorisation is
+    missing (the rest works: the per-channel codes are still taken)."""
     profile = init_demo_profile(tmp_path_factory.mktemp("no-one-qr") / "profile")
-    text = profile.config.read_text("utf-8")
-    profile.config.write_text(re.sub(r"(?m)^oauth_secret_file\s*=.*$", "", text), "utf-8")
-    yield from start_stack(load_settings(profile.config))
+    settings = load_settings(profile.config)
+    if settings.wechatpay.oauth_secret_file is not None:
+        settings.path(settings.wechatpay.oauth_secret_file).unlink(missing_ok=True)
+    yield from start_stack(settings)
 
 
 async def test_an_engine_that_cannot_serve_the_one_code_falls_back_to_the_channel_codes(
