@@ -36,8 +36,12 @@ class Outcomes(Alerts):
             # A same-day void (cancel of a PAID payment) is the one move out of a settled state.
             voided = current is PaymentState.PAID and view.state is PaymentState.REVERSED
             # A one_qr order learns its wallet when a phone opens its page (before it can be paid).
-            opened = view.channel is not None and journal_wallet(
-                session, view.out_trade_no, view.channel, cashier=self.cashier or attempt.cashier, at=self.clock()
+            opened = (
+                view.mode is PaymentMode.ONE_QR
+                and view.channel is not None
+                and journal_wallet(
+                    session, view.out_trade_no, view.channel, cashier=self.cashier or attempt.cashier, at=self.clock()
+                )
             )
             if current == view.state or (current in SETTLED_STATES and not voided):
                 if opened:
