@@ -13,23 +13,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pos_app.sandbox.phone import scan
+from sqlmodel import col, select
 
-from screens import Tmux  # noqa: E402
-from sqlmodel import col, select  # noqa: E402
+from pos_app.api.auth import decode_key
+from pos_app.api.client import EngineClient
+from pos_app.config import Settings, load_settings
+from pos_app.domain.routing import PaymentMode
+from pos_app.journal import Sale, open_journal, session_scope
 
-from pos_app.api.auth import decode_key  # noqa: E402
-from pos_app.api.client import EngineClient  # noqa: E402
-from pos_app.config import Settings, load_settings  # noqa: E402
-from pos_app.domain.routing import PaymentMode  # noqa: E402
-from pos_app.journal import Sale, open_journal, session_scope  # noqa: E402
-from pos_app.sandbox.phone import scan  # noqa: E402
+
+def _tmux_class() -> Any:
+    """scripts/screens.py's Tmux (the scripts folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("screens", Path(__file__).with_name("screens.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Tmux
+
 
 PHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -101,7 +110,7 @@ def main() -> int:
     chinese = args.language == "zh_CN"
     home = Path(tempfile.mkdtemp(prefix="pos-one-qr-"))
     env = {"POS_HOME": str(home), "POS_TERMINAL__LANGUAGE": args.language, "TERM": "xterm-256color"}
-    tmux = Tmux(f"pos-one-qr-{os.getpid()}", f"{sys.executable} -m pos_app", env)
+    tmux = _tmux_class()(f"pos-one-qr-{os.getpid()}", f"{sys.executable} -m pos_app", env)
     shots: list[tuple[str, str]] = []
     try:
         tmux.wait_for("PIN", "SANDBOX", timeout=180)
