@@ -182,6 +182,13 @@ class SandboxSettings(_Section):
     alipay_notify_wait_buyer_pay: bool = Field(
         False, description="Also notify WAIT_BUYER_PAY when a buyer scans an Alipay QR (F2F apps often get it)."
     )
+    alipay_id_mode: Literal["user_id", "open_id", "both"] = Field(
+        "both", description="Buyer ids alipay.system.oauth.token returns: 2088 user_id, per-app open_id or both."
+    )
+    alipay_auth_code_ttl_s: float = Field(300.0, gt=0, description="Life of an unused Alipay web auth_code, seconds.")
+    alipay_require_jsapi_pay: bool = Field(
+        False, description="alipay.trade.create demands product_code JSAPI_PAY + op_app_id (JSAPI支付 contract)."
+    )
 
 
 class Settings(BaseSettings):

@@ -227,7 +227,20 @@ def check_database(settings: Settings) -> Iterable[Finding]:
         engine.dispose()
 
 
-ENGINE_CHECKS: tuple[Check, ...] = (check_wechatpay, check_alipay, check_database, check_engine_secrets, check_disk)
+def _check_public_url(settings: Settings) -> Iterable[Finding]:
+    from pos_app.doctor_public_url import check_public_url  # imports this module's Finding
+
+    return check_public_url(settings)
+
+
+ENGINE_CHECKS: tuple[Check, ...] = (
+    check_wechatpay,
+    check_alipay,
+    check_database,
+    check_engine_secrets,
+    check_disk,
+    _check_public_url,
+)
 TERMINAL_CHECKS: tuple[Check, ...] = (
     check_engine_reachable,
     check_terminal_activated,

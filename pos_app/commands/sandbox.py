@@ -211,3 +211,68 @@ def rotate_cert(config: Path | None, url: str | None) -> None:
     """Platform-certificate mode: add a newer WeChat Pay platform certificate (several live)."""
     for cert in _call(_base_url(config, url), "POST", "/sandbox/platform-certs"):
         click.echo(f"{cert['serial_no']}  {cert['effective_time']} .. {cert['expire_time']}")
+
+
+@sandbox.command()
+@click.argument("page_url")
+@click.option("--app", "app", type=click.Choice(["wechat", "alipay", "browser"]), required=True, help="Scan with.")
+@click.option("--amount", help="Store QR: the amount the customer types, in yuan (e.g. 23.00).")
+@click.option("--cancel", "choice", flag_value="cancel", help="The customer cancels in the payment sheet.")
+@click.option("--fail", "choice", flag_value="fail", help="The payment fails in the payment sheet.")
+@click.option("--user", default="demo-user", show_default=True, help="The simulated wallet user.")
+@click.option("--url", "sandbox_url", help="Sandbox base URL for the bridge (default: the wallet's authorize host).")
+@click.option(
+    "--quirk",
+    type=click.Choice(["none", "cancel_although_paid", "no_callback", "8000", "6004"]),
+    default="none",
+    help="Paid, but the page's callback lies (WeChat: cancel_although_paid; Alipay: 8000, 6004) or never comes.",
+)
+@click.option("--notify", type=click.Choice(["normal", "delay", "drop"]), default="normal", help="The notification.")
+@click.option("--oauth-error", type=click.Choice(["40029", "40163", "-1"]), help="WeChat's code exchange fails so.")
+def scan(
+    page_url: str,
+    app: str,
+    amount: str | None,
+    choice: str | None,
+    user: str,
+    sandbox_url: str | None,
+    quirk: str,
+    notify: str,
+    oauth_error: str | None,
+) -> None:
+    """A phone scans a one-QR or store-QR page URL with WeChat or Alipay and pays (prints every step)."""
+    import asyncio
+    import itertools
+
+    from pos_app.domain.errors import PosError
+    from pos_app.domain.money import parse_amount
+    from pos_app.sandbox.phone import scan as phone_scan
+    from pos_app.sandbox.phone.report import conclusion, step_line
+
+    try:
+        amount_fen = parse_amount(amount) if amount is not None else None
+    except PosError as exc:
+        raise click.UsageError(f"--amount: {exc}") from None
+    click.echo(f"Scanning {page_url} with {app}…", err=True)
+    numbers = itertools.count(1)
+    try:
+        outcome = asyncio.run(
+            phone_scan(
+                page_url,
+                app=app,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+                amount_fen=amount_fen,
+                choice=choice or "pay",  # type: ignore[arg-type]
+                user=user,
+                sandbox_url=sandbox_url,
+                quirk=quirk,
+                notify=notify,  # type: ignore[arg-type]
+                oauth_error=int(oauth_error) if oauth_error is not None else None,
+                on_step=lambda step: click.echo(step_line(next(numbers), step)),  # each step as it happens
+            )
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    for line in conclusion(outcome):
+        click.echo(line)
+    if outcome.error is not None:
+        raise SystemExit(1)

@@ -27,6 +27,7 @@ from pos_app.engine.errors import ChannelUnavailable, PaymentNotFound
 from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment
+from pos_app.engine.store.rows import PaymentRecord
 from pos_app.engine.store.transactions import Transactions
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,13 @@ class EngineContext:
         if provider is None:
             raise ChannelUnavailable(f"{channel.label} is not set up on this engine — use another payment method.")
         return provider
+
+    def channel_of(self, payment: PaymentRecord) -> Channel:
+        """The payment's wallet channel. A one-QR payment has none until a wallet opens its page, and
+        then no gateway knows it: callers settle such a payment locally before asking for this."""
+        if payment.channel is None:
+            raise ChannelUnavailable("No wallet has opened this payment's page yet.")
+        return Channel(payment.channel)
 
     def channel_states(self) -> dict[str, str]:
         """Each configured channel's breaker state ("closed", "open", "half_open"), for /readyz and /metrics."""

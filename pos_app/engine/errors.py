@@ -29,3 +29,9 @@ class RefundAmountError(InputError):
 
 class ChannelUnavailable(PosError):
     default_message = "That payment method is not set up on this engine — use another one."
+
+
+class OneQrUnavailable(PosError):
+    """The engine cannot serve one code for every wallet now (the till shows the per-channel codes)."""
+
+    default_message = "One code for every wallet is not available — show a WeChat or Alipay code."

@@ -54,6 +54,7 @@ def _error_for_pos_error(exc: domain_errors.PosError) -> tuple[int, str]:
         (engine_errors.IdempotencyConflict, 409, "conflict"),
         (engine_errors.PaymentStateError, 409, "conflict"),
         (engine_errors.ChannelUnavailable, 422, "channel_unavailable"),
+        (engine_errors.OneQrUnavailable, 409, "one_qr_unavailable"),
         (domain_errors.AmountError, 422, "amount_error"),
         (domain_errors.AuthCodeError, 422, "auth_code_error"),
         (domain_errors.IdError, 422, "id_error"),

@@ -16,7 +16,9 @@ from pathlib import Path
 
 _DIGITS = re.compile(r"(?<!\d)\d{16,24}(?!\d)")  # payment codes: WeChat 18, Alipay 16–24 digits
 _SIGNATURE = re.compile(
-    r"(?i)((?:signature|sign|authorization|x-pos-signature|terminal_key|apiv3)[\"']?\s*[=:]\s*[\"']?)[^\s\"',}]+"
+    # ``secret``: the official account's AppSecret rides in the query of sns/oauth2/access_token,
+    # which httpx logs at INFO ("HTTP Request: GET …").
+    r"(?i)((?:signature|sign|authorization|x-pos-signature|terminal_key|apiv3|secret)[\"']?\s*[=:]\s*[\"']?)[^\s\"',}&]+"
 )
 
 # RSA signatures (344 Base64 chars), key material and ciphertexts: no legitimate log text has such runs.

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
 from pos_app.engine.breakers import CircuitOpen
 from pos_app.engine.context import EngineContext
@@ -68,7 +67,7 @@ class NativeOrders:
 
     async def _create(self, payment: Payment) -> NativeOrder:
         ctx = self._ctx
-        channel = Channel(payment.channel)
+        channel = ctx.channel_of(payment)
         assert payment.expires_at is not None
         return await ctx.provider(channel).create_native(
             out_trade_no=payment.out_trade_no,

@@ -20,7 +20,7 @@ from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode, mask_code, route_auth_code
 from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.engine.context import EngineContext
-from pos_app.engine.errors import IdempotencyConflict, PaymentStateError
+from pos_app.engine.errors import IdempotencyConflict, OneQrUnavailable, PaymentStateError
 from pos_app.engine.leases import Leases
 from pos_app.engine.native import NativeOrders
 from pos_app.engine.providers.base import (
@@ -34,6 +34,7 @@ from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment
 from pos_app.engine.trades import apply_trade, short_error
 from pos_app.engine.voids import Voids
+from pos_app.engine.wallet_pages import WalletPages
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,15 @@ class Payments:
     """Payment use cases for the terminals: create, get, find, cancel/void."""
 
     def __init__(
-        self, ctx: EngineContext, leases: Leases, settling: Settling, native: NativeOrders, voids: Voids
+        self,
+        ctx: EngineContext,
+        leases: Leases,
+        settling: Settling,
+        native: NativeOrders,
+        voids: Voids,
+        pages: WalletPages | None = None,
     ) -> None:
+        self._pages = pages  # one-QR pages (None: this engine does not serve them)
         self._ctx = ctx
         self._leases = leases
         self._settling = settling
@@ -65,6 +73,12 @@ class Payments:
         auth_code: str | None = None
         if req.mode == PaymentMode.CASH:
             raise InputError("Cash sales are recorded by the terminal, not sent to the payment engine.")
+        if req.mode == PaymentMode.STORE_QR:
+            raise InputError("Store-QR payments are made by the customer on the store code, not by the till.")
+        if req.mode == PaymentMode.ONE_QR:
+            if self._pages is None:
+                raise OneQrUnavailable()
+            return await self._pages.create_one_qr(terminal_id, store_id, req)
         if req.mode == PaymentMode.MICROPAY:
             if not req.auth_code:
                 raise AuthCodeError("Scan the customer's payment code first.")
@@ -217,7 +231,7 @@ class Payments:
             return await self._voids.void(p, req)
         await ctx.tx.write(_request_cancel, out_trade_no)
         p = await ctx.load_payment(out_trade_no)
-        if p.mode == PaymentMode.NATIVE.value:
+        if p.mode in _PAGE_OR_QR_MODES:
             p = await self._settling.close(p)
             if PaymentState(p.state) not in SETTLED_STATES:
                 p = await self._settling.settle_pass(p)
@@ -232,6 +246,10 @@ class Payments:
             if definite:
                 break
         return repo.payment_view(p)
+
+
+#: Orders the customer's phone opens (a code or a page): cancelled by closing them, never reversed.
+_PAGE_OR_QR_MODES = frozenset(m.value for m in (PaymentMode.NATIVE, PaymentMode.ONE_QR, PaymentMode.STORE_QR))
 
 
 def _check_same_request(existing: Payment, new: Payment) -> None:

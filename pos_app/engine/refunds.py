@@ -226,7 +226,7 @@ class Refunds:
         if not _due(refund, ctx.now()):
             return refund
         payment = await ctx.load_payment(refund.out_trade_no)
-        provider = ctx.provider(Channel(payment.channel))
+        provider = ctx.provider(ctx.channel_of(payment))
         otn, orn = refund.out_trade_no, refund.out_refund_no
         try:
             result = await provider.refund_query(out_trade_no=otn, out_refund_no=orn)
@@ -250,7 +250,7 @@ class Refunds:
 
     async def _send_refund(self, refund: Refund, payment: Payment) -> Refund:
         ctx = self._ctx
-        provider = ctx.provider(Channel(payment.channel))
+        provider = ctx.provider(ctx.channel_of(payment))
         otn, orn = refund.out_trade_no, refund.out_refund_no
         try:
             result = await provider.refund(
@@ -268,7 +268,7 @@ class Refunds:
             if isinstance(exc, OutcomeUnknownError) and exc.code == FREQUENCY_LIMITED:
                 # A definite "not now" (the refund was not made): no unknown outcome to chase.
                 await ctx.attempt(otn, "refund", "retry", FREQUENCY_LIMITED, out_refund_no=orn)
-                return await self._wait_for_slot(refund, Channel(payment.channel))
+                return await self._wait_for_slot(refund, ctx.channel_of(payment))
             await ctx.attempt(otn, "refund", "unknown", short_error(exc), out_refund_no=orn)
             await self._note_unresolved(orn)
             result = RefundResult(otn, orn, RefundState.UNKNOWN, refund.amount_fen)

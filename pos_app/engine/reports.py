@@ -44,6 +44,8 @@ class Reports:
             if channel in self._ctx.providers
         }
         for p in payments:
+            if p.channel is None:
+                continue  # a one-QR page no wallet opened: no money can have moved
             channel = Channel(p.channel)
             line = totals.setdefault(channel, ChannelTotals(channel=channel, count=0, amount_fen=0, refunded_fen=0))
             if p.state in _MONEY_STATES:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -37,8 +37,11 @@ from pos_app.api.schemas import (
     CreateRefund,
     DailyReport,
     PaymentEvent,
+    PaymentList,
     PaymentView,
     RefundView,
+    StoreCode,
+    StoreCodeRequest,
     SyncAck,
     SyncBatch,
 )
@@ -50,7 +53,10 @@ from pos_app.engine.header_values import header_int
 from pos_app.engine.http_errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from pos_app.engine.http_guard import EdgeGuard, EdgeLimits, caller_of
 from pos_app.engine.metrics import EngineMetrics, RequestMetricsMiddleware
+from pos_app.engine.pages.router import router as pages_router
+from pos_app.engine.pages.secret import page_secret
 from pos_app.engine.providers import build_providers
+from pos_app.engine.providers.web_pay import build_web_pay
 from pos_app.engine.rate_limits import TerminalRateLimits
 from pos_app.engine.readiness import ReadinessProbe
 from pos_app.engine.scope import Breadth, Caller
@@ -99,7 +105,8 @@ def _build_use_cases(
 ) -> tuple[UseCases, Callable[[], Awaitable[None]]]:
     """The providers and the use cases over an open ledger. Returns (use cases, async closer)."""
     providers = build_providers(settings, transport=provider_transport, clock=clock)
-    use_cases = build_use_cases(ledger, providers, settings, clock=clock)
+    web = build_web_pay(settings, providers, transport=provider_transport)
+    use_cases = build_use_cases(ledger, providers, settings, clock=clock, web=web, page_secret=page_secret(settings))
 
     async def close() -> None:
         await use_cases.aclose()
@@ -341,7 +348,28 @@ def create_engine_app(
     @app.get("/v1/channels", response_model=ChannelsView, tags=["payments"])
     async def channels(request: Request, caller: Authed) -> ChannelsView:
         """Which wallet channels take new payments now (their circuit breakers), and what to say if not."""
-        return ChannelsView(channels=_use_cases(request).context.channel_status())
+        use_cases = _use_cases(request)
+        one_qr_problem = use_cases.pages.one_qr_problem()
+        return ChannelsView(
+            channels=use_cases.context.channel_status(), one_qr=one_qr_problem is None, one_qr_message=one_qr_problem
+        )
+
+    @app.post("/v1/store-code", response_model=StoreCode, tags=["payments"])
+    async def store_code(request: Request, caller: Authed, body: StoreCodeRequest) -> StoreCode:
+        """This till's printed store QR (the same each time; ``rotate`` replaces it)."""
+        return await _use_cases(request).pages.store_code(caller.terminal_id, caller.store_id, rotate=body.rotate)
+
+    @app.get("/v1/payments", response_model=PaymentList, tags=["payments"])
+    async def list_payments(
+        request: Request,
+        caller: Authed,
+        mode: Annotated[Literal["store_qr"], Query(description="Only store_qr is listed.")],
+        since: Annotated[datetime, Query(description="ISO time: payments changed since then.")],
+    ) -> PaymentList:
+        """This till's store-QR payments changed since ``since`` (what the event stream may have missed)."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return PaymentList(payments=await _use_cases(request).pages.store_payments(caller.terminal_id, since))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -375,6 +403,7 @@ def create_engine_app(
     # EngineApp) go through the framework like every route; POSTs are answered by ``gateway`` directly.
     for path in GATEWAY_PATHS:
         app.router.routes.append(Route(path, gateway, methods=["POST"], name=path.strip("/").replace("/", "_")))
+    app.include_router(pages_router)  # the customer's one-QR and store-QR pages (unsigned)
     app.gateway = gateway
     app.shedder = shedder
     return app

@@ -12,10 +12,13 @@ import asyncio
 import contextlib
 import logging
 
-from pos_app.domain.routing import Channel, PaymentMode
+from sqlmodel import Session
+
+from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.engine.breakers import CircuitOpen
 from pos_app.engine.context import EngineContext
+from pos_app.engine.errors import PaymentNotFound
 from pos_app.engine.leases import Leases
 from pos_app.engine.native import NativeOrders
 from pos_app.engine.notify.notifications import Notifications
@@ -23,7 +26,8 @@ from pos_app.engine.providers.base import DefiniteFailure, OrderNotFound, Revers
 from pos_app.engine.refunds import Refunds, is_open
 from pos_app.engine.store import repo
 from pos_app.engine.store.models import Payment
-from pos_app.engine.trades import apply_trade, note_unresolved, short_error
+from pos_app.engine.store.transactions import StaleRow
+from pos_app.engine.trades import apply_trade, note_unresolved, short_error, trade_changes
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,9 @@ class Settling:
 
     async def query(self, p: Payment) -> Payment:
         ctx = self._ctx
-        provider = ctx.provider(Channel(p.channel))
+        if p.channel is None:
+            return p  # a one-QR page no wallet opened: no gateway has this order to ask about
+        provider = ctx.provider(ctx.channel_of(p))
         try:
             result = await provider.query(p.out_trade_no)
         except CircuitOpen:
@@ -61,8 +67,10 @@ class Settling:
     async def close(self, p: Payment) -> Payment:
         """Close an unpaid native order; "already paid" means PAID."""
         ctx = self._ctx
-        provider = ctx.provider(Channel(p.channel))
         otn = p.out_trade_no
+        if p.channel is None:
+            return await self._close_unopened(p)
+        provider = ctx.provider(ctx.channel_of(p))
         try:
             result = await provider.close(otn)
         except CircuitOpen:
@@ -83,10 +91,42 @@ class Settling:
             await ctx.attempt(otn, "close", result.state.value.lower(), result.gateway_code)
         return await apply_trade(ctx, otn, result, "close")
 
+    async def _close_unopened(self, p: Payment) -> Payment:
+        """A one-QR payment whose page no wallet opened is closed here only: no gateway has it. The
+        compare-and-set loses to a wallet opening the page at the same moment (the row changed), and
+        then the next settling pass closes it at the gateway like a native order."""
+        ctx = self._ctx
+        otn = p.out_trade_no
+        reason = "The code expired unpaid." if not p.cancel_requested else "Cancelled before any wallet opened it."
+        result = TradeResult(otn, PaymentState.CLOSED, reason=reason)
+
+        def close_here(session: Session) -> Payment:
+            row = repo.get_payment(session, otn, lock=True)
+            if row is None:
+                raise PaymentNotFound()
+            if row.channel is not None:
+                return row  # a wallet opened the page meanwhile: the gateway has the order now
+            now = ctx.now()
+            changes = trade_changes(row, result, now)
+            if not changes:
+                return row
+            if not repo.cas_update_payment(session, row, changes, now):
+                raise StaleRow()
+            repo.append_event(session, repo.payment_view(row), now)
+            return row
+
+        after = await ctx.tx.mutate(close_here)
+        if after.channel is not None:
+            return await self.close(after)
+        if PaymentState(after.state) is PaymentState.CLOSED:
+            await ctx.attempt(otn, "close", "closed", "unopened")  # no gateway call: none has the order
+            log.info("one-QR payment %s closed unopened", otn)
+        return after
+
     async def reverse(self, p: Payment) -> tuple[Payment, bool]:
         """One reverse (WeChat) / cancel (Alipay) call. Returns (payment, definite)."""
         ctx = self._ctx
-        provider = ctx.provider(Channel(p.channel))
+        provider = ctx.provider(ctx.channel_of(p))
         otn = p.out_trade_no
         try:
             rr: ReverseResult = await provider.reverse(otn)
@@ -123,6 +163,10 @@ class Settling:
 
     async def settle_pass(self, p: Payment) -> Payment:
         """One settling step for an unsettled payment: query, then close/reverse when it is time."""
+        if p.channel is None:  # a one-QR page no wallet opened: closed locally once expired or cancelled
+            if p.cancel_requested or p.expires_at is None or self._ctx.now() >= p.expires_at:
+                p = await self.close(p)
+            return p
         p = await self.query(p)
         if PaymentState(p.state) in SETTLED_STATES:
             return p
@@ -134,7 +178,7 @@ class Settling:
         expired = p.expires_at is None or now >= p.expires_at
         if p.cancel_requested or expired:
             p = await self.close(p)
-        elif p.code_url is None:
+        elif p.code_url is None and p.mode == PaymentMode.NATIVE.value:
             p = await self.recover_code(p)
         return p
 

@@ -115,7 +115,7 @@ def journal_sales(session: Session, terminal_id: str) -> dict[str, SaleFigure]:
 def _figure_from_payment(payment: Payment) -> SaleFigure:
     return SaleFigure(
         out_trade_no=payment.out_trade_no,
-        channel=Channel(payment.channel),
+        channel=Channel(payment.channel or ""),
         amount_fen=payment.amount_fen,
         state=PaymentState(payment.state),
         refunded_fen=payment.refunded_fen,
@@ -125,7 +125,8 @@ def _figure_from_payment(payment: Payment) -> SaleFigure:
 
 def engine_payments(session: Session, terminal_id: str) -> dict[str, SaleFigure]:
     rows = session.exec(select(Payment).where(Payment.terminal_id == terminal_id))
-    return {p.out_trade_no: _figure_from_payment(p) for p in rows}
+    # A one-QR page no wallet opened has no channel and moved no money: not a sale to compare.
+    return {p.out_trade_no: _figure_from_payment(p) for p in rows if p.channel is not None}
 
 
 # --- comparing ---------------------------------------------------------------------------------

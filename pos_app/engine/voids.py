@@ -59,7 +59,7 @@ class Voids:
 
     async def _reverse(self, p: Payment, approver: str) -> PaymentView:
         ctx = self._ctx
-        provider = ctx.provider(Channel(p.channel))
+        provider = ctx.provider(ctx.channel_of(p))
         for pause in (0.0, *REVERSE_BACKOFF_S[:3]):
             if pause:
                 await ctx.sleep(pause)

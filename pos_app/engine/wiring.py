@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -19,10 +20,12 @@ from pos_app.engine.native import NativeOrders
 from pos_app.engine.notify.notifications import Notifications
 from pos_app.engine.payments import Payments
 from pos_app.engine.providers.base import PaymentProvider
+from pos_app.engine.providers.web_pay import WebPayClients
 from pos_app.engine.refunds import Refunds
 from pos_app.engine.reports import Reports
 from pos_app.engine.settling import Resolver, Settling
 from pos_app.engine.voids import Voids
+from pos_app.engine.wallet_pages import PageKeys, WalletPages
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +39,8 @@ class UseCases:
     resolver: Resolver
     events: Events
     reports: Reports
+    #: The one-QR and store-QR pages (their clients are closed with the use cases).
+    pages: WalletPages
 
     def channel_states(self) -> dict[str, str]:
         """Each configured channel's breaker state (for /readyz and /metrics)."""
@@ -54,6 +59,7 @@ class UseCases:
         queued notifications commit."""
         await self.context.tasks.cancel_all()
         await self.notifications.aclose()
+        await self.pages.web.aclose()
 
 
 def build_use_cases(
@@ -65,7 +71,11 @@ def build_use_cases(
     sleep: Sleep | None = None,
     business_tz: tzinfo = CHINA_TZ,
     timings: Timings | None = None,
+    web: WebPayClients | None = None,
+    page_secret: bytes | None = None,
 ) -> UseCases:
+    """``web``: the one-QR pages' clients (None: not served); ``page_secret``: what the pages' own
+    tokens are keyed from — the same for every engine process of one ledger (default: random)."""
     ctx = make_context(ledger, providers, settings, clock=clock, sleep=sleep, business_tz=business_tz, timings=timings)
     leases = Leases(ctx)
     native = NativeOrders(ctx)
@@ -73,12 +83,14 @@ def build_use_cases(
     approvals = Approvals(ctx)
     refunds = Refunds(ctx, approvals)
     notifications = Notifications(ctx)
+    pages = WalletPages(ctx, settling, web or WebPayClients(), PageKeys(page_secret or secrets.token_bytes(32)))
     return UseCases(
         context=ctx,
-        payments=Payments(ctx, leases, settling, native, Voids(ctx, approvals, refunds)),
+        payments=Payments(ctx, leases, settling, native, Voids(ctx, approvals, refunds), pages),
         refunds=refunds,
         notifications=notifications,
         resolver=Resolver(ctx, leases, settling, refunds, notifications),
         events=Events(ctx),
         reports=Reports(ctx),
+        pages=pages,
     )

@@ -39,13 +39,15 @@ TICK_INTERVAL_S = 0.05
 
 def _gateway_routers() -> list[object]:
     from pos_app.sandbox.wechat import routes as wechat_routes
+    from pos_app.sandbox.wechat import web_routes as wechat_web_routes
 
-    routers: list[object] = [wechat_routes.router]
+    routers: list[object] = [wechat_routes.router, wechat_web_routes.router]
     # The Alipay simulator lives in its own package; mount it when present.
     if importlib.util.find_spec("pos_app.sandbox.alipay.routes") is not None:
         from pos_app.sandbox.alipay import routes as alipay_routes
+        from pos_app.sandbox.alipay import web_routes as alipay_web_routes
 
-        routers.append(alipay_routes.router)
+        routers.extend([alipay_routes.router, alipay_web_routes.router])
     return routers
 
 

@@ -5,7 +5,8 @@
 - ``GET|POST|DELETE /sandbox/faults``, ``DELETE /sandbox/faults/{id}``
 - ``GET /sandbox/notifications`` (?gateway=&out_trade_no=), ``POST /sandbox/tick``
 - ``GET|POST /sandbox/platform-certs`` (POST adds a certificate: a rotation)
-- ``GET /wallet`` — plain HTML forms doing the same by hand; ``GET /healthz``
+- ``GET /wallet`` — plain HTML forms doing the same by hand (and ``POST /wallet/scan``: the simulated
+  phone opening a one-QR/store-QR page); ``GET /healthz``
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from pos_app.domain.money import format_fen
+from pos_app.domain.errors import PosError
+from pos_app.domain.money import format_fen, parse_amount
 from pos_app.sandbox.context import SandboxContext, get_ctx
 from pos_app.sandbox.faults import Fault, FaultSpec
 from pos_app.sandbox.keys import add_platform_cert
+from pos_app.sandbox.phone import scan
+from pos_app.sandbox.phone.report import conclusion, step_line
 from pos_app.sandbox.wallet import FAIL_REASONS, UnknownQrCode, issue_auth_code, open_qr_codes, pay_native
 
 router = APIRouter()
@@ -162,6 +166,15 @@ _PAGE = """<!doctype html>
 </label><br><label>Pay after <input name="after_s" value="0" size="4"> seconds</label><br>
 <label>Outcome <select name="fail"><option value="">pay</option>{fail_options}</select></label><br>
 <button>Pay</button></fieldset></form>
+<form method="post" action="/wallet/scan"><fieldset><legend>Open a one-QR or store-QR page on a phone</legend>
+<label>Page URL <input name="url" size="60" placeholder="http://…/q/… or http://…/s/…"></label><br>
+<label>With <select name="app"><option value="wechat">WeChat</option><option value="alipay">Alipay</option>
+<option value="browser">another browser</option></select></label>
+<label>Amount (store QR, yuan) <input name="amount" size="8"></label><br>
+<label>In the payment sheet <select name="choice"><option value="pay">pay</option>
+<option value="cancel">cancel</option><option value="fail">fail</option></select></label>
+<label>User <input name="user" value="demo-user" size="12"></label><br>
+<button>Scan</button></fieldset></form>
 </body></html>"""
 
 
@@ -217,6 +230,25 @@ def wallet_authcode(
     label = "WeChat Pay" if channel == "wechat" else "Alipay"
     extra = f" (balance {format_fen(balance)})" if balance is not None else ""
     return _page(ctx, f"{label} payment code: {html.escape(code)}{extra}")
+
+
+@router.post("/wallet/scan", response_class=HTMLResponse)
+async def wallet_scan(
+    ctx: Ctx,
+    url: Annotated[str, Form()],
+    app: Annotated[Literal["wechat", "alipay", "browser"], Form()] = "wechat",
+    amount: Annotated[str, Form()] = "",
+    choice: Annotated[Literal["pay", "cancel", "fail"], Form()] = "pay",
+    user: Annotated[str, Form()] = "demo-user",
+) -> HTMLResponse:
+    """The phone, run by the sandbox itself (async: its requests come back to this very server)."""
+    try:
+        amount_fen = parse_amount(amount) if amount.strip() else None
+    except PosError as exc:
+        return _page(ctx, html.escape(exc.message))
+    outcome = await scan(url, app=app, amount_fen=amount_fen, choice=choice, user=user)
+    lines = [step_line(n, step) for n, step in enumerate(outcome.steps, 1)] + conclusion(outcome)
+    return _page(ctx, "<br>".join(html.escape(line) for line in lines))
 
 
 @router.post("/wallet/pay", response_class=HTMLResponse)

@@ -84,6 +84,10 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
     write_secret_file(keys / "wechat_apiv3.key", apiv3)
     write_secret_file(sandbox_keys / "wechat_apiv3.key", apiv3)
 
+    # The official account's AppSecret (web OAuth of the one-QR pages): the engine and the sandbox
+    # both read this one file, as [wechatpay] oauth_secret_file.
+    write_secret_file(keys / "wechat_oauth_secret", _alnum(32).encode("ascii"))
+
     # Alipay's key tool emits PKCS#1 for the app key in many guides; the engine accepts both forms.
     app = generate_rsa_key()
     write_secret_file(keys / "alipay_app_key.pem", private_pem_pkcs1(app))
@@ -130,6 +134,10 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "platform_public_key": "keys/wechat_pay_pub_key.pem",
             "platform_public_key_id": pub_key_id,
             "base_url": sandbox_url,
+            # The one-QR pages' web OAuth: the sandbox plays open.weixin.qq.com and api.weixin.qq.com too.
+            "oauth_secret_file": "keys/wechat_oauth_secret",
+            "oauth_url": sandbox_url,
+            "sns_url": sandbox_url,
         },
         "alipay": {
             "app_id": DEMO_ALIPAY_APP_ID,
@@ -137,6 +145,7 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "app_private_key": "keys/alipay_app_key.pem",
             "alipay_public_key": "keys/alipay_public_key.pem",
             "gateway": f"{sandbox_url}/gateway.do",
+            "oauth_url": sandbox_url,  # the sandbox plays openauth.alipay.com
         },
         "upload": {"url": f"{sandbox_url}/hq/uploads"},
         "sandbox": {

@@ -134,7 +134,8 @@ def cold_start(runs: int) -> tuple[list[float], list[float], float]:
             check=True,
         )  # fmt: skip
         try:
-            while "Cashier PIN" not in capture(session):
+            # The sign-in screen asks for a name or just the PIN (digits typed into the name go to the PIN).
+            while "just your PIN" not in capture(session):
                 if time.perf_counter() - start > timeout:
                     raise TimeoutError(capture(session))
                 time.sleep(0.02)

@@ -86,6 +86,11 @@ class GuardedProvider:
                     code="TIMEOUT",
                 ) from None
 
+    async def guarded_create(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A payment-creating call that is not part of the provider protocol (the one-QR pages' JSAPI
+        prepay / trade.create), admitted and bounded like ``create_native``."""
+        return await self._call(call, create=True)
+
     async def create_native(
         self, *, out_trade_no: str, amount_fen: int, subject: str, notify_url: str, expires_at: datetime
     ) -> NativeOrder:

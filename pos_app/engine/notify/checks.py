@@ -49,4 +49,6 @@ def refund_refusals(n: Notification, payment: PaymentRecord | None) -> list[str]
 def _channel_refusal(channel: Channel, payment: PaymentRecord) -> list[str]:
     if channel.value == payment.channel:
         return []
+    if payment.channel is None:  # a one-QR page no wallet opened: no gateway has this order
+        return [f"sent by {channel.label} about an order no wallet has opened"]
     return [f"sent by {channel.label} about an order on {Channel(payment.channel).label}"]

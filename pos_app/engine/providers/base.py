@@ -33,6 +33,11 @@ class DefiniteFailure(GatewayError):
     """The gateway definitely refused; no money moved (e.g. NOTENOUGH, AUTHCODEEXPIRE, ACQ.*)."""
 
 
+class OAuthCodeInvalid(DefiniteFailure):
+    """A wallet's web-authorization code cannot be exchanged (used, expired, another app): the page
+    starts the authorization again."""
+
+
 class OutcomeUnknownError(GatewayError):
     """Timeout, lost connection, 5xx, SYSTEM_ERROR, Alipay 20000: query before deciding anything."""
 

@@ -31,7 +31,7 @@ class Payment(LedgerTable, table=True):
     out_trade_no: str = Field(max_length=32, unique=True, index=True)
     terminal_id: str = Field(max_length=16, index=True)
     store_id: str = Field(max_length=16)
-    channel: str = Field(max_length=16)
+    channel: str | None = Field(default=None, max_length=16)  # None: a one_qr page no wallet opened yet
     mode: str = Field(max_length=16)
     amount_fen: int = Field(sa_type=BigInteger)
     subject: str = Field(max_length=127)
@@ -130,3 +130,25 @@ class StatusEvent(LedgerTable, table=True):
     out_trade_no: str = Field(max_length=32)
     payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON {"payment": PaymentView, "refund": …}
     created_at: datetime = _at()
+
+
+class WalletPage(LedgerTable, table=True):
+    """A page the customer's phone opens: one sale's one-QR page, or a till's printed store code.
+
+    The token is the only thing in the QR: unguessable, and all the page needs to find its order or
+    till. The payer's id itself is not kept, only a keyed hash (to let the same payer reopen a page).
+    """
+
+    __tablename__ = "wallet_pages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    kind: str = Field(max_length=16)  # one_qr, store_qr (PaymentMode values)
+    store_id: str = Field(max_length=16)
+    terminal_id: str = Field(max_length=16, index=True)
+    out_trade_no: str | None = Field(default=None, max_length=32, index=True)
+    channel: str | None = Field(default=None, max_length=16)  # the wallet that opened a one_qr page
+    payer_hash: str | None = Field(default=None, max_length=64)
+    bridge_ref: str | None = Field(default=None, max_length=64)  # WeChat prepay_id / Alipay trade_no
+    created_at: datetime = _at()
+    replaced_at: datetime | None = _at(nullable=True)

@@ -33,7 +33,7 @@ def payment_view(p: PaymentRecord) -> PaymentView:
     return PaymentView(
         out_trade_no=p.out_trade_no,
         terminal_id=p.terminal_id,
-        channel=Channel(p.channel),
+        channel=Channel(p.channel) if p.channel is not None else None,
         mode=PaymentMode(p.mode),
         amount_fen=p.amount_fen,
         subject=p.subject,

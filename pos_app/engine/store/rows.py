@@ -20,7 +20,7 @@ class PaymentRecord(Protocol):
     @property
     def terminal_id(self) -> str: ...
     @property
-    def channel(self) -> str: ...
+    def channel(self) -> str | None: ...
     @property
     def mode(self) -> str: ...
     @property
@@ -65,7 +65,7 @@ class PaymentRow:
     out_trade_no: str
     terminal_id: str
     store_id: str
-    channel: str
+    channel: str | None
     mode: str
     amount_fen: int
     subject: str

@@ -46,6 +46,8 @@ class Status(StrEnum):
 class Kind(StrEnum):
     PRECREATE = "precreate"
     PAY = "pay"
+    #: alipay.trade.create (the buyer's own browser, jsapi spec §3): exists at once, bound to the buyer.
+    CREATE = "create"
     #: A cancel for an out_trade_no the gateway never saw: nothing to show, but the number is burnt.
     CANCELLED_UNSEEN = "cancelled_unseen"
 
@@ -85,6 +87,7 @@ class Trade:
     pending: Pending | None = None  # bar-code pay waiting for the buyer's password
     pending_until: datetime | None = None
     auth_code_tail: str = ""  # last 4 digits only: codes are bearer tokens
+    buyer_open_id: str = ""  # the buyer's per-app open_id (openid-mode apps; jsapi spec §2)
 
     @property
     def paid(self) -> bool:

@@ -39,6 +39,7 @@ def notification_params(trade: Trade, notice: Notice, *, now: datetime, app_id: 
         "out_trade_no": trade.out_trade_no,
         "out_biz_no": refund.out_request_no if refund is not None else "",
         "buyer_id": trade.buyer_user_id,
+        "buyer_open_id": trade.buyer_open_id,
         "buyer_logon_id": trade.buyer_logon_id,
         "seller_id": seller_id,
         "seller_email": SELLER_EMAIL,

@@ -29,7 +29,7 @@ from fastapi.responses import PlainTextResponse
 from pos_app.domain.china_time import CHINA_TZ, in_china
 from pos_app.domain.routing import mask_code
 from pos_app.engine.crypto.rsa import SignatureInvalid
-from pos_app.sandbox.alipay import bill, rules
+from pos_app.sandbox.alipay import bill, oauth, rules
 from pos_app.sandbox.alipay import store as db
 from pos_app.sandbox.alipay.model import TIME_FORMAT, Notice, Pending, Reply, Trade, parse_yuan
 from pos_app.sandbox.alipay.notify import CONTENT_TYPE, notification_params, resign, signed_body
@@ -38,6 +38,7 @@ from pos_app.sandbox.alipay.signing import (
     python_charset,
     request_sign_content,
     response_key,
+    response_text,
     verify_request,
 )
 from pos_app.sandbox.context import SandboxContext, get_ctx, register_preparer, register_ticker
@@ -77,10 +78,13 @@ def _now(ctx: SandboxContext) -> datetime:
 _SCHEMA_READY: weakref.WeakSet[SandboxStore] = weakref.WeakSet()
 
 
-def _ensure_schema(ctx: SandboxContext) -> None:
+def ensure_schema(ctx: SandboxContext) -> None:
     """Create the Alipay tables once per store (idempotent DDL; cheap guard for every request)."""
     if ctx.store not in _SCHEMA_READY:
         ctx.store.ensure_schema(db.ALIPAY_DDL)
+        ctx.store.ensure_schema(oauth.ALIPAY_WEB_DDL)
+        with ctx.store.transaction() as conn:
+            db.add_missing_columns(conn)
         _SCHEMA_READY.add(ctx.store)
 
 
@@ -130,7 +134,7 @@ def _check_common(ctx: SandboxContext, params: Mapping[str, str], charset: str) 
             Reply("40001", "Missing Required Arguments", "isv.missing-method", "缺少方法名参数"),
             signed=False,
         )
-    if method not in METHODS:
+    if method not in METHODS and method not in RAW_METHODS:
         return Answer(
             "error_response",
             Reply("40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"),
@@ -230,7 +234,7 @@ def _queue_notices(ctx: SandboxContext, trade: Trade, notices: list[Notice], now
 
 
 def _preparer(ctx: SandboxContext) -> Preparer:
-    _ensure_schema(ctx)  # create_app calls this factory once per context: a good moment for the tables
+    ensure_schema(ctx)  # create_app calls this factory once per context: a good moment for the tables
 
     def prepare(record: NotificationRecord, now: float) -> tuple[bytes, dict[str, str]]:
         return resign(record.body, ctx.keys.alipay.gateway_private_key, datetime.fromtimestamp(now, CHINA_TZ)), {}
@@ -248,7 +252,7 @@ def _load(conn: sqlite3.Connection, biz: Mapping[str, Any], now: datetime) -> tu
     return trade, rules.settle(trade, now)
 
 
-def _apply(ctx: SandboxContext, conn: sqlite3.Connection, outcome: rules.Outcome, now: datetime) -> None:
+def apply_outcome(ctx: SandboxContext, conn: sqlite3.Connection, outcome: rules.Outcome, now: datetime) -> None:
     if outcome.trade is not None:
         db.save_trade(conn, outcome.trade)
     if outcome.refund is not None:
@@ -257,7 +261,7 @@ def _apply(ctx: SandboxContext, conn: sqlite3.Connection, outcome: rules.Outcome
         _queue_notices(ctx, outcome.trade, outcome.notices, now)
 
 
-def _settled(
+def apply_settled(
     ctx: SandboxContext, conn: sqlite3.Connection, trade: Trade | None, notices: list[Notice], now: datetime
 ) -> None:
     """Persist what time changed before the rule ran (so its notification goes out too)."""
@@ -295,10 +299,45 @@ def _env(ctx: SandboxContext, call: Call) -> rules.Env:
 def _precreate(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     existing, notices = _load(conn, {"out_trade_no": biz.get("out_trade_no")}, now)
-    _settled(ctx, conn, existing, notices, now)
+    apply_settled(ctx, conn, existing, notices, now)
     outcome = rules.precreate(existing, biz, _env(ctx, call))
-    _apply(ctx, conn, outcome, now)
+    apply_outcome(ctx, conn, outcome, now)
     return outcome.reply
+
+
+def _create(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
+    biz, now = call.biz, call.now
+    existing, notices = _load(conn, {"out_trade_no": biz.get("out_trade_no")}, now)
+    apply_settled(ctx, conn, existing, notices, now)
+    resolved = oauth.resolve_buyer(
+        ctx,
+        call.params.get("app_id", ""),
+        buyer_id=str(biz.get("buyer_id") or ""),
+        buyer_open_id=str(biz.get("buyer_open_id") or ""),
+    )
+    buyer = resolved if isinstance(resolved, str) else rules.CreateBuyer(resolved.user_id, resolved.open_id)
+    outcome = rules.create(
+        existing,
+        biz,
+        _env(ctx, call),
+        buyer,
+        require_jsapi_pay=ctx.settings.sandbox.alipay_require_jsapi_pay,
+        seller_id=ctx.keys.alipay.seller_id,
+    )
+    apply_outcome(ctx, conn, outcome, now)
+    return outcome.reply
+
+
+def _oauth_token(ctx: SandboxContext, params: dict[str, str], charset: str) -> Response:
+    """alipay.system.oauth.token: no code/msg on success; errors as a top-level error_response, sign ""."""
+    result = oauth.exchange(ctx, params, _now(ctx))
+    codec = python_charset(charset) or "utf-8"
+    if isinstance(result, oauth.TokenError):
+        error = Reply("40002", "Invalid Arguments", result.sub_code, result.sub_msg).as_object()
+        text = f'{{"error_response":{response_text(error)},"sign":""}}'
+    else:
+        text = envelope(response_key("alipay.system.oauth.token"), result, ctx.keys.alipay.gateway_private_key, codec)
+    return Response(content=text.encode(codec, errors="replace"), media_type=f"application/json;charset={codec}")
 
 
 def _payer(ctx: SandboxContext, biz: Mapping[str, Any], now: datetime) -> rules.Payer:
@@ -323,55 +362,55 @@ def _payer(ctx: SandboxContext, biz: Mapping[str, Any], now: datetime) -> rules.
 def _pay(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     existing, notices = _load(conn, {"out_trade_no": biz.get("out_trade_no")}, now)
-    _settled(ctx, conn, existing, notices, now)
+    apply_settled(ctx, conn, existing, notices, now)
     early = rules.check_pay(existing, biz)
     if early is not None:
-        _apply(ctx, conn, early, now)
+        apply_outcome(ctx, conn, early, now)
         return early.reply
     outcome = rules.pay(existing, biz, _payer(ctx, biz, now), _env(ctx, call))
-    _apply(ctx, conn, outcome, now)
+    apply_outcome(ctx, conn, outcome, now)
     return outcome.reply
 
 
 def _query(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
-    _settled(ctx, conn, trade, notices, now)
+    apply_settled(ctx, conn, trade, notices, now)
     return rules.query(trade, str(biz.get("out_trade_no") or "")).reply
 
 
 def _cancel(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
-    _settled(ctx, conn, trade, notices, now)
+    apply_settled(ctx, conn, trade, notices, now)
     outcome = rules.cancel(trade, str(biz.get("out_trade_no") or ""), bool(biz.get("trade_no")), now)
-    _apply(ctx, conn, outcome, now)
+    apply_outcome(ctx, conn, outcome, now)
     return outcome.reply
 
 
 def _close(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
-    _settled(ctx, conn, trade, notices, now)
+    apply_settled(ctx, conn, trade, notices, now)
     outcome = rules.close(trade, now, str(biz.get("operator_id") or ""))
-    _apply(ctx, conn, outcome, now)
+    apply_outcome(ctx, conn, outcome, now)
     return outcome.reply
 
 
 def _refund(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
-    _settled(ctx, conn, trade, notices, now)
+    apply_settled(ctx, conn, trade, notices, now)
     refunds = db.load_refunds(conn, trade.out_trade_no) if trade is not None else []
     outcome = rules.refund(trade, refunds, biz, now)
-    _apply(ctx, conn, outcome, now)
+    apply_outcome(ctx, conn, outcome, now)
     return outcome.reply
 
 
 def _refund_query(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Reply:
     biz, now = call.biz, call.now
     trade, notices = _load(conn, biz, now)
-    _settled(ctx, conn, trade, notices, now)
+    apply_settled(ctx, conn, trade, notices, now)
     refunds = db.load_refunds(conn, trade.out_trade_no) if trade is not None else []
     return rules.refund_query(trade, refunds, biz).reply
 
@@ -417,6 +456,7 @@ def _bill_url(ctx: SandboxContext, conn: sqlite3.Connection, call: Call) -> Repl
 
 METHODS: dict[str, Handler] = {
     "alipay.trade.precreate": _precreate,
+    "alipay.trade.create": _create,
     "alipay.trade.pay": _pay,
     "alipay.trade.query": _query,
     "alipay.trade.cancel": _cancel,
@@ -425,6 +465,8 @@ METHODS: dict[str, Handler] = {
     "alipay.trade.fastpay.refund.query": _refund_query,
     "alipay.data.dataservice.bill.downloadurl.query": _bill_url,
 }
+#: Methods whose replies do not follow the ``…_response`` code/msg shape (rendered by their own function).
+RAW_METHODS = frozenset({"alipay.system.oauth.token"})
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -432,13 +474,15 @@ METHODS: dict[str, Handler] = {
 
 @router.api_route("/gateway.do", methods=["GET", "POST"])
 async def gateway(request: Request, ctx: Ctx) -> Response:
-    _ensure_schema(ctx)
+    ensure_schema(ctx)
     body = await request.body() if request.method == "POST" else b""
     params, charset = _merge_params(request.url.query, body, request.headers.get("content-type", ""))
     error = _check_common(ctx, params, charset)
     if error is not None:
         return _render(ctx, error, charset)
     method = params["method"]
+    if method in RAW_METHODS:
+        return _oauth_token(ctx, params, charset)
     biz = _biz(params)
     if biz is None:
         return _render(ctx, _common_error(method, "40002", "isv.invalid-parameter", "参数无效: biz_content"), charset)
@@ -456,7 +500,7 @@ async def gateway(request: Request, ctx: Ctx) -> Response:
 
 @router.get(BILL_PATH)
 async def download_bill(ctx: Ctx, fileId: str = "") -> Response:  # noqa: N803 - Alipay's parameter name
-    _ensure_schema(ctx)
+    ensure_schema(ctx)
     now = _now(ctx)
     with ctx.store.transaction() as conn:
         row = db.load_bill_token(conn, fileId) if fileId else None
@@ -480,7 +524,7 @@ async def download_bill(ctx: Ctx, fileId: str = "") -> Response:  # noqa: N803 -
 
 def tick(ctx: SandboxContext) -> None:
     """Apply what time decided for every open trade (password entries, delayed scans, timeouts)."""
-    _ensure_schema(ctx)
+    ensure_schema(ctx)
     now = _now(ctx)
     with ctx.store.transaction() as conn:
         for trade in db.open_trades(conn):
@@ -494,18 +538,18 @@ def tick(ctx: SandboxContext) -> None:
 
 def pay_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutcome:
     """The customer scans an Alipay QR of this sandbox and pays (now or at ``request.pay_at``), or fails."""
-    _ensure_schema(ctx)
+    ensure_schema(ctx)
     now = datetime.fromtimestamp(request.now, CHINA_TZ)
     with ctx.store.transaction() as conn:
         trade = db.load_trade_by_qr(conn, qr)
         if trade is None:
             raise UnknownQrCode("No Alipay order behind this QR code (check that it was copied whole).")
         notices = rules.settle(trade, now)
-        _settled(ctx, conn, trade, notices, now)
+        apply_settled(ctx, conn, trade, notices, now)
         scanned = rules.scan(trade, now, notify_wait=ctx.settings.sandbox.alipay_notify_wait_buyer_pay)
         if scanned.reply.code != "10000":
             return PayOutcome(False, GATEWAY, trade.out_trade_no, trade.status.value, scanned.reply.sub_msg)
-        _apply(ctx, conn, scanned, now)
+        apply_outcome(ctx, conn, scanned, now)
         if request.fail is not None:
             reason = {"balance": "余额不足", "cancel": "用户取消支付", "risk": "支付存在风险"}.get(
                 request.fail, request.fail
@@ -516,7 +560,7 @@ def pay_qr(ctx: SandboxContext, qr: str, request: PayRequest) -> PayOutcome:
             db.save_trade(conn, trade)
             return PayOutcome(True, GATEWAY, trade.out_trade_no, trade.status.value, "等待买家确认付款")
         paid = rules.native_pay(trade, now)
-        _apply(ctx, conn, paid, now)
+        apply_outcome(ctx, conn, paid, now)
     ok = paid.reply.code == "10000"
     return PayOutcome(ok, GATEWAY, trade.out_trade_no, trade.status.value, "支付成功" if ok else paid.reply.sub_msg)
 

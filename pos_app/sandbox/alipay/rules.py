@@ -247,6 +247,81 @@ def scan(trade: Trade, now: datetime, buyer_user_id: str = "", *, notify_wait: b
     return Outcome(Reply(*SUCCESS), trade, notices=[Notice(Status.WAIT_BUYER_PAY)] if notify_wait else [])
 
 
+PRODUCT_CODES = ("FACE_TO_FACE_PAYMENT", "OFFLINE_PAYMENT", "JSAPI_PAY")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBuyer:
+    """The buyer of an alipay.trade.create as the gateway resolved it (ids per the app's id mode)."""
+
+    user_id: str
+    open_id: str
+
+
+def create(
+    existing: Trade | None,
+    biz: Mapping[str, object],
+    env: Env,
+    buyer: CreateBuyer | str,
+    *,
+    require_jsapi_pay: bool = False,
+    seller_id: str = "",
+) -> Outcome:
+    """alipay.trade.create (jsapi spec §3): the trade exists at once, WAIT_BUYER_PAY, bound to the buyer.
+
+    ``buyer`` is the resolved buyer or why the named one is refused. Re-posting the same parameters
+    answers the same trade_no (idempotency is unconfirmed at the real gateway; a choice here).
+    """
+    error, out_trade_no, total = _check_order(biz)
+    if error is not None:
+        return Outcome(error)
+    if not _text(biz, "buyer_id") and not _text(biz, "buyer_open_id"):
+        return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg="参数无效:买家不能为空"))
+    product_code = _text(biz, "product_code")
+    if product_code and product_code not in PRODUCT_CODES:
+        return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg="参数无效: product_code"))
+    if require_jsapi_pay and product_code != "JSAPI_PAY":
+        return Outcome(fail("ACQ.ACCESS_FORBIDDEN", sub_msg="未签约JSAPI支付产品，product_code 须为 JSAPI_PAY"))
+    if product_code == "JSAPI_PAY" and _text(biz, "op_app_id") != env.app_id:
+        return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg="参数无效: op_app_id"))
+    if seller_id and _text(biz, "buyer_id") == seller_id:
+        return Outcome(fail("ACQ.BUYER_SELLER_EQUAL", sub_msg="交易的买家与卖家不能相同"))
+    if isinstance(buyer, str):
+        return Outcome(fail("ACQ.INVALID_PARAMETER", sub_msg=buyer))
+    subject = _text(biz, "subject")
+    if existing is not None:
+        reuse = _reuse_error(existing, total, subject)
+        if reuse is not None:
+            return Outcome(reuse)
+        if existing.kind != Kind.CREATE or (existing.buyer_user_id, existing.buyer_open_id) != (
+            buyer.user_id,
+            buyer.open_id,
+        ):
+            return Outcome(fail("ACQ.CONTEXT_INCONSISTENT", failed_trade_fields(out_trade_no)))
+        return Outcome(Reply(*SUCCESS, fields={"out_trade_no": out_trade_no, "trade_no": existing.trade_no}))
+    trade = _with_extras(
+        Trade(
+            out_trade_no=out_trade_no,
+            kind=Kind.CREATE,
+            status=Status.WAIT_BUYER_PAY,
+            total_fen=total,
+            subject=subject,
+            ordered_at=env.now,
+            expires_at=_timeout(biz, env.now, ("timeout_express",), DEFAULT_QR_TIMEOUT),
+            app_id=env.app_id,
+            notify_url=env.notify_url,
+            trade_no=new_trade_no(env.now),
+            created_at=env.now,
+            buyer_user_id=buyer.user_id,
+            buyer_open_id=buyer.open_id,
+            buyer_logon_id=DEFAULT_BUYER_LOGON_ID,
+        ),
+        biz,
+    )
+    reply = Reply(*SUCCESS, fields={"out_trade_no": out_trade_no, "trade_no": trade.trade_no})
+    return Outcome(reply, trade, notices=[Notice(Status.WAIT_BUYER_PAY)] if env.notify_wait_buyer_pay else [])
+
+
 def native_pay(trade: Trade, now: datetime) -> Outcome:
     """The buyer who scanned confirms the payment in the wallet."""
     if trade.status != Status.WAIT_BUYER_PAY:
@@ -363,9 +438,13 @@ def query(trade: Trade | None, asked_out_trade_no: str) -> Outcome:
     money = fen_to_yuan(trade.total_fen) if paid else "0.00"
     fields: dict[str, object] = {
         "buyer_logon_id": trade.buyer_logon_id,
+        "buyer_open_id": trade.buyer_open_id,
         "buyer_pay_amount": money,
         "buyer_user_id": trade.buyer_user_id,
     }
+    for name in ("buyer_open_id", "buyer_user_id"):  # an openid-mode app gets only the open_id
+        if not fields[name]:
+            del fields[name]
     if paid:
         fields["fund_bill_list"] = _fund_bill_list(trade)
     fields.update(

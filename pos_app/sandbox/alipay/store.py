@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS alipay_trades (
     cancel_action TEXT NOT NULL DEFAULT '',
     pending TEXT,
     pending_until REAL,
-    auth_code_tail TEXT NOT NULL DEFAULT ''
+    auth_code_tail TEXT NOT NULL DEFAULT '',
+    buyer_open_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS alipay_trades_qr ON alipay_trades (qr_code);
 CREATE INDEX IF NOT EXISTS alipay_trades_open ON alipay_trades (status);
@@ -66,6 +67,18 @@ CREATE TABLE IF NOT EXISTS alipay_bill_tokens (
     expires_at REAL NOT NULL
 );
 """
+
+#: Columns added after a table was first released: (table, column, definition), added when missing.
+ADDED_COLUMNS = (("alipay_trades", "buyer_open_id", "TEXT NOT NULL DEFAULT ''"),)
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a sandbox state file made by an older version up to the current columns."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
 
 _ENUMS: dict[str, type[StrEnum]] = {"kind": Kind, "status": Status, "pending": Pending}
 T = TypeVar("T", Trade, Refund)

@@ -37,5 +37,10 @@ def new_code_token(trade_type: str) -> str:
     return _alphanumeric(12 if trade_type == "NATIVE" else 30)
 
 
+def new_prepay_id(china_stamp: str) -> str:
+    """A JSAPI prepay id: ``wx`` + the China-time ``YYYYMMDDhhmmss`` + 20 random characters (36 in all)."""
+    return "wx" + china_stamp + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(20))
+
+
 def new_notification_nonce() -> str:
     return _alphanumeric(12)

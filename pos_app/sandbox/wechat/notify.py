@@ -58,8 +58,8 @@ def _enqueue_event(
 
 
 def notify_paid(ctx: SandboxContext, order: sqlite3.Row) -> None:
-    """TRANSACTION.SUCCESS to a native order's notify_url (codepay answers in the call itself)."""
-    if order["trade_type"] == "NATIVE" and order["notify_url"]:
+    """TRANSACTION.SUCCESS to a native or JSAPI order's notify_url (codepay answers in the call itself)."""
+    if order["trade_type"] in ("NATIVE", "JSAPI") and order["notify_url"]:
         _enqueue_event(
             ctx,
             url=order["notify_url"],

@@ -16,15 +16,21 @@ says "unconfirmed" (documented here and in the tests):
 - Refunds are accepted as PROCESSING and turn SUCCESS :data:`REFUND_SETTLE_S` later (REFUND.SUCCESS
   is then sent to the refund's notify_url). Two refunds of one order less than 60 s apart → 429
   ``FREQUENCY_LIMITED`` (the same out_refund_no may be retried any time).
+- JSAPI (jsapi spec §3): an openid the sandbox issued under another appid → 400 ``PARAM_ERROR``
+  "appid和openid不匹配"; a malformed one → 400 ``PARAM_ERROR`` "无效的openid"; a well-formed openid it
+  never issued is accepted (no simulated phone will match it). The prepay_id is ``wx`` + China-time
+  ``YYYYMMDDhhmmss`` + 20 characters; an identical re-post after 2 h gets a new one.
 - A native order past its ``time_expire`` (or its code_url past 2 h) cannot be paid; it stays NOTPAY
   until the merchant closes it.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Any, Final
 
+from pos_app.sandbox.clock import china_time
 from pos_app.sandbox.context import SandboxContext
 from pos_app.sandbox.wallet import (
     AuthCodeRejection,
@@ -34,8 +40,8 @@ from pos_app.sandbox.wallet import (
     UnknownQrCode,
     consume_auth_code,
 )
-from pos_app.sandbox.wechat import store
-from pos_app.sandbox.wechat.ids import new_code_token, new_openid, new_refund_id, new_transaction_id
+from pos_app.sandbox.wechat import store, web_store
+from pos_app.sandbox.wechat.ids import new_code_token, new_openid, new_prepay_id, new_refund_id, new_transaction_id
 from pos_app.sandbox.wechat.notify import notify_paid, notify_refund
 from pos_app.sandbox.wechat.protocol import (
     RID_CODEPAY_CLOSE,
@@ -51,6 +57,7 @@ from pos_app.sandbox.wechat.validation import (
     currency,
     fen,
     fingerprint,
+    obj,
     order_fields,
     parse_time,
     required_obj,
@@ -62,6 +69,9 @@ from pos_app.sandbox.wechat.views import BANK_TYPE, refund_view, transaction_vie
 GATEWAY: Final = "wechat"
 CODE_URL_PREFIX = "weixin://wxpay/bizpayurl?pr="
 CODE_URL_TTL_S = 2 * 3600
+PREPAY_TTL_S = 2 * 3600
+OPENID_FORM = re.compile(r"[0-9A-Za-z_\-]{20,64}")
+RID_JSAPI_NO_OPENID = 268501013
 DEFAULT_ORDER_LIFE_S = 7 * 86400
 MAX_TIME_EXPIRE_S = 90 * 86400
 TIME_EXPIRE_MIN_S = 60
@@ -73,6 +83,10 @@ REFUND_WINDOW_S = 365 * 86400
 REFUND_SETTLE_S = 3.0
 REFUND_MIN_INTERVAL_S = 60
 MAX_REFUNDS = 50
+
+
+def china_stamp(ts: float) -> str:
+    return china_time(ts).strftime("%Y%m%d%H%M%S")
 
 
 # ---- state changes that come due with time --------------------------------------------------------
@@ -168,13 +182,39 @@ def create_native(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) ->
 
 
 def create_jsapi(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str) -> dict[str, Any]:
-    """JSAPI prepay → {"prepay_id"} (not an in-store flow; here so the official signing example runs)."""
-    payer = required_obj(data, "payer")
-    text(payer, "openid", where="payer.")
-    return {"prepay_id": "wx" + _create_prepay(ctx, data, auth_mchid, "JSAPI")}
+    """JSAPI prepay (jsapi spec §3) → {"prepay_id"}: ``wx`` + 34 characters, valid 2 h.
+
+    The payer's openid must have been issued under the order's appid (OAuth of the same official
+    account). Re-posting the identical body answers the current prepay id, or a fresh one once the
+    last is 2 h old; the order itself never changes.
+    """
+    check_merchant(ctx, data, auth_mchid)
+    payer = obj(data, "payer", required=False) or {}
+    openid = payer.get("openid")
+    if not isinstance(openid, str) or not openid:
+        raise WechatApiError(400, "PARAM_ERROR", "JSAPI支付必须传openid", rid_code=RID_JSAPI_NO_OPENID)
+    with ctx.store.transaction() as conn:
+        owner = web_store.openid_owner(conn, openid)
+    # An openid this sandbox never issued may belong to a real follower (the official signing example
+    # carries one): it is accepted if well formed, and no simulated phone will ever match it.
+    if owner is None and not OPENID_FORM.fullmatch(openid):
+        raise param_error("payer.openid", "无效的openid", value=openid)
+    if owner is not None and owner[0] != data.get("appid"):
+        raise WechatApiError(400, "PARAM_ERROR", "appid和openid不匹配")
+    token = _create_prepay(ctx, data, auth_mchid, "JSAPI", payer_openid=openid)
+    now = ctx.now(GATEWAY)
+    with ctx.store.transaction() as conn:
+        latest = web_store.latest_prepay(conn, data["out_trade_no"])
+        if latest is not None and now - latest["created_at"] < PREPAY_TTL_S:
+            return {"prepay_id": str(latest["prepay_id"])}
+        prepay_id = "wx" + token if latest is None else new_prepay_id(china_stamp(now))
+        web_store.insert_prepay(conn, prepay_id=prepay_id, out_trade_no=data["out_trade_no"], created_at=now)
+    return {"prepay_id": prepay_id}
 
 
-def _create_prepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, trade_type: str) -> str:
+def _create_prepay(
+    ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, trade_type: str, *, payer_openid: str | None = None
+) -> str:
     now = ctx.now(GATEWAY)
     fields = order_fields(ctx, data, auth_mchid)
     notify_url = text(data, "notify_url", max_len=255)
@@ -192,7 +232,7 @@ def _create_prepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, t
             row = _settle_order(ctx, conn, row, now)
             _refuse_finished(row)
             return str(row["code_token"])
-        token = new_code_token(trade_type)
+        token = new_code_token(trade_type) if trade_type == "NATIVE" else new_prepay_id(china_stamp(now))[2:]
         store.insert_order(
             conn,
             store.NewOrder(
@@ -211,6 +251,7 @@ def _create_prepay(ctx: SandboxContext, data: dict[str, Any], auth_mchid: str, t
                 notify_url=notify_url,
                 code_token=token,
                 time_expire=time_expire,
+                pending_openid=payer_openid,
             ),
         )
     return token
@@ -409,6 +450,22 @@ def load_refund(ctx: SandboxContext, out_refund_no: str) -> sqlite3.Row:
         if row["status"] == "PROCESSING" and row["settle_at"] <= now:
             row = _settle_refund(ctx, conn, row)
         return row
+
+
+# ---- the customer pays in the WeChat browser (JSAPI) ----------------------------------------------
+
+
+def pay_jsapi_order(ctx: SandboxContext, out_trade_no: str, *, openid: str) -> sqlite3.Row:
+    """The payer confirmed in the JSAPI sheet: SUCCESS now (TRANSACTION.SUCCESS queued) if still NOTPAY."""
+    now = ctx.now(GATEWAY)
+    with ctx.store.transaction() as conn:
+        row = store.load_order(conn, out_trade_no)
+        if row is None:
+            raise WechatApiError(404, "ORDER_NOT_EXIST", "订单不存在", rid_code=RID_ORDER_NOT_EXIST)
+        row = _settle_order(ctx, conn, row, now)
+        if row["trade_state"] != "NOTPAY":
+            return row
+        return _mark_paid(ctx, conn, out_trade_no, when=now, openid=openid)
 
 
 # ---- the customer pays a native QR ----------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -40,6 +41,7 @@ from pos_app.engine.providers.base import (
     Notification,
     NotificationAck,
     NotificationInvalid,
+    OAuthCodeInvalid,
     OrderNotFound,
     OutcomeUnknownError,
     RefundResult,
@@ -107,6 +109,23 @@ def trade_status_result(data: Mapping[str, Any], *, out_trade_no: str) -> TradeR
     )
 
 
+OAUTH_TOKEN = "alipay.system.oauth.token"
+_USER_ID = re.compile(r"2088\d{12}")
+
+
+def _is_user_id(buyer: str) -> bool:
+    return _USER_ID.fullmatch(buyer) is not None
+
+
+def _unsigned_code_invalid(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    error = data.get("error_response") if isinstance(data, dict) else None
+    return isinstance(error, dict) and error.get("sub_code") == "isv.code-invalid" and not data.get("sign")
+
+
 class AlipayClient:
     """The :class:`~pos_app.engine.providers.base.PaymentProvider` for Alipay face-to-face payments."""
 
@@ -136,8 +155,17 @@ class AlipayClient:
 
     # ---------------------------------------------------------------- transport and mapping
 
-    def signed_params(self, method: str, biz: Mapping[str, Any], *, notify_url: str | None = None) -> dict[str, str]:
-        """The complete, signed form of one call (``biz`` is serialised once, then signed as sent)."""
+    def signed_params(
+        self,
+        method: str,
+        biz: Mapping[str, Any] | None,
+        *,
+        notify_url: str | None = None,
+        top_level: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The complete, signed form of one call (``biz`` is serialised once, then signed as sent).
+        ``biz`` None sends no ``biz_content`` (``alipay.system.oauth.token`` takes its arguments as
+        ``top_level`` parameters)."""
         params = {
             "app_id": self.app_id,
             "method": method,
@@ -146,17 +174,26 @@ class AlipayClient:
             "sign_type": "RSA2",
             "timestamp": self._clock().astimezone(CHINA_TZ).strftime(TIME_FORMAT),
             "version": "1.0",
-            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
         }
+        if biz is not None:
+            params["biz_content"] = json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
         if notify_url:
             params["notify_url"] = notify_url
+        params.update(top_level or {})
         return {**params, "sign": sign_request(params, self._private_key, charset=CHARSET)}
 
     async def _call(
-        self, method: str, biz: Mapping[str, Any], *, idempotent: bool, notify_url: str | None = None
+        self,
+        method: str,
+        biz: Mapping[str, Any] | None,
+        *,
+        idempotent: bool,
+        notify_url: str | None = None,
+        top_level: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one call; return the verified ``<method>_response`` object (any code)."""
-        content = urlencode(self.signed_params(method, biz, notify_url=notify_url)).encode("ascii")
+        params = self.signed_params(method, biz, notify_url=notify_url, top_level=top_level)
+        content = urlencode(params).encode("ascii")
 
         async def once() -> httpx.Response:
             return await self._http.post(self._gateway, content=content, headers={"Content-Type": FORM_TYPE})
@@ -171,6 +208,10 @@ class AlipayClient:
             )
         try:
             text = response.content.decode(CHARSET)
+            if method == OAUTH_TOKEN and _unsigned_code_invalid(text):
+                # Alipay answers a bad auth_code with an unsigned error_response (empty sign): believed
+                # only as "start the authorization again", which is what a forger could force anyway.
+                raise OAuthCodeInvalid("The Alipay sign-in expired — scan the code again.", code="isv.code-invalid")
             signed = verify_response(text, method, self._public_key, charset=CHARSET)
             data = json.loads(signed)
         except (UnicodeDecodeError, EnvelopeError, ValueError) as exc:
@@ -223,6 +264,58 @@ class AlipayClient:
         if not isinstance(qr_code, str) or not qr_code:
             raise _unknown("no qr_code", "NO_QR_CODE")
         return NativeOrder(out_trade_no=out_trade_no, code_url=qr_code, expires_at=expires_at)
+
+    async def oauth_token(self, auth_code: str) -> str:
+        """``alipay.system.oauth.token``: the buyer's id for a web-authorization ``auth_code`` (single use).
+
+        Decided (spec alipay-jsapi.md §2, open question): ``grant_type`` and ``code`` go top level and no
+        ``biz_content`` is sent, as the Java SDK's AlipaySystemOauthTokenRequest.getTextParams() does
+        (whether the gateway accepts an empty ``biz_content`` is unconfirmed, so none is sent). Success
+        is an ``access_token`` with ``open_id`` and/or ``user_id`` (no ``code`` member); the engine keeps
+        whichever id arrives, ``open_id`` first (the openid standard of new apps)."""
+        data = await self._call(
+            OAUTH_TOKEN, None, idempotent=False, top_level={"grant_type": "authorization_code", "code": auth_code}
+        )
+        if "code" in data and data.get("code") != codes.SUCCESS:
+            sub_code = str(data.get("sub_code", ""))
+            if sub_code == "isv.code-invalid":
+                raise OAuthCodeInvalid("The Alipay sign-in expired — scan the code again.", code=sub_code)
+            raise self._error(data)
+        for key in ("open_id", "user_id"):
+            value = data.get(key)
+            if isinstance(value, str) and 1 <= len(value) <= 128:
+                return value
+        raise _unknown("no buyer id", "NO_BUYER_ID")
+
+    async def create_for_buyer(
+        self,
+        *,
+        out_trade_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        expires_at: datetime,
+        buyer: str,
+    ) -> str:
+        """``alipay.trade.create`` bound to ``buyer``; returns Alipay's ``trade_no`` (the bridge's tradeNO).
+
+        Decided (spec alipay-jsapi.md §3, open question): no ``product_code``/``op_app_id`` (the H5
+        flow under a 当面付 contract, whose default product code is FACE_TO_FACE_PAYMENT); a 2088… id
+        goes as ``buyer_id``, anything else as ``buyer_open_id`` (never assume the 2088 format)."""
+        biz: dict[str, Any] = {
+            "out_trade_no": out_trade_no,
+            "total_amount": fen_to_yuan(amount_fen),
+            "subject": subject[:256],
+            "time_expire": expires_at.astimezone(CHINA_TZ).strftime(TIME_FORMAT),
+        }
+        biz["buyer_id" if _is_user_id(buyer) else "buyer_open_id"] = buyer
+        data = await self._call("alipay.trade.create", biz, idempotent=True, notify_url=notify_url)
+        if data.get("code") != codes.SUCCESS:
+            raise self._error(data)
+        trade_no = data.get("trade_no")
+        if not isinstance(trade_no, str) or not trade_no or len(trade_no) > 64:
+            raise _unknown("no trade_no", "NO_TRADE_NO")
+        return trade_no
 
     async def micropay(
         self, *, out_trade_no: str, amount_fen: int, subject: str, auth_code: str, store_id: str, device_id: str

@@ -43,6 +43,7 @@ from pos_app.engine.providers.base import (
 )
 from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
 from pos_app.engine.providers.wechatpay import codes
+from pos_app.engine.providers.wechatpay.jsapi import BridgePay, bridge_pay
 from pos_app.engine.providers.wechatpay.signing import SignatureRejected, WechatPayAuth, new_nonce
 from pos_app.engine.providers.wechatpay.verifier import CERTIFICATES_PATH, CertificateError, WechatPayVerifier
 
@@ -155,6 +156,7 @@ class WechatPayClient:
     ) -> None:
         self.mchid = mchid
         self.appid = appid
+        self._private_key = merchant_private_key  # also signs the JSAPI bridge parameters (paySign)
         self._apiv3_key = apiv3_key
         self.verifier = verifier
         self._clock = clock
@@ -314,6 +316,51 @@ class WechatPayClient:
         if not isinstance(code_url, str) or not code_url:
             raise _unknown("no code_url", "NO_CODE_URL")
         return NativeOrder(out_trade_no=out_trade_no, code_url=code_url, expires_at=expires_at)
+
+    async def create_jsapi(
+        self,
+        *,
+        out_trade_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        expires_at: datetime,
+        openid: str,
+        payer_ip: str | None = None,
+    ) -> str:
+        """JSAPI prepay for the payer ``openid`` (issued under ``appid``); returns the prepay_id.
+
+        The body is the same on every call for one order (same time_expire), so a repeat returns
+        the order's current prepay_id (spec wechatpay-jsapi.md §3)."""
+        body: dict[str, Any] = {
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "description": subject[:127],
+            "out_trade_no": out_trade_no,
+            "time_expire": expires_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+            "notify_url": notify_url,
+            "amount": {"total": amount_fen, "currency": "CNY"},
+            "payer": {"openid": openid},
+        }
+        if payer_ip:
+            body["scene_info"] = {"payer_client_ip": payer_ip}
+        response = await self._send("POST", "/v3/pay/transactions/jsapi", body=body, idempotent=True)
+        if response.status_code != 200:
+            raise self._error(response)
+        prepay_id = self._json(response).get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id or len(prepay_id) > 64:
+            raise _unknown("no prepay_id", "NO_PREPAY_ID")
+        return prepay_id
+
+    def bridge_pay(self, prepay_id: str, *, nonce_str: str | None = None) -> BridgePay:
+        """The page's ``getBrandWCPayRequest`` parameters for ``prepay_id``, signed now."""
+        return bridge_pay(
+            self._private_key,
+            app_id=self.appid,
+            prepay_id=prepay_id,
+            time_stamp=int(self._clock().timestamp()),
+            nonce_str=nonce_str or new_nonce(),
+        )
 
     async def micropay(
         self, *, out_trade_no: str, amount_fen: int, subject: str, auth_code: str, store_id: str, device_id: str

@@ -1,0 +1,1 @@
+"""The pages the customer's phone opens: one-QR (``/q/{token}``) and store-QR (``/s/{token}``)."""
