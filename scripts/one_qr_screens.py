@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pos_app.sandbox.phone import scan
 from sqlmodel import col, select
 
 from pos_app.api.auth import decode_key
@@ -29,6 +28,7 @@ from pos_app.api.client import EngineClient
 from pos_app.config import Settings, load_settings
 from pos_app.domain.routing import PaymentMode
 from pos_app.journal import Sale, open_journal, session_scope
+from pos_app.sandbox.phone import scan
 
 
 def _tmux_class() -> Any:

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pos_app.sandbox.phone import scan
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -26,6 +25,7 @@ from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.journal import Sale, add_staff, open_journal, session_scope
 from pos_app.sandbox.demo import init_demo_profile
+from pos_app.sandbox.phone import scan
 from pos_app.tui.app import make_app
 from tests.tui.support import Stack, qr_drawn, qr_on_screen, screen_text, start_stack, wait_until
 

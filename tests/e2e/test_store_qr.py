@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pos_app.sandbox.phone import scan
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -28,6 +27,7 @@ from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.journal import Sale, add_staff, open_journal, session_scope
 from pos_app.sandbox.demo import init_demo_profile
+from pos_app.sandbox.phone import scan
 from pos_app.scan.image import decode_image
 from pos_app.tui.app import make_app
 from tests.tui.support import Stack, screen_text, start_stack, wait_until
