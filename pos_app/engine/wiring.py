@@ -18,6 +18,7 @@ from pos_app.engine.events import Events
 from pos_app.engine.leases import Leases
 from pos_app.engine.native import NativeOrders
 from pos_app.engine.notify.notifications import Notifications
+from pos_app.engine.page_keys import PageKeys
 from pos_app.engine.payments import Payments
 from pos_app.engine.providers.base import PaymentProvider
 from pos_app.engine.providers.web_pay import WebPayClients
@@ -25,7 +26,7 @@ from pos_app.engine.refunds import Refunds
 from pos_app.engine.reports import Reports
 from pos_app.engine.settling import Resolver, Settling
 from pos_app.engine.voids import Voids
-from pos_app.engine.wallet_pages import PageKeys, WalletPages
+from pos_app.engine.wallet_pages import WalletPages
 
 
 @dataclass(frozen=True, eq=False)

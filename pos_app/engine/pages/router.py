@@ -26,6 +26,7 @@ from pos_app.domain.errors import AmountError
 from pos_app.domain.money import format_fen, parse_amount
 from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import PaymentState
+from pos_app.engine.page_keys import Wallet
 from pos_app.engine.pages import texts
 from pos_app.engine.wallet_pages import (
     BridgeData,
@@ -33,7 +34,6 @@ from pos_app.engine.wallet_pages import (
     PageProblem,
     PageTarget,
     SignInAgain,
-    Wallet,
     WalletPages,
 )
 

@@ -285,3 +285,20 @@ async def test_pages_and_script_are_gzipped_for_phones_that_take_it(stack: Stack
     assert script.headers["content-encoding"] == "gzip" and "getBrandWCPayRequest" in script.text
     assert "content-encoding" not in plain.headers and plain.text == script.text
     assert int(script.headers["content-length"]) < int(plain.headers["content-length"])
+
+
+async def test_without_the_app_secret_one_qr_is_409_and_channels_say_why(demo_settings: Any) -> None:
+    from api_support import open_stack
+
+    from pos_app.api.client import EngineConflict
+
+    secret = demo_settings.path(demo_settings.wechatpay.oauth_secret_file)
+    secret.unlink()
+    async with open_stack(demo_settings) as stack, stack.client() as client:
+        await client.activate(stack.new_code(), STORE, TERMINAL, "Till 1")
+        channels = await client.channels()
+        assert channels.one_qr is False and "AppSecret" in (channels.one_qr_message or "")
+        assert all(c.available for c in channels.channels)  # the per-wallet codes still work
+        with pytest.raises(EngineConflict) as info:
+            await client.create_payment(one_qr())
+        assert info.value.code == "one_qr_unavailable" and info.value.status_code == 409

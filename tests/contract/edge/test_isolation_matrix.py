@@ -49,6 +49,8 @@ SIGNED_ROUTES = {
     ("GET", "/v1/reports/daily"),
     ("GET", "/v1/reports/terminals"),
     ("GET", "/v1/channels"),
+    ("POST", "/v1/store-code"),
+    ("GET", "/v1/payments"),  # ?mode=store_qr&since=…: the caller's own store-QR payments
 }
 UNSIGNED_ROUTES = {("POST", "/v1/terminals/activate")}
 
@@ -141,6 +143,21 @@ async def test_unknown_and_disabled_terminals_are_refused_on_every_signed_route(
             assert response.json()["code"] == code
     disabled = (await world.send(DISABLED, "GET", f"/v1/payments/{world.paid.out_trade_no}")).json()
     assert "disabled" in disabled["message"] and "re-activate" in disabled["message"]
+
+
+async def test_each_till_has_its_own_store_code_and_lists_only_its_own_store_payments(world: World) -> None:
+    urls = {}
+    for who in (OWN, *PEERS):
+        first = await world.send(who, "POST", "/v1/store-code", {})
+        again = await world.send(who, "POST", "/v1/store-code", {})
+        assert first.status_code == again.status_code == 200
+        assert (
+            first.json()["url"] == again.json()["url"] and first.json()["terminal_id"] == world.tills[who].terminal_id
+        )
+        urls[who] = first.json()["url"]
+        listed = await world.send(who, "GET", "/v1/payments?mode=store_qr&since=2000-01-01T00:00:00Z")
+        assert listed.status_code == 200 and listed.json() == {"payments": []}  # never another till's sales
+    assert len(set(urls.values())) == len(urls)
 
 
 async def test_a_payment_is_read_only_by_its_own_terminal(world: World) -> None:

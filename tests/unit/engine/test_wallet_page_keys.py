@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from pos_app.engine.wallet_pages import STATE_TTL_S, PageKeys, Wallet
+from pos_app.engine.page_keys import STATE_TTL_S, PageKeys, Wallet
 
 TOKEN, OTHER = "A" * 32, "B" * 32
 
