@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from pos_app.api.auth import decode_key
-from pos_app.api.client import EngineClient
+from pos_app.api.client import EngineClient, TerminalSigner
 from pos_app.cli import cli
 from pos_app.config import Settings, load_settings
 from pos_app.domain.routing import Channel, PaymentMode
@@ -95,6 +97,16 @@ def print_card(till_home: Path, *extra: str) -> str:
     return symbol.data
 
 
+async def terminal_comparison(settings: Settings, key: bytes) -> list[dict[str, Any]]:
+    """The engine's comparison of this till's synced journal with its ledger (`GET /v1/reports/terminals`)."""
+    auth = TerminalSigner(settings.terminal.terminal_id, key)
+    async with httpx.AsyncClient(base_url=settings.terminal.engine_url, auth=auth) as http:
+        response = await http.get("/v1/reports/terminals")
+    response.raise_for_status()
+    days: list[dict[str, Any]] = response.json()
+    return days
+
+
 def test_qr_print_writes_the_tills_code_and_rotate_replaces_it(till_home: Path) -> None:
     first = print_card(till_home)
     assert "/s/" in first
@@ -138,6 +150,13 @@ async def test_store_code_paid_twice_is_shown_live_and_journaled_once_each(
         for view in await client.store_payments(app.till.store_since()):
             app.payment_changed(view)
         await pilot.pause(0.2)
+
+        # The journal reaches the engine, whose copy agrees with its own ledger sale for sale.
+        await wait_until(pilot, lambda: app.till.unsent_count() == 0, timeout=30, what="journal synced")
+        [day] = await terminal_comparison(settings, key)
+        assert day["differences"] == []
+        synced = {row["channel"]: row["collected_fen"] for row in day["terminal"]}
+        assert synced["wechat"] == 2300 and synced["alipay"] == 2430
 
     with session_scope(journal_engine) as session:
         sales = session.exec(select(Sale).where(Sale.mode == PaymentMode.STORE_QR)).all()
