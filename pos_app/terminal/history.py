@@ -10,9 +10,16 @@ from pos_app.api.schemas import VoidKind
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.i18n import _
+from pos_app.i18n import N_, _
 from pos_app.terminal.core import TillCore
+from pos_app.terminal.text import channel_name
 from pos_app.terminal.voids import reversed_at_gateway
+
+ONE_QR_LABEL = N_("One QR")
+#: States a one-code sale reaches only after a wallet paid it (so its channel is the wallet's).
+WALLET_KNOWN_STATES = frozenset(
+    {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED, PaymentState.REVERSED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,15 @@ class SaleRow:
     transaction_id: str | None
     #: How a voided sale's money went back (None: not voided).
     void_kind: VoidKind | None = None
+    mode: PaymentMode | None = None
+
+    @property
+    def channel_words(self) -> str:
+        """The channel as the cashier reads it; "One QR" for a one-code sale no wallet has paid (its
+        journaled channel is only a placeholder until a wallet opened the page)."""
+        if self.mode is PaymentMode.ONE_QR and self.state not in WALLET_KNOWN_STATES:
+            return _(ONE_QR_LABEL)
+        return channel_name(self.channel)
 
     @property
     def refundable(self) -> bool:
@@ -54,6 +70,7 @@ class SaleRow:
             sale.subject,
             sale.transaction_id,
             void_kind,
+            PaymentMode(sale.mode),
         )
 
 

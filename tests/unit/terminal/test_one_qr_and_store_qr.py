@@ -138,3 +138,18 @@ def test_the_board_offers_the_one_code_until_the_engine_says_it_cannot() -> None
     assert refusal == "One code unavailable — press W for WeChat, A for Alipay. No public URL."
     assert board.offers(Channel.WECHAT)
     assert ChannelBoard(engine_away=True).one_qr_refusal() == "Engine unreachable — cash only until it is back."
+
+
+async def test_history_names_the_wallet_of_a_paid_one_code_sale_and_one_qr_otherwise(till: Till) -> None:
+    unpaid = await till.open_one_qr(SaleDraft(500, "Goods"))
+    closed = engine_view(till, unpaid.out_trade_no, mode=PaymentMode.ONE_QR, state=PaymentState.CLOSED, channel=None)
+    assert till.apply_view(closed)
+    paid = await till.open_one_qr(SaleDraft(700, "Goods"))
+    number = paid.out_trade_no
+    till.apply_view(engine_view(till, number, mode=PaymentMode.ONE_QR, state=PaymentState.PAID, channel=Channel.WECHAT))
+    unpaid_row, paid_row = till.sale(unpaid.out_trade_no), till.sale(number)
+    assert unpaid_row is not None and unpaid_row.channel_words == "One QR"
+    assert paid_row is not None and paid_row.channel_words == "WeChat Pay"
+    with session_scope(till.journal) as session:  # the wallet is journaled even when it is the placeholder's
+        kinds = [e.kind for e in session.exec(select(JournalEvent).where(JournalEvent.ref == number))]
+        assert kinds.count("payment.wallet") == 1
