@@ -12,6 +12,7 @@ import click
 
 from pos_app import __version__
 from pos_app.domain.errors import PosError
+from pos_app.lean_imports import skip_unused_imports
 
 # name -> ("module:attribute", one-line help shown by `pos --help` without importing the module)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -23,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pos_app.commands.report:report", "Daily figures, Z reports and sales exports of this terminal."),
     "reconcile": ("pos_app.commands.reconcile:reconcile", "Reconcile a day's provider bills with the ledger."),
     "doctor": ("pos_app.commands.doctor:doctor", "Check configuration, keys, clock, engine and database."),
+    "console": ("pos_app.commands.console:console", "The managers' web console and its accounts."),
     "qr": ("pos_app.commands.qr:qr", "The store's printed QR card (pos qr print)."),
 }
 
@@ -66,6 +68,7 @@ def cli(ctx: click.Context) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a PosError becomes one line on stderr and exit code 1, never a traceback."""
+    skip_unused_imports()  # before any subcommand is imported: see pos_app.lean_imports
     try:
         return cli.main(args=argv, prog_name="pos", standalone_mode=False)
     except click.exceptions.Abort:

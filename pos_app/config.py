@@ -71,6 +71,13 @@ class EngineSettings(_Section):
         description="Ledger database: sqlite:///FILE (default) or postgresql+psycopg://user@host/db.",
     )
     max_notify_body_bytes: int = Field(64 * 1024, gt=0, description="Notifications larger than this are refused.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Engine worker processes serving one port; the scheduled jobs run in one of them "
+        "(chosen by a lease in the ledger).",
+    )
     request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one gateway call, in seconds.")
     resolver_interval_s: float = Field(5.0, gt=0, description="How often the resolver looks for unsettled payments.")
     lease_s: float = Field(
@@ -191,6 +198,28 @@ class SandboxSettings(_Section):
     )
 
 
+class ConsoleSettings(_Section):
+    """`[console]` — the managers' web console (`pos console serve`). Holds no provider keys."""
+
+    listen: str = Field("127.0.0.1:8900", description="host:port of the console; loopback unless you mean otherwise.")
+    secret_key_file: Path = Field(
+        Path("keys/console.key"), description="Signs the console's login-form tokens (0600; made on first start)."
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a sign-in lasts, in hours.")
+    secure_cookies: bool = Field(
+        False, description="Mark cookies Secure (only sent over HTTPS): set it when a TLS proxy fronts the console."
+    )
+    live_poll_s: float = Field(
+        2.0, gt=0, description="How often an open Today page's live view looks in the ledger for new payments."
+    )
+    engine_url: str = Field("http://127.0.0.1:8700", description="The engine the console acts through (refunds).")
+    engine_key_file: Path = Field(
+        Path("keys/console-engine.key"),
+        description="Signs the console's requests to the engine; the engine reads the same file (0600; "
+        "`pos console engine-key`).",
+    )
+
+
 class Settings(BaseSettings):
     """A whole profile. Every section is optional in the file; defaults are documented per field."""
 
@@ -202,6 +231,7 @@ class Settings(BaseSettings):
     alipay: AlipaySettings = Field(default_factory=AlipaySettings)
     upload: UploadSettings = Field(default_factory=UploadSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     #: The directory relative paths are resolved against (set by the loader, not the file).
     home: Path = Field(default_factory=Path.cwd, exclude=True)

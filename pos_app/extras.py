@@ -10,6 +10,7 @@ from pos_app.domain.errors import ConfigError
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "engine": ("fastapi", "uvicorn", "sse_starlette", "prometheus_client", "cryptography", "pyarrow", "isal"),
     "sandbox": ("fastapi", "uvicorn", "multipart", "cryptography", "tomli_w"),
+    "console": ("starlette", "uvicorn", "multipart", "jinja2", "limits"),
     "postgres": ("psycopg",),
     "printer": ("escpos",),
     "xlsx": ("openpyxl",),

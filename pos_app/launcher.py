@@ -2,10 +2,13 @@
 
 The sandbox and the engine run as child processes of the terminal command (`python -m pos_app …`
 with ``POS_HOME`` set to the demo profile). Each child's output goes to ``HOME/logs/NAME.log``. The
-supervisor waits for their health checks, restarts a child that crashed (capped exponential backoff,
-see :class:`RestartPolicy`) until it answers its health check again, stops restarting one that keeps
-crashing, reports what is wrong (the TUI shows it in the status bar), and stops them — by their own
-process ids — when the terminal quits.
+supervisor starts them together and follows their start in a background thread while the till
+draws its sign-in screen (:meth:`Supervisor.launch`, :meth:`Supervisor.progress`); a child that
+stops or stays silent while starting is reported, not restarted (a bad profile or a taken port
+would only fail again). After its start it restarts a child that crashed (capped exponential
+backoff, see :class:`RestartPolicy`) until it answers its health check again, stops restarting one
+that keeps crashing, reports what is wrong (the TUI shows it in the status bar), and stops them —
+by their own process ids — when the terminal quits.
 
 Not part of ``pos_app.tui``: the TUI must not know about the sandbox.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import http.client
 import os
 import signal
 import subprocess
@@ -22,11 +27,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from pos_app.domain.errors import PosError
-from pos_app.terminal.background import BackgroundProblem, ChildState
+from pos_app.terminal.background import BackgroundProblem, ChildState, StartProgress, StartState
+
+#: How long a child may take to answer its health check the first time before it counts as failed.
+START_TIMEOUT_S = 30.0
+#: How often the watcher looks at children still starting (each look is one loopback connection).
+START_POLL_S = 0.05
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -36,6 +45,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _child_setup(nice: int) -> None:  # pragma: no cover - runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
+    if nice:
+        os.nice(nice)
 
 
 class ChildFailed(PosError):
@@ -64,6 +80,8 @@ class Child:
     log_path: Path
     health_url: str
     args: list[str] = field(default_factory=list)
+    #: Its CPU priority below the till's (``os.nice`` increment), kept across restarts.
+    nice: int = 0
     #: Monotonic times of the crashes inside the policy's window.
     crashes: list[float] = field(default_factory=list)
     last_exit: int | None = None
@@ -72,6 +90,12 @@ class Child:
     #: Restarted and not yet answering its health check.
     recovering: bool = False
     gave_up: bool = False
+    #: Launched and not yet answering its health check for the first time (see Supervisor.launch).
+    starting: bool = False
+    #: Monotonic time of the launch (the start timeout counts from it).
+    launched_at: float = field(default_factory=time.monotonic)
+    #: Its first start failed (it is not restarted): the last lines of its log ("" if none), else None.
+    start_failure: str | None = None
 
     def exit_code(self) -> int | None:
         return self.process.poll()
@@ -83,7 +107,16 @@ class Child:
             return ""
         return " | ".join(text[-lines:])
 
+    def start_state(self) -> StartState:
+        if self.start_failure is not None:
+            return StartState.FAILED
+        return StartState.STARTING if self.starting else StartState.READY
+
     def problem(self) -> BackgroundProblem | None:
+        if self.start_failure is not None:
+            return BackgroundProblem(
+                self.name, ChildState.NOT_STARTED, 0, self.last_exit, str(self.log_path), reason=self.start_failure
+            )
         if self.gave_up:
             state = ChildState.GAVE_UP
         elif self.restart_at is not None or self.recovering:
@@ -98,6 +131,7 @@ class Supervisor:
     home: Path
     python: str = sys.executable
     policy: RestartPolicy = field(default_factory=RestartPolicy)
+    start_timeout_s: float = START_TIMEOUT_S
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
     #: Held while the watcher thread changes a child, and by readers of that state.
@@ -110,7 +144,7 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn(self, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    def _spawn(self, args: list[str], log_path: Path, nice: int = 0) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
                 [self.python, "-m", "pos_app", *args],
@@ -120,16 +154,46 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 # Its own session: Ctrl+C in the terminal reaches the TUI, which stops the children in order.
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=functools.partial(_child_setup, nice),
             )
 
-    def start(self, name: str, args: list[str], health_url: str) -> Child:
+    def start(self, name: str, args: list[str], health_url: str, *, nice: int = 0) -> Child:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
-        child = Child(name, self._spawn(args, log_path), log_path, health_url, list(args))
+        child = Child(name, self._spawn(args, log_path, nice), log_path, health_url, list(args), nice=nice)
         self.children.append(child)
         return child
+
+    def launch(self, name: str, args: list[str], health_url: str, *, nice: int = 0) -> Child:
+        """Start a child and return at once: the watcher thread follows its start (:meth:`progress`)
+        and, once it answered, its health (restarts). Children launched together start in parallel;
+        ``nice`` lowers a child's CPU priority (``os.nice``) for its life, restarts included."""
+        with self._lock:
+            child = self.start(name, args, health_url, nice=nice)
+            child.starting = True
+        self.watch()
+        return child
+
+    def progress(self) -> StartProgress:
+        """Where each launched child is in its start (the till's status bar shows it)."""
+        with self._lock:
+            return StartProgress(tuple((child.name, child.start_state()) for child in self.children))
+
+    def wait_started(self, child: Child, *, timeout_s: float = START_TIMEOUT_S + 5.0) -> None:
+        """Block until a launched child answered its health check (ChildFailed if its start failed)."""
+        deadline = time.monotonic() + timeout_s
+        while child.starting and time.monotonic() < deadline:
+            time.sleep(START_POLL_S)
+        if child.start_failure is not None:
+            how = (
+                "did not answer in time"
+                if child.last_exit is None
+                else f"stopped while starting (exit {child.last_exit})"
+            )
+            raise ChildFailed(f"The {child.name} {how}: {child.start_failure}")
+        if child.starting:
+            raise ChildFailed(f"The {child.name} did not answer {child.health_url} within {timeout_s:.0f} s.")
 
     def wait_healthy(self, child: Child, *, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -137,7 +201,8 @@ class Supervisor:
             code = child.exit_code()
             if code is not None:
                 raise ChildFailed(f"The {child.name} stopped while starting (exit {code}): {child.log_tail(3)}")
-            if _healthy(child.health_url):
+            if healthy(child.health_url):
+                child.starting = False
                 return
             time.sleep(0.1)
         raise ChildFailed(f"The {child.name} did not answer {child.health_url} within {timeout_s:.0f} s.")
@@ -155,13 +220,38 @@ class Supervisor:
         while not self.stopping:
             for child in list(self.children):
                 self.check(child)
-            time.sleep(interval_s)
+            # Quick looks while a child is starting: the till goes online as soon as the engine answers.
+            time.sleep(START_POLL_S if any(child.starting for child in self.children) else interval_s)
+
+    def check_start(self, child: Child, now: float | None = None) -> None:
+        """One look at a launched child that has not answered yet: answered, stopped, or too slow."""
+        now = time.monotonic() if now is None else now
+        code = child.exit_code()
+        if code is None and healthy(child.health_url):
+            with self._lock:
+                child.starting = False
+            return
+        if code is None and now - child.launched_at <= self.start_timeout_s:
+            return
+        if code is None:  # silent too long: stop it, so a half-started child holds no port
+            child.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(5.0)
+        with self._lock:
+            child.last_exit = code  # None: it did not answer in time (and was stopped)
+            child.start_failure = child.log_tail(3)
+            child.starting = False
 
     def check(self, child: Child, now: float | None = None) -> None:
-        """One supervision step for ``child``: note a crash, restart when due, see it healthy again."""
+        """One supervision step for ``child``: follow its start, note a crash, restart when due, see it
+        healthy again."""
+        if child.starting:
+            if not self.stopping:
+                self.check_start(child, now)
+            return
         now = time.monotonic() if now is None else now
         with self._lock:
-            if self.stopping or child.gave_up:
+            if self.stopping or child.gave_up or child.start_failure is not None:
                 return
             code = child.exit_code()
             if code is not None and child.restart_at is None:
@@ -173,12 +263,12 @@ class Supervisor:
                     return
                 child.restart_at = now + self.policy.delay_s(len(child.crashes))
             if child.restart_at is not None and now >= child.restart_at:
-                child.process = self._spawn(child.args, child.log_path)
+                child.process = self._spawn(child.args, child.log_path, child.nice)
                 child.restart_at = None
                 child.recovering = True
             recovering = child.recovering and child.exit_code() is None
         # The health check is a network call: made outside the lock, so readers never wait on it.
-        if recovering and _healthy(child.health_url):
+        if recovering and healthy(child.health_url):
             with self._lock:
                 child.recovering = False
 
@@ -218,11 +308,19 @@ class Supervisor:
         self.stop_all()
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """``GET url`` answers 200. The standard library's client: a look costs one loopback connection,
+    not a new HTTP client with its TLS context (the watcher looks every 50 ms while a child starts)."""
+    parts = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname or "127.0.0.1", parts.port, timeout=1.0)
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
+        connection.request("GET", parts.path or "/")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        connection.close()
 
 
 def run_pos(home: Path, args: list[str], *, timeout_s: float = 60.0) -> str:

@@ -40,3 +40,18 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"  POS_HOME={profile.home} pos sandbox serve     # the simulated gateways")
     click.echo(f"  POS_HOME={profile.home} pos engine serve      # the payment engine")
     click.echo(f"  POS_HOME={profile.home} pos                   # the till")
+
+
+@demo.command("chain")
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--days", default=7, show_default=True, type=click.IntRange(1, 31), help="Days of history, ending yesterday."
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same sales, refunds and voids.")
+def chain(directory: Path | None, days: int, seed: int) -> None:
+    """A demo chain in DIR (default: the `chain` profile): two stores with two tills each, their staff,
+    and DAYS days of history made through the real engine, sandbox and tills."""
+    require("sandbox", "engine", what="pos demo chain")
+    from pos_app.demo_chain.command import run_chain_command
+
+    run_chain_command(directory, days=days, seed=seed)

@@ -45,7 +45,9 @@ def engine() -> None:
 )
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config: Path | None, log_level: str) -> None:
-    """Serve the engine HTTP API on [engine] listen (loopback unless configured otherwise)."""
+    """Serve the engine HTTP API on [engine] listen (loopback unless configured otherwise).
+
+    With [engine] workers = N (POS_ENGINE__WORKERS), N worker processes share the port."""
     settings = _settings(config)
     require(
         "engine", *(["postgres"] if settings.database_url.startswith("postgresql") else []), what="pos engine serve"
@@ -57,17 +59,27 @@ def serve(config: Path | None, log_level: str) -> None:
     log_file = settings.path(settings.engine.log_file) if settings.engine.log_file else None
     configure_logging(level=getattr(logging, log_level.upper()), log_file=log_file)
     host, port = split_listen(settings.engine.listen)
+    server_options = {
+        "log_config": None,  # keep our handlers: uvicorn logs through the root logger
+        "access_log": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.engine.workers > 1:
+        from pos_app.engine.workers import serve_workers
+
+        log.info(
+            "engine listening on http://%s:%d with %d workers (profile %s)",
+            host, port, settings.engine.workers, settings.home,
+        )  # fmt: skip
+        profile = config or config_path()
+        serve_workers(
+            settings, profile, host=host, port=port, log_level=getattr(logging, log_level.upper()), **server_options
+        )
+        return
     app = create_engine_app(settings, reconcile_daily=settings.engine.reconcile_at is not None)
     log.info("engine listening on http://%s:%d (profile %s)", host, port, settings.home)
-    serve_frozen(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # keep our handlers: uvicorn logs through the root logger
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve_frozen(app, host=host, port=port, **server_options)
 
 
 @engine.command("activation-code")

@@ -1,4 +1,5 @@
-"""Settling leases: which engine process settles a payment, renewed while it lives, taken over after.
+"""Leases: which engine process settles a payment, or runs a one-process job; renewed while it
+lives, taken over after.
 
 A process settling a payment holds its lease for ``timings.lease`` and renews it every
 ``timings.lease_renew_s`` while it lives, so another process's resolver leaves the payment alone
@@ -16,7 +17,7 @@ from sqlmodel import Session
 
 from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.engine.context import EngineContext
-from pos_app.engine.store import repo
+from pos_app.engine.store import engine_leases, repo
 from pos_app.engine.store.models import Payment
 
 log = logging.getLogger(__name__)
@@ -73,3 +74,23 @@ class Leases:
     async def release(self, out_trade_no: str) -> None:
         """Give the lease up, if this process still holds it."""
         await self._ctx.tx.write(repo.release_payment, out_trade_no, owner=self._ctx.owner)
+
+
+class JobLease:
+    """A ledger lease on a job only one engine process may run (``store.engine_leases``), such as the
+    scheduler: taken or renewed by :meth:`hold` every ``timings.lease_renew_s``, held for
+    ``timings.lease``, so another process takes it over within a lease (+ one renewal) after the
+    holder died, and at once after it let go (:meth:`release`)."""
+
+    def __init__(self, ctx: EngineContext, name: str) -> None:
+        self._ctx = ctx
+        self.name = name
+
+    async def hold(self) -> bool:
+        """Take or renew the lease; False while another living process holds it."""
+        now = self._ctx.now()
+        until = now + self._ctx.timings.lease
+        return await self._ctx.tx.write(engine_leases.take_or_renew, self.name, self._ctx.owner, now, until)
+
+    async def release(self) -> None:
+        await self._ctx.tx.write(engine_leases.release, self.name, self._ctx.owner, self._ctx.now())

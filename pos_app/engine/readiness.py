@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from pos_app.domain.routing import Channel
-from pos_app.engine.store.db import alembic_config
+from pos_app.engine.store.db import alembic_config, head_from_files
+from pos_app.migration_files import stored_revision_on
 
 #: Per channel ("wechat", "alipay"): "closed" (working), "open" (failing fast) or "half_open".
 ChannelStates = Callable[[], Mapping[str, str]]
@@ -49,12 +48,13 @@ class Readiness:
 
 
 class ReadinessProbe:
-    """Checks one ledger; the migrations' head revision is read once, at construction."""
+    """Checks one ledger; the migrations' head revision is read once, at construction (from the
+    migration files, without alembic: see pos_app.migration_files)."""
 
     def __init__(self, ledger: Engine, channel_states: ChannelStates) -> None:
         self._ledger = ledger
         self._channel_states = channel_states
-        self._head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        self._head = head_from_files() or _alembic_head()
 
     def check(self) -> Readiness:
         """Blocking (a database round trip): run it in a worker thread."""
@@ -62,8 +62,14 @@ class ReadinessProbe:
         try:
             with self._ledger.connect() as connection:
                 connection.execute(text("SELECT 1"))
-                current = MigrationContext.configure(connection).get_current_revision()
+                current = stored_revision_on(connection)
         except Exception as exc:  # any driver error means the same thing to a load balancer
             return Readiness(database=f"unreachable ({exc.__class__.__name__})", schema="unknown", channels=channels)
         schema = "current" if current == self._head else f"at {current or 'none'}, code expects {self._head}"
         return Readiness(database="ok", schema=schema, channels=channels)
+
+
+def _alembic_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

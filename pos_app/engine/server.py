@@ -47,6 +47,7 @@ from pos_app.api.schemas import (
 )
 from pos_app.config import Settings
 from pos_app.engine.callbacks import GATEWAY_PATHS, EngineApp, GatewayCallbacks
+from pos_app.engine.console_api import router as console_router
 from pos_app.engine.edge_auth import TerminalAuthenticator, refused
 from pos_app.engine.events import Events
 from pos_app.engine.header_values import header_int
@@ -59,6 +60,7 @@ from pos_app.engine.providers import build_providers
 from pos_app.engine.providers.web_pay import build_web_pay
 from pos_app.engine.rate_limits import TerminalRateLimits
 from pos_app.engine.readiness import ReadinessProbe
+from pos_app.engine.scheduler import start_background
 from pos_app.engine.scope import Breadth, Caller
 from pos_app.engine.shedding import LoadShedder
 from pos_app.engine.startup import prepare_ledger
@@ -175,16 +177,7 @@ def create_engine_app(
         app.state.engine = EngineState(settings, registry, use_cases, metrics, now, readiness)
         metrics.watch_channels(use_cases)
         stop = asyncio.Event()
-        resolver = asyncio.create_task(use_cases.resolver.run(stop), name="pos-engine-resolver")
-        background = [resolver]
-        if reconcile_daily and settings.engine.reconcile_at is not None:
-            from pos_app.engine.reconcile.runner import run_scheduler
-
-            background.append(
-                asyncio.create_task(
-                    run_scheduler(settings, run_at=settings.engine.reconcile_at, stop=stop), name="pos-engine-reconcile"
-                )
-            )
+        background = start_background(settings, use_cases, stop, reconcile_daily=reconcile_daily)
         log.info("engine started (listen %s)", settings.engine.listen)
         try:
             yield
@@ -404,6 +397,7 @@ def create_engine_app(
     for path in GATEWAY_PATHS:
         app.router.routes.append(Route(path, gateway, methods=["POST"], name=path.strip("/").replace("/", "_")))
     app.include_router(pages_router)  # the customer's one-QR and store-QR pages (unsigned)
+    app.include_router(console_router)  # the console's acts, signed with the console key
     app.gateway = gateway
     app.shedder = shedder
     return app

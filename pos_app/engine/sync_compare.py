@@ -144,6 +144,17 @@ def sums(figures: Iterable[SaleFigure]) -> list[ChannelSums]:
     return [by_channel[c] for c in sorted(by_channel, key=lambda c: c.value)]
 
 
+def _same_void(terminal: SaleFigure, engine: SaleFigure) -> bool:
+    """A same-day void the gateway paid back by one full refund (``void_kind = refunded``): the till
+    journals it as REVERSED (a void, terminal/voids.py), the engine holds it REFUNDED in full. Same
+    outcome — the customer has the money back — so not a difference."""
+    return (
+        terminal.state is PaymentState.REVERSED
+        and engine.state is PaymentState.REFUNDED
+        and terminal.amount_fen == engine.amount_fen == engine.refunded_fen
+    )
+
+
 def differences(terminal: dict[str, SaleFigure], engine: dict[str, SaleFigure]) -> list[Difference]:
     """The wallet sales on which the two sides disagree (cash is the terminal's alone)."""
     found: list[Difference] = []
@@ -171,6 +182,8 @@ def differences(terminal: dict[str, SaleFigure], engine: dict[str, SaleFigure]) 
                         engine=theirs,
                     )
                 )
+            continue
+        if _same_void(ours, theirs):
             continue
         kind: DifferenceKind | None = None
         if (ours.state in COLLECTED_STATES) != (theirs.state in COLLECTED_STATES):

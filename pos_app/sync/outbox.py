@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -66,6 +66,10 @@ def requeue_above(session: Session, terminal_id: str, acked_seq: int) -> None:
     )
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class ChainRefused(PosError):
     """The engine refused our events (a gap or a fork): retried slowly, shown to the manager."""
 
@@ -80,8 +84,12 @@ class OutboxDrain:
         batch_size: int = BATCH_SIZE,
         initial_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._journal = journal
+        # When an acknowledgement is recorded (``sent_at``): the till's own clock where it has one
+        # (the demo chain drives past days on a simulated clock); the wall clock by default.
+        self._clock = clock or _utcnow
         self._transport = transport
         self._terminal_id = terminal_id
         self._batch_size = batch_size
@@ -120,7 +128,7 @@ class OutboxDrain:
             self.status.online = True
             self.status.error = None
             with Session(self._journal) as session:
-                mark_sent(session, ack.acked_seq, terminal_id=self._terminal_id)
+                mark_sent(session, ack.acked_seq, terminal_id=self._terminal_id, at=self._clock())
                 requeue_above(session, self._terminal_id, ack.acked_seq)
                 session.commit()
             self.status.acked_seq = ack.acked_seq
@@ -130,7 +138,7 @@ class OutboxDrain:
                 break
             # If the engine holds less than we sent, requeue_above re-queued the rest: loop resends it.
             previous_ack = ack.acked_seq
-        self.status.last_success = datetime.now(UTC)
+        self.status.last_success = self._clock()
         self.status.caught_up = self.refresh_unsent() == 0
         return acknowledged
 

@@ -1,5 +1,6 @@
-"""What the till says about a background process of the embedded default (the engine or the sandbox
-gateways) that crashed: a short status-bar line and the full detail with the log and what to do."""
+"""What the till says about the background processes of the embedded default (the engine and the
+sandbox gateways): their progress while they start (the till is usable meanwhile), and one that did
+not start or crashed — a short status-bar line and the full detail with the log and what to do."""
 
 from __future__ import annotations
 
@@ -17,6 +18,49 @@ class ChildState(StrEnum):
     RESTARTING = "restarting"
     #: Crashed too often in a short time: no more restarts.
     GAVE_UP = "gave_up"
+    #: Stopped, or did not answer in time, while starting: not restarted (it would fail again).
+    NOT_STARTED = "not_started"
+
+
+class StartState(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+#: The status bar's words for a child still starting, and for one ready while another still starts.
+STARTING_WORDS = {"engine": N_("◌ Starting the payment engine…"), "sandbox": N_("◌ Starting the sandbox gateways…")}
+READY_WORDS = {"sandbox": N_("✓ Sandbox ready")}
+
+
+@dataclass(frozen=True, slots=True)
+class StartProgress:
+    """Each launched child's start, in launch order (a failed one is also a BackgroundProblem)."""
+
+    states: tuple[tuple[str, StartState], ...] = ()
+
+    def state(self, child: str) -> StartState | None:
+        return dict(self.states).get(child)
+
+    @property
+    def done(self) -> bool:
+        """No child is starting any more (each answered, or failed)."""
+        return all(state is not StartState.STARTING for _child, state in self.states)
+
+    def parts(self) -> list[tuple[str, bool]]:
+        """The status bar's words while a start is under way: (text, still starting) per child other
+        than the engine, whose line (starting / online) is the status bar's own. Empty once done."""
+        if self.done:
+            return []
+        words = []
+        for child, state in self.states:
+            if child == "engine" or state is StartState.FAILED:
+                continue  # a failed child is shown as a problem
+            if state is StartState.STARTING:
+                words.append((_(STARTING_WORDS.get(child, child)), True))
+            else:
+                words.append((_(READY_WORDS.get(child, child)), False))
+        return words
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +74,24 @@ class BackgroundProblem:
     #: The exit status of its last crash (negative: killed by that signal).
     exit_code: int | None
     log_path: str
+    #: NOT_STARTED: the last lines of its log (the program's own words, not translated).
+    reason: str = ""
 
     def name(self) -> str:
         return _(CHILD_WORDS.get(self.child, self.child))
 
     def short(self) -> str:
         """At most about 30 cells (the status bar holds it at 80 columns); F5 opens :meth:`detail`."""
+        if self.state is ChildState.NOT_STARTED:
+            return _("{name} did not start — F5").format(name=self.name())
         if self.state is ChildState.GAVE_UP:
             return _("{name} keeps crashing — F5").format(name=self.name())
         return _("{name} restarting ({n}) — F5").format(name=self.name(), n=self.restarts)
 
     def notice(self) -> str:
         """The one-time notice when the problem appears (the status bar keeps :meth:`short`)."""
+        if self.state is ChildState.NOT_STARTED:
+            return _("The {name} did not start. Cash sales still work — F5 for what to do.").format(name=self.name())
         if self.state is ChildState.GAVE_UP:
             return _(
                 "The {name} keeps crashing: restarts have stopped. Cash sales still work — F5 for what to do."
@@ -52,6 +102,8 @@ class BackgroundProblem:
 
     def detail(self) -> str:
         """Everything the cashier (or whoever they call) needs: what happened, the log, what to do."""
+        if self.state is ChildState.NOT_STARTED:
+            return self._not_started_detail()
         lines = [
             _("The {name} stopped (exit status {code}).").format(name=self.name(), code=self.exit_code),
         ]
@@ -75,4 +127,26 @@ class BackgroundProblem:
                 _("• Do not hand over goods for a payment that has not shown PAID."),
             ]
         lines += ["", _("Log file:"), self.log_path]
+        return "\n".join(lines)
+
+    def _not_started_detail(self) -> str:
+        if self.exit_code is None:
+            what = _("The {name} did not answer while starting, so the till stopped it.").format(name=self.name())
+        else:
+            what = _("The {name} stopped while starting (exit status {code}).").format(
+                name=self.name(), code=self.exit_code
+            )
+        lines = [what]
+        if self.reason:
+            lines += [_("The last lines of its log:"), self.reason]
+        lines += [
+            "",
+            _("What to do:"),
+            _("• Wallet payments (QR and scan) are off; cash sales still work."),
+            _("• Quit the till (Ctrl+Q) and start it again: another till may have held its port."),
+            _("• If it still does not start, run `pos doctor` and send the log below to your support."),
+            "",
+            _("Log file:"),
+            self.log_path,
+        ]
         return "\n".join(lines)

@@ -3,14 +3,17 @@
 The app owns what every screen shares: the :class:`~pos_app.terminal.till.Till` (journal + engine
 client), the engine's online state, the count of unsent journal events, and the event stream that
 turns engine notifications into :class:`PaymentUpdated` messages, the open money alerts (shown in a
-banner, listed on F4 and again at sign-in) and the state of the background processes (F5). One
-handler turns any failed worker into a message the cashier can act on — never a traceback. Screens
-see the app only through :class:`~pos_app.tui.context.TillApp` and never import this module.
+banner, listed on F4 and again at sign-in) and the state of the background processes (F5) — their
+start too: the sign-in screen is drawn while the embedded default's engine and sandbox start, and
+the status bar follows them (a cashier can sign in and sell for cash meanwhile). One handler turns
+any failed worker into a message the cashier can act on — never a traceback. Screens see the app
+only through :class:`~pos_app.tui.context.TillApp` and never import this module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -21,6 +24,8 @@ from sqlalchemy import Engine
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from pos_app.api.auth import decode_key
@@ -32,7 +37,7 @@ from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.i18n import _, set_language
 from pos_app.sync.outbox import OutboxDrain
 from pos_app.terminal.alerts import Alert
-from pos_app.terminal.background import BackgroundProblem
+from pos_app.terminal.background import BackgroundProblem, StartProgress, StartState
 from pos_app.terminal.channels import CHANNELS_INTERVAL_S, ChannelBoard
 from pos_app.terminal.core import utc_now
 from pos_app.terminal.error_words import describe
@@ -44,22 +49,32 @@ from pos_app.tui.collector import Collector
 from pos_app.tui.context import TillApp
 from pos_app.tui.messages import PaymentUpdated
 from pos_app.tui.modals.background import BackgroundModal
-from pos_app.tui.modals.pin import ManagerPinModal
-from pos_app.tui.screens.attention import AttentionScreen
-from pos_app.tui.screens.checkout import CheckoutScreen
-from pos_app.tui.screens.dashboard import DashboardScreen
-from pos_app.tui.screens.help import HelpScreen
 from pos_app.tui.screens.login import LoginScreen
-from pos_app.tui.screens.payment import PaymentScreen
-from pos_app.tui.screens.pending import PendingScreen
-from pos_app.tui.screens.shift import ShiftScreen
+from pos_app.tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
+#: The screens a cashier meets after signing in: imported where they are first used, not before the
+#: sign-in screen is drawn (the checkout and its QR screen alone take about a tenth of the till's
+#: start), and imported in a thread once it is drawn and the children's start is over, so the first
+#: sale does not wait for them.
+LATER_SCREENS = (
+    "pos_app.tui.screens.checkout",
+    "pos_app.tui.screens.pending",
+    "pos_app.tui.screens.attention",
+    "pos_app.tui.screens.dashboard",
+    "pos_app.tui.screens.shift",
+    "pos_app.tui.screens.help",
+    "pos_app.tui.modals.pin",
+)
 #: Quiet time after a journal write before the outbox is uploaded (see OutboxDrain.run).
 SYNC_SETTLE_S = 0.5
 
 #: Returns the problem of a process outside the app (a crashed child of the embedded default), or None.
 Watchdog = Callable[[], BackgroundProblem | None]
+#: Returns where the embedded default's children are in their start (read until every one is done).
+Progress = Callable[[], StartProgress]
+#: How often the start of the children is looked at (the engine goes online at the next look).
+PROGRESS_INTERVAL_S = 0.05
 
 
 class PosApp(App[None]):
@@ -67,9 +82,11 @@ class PosApp(App[None]):
     TITLE = "pos"
     ENABLE_COMMAND_PALETTE = False
     #: Screens kept once built and opened by name (they hold nothing of one visit for the next).
-    SCREENS = {"help": HelpScreen}
+    SCREENS = {"help": lambda: _help_screen()}
     #: The app's event loop (set on mount): journal writes made in worker threads are announced on it.
     loop: asyncio.AbstractEventLoop
+    #: Follows the children's start (set on mount when there is a start to follow).
+    progress_timer: Timer
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
@@ -85,6 +102,7 @@ class PosApp(App[None]):
         *,
         sandbox: bool = False,
         watchdog: Watchdog | None = None,
+        progress: Progress | None = None,
         wedge_max_gap_s: float = DEFAULT_MAX_GAP_S,
         health_interval_s: float = 3.0,
         poll_interval_s: float = 1.0,
@@ -94,11 +112,17 @@ class PosApp(App[None]):
         self.till = till
         self.sandbox = sandbox
         self.watchdog = watchdog
+        self.progress = progress
+        #: The children's start while it is under way (None: nothing starting, or done).
+        initial = progress() if progress is not None else None
+        self.starting: StartProgress | None = initial if initial is not None and not initial.done else None
         self.wedge_max_gap_s = wedge_max_gap_s
         self.health_interval_s = health_interval_s
         self.poll_interval_s = poll_interval_s
         self.channels_interval_s = channels_interval_s
         self.engine_online: bool | None = None
+        #: The engine answered at least once since the till started.
+        self.ever_online = False
         self.events_connected = False
         self.unsent = 0
         self.problem: BackgroundProblem | None = None
@@ -122,19 +146,31 @@ class PosApp(App[None]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.push_screen(LoginScreen())
+        if self.starting is None:
+            self.call_after_refresh(self.import_later_screens)
         self.health_loop()
         self.events_loop()
         self.sync_loop()
         self.channels_loop()
         self.set_interval(1.0, self.check_watchdog)
+        if self.starting is not None:
+            self.progress_timer = self.set_interval(PROGRESS_INTERVAL_S, self.check_progress)
         self.collector.start()
         self.set_interval(5.0, self.collect_if_idle)
 
     def on_unmount(self) -> None:
         self.collector.stop()
 
+    @work(thread=True, group="import", exit_on_error=False)
+    def import_later_screens(self) -> None:
+        """The sign-in screen is drawn: import what comes after it while the cashier types."""
+        for module in LATER_SCREENS:
+            importlib.import_module(module)
+
     def collect_if_idle(self) -> None:
         """The collector's fallback: a full collection when none ran for a while and no sale is open."""
+        from pos_app.tui.screens.checkout import CheckoutScreen
+
         screen = self.screen
         if not self.collector.overdue() or not isinstance(screen, CheckoutScreen | LoginScreen):
             return
@@ -145,6 +181,9 @@ class PosApp(App[None]):
     def after_login(self) -> None:
         """Logged in: settle what an earlier run left open, then the checkout; open money alerts
         (older ones, and those the settling raises) are shown before the first sale."""
+        from pos_app.tui.screens.checkout import CheckoutScreen
+        from pos_app.tui.screens.pending import PendingScreen
+
         self.switch_screen(CheckoutScreen())
         # Start-up is over: freeze what it built, once the checkout is on screen.
         self.call_after_refresh(self.collector.signed_in)
@@ -159,6 +198,8 @@ class PosApp(App[None]):
         self.show_attention_if_any()
 
     def show_attention_if_any(self) -> None:
+        from pos_app.tui.screens.attention import AttentionScreen
+
         self.check_alerts()
         if self.alerts and not isinstance(self.screen, AttentionScreen):
             self.push_screen(AttentionScreen())
@@ -171,16 +212,23 @@ class PosApp(App[None]):
 
     def next_sale(self) -> None:
         """The sale is over (its result read): back to a clean checkout for the next customer."""
+        from pos_app.tui.screens.checkout import CheckoutScreen
+
         self.pop_screen()
         if isinstance(self.screen, CheckoutScreen):
             self.screen.new_sale()
 
     def action_help(self) -> None:
+        from pos_app.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen("help")
 
     def action_dashboard(self) -> None:
         """Ask for a manager PIN, then open the dashboard."""
+        from pos_app.tui.modals.pin import ManagerPinModal
+        from pos_app.tui.screens.dashboard import DashboardScreen
+
         if not self.till.cashier:
             self.notify(_("Sign in first."), severity="warning")
             return
@@ -192,6 +240,8 @@ class PosApp(App[None]):
         self.push_screen(ManagerPinModal(_("manager dashboard"), self.till.check_manager), approved)
 
     def action_attention(self) -> None:
+        from pos_app.tui.screens.attention import AttentionScreen
+
         if not self.till.cashier:
             self.notify(_("Sign in first."), severity="warning")
         elif not isinstance(self.screen, AttentionScreen):
@@ -221,12 +271,43 @@ class PosApp(App[None]):
         self.check_alerts()
 
     def action_shift(self) -> None:
+        from pos_app.tui.screens.shift import ShiftScreen
+
         if not self.till.cashier:
             self.notify(_("Sign in first."), severity="warning")
         elif not isinstance(self.screen, ShiftScreen):
             self.push_screen(ShiftScreen())
 
     # -- engine link ------------------------------------------------------------------------------
+
+    def engine_starting(self) -> bool:
+        """The embedded default's engine is still starting (not away: the status bar says so)."""
+        return self.starting is not None and self.starting.state("engine") is StartState.STARTING
+
+    def check_progress(self) -> None:
+        """Follow the children's start: the engine counts as online the moment it answers."""
+        if self.progress is None or self.starting is None:
+            return
+        before, now = self.starting, self.progress()
+        if now == before:
+            return
+        self.starting = None if now.done else now
+        if before.state("engine") is StartState.STARTING and now.state("engine") is StartState.READY:
+            self.health_loop()  # exclusive: a look now, not after the loop's sleep
+            if not self.events_connected:
+                self.events_loop()  # the stream failed while the engine started: follow it now
+        if now.done:
+            self.progress_timer.stop()
+            self.check_watchdog()  # a child that did not start is said at once
+            self.import_later_screens()  # not before: the children's start has the CPU first
+        self.status_changed()
+
+    def status_changed(self) -> None:
+        """Redraw the status bar now rather than at its next half-second look."""
+        if not self.screen_stack:  # starting or ending: no screen to redraw
+            return
+        for bar in self.screen.query(StatusBar):
+            bar.refresh_status()
 
     def check_watchdog(self) -> None:
         if self.watchdog is None:
@@ -247,15 +328,20 @@ class PosApp(App[None]):
             if online is False and self.engine_online:
                 self.notify(_("Engine unreachable — cash only until it is back."), severity="error")
             elif online and self.engine_online is False:
-                self.notify(_("Engine back online — QR and scan payments work again."))
+                if self.ever_online:  # not when it comes up at start: the status bar says that
+                    self.notify(_("Engine back online — QR and scan payments work again."))
                 self.link_returned()
             if online != self.engine_online:
                 self.till.recheck_channels()  # grey the wallet keys (or offer them again) now
-            if online is False and self.sent_before_outage is None:
+            if online is False and self.sent_before_outage is None and not self.engine_starting():
                 self.sent_before_outage = self.till.sent_count()
+            self.ever_online = self.ever_online or online
+            changed = online != self.engine_online
             self.engine_online = online
             self.unsent = self.till.unsent_count()
             self.check_caught_up()
+            if changed:
+                self.status_changed()
             await asyncio.sleep(self.health_interval_s)
 
     @work(exclusive=True, group="channels", exit_on_error=False)
@@ -284,6 +370,8 @@ class PosApp(App[None]):
     def payments_on_screen(self) -> set[str] | None:
         """Orders a payment screen is following right now (never settled behind the cashier's back);
         None while a payment screen has no order yet (one may be being created: settle nothing)."""
+        from pos_app.tui.screens.payment import PaymentScreen
+
         busy: set[str] = set()
         for screen in self.screen_stack:
             if isinstance(screen, PaymentScreen) and not screen.done:
@@ -420,6 +508,7 @@ def make_app(
     engine_client: EngineClient | None = None,
     journal_engine: Engine | None = None,
     watchdog: Watchdog | None = None,
+    progress: Progress | None = None,
     sandbox: bool | None = None,
     clock: Callable[[], datetime] | None = None,
     **options: Any,
@@ -436,9 +525,21 @@ def make_app(
         key = read_terminal_key(key_file)
         engine_client = EngineClient(terminal.engine_url, terminal.terminal_id, key)
     till = Till.for_profile(settings, engine_client, journal_engine=journal_engine, clock=clock or utc_now)
-    app = PosApp(till, sandbox=terminal.sandbox if sandbox is None else sandbox, watchdog=watchdog, **options)
+    app = PosApp(
+        till,
+        sandbox=terminal.sandbox if sandbox is None else sandbox,
+        watchdog=watchdog,
+        progress=progress,
+        **options,
+    )
     _as_screens_see_it: TillApp = app  # mypy checks here that the app offers what its screens use
     return app
+
+
+def _help_screen() -> Screen[Any]:
+    from pos_app.tui.screens.help import HelpScreen
+
+    return HelpScreen()
 
 
 def read_terminal_key(path: Path) -> bytes:

@@ -25,6 +25,10 @@ async def test_embedded_default_end_to_end(tmp_path: Path, monkeypatch: pytest.M
     settings, supervisor = await asyncio.to_thread(prepare, None, None)  # the CLI's own start-up path
     assert supervisor is not None
     try:
+        # `prepare` returns while the children start (the till draws its sign-in meanwhile); this
+        # test pays a QR at once, so it waits for them.
+        for child in supervisor.children:
+            await asyncio.to_thread(supervisor.wait_started, child)
         assert (home / "pos.toml").exists() and settings.terminal.sandbox
         key_file = settings.path(settings.terminal.terminal_key_file)
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -19,6 +19,7 @@ from pos_app.domain.errors import PosError
 from pos_app.engine.context import Clock
 from pos_app.engine.notify.apply import Item, apply_notifications
 from pos_app.engine.notify.writer import NotificationWriter, Outcome
+from pos_app.engine.notify.writer_lock import WriterLock
 from pos_app.engine.providers.base import Notification
 from pos_app.engine.store.db import SQLITE_BUSY_TIMEOUT_MS
 
@@ -38,13 +39,34 @@ def _commit(session: Session, began: Connection | None) -> None:
         began.commit()
 
 
+async def _acquire(lock: WriterLock) -> None:
+    """Take ``lock``, waiting in a worker thread if another process holds it. If this task is
+    cancelled while the thread waits, the lock is given back as soon as the thread got it."""
+    if lock.try_acquire():
+        return
+    waiting = asyncio.ensure_future(asyncio.to_thread(lock.acquire))
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        waiting.add_done_callback(lambda _: lock.release())
+        raise
+
+
 class GroupCommitWriter:
     """Queues notifications and commits them batch by batch from one writer task."""
 
     def __init__(
-        self, ledger: Engine, clock: Clock, fallback: NotificationWriter, on_commit: Callable[[], None]
+        self,
+        ledger: Engine,
+        clock: Clock,
+        fallback: NotificationWriter,
+        on_commit: Callable[[], None],
+        *,
+        across_processes: WriterLock | None = None,
     ) -> None:
         self._ledger = ledger
+        #: With several engine workers on this ledger: one batch at a time across them (``writer_lock``).
+        self._across = across_processes
         self._clock = clock
         self._fallback = fallback
         self._on_commit = on_commit
@@ -66,14 +88,22 @@ class GroupCommitWriter:
         writer = self._writer
         if writer is not None and not writer.done() and writer.get_loop() is asyncio.get_running_loop():
             await asyncio.gather(writer, return_exceptions=True)
+        if self._across is not None:
+            self._across.close()
 
     async def _drain(self) -> None:
         """Commit queued notifications batch by batch until the queue is empty."""
         while self._queue:
-            batch = self._queue[:BATCH]
-            del self._queue[:BATCH]
+            across = self._across
+            batch: list[tuple[Notification, bytes, asyncio.Future[str]]] = []
             results: list[Outcome]
             try:
+                if across is not None:
+                    # Another worker's batch may be being written: the queue grows meanwhile, and the
+                    # batch is taken once this worker may write (one bigger batch, one commit).
+                    await _acquire(across)
+                batch = self._queue[:BATCH]
+                del self._queue[:BATCH]
                 results = await self.write_batch([(n, b) for n, b, _ in batch])
             except Exception as exc:  # nobody in this batch is acknowledged; the gateway sends again
                 results = [exc] * len(batch)
@@ -85,6 +115,8 @@ class GroupCommitWriter:
                 self._queue.clear()
                 raise
             finally:
+                if across is not None and batch:
+                    across.release()
                 self._on_commit()
             for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():  # the request went away meanwhile

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -10,10 +9,12 @@ from collections.abc import Mapping
 from pos_app.domain.routing import Channel
 from pos_app.engine.context import EngineContext
 from pos_app.engine.notify import pipeline
+from pos_app.engine.notify.batches import BatchingWriter
 from pos_app.engine.notify.checks import FLAGGED
 from pos_app.engine.notify.group_commit import GroupCommitWriter
 from pos_app.engine.notify.records import RECHECK_INBOX_AFTER, notification_from_record, recorded_unapplied
 from pos_app.engine.notify.writer import NotificationWriter
+from pos_app.engine.notify.writer_lock import ledger_writer_lock
 from pos_app.engine.providers.base import Notification, NotificationAck
 from pos_app.engine.store.db import is_sqlite
 
@@ -29,9 +30,17 @@ class Notifications:
         ledger = ctx.tx.ledger
         self._writer = NotificationWriter(ledger, ctx.clock)
         # SQLite: one writer, one fsync per commit — notifications arriving together share one.
-        self._group_commit = (
-            GroupCommitWriter(ledger, ctx.clock, self._writer, ctx.wakeup.wake) if is_sqlite(ledger) else None
-        )
+        # PostgreSQL: likewise batched, one transaction per batch in a worker thread (``batches``).
+        self._group_commit = None
+        self._batches = None
+        if is_sqlite(ledger):
+            # Several workers on one ledger file: their batches queue on a lock file, not SQLite's busy handler.
+            across = ledger_writer_lock(ledger.url.database) if ctx.settings.engine.workers > 1 else None
+            self._group_commit = GroupCommitWriter(
+                ledger, ctx.clock, self._writer, ctx.wakeup.wake, across_processes=across
+            )
+        else:
+            self._batches = BatchingWriter(self._writer, ctx.wakeup.wake)
 
     @property
     def group_commit(self) -> GroupCommitWriter | None:
@@ -64,11 +73,8 @@ class Notifications:
     async def _store(self, n: Notification, body: bytes) -> str:
         if self._group_commit is not None:
             return await self._group_commit.store(n, body)
-        result = (await asyncio.to_thread(self._writer.write, [(n, body)]))[0]
-        self._ctx.wakeup.wake()
-        if isinstance(result, Exception):
-            raise result
-        return result
+        assert self._batches is not None
+        return await self._batches.store(n, body)
 
     async def apply_recorded(self) -> None:
         """Apply the notifications recorded but left un-applied (the resolver calls this)."""
@@ -83,3 +89,5 @@ class Notifications:
     async def aclose(self) -> None:
         if self._group_commit is not None:
             await self._group_commit.aclose()
+        if self._batches is not None:
+            await self._batches.aclose()

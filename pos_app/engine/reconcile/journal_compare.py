@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel
+from pos_app.domain.states import PaymentState
 from pos_app.engine.reconcile.inputs import JournalSale, LedgerPayment
 from pos_app.engine.reconcile.results import ACT_AMOUNT, ACT_NOT_SYNCED, Difference, OpenItem
-from pos_app.engine.reconcile.state_groups import MONEY_IN, SETTLED
+from pos_app.engine.reconcile.state_groups import MONEY_IN, REVERSED, SETTLED
+
+REFUNDED = PaymentState.REFUNDED.value
 
 #: A payment matched in bulk whose journal sale differs (or is missing): (out_trade_no, amount, sale).
 JournalOdd = tuple[str, int, JournalSale | None]
@@ -124,7 +127,14 @@ class JournalComparison:
 
 
 def _money_in_differs(journal_state: str, ledger_state: str) -> bool:
-    """Both sides know the outcome, and one has the money in while the other does not."""
+    """Both sides know the outcome, and one has the money in while the other does not.
+
+    A same-day void the gateway pays back by one full refund (``void_kind = refunded``: every Alipay
+    void, WeChat QR voids) is REFUNDED in the ledger and journaled by the till as REVERSED (a void,
+    terminal/voids.py): the same outcome, the customer has the money back, so not a difference.
+    """
+    if journal_state == REVERSED and ledger_state == REFUNDED:
+        return False
     return (
         journal_state in SETTLED
         and ledger_state in SETTLED

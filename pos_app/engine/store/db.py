@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
 import pos_app.engine.store.models  # noqa: F401  (registers the tables on the ledger's metadata)
+from pos_app import migration_files
 from pos_app.backup import backup_sqlite
 from pos_app.private_files import private_file, tighten_sqlite_files
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ def make_engine(database_url: str) -> Engine:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
@@ -101,6 +103,8 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Run Alembic migrations to ``revision`` in one transaction (serialised across processes)."""
+    from alembic import command
+
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         if not is_sqlite(engine):
@@ -114,6 +118,9 @@ def _backup_before_upgrade(engine: Engine) -> None:
 
     (PostgreSQL: operators take a pg_dump; copying a server database is not the engine's job.)
     """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     database = engine.url.database
     if not is_sqlite(engine) or not database or database == ":memory:" or not Path(database).exists():
         return
@@ -125,13 +132,22 @@ def _backup_before_upgrade(engine: Engine) -> None:
         log.info("ledger schema %s backed up to %s before upgrading to %s", current, copy, head)
 
 
+def head_from_files() -> str | None:
+    """The newest ledger migration's revision, read without alembic (see pos_app.migration_files)."""
+    return migration_files.head_from_files(MIGRATIONS / "versions")
+
+
 def open_ledger(database_url: str) -> Engine:
     """The ledger engine, migrated to the newest schema. ``database_url`` as in Settings.database_url.
 
     An older SQLite ledger is backed up first (``engine.sqlite3.bak-<revision>-<time>``).
     """
     engine = make_engine(database_url)
-    _backup_before_upgrade(engine)
-    migrate(engine)
+    current = migration_files.stored_revision(engine)
+    if current is None or current != head_from_files():
+        # Alembic only when there is something to do (see pos_app.migration_files): a start with a
+        # current ledger skips its ~100 ms of imports.
+        _backup_before_upgrade(engine)
+        migrate(engine)
     log.info("ledger open (%s)", engine.dialect.name)
     return engine

@@ -1,5 +1,6 @@
-"""The bottom line: SANDBOX badge, engine online/offline, unsent journal events, a sync refusal (only
-while the engine refuses the chain), a background process's problem, cashier, clock.
+"""The bottom line: SANDBOX badge, engine online/offline (or starting), the other background processes
+while they start, unsent journal events, a sync refusal (only while the engine refuses the chain), a
+background process's problem, cashier, clock.
 
 It reads the app's state twice a second (the app owns the truth; every screen shows the same bar).
 It is one line that is never cut: when the parts do not fit, the clock, then the cashier, then the
@@ -15,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from pos_app.i18n import _
+from pos_app.terminal.background import STARTING_WORDS
 
 
 class StatusBar(Static):
@@ -41,12 +43,18 @@ class StatusBar(Static):
             parts.append((" SANDBOX ", "bold black on yellow", 0))
             parts.append((" ", "", 0))
         online = getattr(app, "engine_online", None)
-        if online is None:
+        starting = getattr(app, "starting", None)
+        engine_starting = getattr(app, "engine_starting", None)
+        if callable(engine_starting) and engine_starting() and not online:
+            parts.append((_(STARTING_WORDS["engine"]), "yellow", 0))
+        elif online is None:
             parts.append((_("◌ engine…"), "dim", 0))
         elif online:
             parts.append((_("● engine online"), "bold green", 0))
         else:
             parts.append((_("● engine OFFLINE — cash only"), "bold red", 0))
+        for words, still in starting.parts() if starting is not None else ():
+            parts.append(("  " + words, "yellow" if still else "green", 0 if still else 3))
         unsent = int(getattr(app, "unsent", 0))
         parts.append(("  " + _("unsent {n}").format(n=unsent), "yellow" if unsent else "dim", 3))
         drain = getattr(app, "drain", None)

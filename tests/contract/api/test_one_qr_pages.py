@@ -170,7 +170,7 @@ async def test_a_second_wallet_or_customer_gets_a_clear_page(stack: Stack, clien
     assert view.code_url is not None
     await Phone(stack, "wechat").open(view.code_url)
     other_wallet = await Phone(stack, "alipay").open(view.code_url)
-    assert other_wallet.status_code == 409 and "another wallet" in other_wallet.text
+    assert other_wallet.status_code == 409 and "另一个钱包" in other_wallet.text  # the phone asks for Chinese
     other_customer = await Phone(stack, "wechat", user="someone-else").open(view.code_url)
     assert other_customer.status_code == 409
     assert (await client.get_payment(view.out_trade_no)).channel is Channel.WECHAT

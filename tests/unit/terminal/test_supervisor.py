@@ -1,14 +1,17 @@
 """The supervisor's restart policy with real child processes: capped exponential backoff, a crash
-loop stops the restarts, the problem's words fit the status bar."""
+loop stops the restarts, the problem's words fit the status bar; a launched child's start is
+followed in the background, and one that stops or stays silent while starting is reported, not
+restarted."""
 
 from __future__ import annotations
 
+import stat
 import sys
 import time
 from pathlib import Path
 
 from pos_app.launcher import RestartPolicy, Supervisor
-from pos_app.terminal.background import ChildState
+from pos_app.terminal.background import ChildState, StartState
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -77,3 +80,65 @@ def test_the_warning_fits_the_status_bar(tmp_path: Path) -> None:
     assert line.cell_len <= 78
     assert line.plain.endswith("sandbox gateways restarting (3) — F5")
     assert "Demo Cashier" in StatusBar.status_text(app).plain  # with room, nothing is left out
+
+
+def wait_start_over(supervisor: Supervisor, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not supervisor.progress().done:
+        assert time.monotonic() < deadline, f"still starting: {supervisor.progress()}"
+        time.sleep(0.05)
+
+
+def test_a_launched_child_that_stops_while_starting_is_reported_not_restarted(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path, python=sys.executable)
+    try:
+        child = supervisor.launch("engine", ["no-such-command"], "http://127.0.0.1:9/healthz")
+        assert supervisor.progress().state("engine") in {StartState.STARTING, StartState.FAILED}
+        wait_start_over(supervisor)
+        assert supervisor.progress().state("engine") is StartState.FAILED
+        problem = supervisor.problem()
+        assert problem is not None and problem.state is ChildState.NOT_STARTED and problem.exit_code == 2
+        assert problem.short() == "engine did not start — F5"
+        detail = problem.detail()
+        assert "stopped while starting (exit status 2)" in detail and "What to do" in detail
+        assert "No such command" in detail  # the last lines of its log
+        first = child.process
+        supervisor.check(child, time.monotonic() + 600)
+        assert child.process is first  # never restarted
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_launched_child_that_stays_silent_is_stopped_and_reported(tmp_path: Path) -> None:
+    silent = tmp_path / "silent-python"
+    silent.write_text("#!/bin/sh\nexec sleep 60\n")
+    silent.chmod(silent.stat().st_mode | stat.S_IXUSR)
+    supervisor = Supervisor(tmp_path, python=str(silent), start_timeout_s=0.5)
+    try:
+        child = supervisor.launch("sandbox", ["sandbox", "serve"], "http://127.0.0.1:9/healthz")
+        wait_start_over(supervisor)
+        assert child.exit_code() is not None  # stopped: a half-started child holds no port
+        problem = supervisor.problem()
+        assert problem is not None and problem.state is ChildState.NOT_STARTED and problem.exit_code is None
+        assert "did not answer while starting" in problem.detail()
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_launched_child_that_answers_is_ready(tmp_path: Path) -> None:
+    """A child that answers its health check: its start is over (READY) and nothing is wrong."""
+    from pos_app.sandbox.demo import free_loopback_port
+
+    server = tmp_path / "server-python"
+    # Whatever the arguments, serve 200 on the port the test chose (a child that starts in ~0.1 s).
+    port = free_loopback_port()
+    server.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m http.server {port} --bind 127.0.0.1\n')
+    server.chmod(server.stat().st_mode | stat.S_IXUSR)
+    supervisor = Supervisor(tmp_path, python=str(server))
+    try:
+        supervisor.launch("engine", [], f"http://127.0.0.1:{port}/")
+        wait_start_over(supervisor)
+        assert supervisor.progress().state("engine") is StartState.READY
+        assert supervisor.problem() is None
+    finally:
+        supervisor.stop_all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+import pos_app.engine.store.console_accounts  # noqa: F401  (the console's accounts: same metadata)
 import pos_app.engine.store.managers  # noqa: F401  (managers: same metadata)
 import pos_app.engine.store.models  # noqa: F401
 import pos_app.engine.store.terminals  # noqa: F401  (terminals, nonces: same metadata)

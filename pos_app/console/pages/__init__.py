@@ -1,0 +1,1 @@
+"""The console's pages, one per module: each exports its routes."""
