@@ -137,6 +137,8 @@ class Supervisor:
     #: Held while the watcher thread changes a child, and by readers of that state.
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _watcher: threading.Thread | None = None
+    #: Children to launch once another has answered (see :meth:`launch_after`).
+    _pending: list[tuple[Child, str, list[str], str, int]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -170,10 +172,31 @@ class Supervisor:
         and, once it answered, its health (restarts). Children launched together start in parallel;
         ``nice`` lowers a child's CPU priority (``os.nice``) for its life, restarts included."""
         with self._lock:
+            # A child launched late (from another thread) must not outlive a supervisor that is
+            # stopping: stop_all only stops the children it holds once `stopping` is set.
+            if self.stopping:
+                raise ChildFailed(f"Not starting the {name}: the till is closing.")
             child = self.start(name, args, health_url, nice=nice)
             child.starting = True
         self.watch()
         return child
+
+    def launch_after(self, after: Child, name: str, args: list[str], health_url: str, *, nice: int = 0) -> None:
+        """Launch a child once ``after`` has answered its health check; never if ``after`` failed to
+        start. The watcher thread launches it: a child gets SIGTERM when the *thread* that forked it
+        ends (PR_SET_PDEATHSIG follows the thread), and the watcher lives until :meth:`stop_all`."""
+        with self._lock:
+            self._pending.append((after, name, list(args), health_url, nice))
+        self.watch()
+
+    def _launch_due(self) -> None:
+        with self._lock:
+            due = [item for item in self._pending if not item[0].starting]
+            self._pending = [item for item in self._pending if item[0].starting]
+        for after, name, args, health_url, nice in due:
+            if after.start_failure is None and not self.stopping:
+                with contextlib.suppress(ChildFailed):  # stopping meanwhile
+                    self.launch(name, args, health_url, nice=nice)
 
     def progress(self) -> StartProgress:
         """Where each launched child is in its start (the till's status bar shows it)."""
@@ -220,8 +243,11 @@ class Supervisor:
         while not self.stopping:
             for child in list(self.children):
                 self.check(child)
+            if self._pending:
+                self._launch_due()
             # Quick looks while a child is starting: the till goes online as soon as the engine answers.
-            time.sleep(START_POLL_S if any(child.starting for child in self.children) else interval_s)
+            busy = self._pending or any(child.starting for child in self.children)
+            time.sleep(START_POLL_S if busy else interval_s)
 
     def check_start(self, child: Child, now: float | None = None) -> None:
         """One look at a launched child that has not answered yet: answered, stopped, or too slow."""

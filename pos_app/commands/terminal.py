@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pos_app.config import CONFIG_NAME, Settings, default_home, load_settings
 from pos_app.domain.staff import DEMO_STAFF
-from pos_app.extras import require
+from pos_app.extras import missing, require
 from pos_app.secret_files import write_secret_file
+
+if TYPE_CHECKING:
+    from pos_app.launcher import Child, Supervisor
 
 #: The sandbox child's niceness (its CPU priority below the till's and the engine's).
 SANDBOX_NICE = 10
@@ -86,10 +90,24 @@ def start_embedded(settings: Settings) -> object:
             code = run_pos(home, ["engine", "activation-code"]).strip().splitlines()[-1].strip()
             activate(settings, code)
         seed_demo_staff(settings)
+        _launch_console_after(supervisor, engine, settings)
     except BaseException:
         supervisor.stop_all()
         raise
     return supervisor
+
+
+def _launch_console_after(supervisor: Supervisor, engine: Child, settings: Settings) -> None:
+    """Start the managers' web console once the engine answers (the till goes on meanwhile).
+
+    After the engine, not beside it: the engine creates and migrates the ledger the console reads,
+    and two processes migrating one SQLite file at once would fight over it. Lowered priority like
+    the sandbox's: the cashier's screen and the engine come first."""
+    if missing("console"):
+        return  # a till installed without the console extra: nothing to start
+    supervisor.launch_after(
+        engine, "console", ["console", "serve"], f"http://{settings.console.listen}/healthz", nice=SANDBOX_NICE
+    )
 
 
 def prepare(profile: str | None, config: Path | None) -> tuple[Settings, object | None]:
@@ -141,7 +159,11 @@ def terminal(profile: str | None, config: Path | None) -> None:
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _exit_on_signal)
     try:
-        app = make_app(settings, watchdog=watchdog, progress=progress)
+        # The embedded default starts the managers' console too (when installed): F2 says where it is.
+        console_url = (
+            f"http://{settings.console.listen}/" if supervisor is not None and not missing("console") else None
+        )
+        app = make_app(settings, watchdog=watchdog, progress=progress, console_url=console_url)
         app.run()
     finally:
         if supervisor is not None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from pos_app.console.passwords import check_password_rules, hash_password, password_matches
 from pos_app.console.viewer import Viewer
 from pos_app.domain.errors import InputError
+from pos_app.domain.staff import DEMO_CONSOLE_PASSWORD, DEMO_CONSOLE_USER
 from pos_app.engine.store import console_accounts as store
 from pos_app.engine.store.console_accounts import ConsoleUser, Role
 
@@ -55,6 +56,22 @@ def add_user(ledger: Engine, *, name: str, role: Role, store_id: str | None, pas
         scope = f"store {store_id}" if store_id else "every store"
         store.audit(session, user_name=by, action="user.add", detail=f"{name} ({role.value}, {scope})", now=now)
         session.commit()
+
+
+def ensure_demo_owner(ledger: Engine) -> bool:
+    """A sandbox demo's first console start makes the demo owner account (every store), so a new
+    user can open the console the till's F2 points at. Never when any account exists."""
+    if list_users(ledger):
+        return False
+    add_user(
+        ledger,
+        name=DEMO_CONSOLE_USER,
+        role=Role.OWNER,
+        store_id=None,
+        password=DEMO_CONSOLE_PASSWORD,
+        by="pos (sandbox demo)",
+    )
+    return True
 
 
 def _existing(session: Session, name: str) -> ConsoleUser:

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_app.config import Settings
+from pos_app.console.accounts import ensure_demo_owner
 from pos_app.console.engine_key import make_engine_key
 from pos_app.console.engine_link import EngineLink
 from pos_app.console.pages import (
@@ -37,6 +38,7 @@ from pos_app.console.pages import (
 )
 from pos_app.console.secret_key import load_or_create_key
 from pos_app.console.web import SECURITY_HEADERS, STATIC, ConsoleState, make_environment
+from pos_app.domain.staff import DEMO_CONSOLE_USER
 from pos_app.engine.store.db import open_ledger, reader
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,11 @@ def create_console_app(settings: Settings) -> Starlette:
         engine_key = settings.path(settings.console.engine_key_file)
         if make_engine_key(engine_key):
             log.info("console key made at %s (the engine reads the same file)", engine_key)
+        if settings.terminal.sandbox and ensure_demo_owner(ledger):
+            # Training mode only, like the demo PINs on the till's sign-in screen.
+            log.info(
+                "sandbox demo: console account %r made (its password is shown on the till's F2)", DEMO_CONSOLE_USER
+            )
         app.state.console = ConsoleState(
             ledger=ledger,
             reads=reader(ledger),

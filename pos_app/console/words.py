@@ -122,7 +122,7 @@ TEMPLATE_TEXTS = (
     N_("Differences"),
     N_("Bill"),
     N_("Ledger"),
-    N_("open"),
+    N_("still open"),
     N_("settled"),
     N_("No differences."),
     N_("Activation code for store {store}, till {till}: {code} — shown once; valid until {until}."),

@@ -39,6 +39,11 @@ DEMO_STAFF: tuple[tuple[str, str, Role], ...] = (
     ("Demo Manager", "9999", Role.MANAGER),
 )
 
+#: The sandbox demo's sign-in to the managers' web console (an owner: every store). Made by
+#: `pos console serve` on a sandbox profile that has no console account yet, shown on the till's F2.
+DEMO_CONSOLE_USER = "demo"
+DEMO_CONSOLE_PASSWORD = "demo-console"
+
 
 def may(role: Role, action: Action) -> bool:
     return action in PERMISSIONS[role]

@@ -102,9 +102,11 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
     write_secret_file(sandbox_keys / "alipay_gateway_private.pem", private_pem_pkcs8(gateway))
     _write_public(keys / "alipay_public_key.pem", public_pem(gateway.public_key()))
 
-    sandbox_port, engine_port = free_loopback_port(), free_loopback_port()
+    sandbox_port, engine_port, console_port = free_loopback_port(), free_loopback_port(), free_loopback_port()
     while engine_port == sandbox_port:
         engine_port = free_loopback_port()
+    while console_port in (sandbox_port, engine_port):
+        console_port = free_loopback_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     engine_url = f"http://127.0.0.1:{engine_port}"
     document = {
@@ -148,6 +150,8 @@ def init_demo_profile(home: Path, *, force: bool = False) -> DemoProfile:
             "oauth_url": sandbox_url,  # the sandbox plays openauth.alipay.com
         },
         "upload": {"url": f"{sandbox_url}/hq/uploads"},
+        # The managers' web console (the embedded default starts it; the till's F2 shows the URL).
+        "console": {"listen": f"127.0.0.1:{console_port}", "engine_url": engine_url},
         "sandbox": {
             "listen": f"127.0.0.1:{sandbox_port}",
             "state_path": "sandbox.sqlite3",

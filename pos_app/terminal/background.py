@@ -10,7 +10,7 @@ from enum import StrEnum
 from pos_app.i18n import N_, _
 
 #: The children's names as the cashier reads them (the supervisor knows them as "engine", "sandbox").
-CHILD_WORDS = {"engine": N_("engine"), "sandbox": N_("sandbox gateways")}
+CHILD_WORDS = {"engine": N_("engine"), "sandbox": N_("sandbox gateways"), "console": N_("manager console")}
 
 
 class ChildState(StrEnum):
@@ -29,8 +29,12 @@ class StartState(StrEnum):
 
 
 #: The status bar's words for a child still starting, and for one ready while another still starts.
-STARTING_WORDS = {"engine": N_("◌ Starting the payment engine…"), "sandbox": N_("◌ Starting the sandbox gateways…")}
-READY_WORDS = {"sandbox": N_("✓ Sandbox ready")}
+STARTING_WORDS = {
+    "engine": N_("◌ Starting the payment engine…"),
+    "sandbox": N_("◌ Starting the sandbox gateways…"),
+    "console": N_("◌ Starting the manager console…"),
+}
+READY_WORDS = {"sandbox": N_("✓ Sandbox ready"), "console": N_("✓ Console ready")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,26 @@ class BackgroundProblem:
             return _("{name} keeps crashing — F5").format(name=self.name())
         return _("{name} restarting ({n}) — F5").format(name=self.name(), n=self.restarts)
 
+    def affects_payments(self) -> bool:
+        """The manager console only serves browsers: the till's payments do not need it."""
+        return self.child != "console"
+
+    def _effect(self, while_restarting: bool = False) -> list[str]:
+        if not self.affects_payments():
+            return [_("• Payments are not affected: only the managers' browser console is away.")]
+        if while_restarting:
+            return [
+                _("• Wallet payments wait for it; cash sales still work."),
+                _("• Do not hand over goods for a payment that has not shown PAID."),
+            ]
+        return [_("• Wallet payments (QR and scan) are off; cash sales still work.")]
+
     def notice(self) -> str:
         """The one-time notice when the problem appears (the status bar keeps :meth:`short`)."""
+        if not self.affects_payments() and self.state is not ChildState.RESTARTING:
+            return _("The {name} is not running; payments are not affected — F5 for what to do.").format(
+                name=self.name()
+            )
         if self.state is ChildState.NOT_STARTED:
             return _("The {name} did not start. Cash sales still work — F5 for what to do.").format(name=self.name())
         if self.state is ChildState.GAVE_UP:
@@ -112,7 +134,7 @@ class BackgroundProblem:
                 _("It crashed {n} times in a short time, so the till stopped restarting it.").format(n=self.restarts),
                 "",
                 _("What to do:"),
-                _("• Wallet payments (QR and scan) are off; cash sales still work."),
+                *self._effect(),
                 _("• Quit the till (Ctrl+Q) and start it again."),
                 _("• If it happens again, run `pos doctor` and send the log below to your support."),
             ]
@@ -123,8 +145,7 @@ class BackgroundProblem:
                 ),
                 "",
                 _("Meanwhile:"),
-                _("• Wallet payments wait for it; cash sales still work."),
-                _("• Do not hand over goods for a payment that has not shown PAID."),
+                *self._effect(while_restarting=True),
             ]
         lines += ["", _("Log file:"), self.log_path]
         return "\n".join(lines)
@@ -142,7 +163,7 @@ class BackgroundProblem:
         lines += [
             "",
             _("What to do:"),
-            _("• Wallet payments (QR and scan) are off; cash sales still work."),
+            *self._effect(),
             _("• Quit the till (Ctrl+Q) and start it again: another till may have held its port."),
             _("• If it still does not start, run `pos doctor` and send the log below to your support."),
             "",

@@ -107,10 +107,12 @@ class PosApp(App[None]):
         health_interval_s: float = 3.0,
         poll_interval_s: float = 1.0,
         channels_interval_s: float = CHANNELS_INTERVAL_S,
+        console_url: str | None = None,
     ) -> None:
         super().__init__()
         self.till = till
         self.sandbox = sandbox
+        self.console_url = console_url
         self.watchdog = watchdog
         self.progress = progress
         #: The children's start while it is under way (None: nothing starting, or done).

@@ -17,6 +17,8 @@ class TillApp(Protocol):
 
     till: Till
     sandbox: bool
+    #: The managers' web console the embedded default started (F2 shows it); None: not started here.
+    console_url: str | None
     engine_online: bool | None
     wedge_max_gap_s: float
     poll_interval_s: float

@@ -70,7 +70,7 @@ def test_an_owner_sees_the_days_reconciliation_and_downloads_it(
     assert channels[0][8] == money(207) and channels[1][1].startswith("not_ready")
     items = table_rows(browser, "items")
     assert len(items) == 1 and items[0][0] == "missing_at_provider" and items[0][2] == MISSING_NO
-    assert items[0][7].startswith("Query the gateway") and items[0][8] == "open"
+    assert items[0][7].startswith("Query the gateway") and items[0][8] == "still open"
     assert text_of(browser, "kinds") == "missing_at_provider: 1"
     screenshot(browser, "console-reconciliation.png")
     browser.get(f"{url}/reconciliation?day=2026-01-01")

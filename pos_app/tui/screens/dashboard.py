@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from pos_app.domain.day_figures import DayTotals
 from pos_app.domain.errors import PosError
 from pos_app.domain.money import format_fen
+from pos_app.domain.staff import DEMO_CONSOLE_PASSWORD, DEMO_CONSOLE_USER
 from pos_app.i18n import N_, _, format_day, format_weekday
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.reports import DayView
@@ -76,6 +77,18 @@ def day_line(view: DayView) -> str:
     return line
 
 
+def console_line(url: str | None, *, sandbox: bool) -> str:
+    """Where the store's figures are in a browser (the embedded default starts the console)."""
+    if url is None:
+        return ""
+    line = _("Every till and the chain in a browser: {url}").format(url=url)
+    if sandbox:
+        line += " · " + _("demo sign-in {name} / {password}").format(
+            name=DEMO_CONSOLE_USER, password=DEMO_CONSOLE_PASSWORD
+        )
+    return line
+
+
 class DashboardScreen(TillScreen):
     CSS_PATH = "../styles/ops.tcss"
     HEADING = N_("Manager")
@@ -109,8 +122,16 @@ class DashboardScreen(TillScreen):
             yield Label("", id="dash-week-label")
             yield Sparkline([], id="dash-week")
         yield Static("", id="dash-attention", markup=False)
+        yield Static(console_line(self.app_console_url(), sandbox=self.app_sandbox()), id="dash-console", markup=False)
+
+    def app_console_url(self) -> str | None:
+        return getattr(self.app, "console_url", None)
+
+    def app_sandbox(self) -> bool:
+        return bool(getattr(self.app, "sandbox", False))
 
     def on_mount(self) -> None:
+        self.query_one("#dash-console", Static).display = self.app_console_url() is not None
         self.query_one("#dash-channels", DataTable).add_columns(
             _("Channel"), _("Sales"), _("Amount"), _("Refunds"), _("Net")
         )

@@ -142,3 +142,59 @@ def test_a_launched_child_that_answers_is_ready(tmp_path: Path) -> None:
         assert supervisor.problem() is None
     finally:
         supervisor.stop_all()
+
+
+def serving_python(tmp_path: Path, port: int, name: str) -> Path:
+    """A stand-in for `python -m pos_app …` that serves 200 on ``port`` whatever its arguments."""
+    script = tmp_path / name
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m http.server {port} --bind 127.0.0.1\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def test_a_child_launched_after_another_starts_once_it_answers_and_stays_up(tmp_path: Path) -> None:
+    """The embedded default starts the console after the engine (which migrates the ledger first).
+    The watcher thread forks it: a child forked by a short-lived thread got SIGTERM when that thread
+    ended (PR_SET_PDEATHSIG follows the thread), which is how the console once died at once."""
+    from pos_app.sandbox.demo import free_loopback_port
+
+    port = free_loopback_port()
+    supervisor = Supervisor(tmp_path, python=str(serving_python(tmp_path, port, "server-python")))
+    try:
+        engine = supervisor.launch("engine", [], f"http://127.0.0.1:{port}/")
+        console_port = free_loopback_port()
+        supervisor.python = str(serving_python(tmp_path, console_port, "console-python"))
+        supervisor.launch_after(engine, "console", [], f"http://127.0.0.1:{console_port}/")
+        deadline = time.monotonic() + 30
+        while supervisor.progress().state("console") is not StartState.READY:
+            assert time.monotonic() < deadline, supervisor.progress()
+            time.sleep(0.05)
+        console = next(child for child in supervisor.children if child.name == "console")
+        assert console.launched_at >= next(c for c in supervisor.children if c.name == "engine").launched_at
+        time.sleep(1.0)  # well past the moment a thread-forked child would have been killed
+        assert console.exit_code() is None and supervisor.problem() is None
+    finally:
+        supervisor.stop_all()
+    assert all(child.exit_code() is not None for child in supervisor.children)
+
+
+def test_a_child_launched_after_a_failed_one_is_never_launched(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path, python=sys.executable)
+    try:
+        engine = supervisor.launch("engine", ["no-such-command"], "http://127.0.0.1:9/healthz")
+        supervisor.launch_after(engine, "console", ["console", "serve"], "http://127.0.0.1:9/healthz")
+        wait_start_over(supervisor)
+        time.sleep(0.5)  # a few watcher turns after the engine's failure
+        assert [child.name for child in supervisor.children] == ["engine"]
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_console_problem_says_payments_go_on(tmp_path: Path) -> None:
+    from pos_app.terminal.background import BackgroundProblem
+
+    console = BackgroundProblem("console", ChildState.NOT_STARTED, 0, 1, str(tmp_path / "console.log"))
+    engine = BackgroundProblem("engine", ChildState.NOT_STARTED, 0, 1, str(tmp_path / "engine.log"))
+    assert "Payments are not affected" in console.detail() and "Wallet payments" not in console.detail()
+    assert "payments are not affected" in console.notice()
+    assert "Wallet payments (QR and scan) are off" in engine.detail()
