@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("pos_app.commands.reconcile:reconcile", "Reconcile a day's provider bills with the ledger."),
     "doctor": ("pos_app.commands.doctor:doctor", "Check configuration, keys, clock, engine and database."),
     "console": ("pos_app.commands.console:console", "The managers' web console and its accounts."),
+    "qr": ("pos_app.commands.qr:qr", "The store's printed QR card (pos qr print)."),
 }
 
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pos_app.api.schemas import ChannelStatus
+from pos_app.api.schemas import ChannelStatus, ChannelsView
 from pos_app.domain.errors import EngineUnavailable, PosError
 from pos_app.domain.routing import Channel
 from pos_app.i18n import N_, _
@@ -41,6 +41,8 @@ ENGINE_WORDS = (
 )
 ENGINE_AWAY = N_("Engine unreachable — cash only until it is back.")
 NO_WALLET = N_("No wallet channel is answering — take cash.")
+#: What the cashier reads when the one code for every wallet cannot be shown (the engine's reason follows).
+ONE_QR_FALLBACK = N_("One code unavailable — press W for WeChat, A for Alipay.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,11 @@ class ChannelBoard:
     down: dict[Channel, str] = field(default_factory=dict)
     #: The engine did not answer the last look: no wallet payment can be taken.
     engine_away: bool = False
+    #: The engine serves one code for every wallet (hopeful until it says otherwise: it refuses a
+    #: one_qr order by itself, with its reason, when it cannot serve it).
+    one_qr: bool = True
+    #: The engine's words when it cannot (already in the till's language).
+    one_qr_message: str | None = None
 
     def refusal(self, channel: Channel) -> str | None:
         """Why a new payment on ``channel`` is refused now, in the till's language; None: offer it."""
@@ -74,6 +81,14 @@ class ChannelBoard:
             return _(NO_WALLET)
         return None
 
+    def one_qr_refusal(self) -> str | None:
+        """Why the one code for every wallet is not offered now (with what to press instead), or None."""
+        if self.engine_away:
+            return _(ENGINE_AWAY)
+        if self.one_qr:
+            return None
+        return fallback_words(self.one_qr_message)
+
     @property
     def degraded(self) -> bool:
         return self.engine_away or bool(self.down)
@@ -84,13 +99,21 @@ class ChannelBoard:
         return [_(self.down[channel]) for channel in WALLETS if channel in self.down]
 
 
-def board_from(statuses: list[ChannelStatus]) -> ChannelBoard:
+def fallback_words(reason: str | None) -> str:
+    """The one code is refused: say what to press instead, then the engine's reason (if it gave one)."""
+    words = _(ONE_QR_FALLBACK)
+    return f"{words} {reason}" if reason else words
+
+
+def board_from(statuses: list[ChannelStatus], view: ChannelsView | None = None) -> ChannelBoard:
     down: dict[Channel, str] = {}
     for status in statuses:
         if status.channel in WALLETS and not status.available:
             # The engine words every refusal; a channel it names without words is still refused.
             down[status.channel] = status.message or f"{status.channel.label} is not answering."
-    return ChannelBoard(down=down)
+    if view is None:
+        return ChannelBoard(down=down)
+    return ChannelBoard(down=down, one_qr=view.one_qr, one_qr_message=None if view.one_qr else view.one_qr_message)
 
 
 class Channels(TillCore):
@@ -109,7 +132,7 @@ class Channels(TillCore):
         except PosError as exc:
             log.warning("channel states not available: %s", exc.message)
         else:
-            self.channel_board = board_from(view.channels)
+            self.channel_board = board_from(view.channels, view)
         return self.channel_board
 
     def recheck_channels(self) -> None:

@@ -10,10 +10,17 @@ from pos_app.api.schemas import VoidKind
 from pos_app.domain.money import format_fen
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.i18n import _
+from pos_app.i18n import N_, _
 from pos_app.journal.refunds_elsewhere import CONSOLE, elsewhere_refunded
 from pos_app.terminal.core import TillCore
+from pos_app.terminal.text import channel_name
 from pos_app.terminal.voids import reversed_at_gateway
+
+ONE_QR_LABEL = N_("One QR")
+#: States a one-code sale reaches only after a wallet paid it (so its channel is the wallet's).
+WALLET_KNOWN_STATES = frozenset(
+    {PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED, PaymentState.REVERSED}
+)
 
 
 def origin_words(origin: str) -> str:
@@ -38,11 +45,21 @@ class SaleRow:
     void_kind: VoidKind | None = None
     #: A refund of this sale was made in the manager console (or elsewhere), not at this till.
     refunded_elsewhere: bool = False
+    #: How the sale was paid (a one-code sale reads "One QR" until a wallet paid it).
+    mode: PaymentMode | None = None
 
     @property
     def elsewhere_words(self) -> str:
         """The history line's mark of a refund made in the manager console ("" for none)."""
         return origin_words(CONSOLE) if self.refunded_elsewhere else ""
+
+    @property
+    def channel_words(self) -> str:
+        """The channel as the cashier reads it; "One QR" for a one-code sale no wallet has paid (its
+        journaled channel is only a placeholder until a wallet opened the page)."""
+        if self.mode is PaymentMode.ONE_QR and self.state not in WALLET_KNOWN_STATES:
+            return _(ONE_QR_LABEL)
+        return channel_name(self.channel)
 
     @property
     def refundable(self) -> bool:
@@ -68,6 +85,7 @@ class SaleRow:
             sale.transaction_id,
             void_kind,
             elsewhere,
+            PaymentMode(sale.mode),
         )
 
 

@@ -12,6 +12,7 @@ from pos_app.domain.state_paths import state_path
 from pos_app.domain.states import SETTLED_STATES, PaymentState, RefundState
 from pos_app.journal.refunds import OPEN_REFUND_STATES, VOID
 from pos_app.journal.refunds_elsewhere import TILL
+from pos_app.journal.wallet_sales import record_wallet as journal_wallet
 from pos_app.terminal.alerts import AlertKind, Alerts
 from pos_app.terminal.refunds_elsewhere import journal_refund_made_elsewhere
 
@@ -36,8 +37,18 @@ class Outcomes(Alerts):
                 return False
             # A same-day void (cancel of a PAID payment) is the one move out of a settled state.
             voided = current is PaymentState.PAID and view.state is PaymentState.REVERSED
+            # A one_qr order learns its wallet when a phone opens its page (before it can be paid).
+            opened = (
+                view.mode is PaymentMode.ONE_QR
+                and view.channel is not None
+                and journal_wallet(
+                    session, view.out_trade_no, view.channel, cashier=self.cashier or attempt.cashier, at=self.clock()
+                )
+            )
             if current == view.state or (current in SETTLED_STATES and not voided):
-                return False
+                if opened:
+                    self._written()
+                return opened
             if voided and self._void_done(session, view.out_trade_no):
                 changed = True
             else:
@@ -52,9 +63,9 @@ class Outcomes(Alerts):
                         saw="cancelled" if cancelled else "unknown",
                         became=PaymentState.PAID.value,
                     )
-        if changed:
+        if changed or opened:
             self._written()
-        return changed
+        return changed or opened
 
     def _void_done(self, session: Session, out_trade_no: str) -> bool:
         """A void this till journaled (with its reason and manager) was reversed: that row succeeds,
@@ -93,7 +104,7 @@ class Outcomes(Alerts):
             )
         return changed
 
-    def _never_sent(self, out_trade_no: str) -> PaymentView:
+    def _never_sent(self, out_trade_no: str, reason: str = NEVER_SENT) -> PaymentView:
         """Close an order the engine has never seen (the create never arrived): nothing was charged."""
         with journal.session_scope(self.journal) as session:
             attempt = journal.get_attempt(session, out_trade_no)
@@ -103,7 +114,7 @@ class Outcomes(Alerts):
                 out_trade_no,
                 PaymentState.CLOSED,
                 cashier=self.cashier or attempt.cashier,
-                reason=NEVER_SENT,
+                reason=reason,
                 at=self.clock(),
             )
             now = self.clock()
@@ -116,7 +127,7 @@ class Outcomes(Alerts):
                 subject="",
                 operator=attempt.cashier,
                 state=PaymentState.CLOSED,
-                failure_reason=NEVER_SENT,
+                failure_reason=reason,
                 created_at=attempt.created_at,
                 updated_at=now,
             )

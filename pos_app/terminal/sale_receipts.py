@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pos_app import journal
 from pos_app.domain.routing import Channel
+from pos_app.journal.wallet_sales import UNKNOWN_WALLET
 from pos_app.receipts.model import Receipt, ReceiptLine, receipt_lines
 from pos_app.terminal.cart import SaleDraft
 from pos_app.terminal.core import TillCore
@@ -67,7 +68,8 @@ class SaleReceipts(TillCore):
         return self._receipt(
             attempt.out_trade_no,
             attempt.draft,
-            attempt.channel,
+            # A one_qr order's wallet: named by the engine once a phone opened its page.
+            attempt.channel or (view.channel if view else None) or UNKNOWN_WALLET,
             attempt.cashier,
             (view.paid_at if view and view.paid_at else attempt.created_at),
             transaction_id=view.transaction_id if view else None,

@@ -14,16 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pos_app import journal
-from pos_app.api.client import PaymentNotFound
+from pos_app.api.client import EngineConflict, PaymentNotFound
 from pos_app.api.schemas import CancelPayment, CreatePayment, PaymentView
 from pos_app.domain.errors import EngineUnavailable
 from pos_app.domain.routing import Channel, PaymentMode, RoutedCode
 from pos_app.domain.states import PaymentState
+from pos_app.journal.wallet_sales import UNKNOWN_WALLET
 from pos_app.terminal.alerts import CANCEL_REQUESTED
 from pos_app.terminal.cart import SaleDraft
+from pos_app.terminal.channels import fallback_words
 from pos_app.terminal.deadline import engine_answer
 from pos_app.terminal.error_words import cashier_text
 from pos_app.terminal.outcomes import Outcomes
+
+#: The engine's error code when it cannot serve one code for every wallet now.
+ONE_QR_UNAVAILABLE = "one_qr_unavailable"
 
 
 @dataclass(slots=True)
@@ -32,7 +37,8 @@ class Attempt:
 
     out_trade_no: str
     draft: SaleDraft
-    channel: Channel
+    #: None for a one_qr order until a wallet opened its page (then the engine's view names it).
+    channel: Channel | None
     mode: PaymentMode
     cashier: str
     created_at: datetime
@@ -41,6 +47,9 @@ class Attempt:
     routed: RoutedCode | None = None
     #: why the last engine call did not answer (offline, …); the order stays open until settled.
     error: str | None = None
+    #: one_qr only: the engine refused to serve one code (409 one_qr_unavailable) — what the cashier
+    #: reads instead (press W or A); the order was closed in the journal, nothing was charged.
+    unavailable: str | None = None
 
     @property
     def state(self) -> PaymentState:
@@ -55,7 +64,7 @@ def journal_lines(draft: SaleDraft) -> list[journal.LineIn] | None:
 
 
 class Sales(Outcomes):
-    def _start(self, draft: SaleDraft, channel: Channel, mode: PaymentMode) -> Attempt:
+    def _start(self, draft: SaleDraft, channel: Channel | None, mode: PaymentMode) -> Attempt:
         """Commit the intent (sale + attempt + outbox row) in one transaction; return the attempt."""
         cashier = self._operator()
         at = self.clock()
@@ -69,7 +78,7 @@ class Sales(Outcomes):
                 store_id=self.store_id,
                 cashier=cashier,
                 out_trade_no=out_trade_no,
-                channel=channel,
+                channel=channel or UNKNOWN_WALLET,
                 mode=mode,
                 subject=draft.subject,
                 at=at,
@@ -87,6 +96,10 @@ class Sales(Outcomes):
         # write, and a hand-off to a worker thread and back would lengthen the cashier's path from
         # the key to the QR by about as much again.
         return self._start(draft, channel, PaymentMode.NATIVE)
+
+    async def open_one_qr(self, draft: SaleDraft) -> Attempt:
+        """Commit the intent of a sale on the one code for every wallet (the wallet is not known yet)."""
+        return self._start(draft, None, PaymentMode.ONE_QR)  # on the loop: see open_native
 
     async def start_native(self, draft: SaleDraft, channel: Channel) -> Attempt:
         attempt = await self.open_native(draft, channel)
@@ -130,6 +143,13 @@ class Sales(Outcomes):
             # The outcome is not known: the order stays open (CREATED) and is settled through the
             # engine before the next wallet sale, or by a retry of the same order now.
             attempt.error = cashier_text(exc)
+            return attempt
+        except EngineConflict as exc:
+            if attempt.mode is not PaymentMode.ONE_QR or exc.code != ONE_QR_UNAVAILABLE:
+                raise
+            # The engine created nothing: the intent is closed here and the cashier offered W / A.
+            attempt.view = self._never_sent(attempt.out_trade_no, ONE_QR_UNAVAILABLE)
+            attempt.unavailable = fallback_words(exc.message)
             return attempt
         attempt.error = None
         attempt.view = view

@@ -2,8 +2,8 @@
 
 Each use case lives in its own module, as a mixin over :class:`~pos_app.terminal.core.TillCore`:
 staff (PINs), sales (wallet payments), settling (what is open), refunds, cash, shifts, reports,
-history, receipts, the link to the engine and the wallet channels it offers. Screens call these from
-workers; nothing here imports Textual.
+history, receipts, the link to the engine, the wallet channels it offers and the store QR's
+payments. Screens call these from workers; nothing here imports Textual.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from pos_app.terminal.sales import Sales
 from pos_app.terminal.settling import Settling
 from pos_app.terminal.shifts import Shifts
 from pos_app.terminal.staff import Staff
+from pos_app.terminal.store_qr import StoreQr
 
 
-class Till(Staff, Sales, Settling, Cash, Shifts, Reports, History, Link, Channels):
+class Till(Staff, Sales, Settling, Cash, Shifts, Reports, History, Link, Channels, StoreQr):
     """One terminal's use cases over its journal (SQLite) and its engine client."""
 
     def __init__(

@@ -32,6 +32,7 @@ from pos_app.api.auth import decode_key
 from pos_app.api.client import EngineClient
 from pos_app.api.schemas import PaymentView
 from pos_app.config import Settings
+from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import SETTLED_STATES, PaymentState
 from pos_app.i18n import _, set_language
 from pos_app.sync.outbox import OutboxDrain
@@ -40,6 +41,7 @@ from pos_app.terminal.background import BackgroundProblem, StartProgress, StartS
 from pos_app.terminal.channels import CHANNELS_INTERVAL_S, ChannelBoard
 from pos_app.terminal.core import utc_now
 from pos_app.terminal.error_words import describe
+from pos_app.terminal.store_qr import NO_SHIFT, StorePayment
 from pos_app.terminal.text import channel_name
 from pos_app.terminal.till import Till
 from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S
@@ -187,6 +189,7 @@ class PosApp(App[None]):
         self.switch_screen(CheckoutScreen())
         # Start-up is over: freeze what it built, once the checkout is on screen.
         self.call_after_refresh(self.collector.signed_in)
+        self.catch_up_store()  # store-QR payments made while this till was closed
         if self.till.pending():
             # Shows the payments and settles them (refunds here); then the alerts, if any.
             self.push_screen(PendingScreen(), lambda _result: self.show_attention_if_any())
@@ -364,6 +367,7 @@ class PosApp(App[None]):
         """The engine is back: drain the outbox now (not after the backoff), settle what is open."""
         self.sync_loop()  # exclusive: replaces the loop sleeping in its backoff; replays are harmless
         self.settle_open()
+        self.catch_up_store()
 
     def payments_on_screen(self) -> set[str] | None:
         """Orders a payment screen is following right now (never settled behind the cashier's back);
@@ -439,12 +443,36 @@ class PosApp(App[None]):
         screen refreshed: it usually arrives while the cashier's screen is being drawn, and losing it
         in a crash changes nothing (the open payment is settled through the engine on the next start).
         """
-        if view.state in SETTLED_STATES:
+        if view.mode is PaymentMode.STORE_QR:
+            self.store_view(view)  # a customer paid the printed code: journaled once PAID, said on screen
+        elif view.state in SETTLED_STATES:
             self.journal_view(view)
         elif view.state is not PaymentState.CREATED:  # CREATED is what the intent journaled: no news
             self.call_after_refresh(self.journal_view, view)
         for screen in self.screen_stack:
             screen.post_message(PaymentUpdated(view))
+
+    @work(exclusive=True, group="store-qr", exit_on_error=False)
+    async def catch_up_store(self) -> None:
+        """Store-QR payments made while the event stream was not heard (link down, till closed)."""
+        for payment in await self.till.catch_up_store():
+            self.store_paid(payment)
+
+    def store_paid(self, payment: StorePayment) -> None:
+        """Say a store-QR payment that was just journaled: a line the cashier sees whatever the screen."""
+        self.bell()
+        self.notify(payment.words(), title=_("Store QR"), timeout=20)
+        if payment.no_shift:
+            self.notify(_(NO_SHIFT), title=_("Store QR"), severity="warning", timeout=20)
+
+    def store_view(self, view: PaymentView) -> None:
+        try:
+            payment = self.till.record_store_view(view)
+        except Exception as exc:  # the catch-up on the next link change journals it
+            log.warning("could not journal store payment %s: %s", view.out_trade_no, exc.__class__.__name__)
+            return
+        if payment is not None:
+            self.store_paid(payment)
 
     def journal_view(self, view: PaymentView) -> None:
         try:

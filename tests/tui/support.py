@@ -55,16 +55,20 @@ class Stack:
         settings.terminal.terminal_key_file = journal_dir / "terminal.key"
         return settings
 
-    async def activated_client(self, settings: Settings) -> EngineClient:
+    def activation_code(self) -> str:
+        """A one-time activation code from the engine's terminal registry."""
         from pos_app.engine.store.terminals import TerminalRegistry
 
         registry = TerminalRegistry.open(
             self.settings.database_url, self.settings.path(self.settings.engine.ledger_key_file)
         )
         try:
-            code = registry.new_activation_code(ttl=timedelta(minutes=10))
+            return registry.new_activation_code(ttl=timedelta(minutes=10))
         finally:
             registry.close()
+
+    async def activated_client(self, settings: Settings) -> EngineClient:
+        code = self.activation_code()
         client = EngineClient(self.engine_url, settings.terminal.terminal_id, None)
         await client.activate(code, settings.terminal.store_id, settings.terminal.terminal_id, "Till")
         return client
@@ -144,3 +148,38 @@ async def settle_picture(pilot: Any, engine_down: bool = True) -> None:
     for entry in pilot.app.screen.query(Input):
         entry.cursor_blink = False  # a blinking cursor would make the picture depend on the moment
     await pilot.pause(0.6)  # the status bar refreshes twice a second
+
+
+def qr_on_screen(app: Any) -> str:
+    """Read the payment QR the current screen draws, as a phone camera would: the QR widget's rendered
+    lines (half blocks: foreground = upper module, background = lower) rebuilt as a picture and
+    decoded by pyzbar. Fails when no code is drawn or it does not decode."""
+    from PIL import Image
+    from pyzbar import pyzbar
+
+    from pos_app.tui.widgets.qr_matrix import DARK
+    from pos_app.tui.widgets.qr_view import QrView
+
+    [view] = [qr for qr in app.screen.query(QrView) if qr.shown]
+    grid: list[list[bool]] = []
+    for y in range(view.size.height):
+        upper: list[bool] = []
+        lower: list[bool] = []
+        for segment in view.render_line(y):
+            style = segment.style
+            for char in segment.text:
+                drawn = char == "▀" and style is not None
+                upper.append(drawn and style.color is not None and style.color.name == DARK)
+                lower.append(drawn and style.bgcolor is not None and style.bgcolor.name == DARK)
+        grid += [upper, lower]
+    scale = 6
+    width = max(len(row) for row in grid)
+    picture = Image.new("L", ((width + 8) * scale, (len(grid) + 8) * scale), 255)
+    for y, row in enumerate(grid):
+        for x, dark in enumerate(row):
+            if dark:
+                left, top = (x + 4) * scale, (y + 4) * scale
+                picture.paste(0, (left, top, left + scale, top + scale))
+    decoded = pyzbar.decode(picture)
+    assert len(decoded) == 1, f"the screen's QR did not decode ({len(decoded)} symbols)"
+    return str(decoded[0].data.decode())

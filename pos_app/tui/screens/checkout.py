@@ -1,6 +1,8 @@
 """Checkout: the amount (keypad) or item lines, the subject, and the payment method keys.
 
-Digits, '.', Backspace edit the amount. A USB scanner firing a payment code into this screen (a fast
+Digits, '.', Backspace edit the amount. Q shows one code that WeChat and Alipay both scan (W / A
+stay for the per-channel codes; when the engine cannot serve the one code, Q says so and names them).
+A USB scanner firing a payment code into this screen (a fast
 burst of digits ending in Enter) is recognised by key timing and starts a scan payment at once. A
 wallet channel the engine refuses (its breaker is open, or the engine is away) has its key greyed,
 and says why when pressed.
@@ -47,8 +49,9 @@ SEND_WAIT_S = 0.05
 
 class CheckoutScreen(TillScreen):
     HEADING = N_("Checkout")
-    KEYS = N_("w/a WeChat/Alipay QR · s scan · c cash · i item · t subject · h history · F1 help")
+    KEYS = N_("q QR (any wallet) · w/a WeChat/Alipay · s scan · c cash · i item · t subject · h history · F1 help")
     BINDINGS = [
+        Binding("q", "one_qr", N_("QR for any wallet")),
         Binding("w", "qr('wechat')", N_("WeChat QR")),
         Binding("a", "qr('alipay')", N_("Alipay QR")),
         Binding("s", "scan", N_("Scan code")),
@@ -200,13 +203,17 @@ class CheckoutScreen(TillScreen):
 
     # -- methods --------------------------------------------------------------------------------
 
-    def wallet_allowed(self, channel: Channel | None = None) -> bool:
-        """Whether a wallet sale on ``channel`` (None: a scan, channel not known yet) may start now."""
+    def wallet_allowed(self, channel: Channel | None = None, *, one_qr: bool = False) -> bool:
+        """Whether a wallet sale on ``channel`` (None: a scan, channel not known yet; ``one_qr``: the one
+        code for every wallet) may start now."""
         if self.pos.engine_online is False:
             self.show_error(_("Engine unreachable — cash only until it is back."))
             return False
         board = self.till.channel_board
-        refused = board.scan_refusal() if channel is None else board.refusal(channel)
+        if one_qr:
+            refused = board.one_qr_refusal()
+        else:
+            refused = board.scan_refusal() if channel is None else board.refusal(channel)
         if refused is not None:
             self.show_error(refused)
             return False
@@ -225,8 +232,17 @@ class CheckoutScreen(TillScreen):
         self.opening = True
         self.open_qr(draft, Channel(channel))
 
+    def action_one_qr(self) -> None:
+        if self.opening:
+            return
+        draft = self.draft()
+        if draft is None or not self.wallet_allowed(one_qr=True):
+            return
+        self.opening = True
+        self.open_qr(draft, None)
+
     @work(exclusive=True, group="open-qr", exit_on_error=False)
-    async def open_qr(self, draft: SaleDraft, channel: Channel) -> None:
+    async def open_qr(self, draft: SaleDraft, channel: Channel | None) -> None:
         """Intent first, then the order goes out, then the QR screen is built while the engine works.
 
         This order is the fast one: the journal write has the CPU to itself, and building the screen
@@ -236,7 +252,10 @@ class CheckoutScreen(TillScreen):
         # start a second sale nor (this worker being exclusive) cancel this one after its order left.
         try:
             try:
-                attempt = await self.till.open_native(draft, channel)
+                if channel is None:
+                    attempt = await self.till.open_one_qr(draft)
+                else:
+                    attempt = await self.till.open_native(draft, channel)
             except PosError as exc:
                 self.show_error(cashier_text(exc))
                 return

@@ -39,6 +39,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("0–9 . Backspace", N_("type the amount")),
             ("i / d", N_("add an item line / remove the last one")),
             ("t", N_("payment subject")),
+            ("q", N_("one QR: the customer scans it with WeChat or Alipay")),
             ("w / a", N_("WeChat Pay / Alipay QR for the customer")),
             ("s", N_("scan the customer's payment code")),
             (N_("(scanner)"), N_("a code scanned here pays at once")),

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input
 
 from pos_app.domain.money import format_fen
 from pos_app.i18n import N_, _, format_clock
-from pos_app.terminal.text import channel_name, state_words
+from pos_app.terminal.text import state_words
 from pos_app.tui.screens.base import TillScreen
 from pos_app.tui.screens.sale import SaleScreen
 
@@ -53,7 +53,7 @@ class HistoryScreen(TillScreen):
             table.add_row(
                 format_clock(row.at),
                 amount,
-                channel_name(row.channel),
+                row.channel_words,
                 " · ".join(filter(None, (state_words(row.state), row.elsewhere_words))),
                 row.cashier,
                 row.out_trade_no,

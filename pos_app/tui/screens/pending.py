@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from pos_app.domain.money import format_fen
+from pos_app.domain.routing import PaymentMode
 from pos_app.i18n import N_, _
 from pos_app.tui.screens.base import TillScreen
 
@@ -44,7 +45,8 @@ class PendingScreen(TillScreen):
         for row in self.rows:
             table.add_row(
                 row.out_trade_no,
-                _(row.channel.label),
+                # An open one-code order may not have met a wallet yet: its channel is not known.
+                _("One QR") if row.mode is PaymentMode.ONE_QR else _(row.channel.label),
                 row.mode.value,
                 format_fen(row.amount_fen),
                 row.state.value,

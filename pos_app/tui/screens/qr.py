@@ -1,8 +1,12 @@
 """Native QR: the order's code drawn on screen for the customer's phone, the amount large, a
-countdown to expiry, the live status. Escape cancels: the intent is journaled at once, then the order
-is closed at the gateway; with the engine away the till goes back to checkout at once and the sale
-waits in Open payments until the engine confirms. While the engine is away the code is withdrawn
-and the cashier is told not to hand over the goods.
+countdown to expiry, the live status. The one code for every wallet (one_qr) is shown the same way:
+"Scan with WeChat or Alipay", then which wallet opened it; when the engine cannot serve it, the
+screen says so and W / A show the per-channel codes instead.
+
+Escape cancels: the intent is journaled at once, then the order is closed at the gateway; with the
+engine away the till goes back to checkout at once and the sale waits in Open payments until the
+engine confirms. While the engine is away the code is withdrawn and the cashier is told not to hand
+over the goods.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ CLOSED_MESSAGE = N_("Order closed — no QR")
 #: What the QR's area says while the engine is away (the code cannot be confirmed, so it is withdrawn).
 AWAY_MESSAGE = N_("Engine away — QR withdrawn")
 AWAY_STATE = N_("Engine away — do not hand over goods; the payment will be checked when the engine is back.")
+#: The one code's label before a wallet opened it, then after.
+ANY_WALLET = N_("Scan with WeChat or Alipay")
+OPENED_IN = {Channel.WECHAT: N_("Opened in WeChat"), Channel.ALIPAY: N_("Opened in Alipay")}
+FALLBACK_KEYS = N_("w WeChat QR · a Alipay QR · Esc back · F1 help")
 
 
 class QrScreen(PaymentScreen):
@@ -44,12 +52,14 @@ class QrScreen(PaymentScreen):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("enter", "done", "Done"),
+        Binding("w", "fallback('wechat')", N_("WeChat QR"), show=False),
+        Binding("a", "fallback('alipay')", N_("Alipay QR"), show=False),
     ]
 
     def __init__(
         self,
         draft: SaleDraft,
-        channel: Channel,
+        channel: Channel | None,
         *,
         starting: asyncio.Future[Attempt] | None = None,
         attempt: Attempt | None = None,
@@ -65,6 +75,8 @@ class QrScreen(PaymentScreen):
         self.reused = False
         #: A cancel (the cashier's, or the expiry's) is on its way: the next one waits for it.
         self.cancelling = False
+        #: The engine refused the one code: W / A now open the per-channel codes for this sale.
+        self.fallback = False
 
     @classmethod
     def for_sale(cls, app: App[Any], attempt: Attempt, sending: asyncio.Future[Attempt]) -> QrScreen:
@@ -95,14 +107,14 @@ class QrScreen(PaymentScreen):
         self.workers.cancel_node(self)
         self.reused = True
         self.draft, self.channel, self.starting = attempt.draft, attempt.channel, starting
-        self.attempt, self.done, self.cancelling = attempt, False, False
+        self.attempt, self.done, self.cancelling, self.fallback = attempt, False, False, False
         self.query_one("#qr-code", QrView).reset(_("Creating the order…"), *self.code_area(self.app))
         self.show_sale()
         self.create_order()
 
     def show_sale(self) -> None:
         """The sale's texts, as they are before the engine has answered."""
-        self.query_one("#qr-channel", Static).update(_(self.channel.label))
+        self.query_one("#qr-channel", Static).update(_(self.channel.label) if self.channel else _(ANY_WALLET))
         self.query_one("#qr-amount", Digits).update(format_fen(self.draft.amount_fen).lstrip("¥"))
         self.query_one("#qr-subject", Static).update(self.draft.subject)
         self.query_one("#qr-countdown", Static).update("")
@@ -147,12 +159,18 @@ class QrScreen(PaymentScreen):
     async def create_order(self) -> None:
         if self.starting is not None:
             attempt = await self.starting
+        elif self.channel is None:
+            attempt = await self.till.open_one_qr(self.draft)
+            await self.till.send(attempt)
         else:
             attempt = await self.till.start_native(self.draft, self.channel)
         if self.attempt is None or self.attempt.out_trade_no != attempt.out_trade_no:
             self.query_one("#qr-order", Static).update(_("Order {order}").format(order=attempt.out_trade_no))
         self.attempt = attempt  # (the order number is on screen already when the intent was known)
         view = attempt.view
+        if attempt.unavailable:
+            self.show_fallback(attempt.unavailable)
+            return
         if view is not None:
             # The engine's event about this order may have drawn it already: then this changes nothing.
             self.accept_view(view)
@@ -173,7 +191,36 @@ class QrScreen(PaymentScreen):
         self.query_one("#qr-state", Static).update(_("Could not create the order — Esc to go back"))
         self.query_one("#qr-state", Static).set_classes("big-state failed")
 
+    def show_fallback(self, words: str) -> None:
+        """The engine cannot serve the one code (nothing was created): say so, offer W / A."""
+        self.done, self.fallback = True, True
+        self.till.recheck_channels()  # the checkout greys the one-code key from now on
+        self.query_one("#qr-code", QrView).show_message(_("One code unavailable"))
+        state = self.query_one("#qr-state", Static)
+        # Not the fixed-size state box: the engine's reason follows the words and must wrap in full.
+        state.set_classes("canceled")
+        state.update(words)
+        self.query_one("#keys", Static).update(_(FALLBACK_KEYS))
+
+    def action_fallback(self, channel: str) -> None:
+        """W / A after the one code was refused: back to checkout, which opens that channel's code."""
+        if not self.fallback:
+            return
+        self.dismiss_to_checkout()
+        checkout = self.app.screen
+        action = getattr(checkout, "action_qr", None)
+        if callable(action):
+            action(channel)
+
+    def show_wallet(self, view: PaymentView) -> None:
+        """A one_qr order's page was opened in a wallet: say which (the receipt names it too)."""
+        if self.channel is not None or view.channel is None or self.attempt is None:
+            return
+        self.attempt.channel = view.channel
+        self.query_one("#qr-channel", Static).update(_(OPENED_IN.get(view.channel, ANY_WALLET)))
+
     def show_view(self, view: PaymentView) -> None:
+        self.show_wallet(view)
         qr = self.query_one("#qr-code", QrView)
         away = self.pos.engine_online is False and view.state not in CLOSED_STATES | {PaymentState.PAID}
         if view.code_url and qr.data != view.code_url and view.state not in CLOSED_STATES and not away:

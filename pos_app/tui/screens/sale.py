@@ -75,7 +75,7 @@ class SaleScreen(TillScreen):
             self.query_one("#sale-summary", Static).update(_("No such sale."))
             return
         state = _(VOID_LABELS[sale.void_kind]) if sale.void_kind else state_name(sale.state)
-        heading = [sale.out_trade_no, format_fen(sale.amount_fen), channel_name(sale.channel), state]
+        heading = [sale.out_trade_no, format_fen(sale.amount_fen), sale.channel_words, state]
         text = "  ".join(heading) + "\n" + _("Cashier {name}").format(name=sale.cashier)
         text += f" · {format_moment(sale.at)} · {sale.subject}"
         if sale.transaction_id:
