@@ -26,6 +26,8 @@ from pos_app.i18n import N_
 # The till's event kinds (pos_app.journal.reports, pos_app.journal.alerts), spelled here: the console
 # reads the engine's copy of the events, never the till's journal package.
 DAY_CLOSE, RAISED, ACKNOWLEDGED = "day.close", "alert.raised", "alert.acknowledged"
+#: A shift closed with its cash counted: its ``shift`` snapshot holds expected and counted cash.
+SHIFT_CLOSED = "shift.closed"
 
 #: An alert's kind, in words (pos_app.terminal.alerts.AlertKind values).
 ALERT_WORDS = {
@@ -50,8 +52,10 @@ ACTION_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class ZShown:
-    """One Z report as its ``day.close`` event tells it. Count and cash are None when the event does
-    not carry them (the till's day-close payload holds the net only)."""
+    """One Z report as its ``day.close`` event tells it. That payload holds the net but no sales
+    count (None until a till sends ``sales_count``) and no cash: the cash is the sums of the till's
+    shifts opened that day (China time) and closed with a count — the shifts the Z's own cash
+    section covers (``pos_app.journal.figures.cash_summary``); None when no such shift was uploaded."""
 
     number: int
     closed_at: datetime
@@ -97,7 +101,7 @@ def _part(payload: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _z_of(payload: dict[str, Any], at: datetime) -> ZShown:
+def _z_of(payload: dict[str, Any], at: datetime, shifts_cash: tuple[int, int] | None) -> ZShown:
     snapshot = _part(payload, "z_report")
     closed_at = at
     if isinstance(snapshot.get("closed_at"), str):
@@ -105,23 +109,37 @@ def _z_of(payload: dict[str, Any], at: datetime) -> ZShown:
             closed_at = _aware(datetime.fromisoformat(snapshot["closed_at"]))
         except ValueError:
             closed_at = at
-    total, cash = _part(payload, "total"), _part(payload, "cash")
     return ZShown(
         number=int(payload.get("number") or 0),
         closed_at=closed_at,
         closed_by=str(snapshot.get("closed_by") or payload.get("cashier") or ""),
         net_fen=_int_or_none(payload.get("net_fen")),
-        sales=_int_or_none(payload.get("sales_count", total.get("count"))),
-        cash_expected_fen=_int_or_none(payload.get("cash_expected_fen", cash.get("expected_fen"))),
-        cash_counted_fen=_int_or_none(payload.get("cash_counted_fen", cash.get("counted_fen"))),
+        sales=_int_or_none(payload.get("sales_count")),
+        cash_expected_fen=None if shifts_cash is None else shifts_cash[0],
+        cash_counted_fen=None if shifts_cash is None else shifts_cash[1],
     )
+
+
+def _shift_of_day(payload: dict[str, Any], day: date) -> tuple[int, int, int] | None:
+    """(shift id, expected, counted) of a closed shift opened on ``day`` (China time), else None."""
+    shift = _part(payload, "shift")
+    expected, counted = _int_or_none(shift.get("expected_cash_fen")), _int_or_none(shift.get("counted_cash_fen"))
+    opened, shift_id = shift.get("opened_at"), _int_or_none(shift.get("shift_id"))
+    if expected is None or counted is None or shift_id is None or not isinstance(opened, str):
+        return None
+    try:
+        opened_day = china_day(_aware(datetime.fromisoformat(opened)))
+    except ValueError:
+        return None
+    return (shift_id, expected, counted) if opened_day == day else None
 
 
 def events_of_day(rows: Iterable[tuple[int, str, str, datetime]], day: date) -> TillDayEvents:
     """From a till's (seq, kind, payload_json, at) rows in seq order: the Z reports of ``day`` and the
     alerts raised on ``day`` (China time), each with its acknowledgement whenever it came."""
     text = day.isoformat()
-    z_reports: list[ZShown] = []
+    closes: list[tuple[dict[str, Any], datetime]] = []
+    shifts: dict[int, tuple[int, int]] = {}
     raised: dict[int, AlertShown] = {}
     answers: dict[int, tuple[str, str]] = {}
     for seq, kind, payload_json, stored_at in rows:
@@ -130,7 +148,9 @@ def events_of_day(rows: Iterable[tuple[int, str, str, datetime]], day: date) -> 
             continue
         at = _aware(stored_at)
         if kind == DAY_CLOSE and payload.get("business_day") == text:
-            z_reports.append(_z_of(payload, at))
+            closes.append((payload, at))
+        elif kind == SHIFT_CLOSED and (shift := _shift_of_day(payload, day)) is not None:
+            shifts[shift[0]] = shift[1:]
         elif kind == RAISED and china_day(at) == day:
             refund = payload.get("out_refund_no")
             raised[seq] = AlertShown(
@@ -151,7 +171,8 @@ def events_of_day(rows: Iterable[tuple[int, str, str, datetime]], day: date) -> 
         replace(a, acknowledged=answers[a.seq][0], acknowledged_by=answers[a.seq][1]) if a.seq in answers else a
         for a in raised.values()
     ]
-    return TillDayEvents(z_reports=z_reports, alerts=alerts)
+    shifts_cash = (sum(e for e, _ in shifts.values()), sum(c for _, c in shifts.values())) if shifts else None
+    return TillDayEvents(z_reports=[_z_of(p, at, shifts_cash) for p, at in closes], alerts=alerts)
 
 
 def till_day_events(engine: Engine, terminal_ids: Iterable[str], day: date) -> dict[str, TillDayEvents]:
@@ -165,7 +186,7 @@ def till_day_events(engine: Engine, terminal_ids: Iterable[str], day: date) -> d
                 select(SyncedJournalEvent)
                 .where(
                     col(SyncedJournalEvent.terminal_id).in_(ids),
-                    col(SyncedJournalEvent.kind).in_((DAY_CLOSE, RAISED, ACKNOWLEDGED)),
+                    col(SyncedJournalEvent.kind).in_((DAY_CLOSE, RAISED, ACKNOWLEDGED, SHIFT_CLOSED)),
                 )
                 .order_by(col(SyncedJournalEvent.terminal_id), col(SyncedJournalEvent.seq))
             )

@@ -27,7 +27,7 @@ from tests.console.support import (
     http_sign_in,
     serve_console,
 )
-from tests.console.till_journal import TillStory, upload_till_journals
+from tests.console.till_journal import FLOAT_FEN, SHORT_FEN, TillStory, upload_till_journals
 
 
 @pytest.fixture
@@ -51,6 +51,11 @@ def test_each_till_gets_its_z_and_the_alerts_it_raised_that_day(
     t002 = stories["T002"]
     [z] = day["T002"].z_reports
     assert (z.number, z.net_fen, z.closed_by) == (t002.z_number, t002.cash_fen, "Max")
+    assert (z.cash_expected_fen, z.cash_counted_fen) == (
+        FLOAT_FEN + t002.cash_fen,
+        FLOAT_FEN + t002.cash_fen - SHORT_FEN,
+    )
+    assert z.sales is None  # the day-close payload does not carry it
     assert z.closed_at.isoformat() == "2026-12-05T14:00:00+00:00"  # 22:00 China time
     assert [(a.out_trade_no, a.acknowledged is not None) for a in day["T002"].alerts] == t002.alerts
     seen, failed = day["T002"].alerts
@@ -76,6 +81,11 @@ def test_the_days_page_shows_zs_and_alerts_in_the_browser(
     z = browser.find_element(By.ID, f"z-T002-{t002.z_number}")
     assert f"Z #{t002.z_number}" in z.text and "Max" in z.text and "2026-12-05 22:00:00" in z.text
     assert z.find_element(By.CLASS_NAME, "z-net").text == money(t002.cash_fen)
+    expected = FLOAT_FEN + t002.cash_fen
+    assert (
+        z.find_element(By.CLASS_NAME, "z-cash").text
+        == f"Cash counted {money(expected - SHORT_FEN)}, expected {money(expected)}"
+    )
     assert browser.find_element(By.CSS_SELECTOR, "#till-T001 .no-z").text == "No Z yet."
     [acknowledged] = browser.find_elements(By.CSS_SELECTOR, "#till-T002 tr.alert-row.acknowledged")
     [still_open] = browser.find_elements(By.CSS_SELECTOR, "#till-T002 tr.alert-row.open")

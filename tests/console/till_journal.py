@@ -14,10 +14,22 @@ from sqlmodel import Session, col, select
 from pos_app.config import Settings
 from pos_app.engine.store import open_ledger
 from pos_app.engine.store.synced_journal import IncomingEvent, store_journal_events
-from pos_app.journal import JournalEvent, add_staff, append_event, open_journal, record_cash_sale, session_scope
+from pos_app.journal import (
+    JournalEvent,
+    add_staff,
+    append_event,
+    close_shift,
+    open_journal,
+    open_shift,
+    record_cash_sale,
+    session_scope,
+)
 from pos_app.journal.payloads import load_payload
 from pos_app.journal.reports import close_day
 from tests.console.support import DAY, OTHER_DAY, STORE_A, STORE_B
+
+#: Each till's opening float, and how much short its drawer is counted at the shift's close.
+FLOAT_FEN, SHORT_FEN = 10000, 100
 
 
 def _china(day: str, hour: int) -> datetime:
@@ -50,12 +62,15 @@ def journal_a_till(folder: Path, till: str, store: str, cash_fen: int) -> tuple[
     with session_scope(engine) as session:
         boss = add_staff(session, "Max", "9999", "manager", terminal_id=till)
         _raise(session, till, "paid_unseen", f"{prefix}EARLY1", 300, "unknown", "PAID", _china(OTHER_DAY, 20))
+        open_shift(session, terminal_id=till, cashier="Ann", float_fen=FLOAT_FEN, at=_china(DAY, 9))
         record_cash_sale(session, terminal_id=till, store_id=store, cashier="Ann", subject="Tea",
                          at=_china(DAY, 10), amount_fen=cash_fen)  # fmt: skip
         seen = _raise(session, till, "paid_after_cancel", f"{prefix}A1", 1250, "cancelled", "PAID", _china(DAY, 11))
         _raise(session, till, "refund_failed", f"{prefix}A2", 800, "refund_pending", "FAILED", _china(DAY, 12))
         append_event(session, till, "alert.acknowledged", {"out_trade_no": f"{prefix}A1", "cashier": "Max",
                      "alert": seen, "action": "handed_over"}, _china(DAY, 13))  # fmt: skip
+        close_shift(session, terminal_id=till, cashier="Ann", counted_fen=FLOAT_FEN + cash_fen - SHORT_FEN,
+                    at=_china(DAY, 21))  # fmt: skip
         report = close_day(session, DAY, terminal_id=till, by=boss, at=_china(DAY, 22))
         z_number = report.number
     with session_scope(engine) as session:
