@@ -5,11 +5,13 @@ with ``python -X importtime`` and CPU time (``tests/bench/NOTES.md``):
 
 - ``httpx._main``: httpx imports its command-line client (pygments' lexers, rich, click) whenever
   those are installed, and textual brings them — about 100 ms of the engine's CPU at start.
-- ``trio``: httpcore imports it to support trio's event loop whenever it is installed (the test
-  tools bring it) — about 75 ms of CPU when the first HTTP client is built. pos runs on asyncio.
 
-A module set to None in ``sys.modules`` makes its import raise ImportError, which both libraries
-catch and go without. Called by the `pos` entry point only (never on import: a test session that
+Not ``trio`` (httpcore imports it when installed, ~75 ms): marking it absent leaves ``"trio" in
+sys.modules`` true, and tenacity's async sleep then imports it and fails — every retry with a wait
+broke (`pos reconcile` against an unreachable gateway). It is only installed with the test tools.
+
+A module set to None in ``sys.modules`` makes its import raise ImportError, which httpx
+catches and goes without. Called by the `pos` entry point only (never on import: a test session that
 drives a browser may need trio).
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-SKIPPED = ("httpx._main", "trio")
+SKIPPED = ("httpx._main",)
 
 
 def skip_unused_imports() -> None:

@@ -68,6 +68,27 @@ def test_the_pos_entry_point_skips_unused_optional_imports() -> None:
     out = run(
         "import sys; from pos_app.lean_imports import skip_unused_imports; skip_unused_imports();"
         "import httpx; httpx.AsyncClient(); import pos_app.engine.server;"
-        "print([m for m in ('trio', 'httpx._main', 'pygments') if sys.modules.get(m) is not None])"
+        "print([m for m in ('httpx._main', 'pygments') if sys.modules.get(m) is not None])"
     )
     assert out == ["[]"]
+
+
+def test_skipped_imports_leave_tenacity_waits_working() -> None:
+    """A retry that waits (the sync outbox, `pos reconcile`) must still sleep after the entry
+    point's skips: marking trio absent once broke tenacity's async sleep in every pos process."""
+    out = run(
+        "import asyncio; from pos_app.lean_imports import skip_unused_imports; skip_unused_imports();"
+        "import httpx; httpx.AsyncClient();"
+        "from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed\n"
+        "async def main():\n"
+        "    tries = 0\n"
+        "    try:\n"
+        "        async for attempt in AsyncRetrying(stop=stop_after_attempt(2), wait=wait_fixed(0.01)):\n"
+        "            with attempt:\n"
+        "                tries += 1\n"
+        "                raise ValueError\n"
+        "    except Exception as exc:\n"
+        "        print(tries, type(exc).__name__)\n"
+        "asyncio.run(main())"
+    )
+    assert out == ["2 RetryError"]
