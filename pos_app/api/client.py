@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from datetime import date, datetime
+from importlib import metadata
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
@@ -48,6 +49,19 @@ from pos_app.api.schemas import (
 )
 from pos_app.domain import errors as domain_errors
 from pos_app.domain.routing import PaymentMode
+
+
+def _package_version() -> str:
+    """The installed package's version (the engine shows it on the console's Terminals page)."""
+    try:
+        return metadata.version("pos-app")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        from pos_app import __version__
+
+        return __version__
+
+
+_VERSION = _package_version()
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 #: A 429 asking to wait this long or less is waited out and the request sent again (a burst, e.g.
@@ -213,7 +227,7 @@ class EngineClient:
             base_url=self.base_url,
             transport=transport,
             timeout=timeout,
-            headers={"User-Agent": "pos_app-terminal/1", "Accept": "application/json"},
+            headers={"User-Agent": f"pos_app-terminal/{_VERSION}", "Accept": "application/json"},
         )
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -336,9 +350,11 @@ class EngineClient:
             params["date"] = day.isoformat()
         return self._parse(DailyReport, await self._send("GET", "/v1/reports/daily", params=params))
 
-    async def sync_batch(self, events: Sequence[JournalEvent]) -> SyncAck:
-        """Upload journal events; an empty list just asks for the highest contiguous seq held."""
-        response = await self._send("POST", "/v1/sync/batches", body=SyncBatch(events=list(events)))
+    async def sync_batch(self, events: Sequence[JournalEvent], *, head_seq: int | None = None) -> SyncAck:
+        """Upload journal events; an empty list just asks for the highest contiguous seq held.
+        ``head_seq``: this till's newest journal seq (the console shows how many are still unsent)."""
+        batch = SyncBatch(events=list(events), head_seq=head_seq)
+        response = await self._send("POST", "/v1/sync/batches", body=batch)
         return self._parse(SyncAck, response)
 
     async def channels(self) -> ChannelsView:

@@ -143,6 +143,8 @@ class JournalEvent(BaseModel):
 
 class SyncBatch(BaseModel):
     events: list[JournalEvent] = Field(max_length=1000)
+    # The till's newest journal seq; None from tills older than this field (the console shows "—").
+    head_seq: int | None = Field(default=None, ge=0)
 
 
 class SyncAck(BaseModel):

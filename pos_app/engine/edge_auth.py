@@ -7,6 +7,8 @@ hold up gets its (size-limited) body read and checked against the signature.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +20,10 @@ from pos_app.api import auth as terminal_auth
 from pos_app.engine.header_values import header_int
 from pos_app.engine.http_errors import ApiError
 from pos_app.engine.scope import Caller
+from pos_app.engine.store.seen import version_of
 from pos_app.engine.store.terminals import TerminalRegistry
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -44,6 +49,7 @@ class Claim:
     sent_at: int
     nonce: str
     signature: str
+    version: str | None = None  # the till software version its User-Agent names (console: Terminals)
 
 
 class TerminalAuthenticator:
@@ -52,6 +58,7 @@ class TerminalAuthenticator:
     def __init__(self, registry: Callable[[], TerminalRegistry], clock: Clock) -> None:
         self._registry = registry  # built by the app's lifespan, after this object
         self._clock = clock
+        self._writing: set[asyncio.Task[None]] = set()  # "last seen" writes under way (kept referenced)
 
     async def claim(self, headers: Mapping[str, str]) -> Claim:
         """Everything the headers decide; raises a 401 :class:`ApiError` otherwise. Reads no body."""
@@ -93,7 +100,8 @@ class TerminalAuthenticator:
                 f"Terminal {terminal_id[:8]} is not activated on this engine — activate it with a new code.",
             )
         store_id, key = known
-        return Claim(terminal_id, store_id, key, timestamp, sent_at, nonce, signature)
+        version = version_of(headers.get("user-agent"))
+        return Claim(terminal_id, store_id, key, timestamp, sent_at, nonce, signature, version)
 
     def signed(self, claim: Claim, method: str, path_and_query: str, body: bytes) -> Caller:
         """The caller, if ``claim``'s signature covers this exact request; raises a 401 otherwise."""
@@ -116,3 +124,20 @@ class TerminalAuthenticator:
         fresh = await run_in_threadpool(registry.remember_nonce, claim.terminal_id, claim.nonce, keep_until=keep_until)
         if not fresh:
             raise refused("replayed", "This request was already received once (replayed nonce) — it was not run again.")
+        self._note_seen(registry, claim)
+
+    def _note_seen(self, registry: TerminalRegistry, claim: Claim) -> None:
+        """Note the request in memory; when the row is due (every ~30 s), write it beside the request,
+        never in its way: a failed "last seen" write must not fail a payment."""
+        if not registry.seen.note(claim.terminal_id, claim.version):
+            return
+        task = asyncio.get_running_loop().create_task(self._write_seen(registry, claim.terminal_id))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    @staticmethod
+    async def _write_seen(registry: TerminalRegistry, terminal_id: str) -> None:
+        try:
+            await run_in_threadpool(registry.seen.flush, terminal_id)
+        except Exception:
+            log.exception("could not record when terminal %s was last seen", terminal_id)

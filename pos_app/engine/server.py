@@ -193,6 +193,7 @@ def create_engine_app(
                 except Exception:
                     log.exception("%s stopped with an error", task.get_name())
             await close_use_cases()
+            await run_in_threadpool(registry.seen.flush)  # the last "last seen" notes (console: Terminals)
             ledger.dispose()
             log.info("engine stopped")
 
@@ -308,7 +309,9 @@ def create_engine_app(
         items = [IncomingEvent(e.seq, e.kind, dict(e.payload), e.at, e.prev_hash, e.hash) for e in body.events]
         registry = _state(request).registry
         try:
-            held = await run_in_threadpool(registry.store_journal_events, caller.terminal_id, items)
+            held = await run_in_threadpool(
+                lambda: registry.store_journal_events(caller.terminal_id, items, head_seq=body.head_seq)
+            )
         except SyncConflict as exc:
             raise ApiError(409, "sync_conflict", exc.message) from None
         return SyncAck(acked_seq=held)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from pos_app.api.schemas import JournalEvent as UploadEvent
@@ -37,7 +37,7 @@ BATCH_SIZE = 200
 class SyncTransport(Protocol):
     """What the drain needs from the engine client."""
 
-    async def sync_batch(self, events: Sequence[UploadEvent]) -> SyncAck: ...
+    async def sync_batch(self, events: Sequence[UploadEvent], *, head_seq: int | None = None) -> SyncAck: ...
 
 
 @dataclass
@@ -64,6 +64,12 @@ def requeue_above(session: Session, terminal_id: str, acked_seq: int) -> None:
         .where(col(OutboxEntry.sent_at).is_not(None))
         .values(sent_at=None)
     )
+
+
+def journal_head(session: Session, terminal_id: str) -> int:
+    """This till's newest journal seq (every event enters the outbox, and its rows are kept once sent)."""
+    head = session.exec(select(func.max(OutboxEntry.seq)).where(col(OutboxEntry.terminal_id) == terminal_id)).one()
+    return int(head or 0)
 
 
 def _utcnow() -> datetime:
@@ -113,11 +119,12 @@ class OutboxDrain:
         while True:
             with Session(self._journal) as session:
                 batch = pending_outbox(session, self._batch_size, terminal_id=self._terminal_id)
+                head = journal_head(session, self._terminal_id)
             if not batch:
                 break
             uploads = [UploadEvent.model_validate(event.as_upload()) for event in batch]
             try:
-                ack = await self._transport.sync_batch(uploads)
+                ack = await self._transport.sync_batch(uploads, head_seq=head)
             except EngineUnavailable:
                 self.status.online = False
                 raise

@@ -33,6 +33,7 @@ from sqlmodel import Field, Session, col, delete, select
 from pos_app.domain.errors import AuthorisationError, ConfigError
 from pos_app.engine.crypto.sealing import KeySealer, SealedValueError, create_ledger_key, read_ledger_key
 from pos_app.engine.store.base import LedgerTable
+from pos_app.engine.store.seen import SeenTerminals
 from pos_app.engine.store.synced_journal import (
     IncomingEvent,
     SyncConflict,
@@ -65,6 +66,11 @@ class Terminal(LedgerTable, table=True):
     sealed_key: str | None = Field(default=None, max_length=128)
     activated_at: datetime
     disabled: bool = False
+    # What the console's Terminals page shows (issue 17): written at most every SEEN_FLUSH_S by
+    # ``seen.SeenTerminals``, and with each journal upload (the till's newest journal seq).
+    last_seen_at: datetime | None = None
+    version: str | None = Field(default=None, max_length=32)
+    journal_head_seq: int | None = None
 
 
 class ActivationCode(LedgerTable, table=True):
@@ -202,6 +208,14 @@ def a_sealed_key(*, session: Session) -> Terminal | None:
     return session.exec(select(Terminal).where(col(Terminal.sealed_key).is_not(None)).limit(1)).first()
 
 
+def note_journal_head(*, session: Session, terminal_id: str, head_seq: int) -> None:
+    """Record the till's newest journal seq; never lowered (batches of one till may cross)."""
+    row = session.get(Terminal, terminal_id)
+    if row is not None and (row.journal_head_seq is None or head_seq > row.journal_head_seq):
+        row.journal_head_seq = head_seq
+        session.add(row)
+
+
 def purge_nonces(*, session: Session, now: datetime) -> None:
     session.execute(delete(SeenNonce).where(col(SeenNonce.expires_at) < stored(now)))
 
@@ -220,6 +234,7 @@ class TerminalRegistry:
         # terminal_id -> (monotonic time read, (store_id, key)). Keys change only at activation,
         # which drops the entry here; another engine process sees a new key within KEY_CACHE_S.
         self._keys: dict[str, tuple[float, tuple[str, bytes]]] = {}
+        self.seen = SeenTerminals(engine, clock)
 
     @classmethod
     def open(cls, database_url: str, key_file: Path, *, clock: Callable[[], datetime] = utcnow) -> TerminalRegistry:
@@ -265,6 +280,7 @@ class TerminalRegistry:
         LedgerTable.metadata.create_all(self.engine, tables=TABLES)
 
     def close(self) -> None:
+        self.seen.flush()  # the last few seconds of "last seen" notes
         self.engine.dispose()
 
     def new_activation_code(
@@ -399,7 +415,11 @@ class TerminalRegistry:
             connection.close()
         return True
 
-    def store_journal_events(self, terminal_id: str, events: Sequence[IncomingEvent]) -> int:
+    def store_journal_events(
+        self, terminal_id: str, events: Sequence[IncomingEvent], *, head_seq: int | None = None
+    ) -> int:
+        """Store a batch (see ``synced_journal.store_journal_events``) and, in the same transaction,
+        the till's newest journal seq when it named one (the console's "unsent" is head − held)."""
         # Two uploads of the same terminal racing: the loser's insert hits the primary key; retrying
         # once re-reads what the winner stored and turns the batch into a harmless replay.
         for attempt in range(2):
@@ -408,6 +428,8 @@ class TerminalRegistry:
                     held = store_journal_events(
                         session=session, terminal_id=terminal_id, events=events, now=self.clock()
                     )
+                    if head_seq is not None:
+                        note_journal_head(session=session, terminal_id=terminal_id, head_seq=max(head_seq, held))
                     session.commit()
                     return held
                 except IntegrityError:

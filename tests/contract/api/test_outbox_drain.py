@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from api_support import STORE, TERMINAL, Stack
 from sqlalchemy import Engine
 
 from pos_app.api.client import EngineClient
+from pos_app.api.schemas import JournalEvent as UploadEvent
+from pos_app.api.schemas import SyncAck
 from pos_app.domain.errors import EngineUnavailable
 from pos_app.journal.cash import record_cash_sale
 from pos_app.journal.db import open_journal, session_scope
@@ -103,3 +106,31 @@ async def test_a_forked_journal_is_refused_and_shown(stack: Stack, client: Engin
         await drain.drain_once()
     assert drain.status.error and drain.status.online
     assert stack.registry.acked_seq(TERMINAL) == 3
+
+
+class _CutAfterOneBatch:
+    """The real client for one batch, then the link drops (the drain stops with events still unsent)."""
+
+    def __init__(self, client: EngineClient) -> None:
+        self._client = client
+        self.heads: list[int | None] = []
+
+    async def sync_batch(self, events: Sequence[UploadEvent], *, head_seq: int | None = None) -> SyncAck:
+        self.heads.append(head_seq)
+        if len(self.heads) > 1:
+            raise EngineUnavailable("link cut")
+        return await self._client.sync_batch(events, head_seq=head_seq)
+
+
+async def test_each_batch_names_the_journal_head_so_the_engine_knows_what_is_unsent(
+    stack: Stack, client: EngineClient, tmp_path: Path
+) -> None:
+    journal = _journal_with_sales(tmp_path / "journal.sqlite3", 5)
+    link = _CutAfterOneBatch(client)
+    with pytest.raises(EngineUnavailable):
+        await OutboxDrain(journal, link, TERMINAL, batch_size=2).drain_once()
+    assert link.heads == [5, 5]
+    row = stack.registry.terminal(TERMINAL)
+    assert row is not None and row.journal_head_seq == 5
+    assert stack.registry.acked_seq(TERMINAL) == 2  # 3 of the till's 5 events are still unsent
+    assert _unsent(journal) == 3
