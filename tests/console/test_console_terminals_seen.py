@@ -11,16 +11,16 @@ from importlib import metadata
 
 import httpx
 
+from pos_app.api.schemas import JournalEvent
 from pos_app.config import Settings
 from pos_app.console import accounts
+from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
 from pos_app.domain.china_time import in_china
 from pos_app.engine.store import open_ledger
 from pos_app.engine.store.console_accounts import Role
 from pos_app.engine.store.terminals import Terminal
 from tests.console.engine_stack import EngineOnLoopback, serve_engine
 from tests.console.support import PASSWORD, http_sign_in, serve_console
-from pos_app.api.schemas import JournalEvent
-from pos_app.domain.chain import GENESIS_HASH, event_hash, utc_text
 
 DEADLINE_S = 10.0
 
