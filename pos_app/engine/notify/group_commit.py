@@ -15,12 +15,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from pos_app.domain.errors import PosError
 from pos_app.engine.context import Clock
 from pos_app.engine.notify.apply import Item, apply_notifications
+from pos_app.engine.notify.batch_queue import BatchQueue, Queued
 from pos_app.engine.notify.writer import NotificationWriter, Outcome
 from pos_app.engine.notify.writer_lock import WriterLock
-from pos_app.engine.providers.base import Notification
 from pos_app.engine.store.db import SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ async def _acquire(lock: WriterLock) -> None:
         raise
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(BatchQueue):
     """Queues notifications and commits them batch by batch from one writer task."""
 
     def __init__(
@@ -64,67 +63,34 @@ class GroupCommitWriter:
         *,
         across_processes: WriterLock | None = None,
     ) -> None:
+        super().__init__(on_commit)
         self._ledger = ledger
         #: With several engine workers on this ledger: one batch at a time across them (``writer_lock``).
         self._across = across_processes
         self._clock = clock
         self._fallback = fallback
-        self._on_commit = on_commit
-        self._queue: list[tuple[Notification, bytes, asyncio.Future[str]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def store(self, n: Notification, body: bytes) -> str:
-        """Returns the notification's outcome once its batch committed (raises if it was not stored)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
-        self._queue.append((n, body, future))
-        writer = self._writer
-        if writer is None or writer.done() or writer.get_loop() is not loop:
-            self._writer = loop.create_task(self._drain(), name="pos-notify-writer")
-        return await future
 
     async def aclose(self) -> None:
         """Let the queued notifications commit."""
-        writer = self._writer
-        if writer is not None and not writer.done() and writer.get_loop() is asyncio.get_running_loop():
-            await asyncio.gather(writer, return_exceptions=True)
+        await super().aclose()
         if self._across is not None:
             self._across.close()
 
-    async def _drain(self) -> None:
-        """Commit queued notifications batch by batch until the queue is empty."""
-        while self._queue:
-            across = self._across
-            batch: list[tuple[Notification, bytes, asyncio.Future[str]]] = []
-            results: list[Outcome]
-            try:
-                if across is not None:
-                    # Another worker's batch may be being written: the queue grows meanwhile, and the
-                    # batch is taken once this worker may write (one bigger batch, one commit).
-                    await _acquire(across)
-                batch = self._queue[:BATCH]
-                del self._queue[:BATCH]
-                results = await self.write_batch([(n, b) for n, b, _ in batch])
-            except Exception as exc:  # nobody in this batch is acknowledged; the gateway sends again
-                results = [exc] * len(batch)
-            except BaseException:  # cancelled (shutdown): nobody waiting is acknowledged
-                stopped = PosError("The engine is stopping.")
-                for _, _, future in batch + self._queue:
-                    if not future.done():
-                        future.set_exception(stopped)
-                self._queue.clear()
-                raise
-            finally:
-                if across is not None and batch:
-                    across.release()
-                self._on_commit()
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():  # the request went away meanwhile
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+    async def take(self) -> list[Queued]:
+        if self._across is not None:
+            # Another worker's batch may be being written: the queue grows meanwhile, and the batch
+            # is taken once this worker may write (one bigger batch, one commit).
+            await _acquire(self._across)
+        batch = self._queue[:BATCH]
+        del self._queue[:BATCH]
+        return batch
+
+    def taken(self, batch: list[Queued]) -> None:
+        if self._across is not None and batch:
+            self._across.release()
+
+    async def write(self, items: Sequence[Item]) -> list[Outcome]:
+        return await self.write_batch(items)
 
     async def write_batch(self, items: Sequence[Item]) -> list[Outcome]:
         """One SQLite transaction for the batch: BEGIN IMMEDIATE (which may wait for another writer)
