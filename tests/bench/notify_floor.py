@@ -39,6 +39,8 @@ from pos_app.engine.store.db import open_ledger
 from tests.wechat_notifications import SignedNotification, WechatNotifier, seed_native_orders
 
 BATCH = 64
+#: The name ``apply`` takes its DBAPI cursor through: swapped for a recording one while recording.
+_CURSOR = "dbapi_cursor"
 
 
 @dataclass
@@ -141,12 +143,12 @@ def _statements(work: Path, orders: Sequence[str], batch_items: Sequence[apply.I
     shutil.copy(recorded, replay_file)
     ledger = open_ledger(f"sqlite:///{recorded}")
     statements: list[list[tuple[str, str, Any]]] = []
-    real_cursor = apply.dbapi_cursor
+    real_cursor: Callable[[Any], Any] = getattr(apply, _CURSOR)
     apply_cpu = 0.0
     try:
         for start in range(0, len(batch_items), BATCH):
             log: list[tuple[str, str, Any]] = []
-            apply.dbapi_cursor = lambda conn, log=log: _Recording(real_cursor(conn), log)  # type: ignore[assignment]
+            setattr(apply, _CURSOR, lambda conn, log=log: _Recording(real_cursor(conn), log))
             with ledger.connect() as conn:
                 conn.begin()
                 session = Session(conn)
@@ -157,7 +159,7 @@ def _statements(work: Path, orders: Sequence[str], batch_items: Sequence[apply.I
                 conn.commit()
             statements.append(log)
     finally:
-        apply.dbapi_cursor = real_cursor  # type: ignore[assignment]
+        setattr(apply, _CURSOR, real_cursor)
         ledger.dispose()
     db = sqlite3.connect(replay_file, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
