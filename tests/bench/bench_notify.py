@@ -467,6 +467,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per run")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
+    parser.add_argument(
+        "--only", nargs="+", choices=("engine", "reference", "ceiling", "engine-pg"), help="run only these servers"
+    )
     parser.add_argument("--reference", nargs=3, metavar=("PROFILE", "PORT", "WORKERS"), help=argparse.SUPPRESS)
     parser.add_argument("--app", default="reference", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -503,6 +506,8 @@ def main() -> None:
             if args.postgres and pg_url:
                 plan.append(("engine-pg", 2))
             for kind, workers in plan:
+                if args.only and kind not in args.only:
+                    continue
                 name = f"r{round_no}-{kind}-{workers}w"
                 if kind in ("reference", "ceiling"):
                     run = run_reference(profile, load, workers, name, args, app=kind)
@@ -521,8 +526,7 @@ def main() -> None:
                     f"  ({run.acked} acked, {run.distinct_paid or '-'} distinct PAID)"
                 )
             shutil.rmtree(load.directory, ignore_errors=True)
-    floor = notify_floor.measure(settings)
-    report(runs, args, floor)
+    report(runs, args, notify_floor.measure(settings))
 
 
 def report(runs: list[Run], args: argparse.Namespace, floor: notify_floor.Floor) -> None:
