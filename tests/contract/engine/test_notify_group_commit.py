@@ -4,20 +4,18 @@ applied), committed in shared batches (group commit), every acknowledged one dur
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from pos_app.domain.routing import Channel
 from pos_app.domain.states import PaymentState
-from pos_app.engine.notify.records import DUPLICATE
 from pos_app.engine.providers.base import Notification, TradeResult
-from pos_app.engine.store.models import InboxNotification, Payment, StatusEvent
+from pos_app.engine.store.models import InboxNotification, Payment
 
 from .batch_cases import every_case_in_one_batch
-from .conftest import CHANNELS, STORE, TERMINAL, Rig, event_states, group_commit, native_req, record_unapplied
+from .conftest import CHANNELS, STORE, TERMINAL, Rig, event_states, group_commit, native_req
 
 PATHS = {"/notify/wechatpay": Channel.WECHAT, "/notify/alipay": Channel.ALIPAY}
 
