@@ -10,7 +10,6 @@ outcome ``flagged`` and its reasons, and changes nothing else.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -206,7 +205,7 @@ def _apply_trade_row(sql: HotPath, cursor: Any, row: PaymentRow, result: TradeRe
 
 def _changed(row: PaymentRow, changes: dict[str, Any], now: datetime) -> PaymentRow:
     """The row as a compare-and-set with ``changes`` leaves it."""
-    return dataclasses.replace(row, **changes, version=row.version + 1, updated_at=now)
+    return row.replaced({**changes, "version": row.version + 1, "updated_at": now})
 
 
 def _source(n: Notification) -> str:
