@@ -101,6 +101,16 @@ class EngineSettings(_Section):
         "20/second;600/minute",
         description='Requests per terminal, e.g. "20/second;600/minute"; over it: 429 with Retry-After. Empty: off.',
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="The proxies in front of the engine whose X-Forwarded-For/-Proto are believed (comma-separated "
+        "addresses, e.g. 127.0.0.1); empty: none, a phone's address is the connection's (see page_rate_limit).",
+    )
+    page_rate_limit: str = Field(
+        "10/second;120/minute",
+        description="The customer's pages that reach a gateway (sign-in, store amount, check now), per phone "
+        'address and code, e.g. "10/second;120/minute"; over it: 429 with Retry-After. Empty: off.',
+    )
     shed_reports_in_flight: int = Field(
         32, gt=0, description="With more requests than this in flight, reports are refused (503) so payments go on."
     )

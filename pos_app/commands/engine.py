@@ -62,7 +62,10 @@ def serve(config: Path | None, log_level: str) -> None:
     server_options = {
         "log_config": None,  # keep our handlers: uvicorn logs through the root logger
         "access_log": False,
-        "proxy_headers": False,
+        # A TLS proxy in front (README: what an operator must do) passes the phone's address on; only
+        # the configured proxies are believed, or anyone could pick the address the page limits count.
+        "proxy_headers": bool(settings.engine.forwarded_allow_ips.strip()),
+        "forwarded_allow_ips": settings.engine.forwarded_allow_ips.strip() or None,
         "timeout_graceful_shutdown": 5,
     }
     if settings.engine.workers > 1:

@@ -58,7 +58,7 @@ from pos_app.engine.pages.router import router as pages_router
 from pos_app.engine.pages.secret import page_secret
 from pos_app.engine.providers import build_providers
 from pos_app.engine.providers.web_pay import build_web_pay
-from pos_app.engine.rate_limits import TerminalRateLimits
+from pos_app.engine.rate_limits import PageRateLimits, TerminalRateLimits
 from pos_app.engine.readiness import ReadinessProbe
 from pos_app.engine.scheduler import start_background
 from pos_app.engine.scope import Breadth, Caller
@@ -211,6 +211,7 @@ def create_engine_app(
         reports_above=settings.engine.shed_reports_in_flight, others_above=settings.engine.max_in_flight
     )
     metrics.in_flight.set_function(lambda: shedder.in_flight)
+    app.state.page_limits = PageRateLimits(settings.engine.page_rate_limit)  # read by pages.router
     # The guard sits inside the request counter, so refused requests are counted too.
     app.add_middleware(
         EdgeGuard,

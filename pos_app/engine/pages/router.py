@@ -28,6 +28,7 @@ from pos_app.domain.routing import PaymentMode
 from pos_app.domain.states import PaymentState
 from pos_app.engine.page_keys import Wallet
 from pos_app.engine.pages import texts
+from pos_app.engine.rate_limits import PageRateLimits, Verdict
 from pos_app.engine.wallet_pages import (
     BridgeData,
     PageError,
@@ -132,6 +133,26 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
+def _over_limit(request: Request, token: str) -> Verdict | None:
+    """The refusal if this phone used up ``[engine] page_rate_limit`` on this code (None: go on)."""
+    limits: PageRateLimits | None = getattr(request.app.state, "page_limits", None)
+    if limits is None or not limits.enabled:
+        return None
+    verdict = limits.hit_page(_client_ip(request), token)
+    if verdict.allowed:
+        return None
+    # The path's code is the sale's capability: logged by its kind only.
+    kind = "one-QR" if request.url.path.startswith("/q/") else "store-QR"
+    log.warning("%s page: too many requests from %s", kind, _client_ip(request))
+    return verdict
+
+
+def _too_many_page(request: Request, verdict: Verdict) -> Response:
+    response = _message_page(request, texts.ERROR_TITLE, texts.TOO_MANY, status=429, seconds=str(verdict.retry_after_s))
+    response.headers["Retry-After"] = str(verdict.retry_after_s)
+    return response
+
+
 def _pay_page(request: Request, bridge: BridgeData) -> Response:
     _lang, t = _tr(request)
     data = json.dumps(bridge.as_json(), ensure_ascii=False, separators=(",", ":"))
@@ -200,6 +221,8 @@ async def signed_in(
     auth_code: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Response:
     """Back from the wallet's sign-in: the pay page (one-QR) or the amount form (store code)."""
+    if (refused := _over_limit(request, token)) is not None:
+        return _too_many_page(request, refused)
     pages = _pages(request)
     oauth_code = code if wallet is Wallet.WECHAT else auth_code
     try:
@@ -230,6 +253,10 @@ async def result(
 ) -> Response:
     """The page's "the wallet finished": the engine checks with the gateway now and says what it found."""
     _lang, t = _tr(request)
+    if (refused := _over_limit(request, token)) is not None:
+        message = t(texts.TOO_MANY).format(seconds=refused.retry_after_s)
+        headers = {**SECURITY_HEADERS, "Retry-After": str(refused.retry_after_s)}
+        return JSONResponse({"state": None, "message": message}, status_code=429, headers=headers)
     pages = _pages(request)
     said = await _said(request)
     try:
@@ -264,6 +291,8 @@ async def store_amount(
     ticket: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     """The customer's amount on a store code: a new payment of the till, then the pay page."""
+    if (refused := _over_limit(request, token)) is not None:
+        return _too_many_page(request, refused)
     pages = _pages(request)
     _lang, t = _tr(request)
     try:

@@ -37,6 +37,7 @@ OTHER_PAYER = N_("Another customer already opened this code — ask the cashier 
 OVER = N_("This order is no longer open — ask the cashier.")
 SIGN_IN = N_("The wallet sign-in expired — scan the code again.")
 UNAVAILABLE = N_("The wallet cannot take this payment now — pay the cashier another way.")
+TOO_MANY = N_("Too many tries from this phone — wait {seconds} seconds, then try again.")
 NOT_SET_UP = N_("This shop does not take payments on this code now — pay the cashier another way.")
 
 

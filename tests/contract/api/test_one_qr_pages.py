@@ -302,3 +302,41 @@ async def test_without_the_app_secret_one_qr_is_409_and_channels_say_why(demo_se
         with pytest.raises(EngineConflict) as info:
             await client.create_payment(one_qr())
         assert info.value.code == "one_qr_unavailable" and info.value.status_code == 409
+
+
+async def test_a_phone_hammering_a_code_is_told_to_wait_and_others_are_not(demo_settings: Any) -> None:
+    """``[engine] page_rate_limit`` counts, per phone address and code, the page requests that reach
+    a gateway: over it, 429 with Retry-After and a worded answer, and no gateway call."""
+    from api_support import open_stack
+
+    demo_settings.engine.page_rate_limit = "2/minute"
+    async with open_stack(demo_settings) as stack, stack.client() as client:
+        await client.activate(stack.new_code(), STORE, TERMINAL, "Till 1")
+        view = await client.create_payment(one_qr())
+        other = await client.create_payment(one_qr())
+        assert view.code_url is not None and other.code_url is not None
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(stack.engine),
+            headers={"User-Agent": WECHAT_UA, "Accept-Language": "en"},
+        ) as phone:
+            url = f"{view.code_url}/result?o={view.out_trade_no}&k={'0' * 32}"
+            answers = [await phone.post(url, json={"result": "ok"}) for _ in range(3)]
+            assert [a.status_code for a in answers] == [400, 400, 429]  # a forged check twice, then refused
+            third = answers[2]
+            assert 1 <= int(third.headers["retry-after"]) <= 60
+            assert third.json()["state"] is None and third.json()["message"].startswith("Too many tries")
+            signed_in = await phone.get(f"{view.code_url}/wechat", params={"code": "abc", "state": "x"})
+            assert signed_in.status_code == 429 and "Too many tries" in signed_in.text  # the page, worded
+            # Another code (another sale) from the same phone is counted apart.
+            elsewhere = await phone.post(
+                f"{other.code_url}/result?o={other.out_trade_no}&k={'0' * 32}", json={"result": "ok"}
+            )
+            assert elsewhere.status_code == 400
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(stack.engine),
+            headers={"User-Agent": WECHAT_UA, "Accept-Language": "zh-CN"},
+        ) as phone_zh:
+            refused = await phone_zh.post(url, json={"result": "ok"})  # same address (the test client)
+            assert refused.status_code == 429 and "请等待" in refused.json()["message"]
+        after = await client.get_payment(view.out_trade_no)
+        assert after.state is PaymentState.AWAITING_SCAN and after.channel is None  # nothing changed
