@@ -136,7 +136,12 @@ async def test_a_child_that_does_not_start_is_worded(settings, tmp_path):
             line = StatusBar.status_text(app, SIZE[0] - 2)
             assert "engine did not start — F5" in line.plain and line.cell_len <= SIZE[0] - 2
             assert "Starting the payment engine" not in line.plain
-            assert any("did not start" in n.message and "Cash sales" in n.message for n in app._notifications)
+            # The status bar and the notification come from the same report, but not in the same frame.
+            await wait_until(
+                pilot,
+                lambda: any("did not start" in n.message and "Cash sales" in n.message for n in app._notifications),
+                what="the notification saying cash sales go on",
+            )
 
             await pilot.press("f5")
             await wait_until(pilot, lambda: type(app.screen).__name__ == "BackgroundModal", what="detail")
