@@ -54,16 +54,25 @@ def freeze_startup() -> None:
     end_pause()
 
 
+#: How long after its sockets listen a server freezes its start (see :func:`serve`).
+FREEZE_AFTER_S = 1.0
+
+
 def serve(app: Any, **config: Any) -> None:
     """``uvicorn.run(app, **config)``, freezing start-up once the app's lifespan has started (its
-    ledger, providers and service are built by then) and the sockets are listening."""
+    ledger, providers and service are built by then) and the sockets are listening — ``FREEZE_AFTER_S``
+    later: the collection walks everything the start built (~60 ms for the engine), and the first
+    requests (the till's look that puts it online, a load balancer's ``/readyz``) need not wait for it.
+    """
+    import asyncio
+
     import uvicorn
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
-                freeze_startup()
+                asyncio.get_running_loop().call_later(FREEZE_AFTER_S, freeze_startup)
 
     try:
         _Server(uvicorn.Config(app, **config)).run()
