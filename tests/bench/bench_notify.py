@@ -12,7 +12,12 @@ parser: uvloop/httptools when installed, printed below) and the same number of p
   applies it to the payment (compare-and-set, status event), commits (fsync) and only then
   acknowledges. SQLite ledger; also PostgreSQL with two workers (fsync on);
 - ``reference``: the public ``wechatpayv3`` SDK's ``WeChatPay.callback()`` (verify + decrypt) on
-  Starlette, answering 204, with **no database at all**: the ceiling of a handler that stores nothing.
+  Starlette, answering 204, with **no database at all**: the ceiling of a handler that stores nothing;
+- ``ceiling``: a bare ASGI app that reads the body and answers 204: what the server stack itself allows.
+
+At the end, ``notify_floor`` measures in this process the least a durable handler must spend per
+notification (RSA verify, AES-GCM + JSON, the engine's own ledger statements replayed alone); with the
+ceiling's CPU per request, that bounds the ratio any handler on this stack can reach.
 
 After each engine run, every distinct notification that was certainly acknowledged (each thread's
 requests up to its last ``connections/threads`` still in flight when wrk stopped) must be PAID in the
@@ -56,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from pos_app.config import Settings, load_settings  # noqa: E402
 from pos_app.sandbox.demo import free_loopback_port, init_demo_profile  # noqa: E402
+from tests.bench import notify_floor  # noqa: E402
 from tests.wechat_notifications import SignedNotification, WechatNotifier, seed_native_orders  # noqa: E402
 
 LUA = Path(__file__).with_name("notify_load.lua")
@@ -104,12 +110,26 @@ def reference_app() -> Any:
     return Starlette(routes=[Route("/notify/wechatpay", notify, methods=["POST"])])
 
 
-def serve_reference(profile: Path, port: int, workers: int) -> None:
+def ceiling_app() -> Any:
+    """(In each ceiling worker.) Reads the body and answers 204: what the server stack alone allows."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def serve_reference(profile: Path, port: int, workers: int, app: str = "reference") -> None:
     import uvicorn
 
     os.environ[REFERENCE_PROFILE_ENV] = str(profile)
     uvicorn.run(
-        f"tests.bench.bench_notify:{reference_app.__name__}",
+        f"tests.bench.bench_notify:{app}_app",
         factory=True,
         host="127.0.0.1",
         port=port,
@@ -342,11 +362,13 @@ def _check_errors(result: dict[str, Any], name: str) -> None:
     assert not any(errors.values()), f"{name}: {errors}"
 
 
-def run_reference(profile: Path, load: Load, workers: int, name: str, args: argparse.Namespace) -> Run:
+def run_reference(
+    profile: Path, load: Load, workers: int, name: str, args: argparse.Namespace, app: str = "reference"
+) -> Run:
     port = free_loopback_port()
     log = args.work / f"{name}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, __file__, "--reference", str(profile), str(port), str(workers)]
+    argv = [sys.executable, __file__, "--reference", str(profile), str(port), str(workers), "--app", app]
     with running(argv, env, log) as process:
         url = f"http://127.0.0.1:{port}/notify/wechatpay"
         wait_answering(url, process, log, method="POST")
@@ -445,11 +467,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per run")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
+    parser.add_argument(
+        "--only", nargs="+", choices=("engine", "reference", "ceiling", "engine-pg"), help="run only these servers"
+    )
     parser.add_argument("--reference", nargs=3, metavar=("PROFILE", "PORT", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--app", default="reference", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference:
         profile, port, workers = args.reference
-        serve_reference(Path(profile), int(port), int(workers))
+        serve_reference(Path(profile), int(port), int(workers), args.app)
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up (servers, PostgreSQL) when stopped
     if shutil.which("wrk") is None:
@@ -476,12 +502,15 @@ def main() -> None:
             for workers in sorted({1, args.workers}):
                 pair = [("engine", workers), ("reference", workers)]
                 plan += pair if round_no % 2 else pair[::-1]  # alternate who goes first
+                plan.append(("ceiling", workers))
             if args.postgres and pg_url:
                 plan.append(("engine-pg", 2))
             for kind, workers in plan:
+                if args.only and kind not in args.only:
+                    continue
                 name = f"r{round_no}-{kind}-{workers}w"
-                if kind == "reference":
-                    run = run_reference(profile, load, workers, name, args)
+                if kind in ("reference", "ceiling"):
+                    run = run_reference(profile, load, workers, name, args, app=kind)
                 elif kind == "engine":
                     url = f"sqlite:///{args.work / (name + '.sqlite3')}"
                     run = run_engine(profile, settings, load, url, workers, name, args)
@@ -497,10 +526,10 @@ def main() -> None:
                     f"  ({run.acked} acked, {run.distinct_paid or '-'} distinct PAID)"
                 )
             shutil.rmtree(load.directory, ignore_errors=True)
-    report(runs, args)
+    report(runs, args, notify_floor.measure(settings))
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> None:
+def report(runs: list[Run], args: argparse.Namespace, floor: notify_floor.Floor) -> None:
     print(f"\nmedians over {args.rounds} round(s):")
     medians: dict[tuple[str, int], dict[str, float]] = {}
     for key in sorted({(r.name, r.workers) for r in runs}):
@@ -530,6 +559,32 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
             )
     best = max((m["rate"] for (name, _), m in medians.items() if name == "engine"), default=0.0)
     print(f"  engine, all workers, against the 18,500/s anchor: {best / 18_500:.2f}x  [work dir {args.work}]")
+    report_floor(medians, floor)
+
+
+def report_floor(medians: dict[tuple[str, int], dict[str, float]], floor: notify_floor.Floor) -> None:
+    """What a durable handler costs at the least on this stack, and the ratio that leaves at most."""
+    print("\nthe least a durable notification costs here (CPU per notification, medians, in this process):")
+    print(
+        f"  RSA-2048 verify {floor.rsa_us:.1f} us + AES-GCM and both JSON layers {floor.aes_json_us:.1f} us"
+        f" + the engine's own ledger statements and commit, replayed alone, {floor.sql_us:.1f} us"
+        f" = {floor.crypto_sql_us:.1f} us"
+    )
+    print(
+        f"  (the engine's whole parse_notification {floor.whole_parse_us:.1f} us,"
+        f" its whole apply of a batch {floor.whole_apply_us:.1f} us)"
+    )
+    ceiling = medians.get(("ceiling", 1))
+    reference = medians.get(("reference", 1))
+    if ceiling and reference:
+        stack_us = ceiling["cpu_ms"] * 1000
+        least = stack_us + floor.crypto_sql_us
+        bound = 1e6 / least
+        print(
+            f"  + the server stack answering an empty 204 ({ceiling['rate']:.0f}/s, {stack_us:.1f} us CPU per request)"
+            f" = {least:.1f} us: one process doing nothing else would reach at most ~{bound:.0f}/s,"
+            f" {bound / reference['rate']:.2f}x the reference's {reference['rate']:.0f}/s"
+        )
 
 
 if __name__ == "__main__":

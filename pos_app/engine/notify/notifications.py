@@ -47,6 +47,11 @@ class Notifications:
         """SQLite's group-commit writer (None on PostgreSQL)."""
         return self._group_commit
 
+    @property
+    def batches(self) -> BatchingWriter | None:
+        """PostgreSQL's batching notification writer (None on SQLite)."""
+        return self._batches
+
     async def handle_notification(self, channel: Channel, headers: Mapping[str, str], body: bytes) -> NotificationAck:
         """POST /notify/<channel>: verify, then record + apply in one committed transaction, then the
         exact answer the gateway expects."""

@@ -49,11 +49,12 @@ class HotPath:
             for column in table.columns:
                 self._bind[(table.name, column.name)] = _bind_processor(column, dialect)
         self._payment_columns = [c.name for c in PAYMENTS.columns]
-        self._payment_processed: list[tuple[str, Processor]] = []
-        for column in PAYMENTS.columns:
+        #: (column index, result processor) of the few typed columns (datetimes, booleans).
+        self._payment_processed: list[tuple[int, Processor]] = []
+        for index, column in enumerate(PAYMENTS.columns):
             process = _result_processor(column, dialect)
             if process is not None:
-                self._payment_processed.append((column.name, process))
+                self._payment_processed.append((index, process))
         select = f"SELECT {', '.join(self._payment_columns)} FROM payments WHERE out_trade_no = :otn"
         self.select_payment = self._sql(select)
         self.select_payment_locked = self._sql(select + (" FOR UPDATE" if self.postgres else ""))
@@ -233,12 +234,12 @@ class HotPath:
         return self._sql(sql + (" ORDER BY id FOR UPDATE" if lock and self.postgres else ""))
 
     def _payment_row(self, raw: Sequence[Any]) -> PaymentRow:
-        values = dict(zip(self._payment_columns, raw, strict=True))
-        for name, process in self._payment_processed:  # the few typed columns (datetimes, booleans)
-            value = values[name]
+        values = list(raw)  # every column, in the table's order: PaymentRow's field order (a test keeps it)
+        for index, process in self._payment_processed:
+            value = values[index]
             if value is not None:
-                values[name] = process(value)
-        return PaymentRow(**values)
+                values[index] = process(value)
+        return PaymentRow(*values)
 
     def insert_event(self, cursor: Any, values: Mapping[str, Any]) -> int:
         if self.postgres:
