@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
-from types import ModuleType
+from types import FrameType, ModuleType
 
 SKIPPED = ("httpx._main",)
 #: The package whose modules import trio when it is installed (``try: import trio``: its locks, its
@@ -46,12 +46,12 @@ class TrioNotForHttpcore(MetaPathFinder):
 
 def _importer() -> str:
     """The module whose code is running the import now: the first frame outside importlib's machinery."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = str(frame.f_globals.get("__name__"))
         if name != __name__ and not name.startswith("importlib"):
             return name
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return ""
 
 

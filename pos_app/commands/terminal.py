@@ -150,16 +150,16 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 )
 def terminal(profile: str | None, config: Path | None) -> None:
     """Open the checkout terminal (the default command)."""
-    # The children first, the till's own imports (a third of its start) while they start.
+    # The children first: the till's own imports (a third of its start) run while they start.
     settings, supervisor = prepare(profile, config)
-    from pos_app.tui.app import make_app
-
     watchdog = getattr(supervisor, "problem", None)
     progress = getattr(supervisor, "progress", None)
     # A closed terminal window (SIGHUP) or a service stop (SIGTERM) still stops the children.
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _exit_on_signal)
     try:
+        from pos_app.tui.app import make_app
+
         # The embedded default starts the managers' console too (when installed): F2 says where it is.
         console_url = (
             f"http://{settings.console.listen}/" if supervisor is not None and not missing("console") else None
