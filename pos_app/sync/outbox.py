@@ -161,7 +161,7 @@ class OutboxDrain:
             await self._settle(stop, settle_s)
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type((EngineUnavailable, ChainRefused)),
-                wait=wait_exponential_jitter(initial=self._initial_backoff_s, max=self._max_backoff_s),
+                wait=wait_exponential_jitter(multiplier=self._initial_backoff_s, max=self._max_backoff_s),
                 reraise=True,
             )
             try:

@@ -24,8 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pos_app.domain.china_time import CHINA_TZ
 from pos_app.domain.routing import Channel, mask_code
-from pos_app.domain.states import PaymentState, RefundState
-from pos_app.engine.crypto.aead import DecryptionFailed, decrypt_resource
+from pos_app.domain.states import PaymentState
 from pos_app.engine.providers.base import (
     ConfigurationError,
     DefiniteFailure,
@@ -33,9 +32,7 @@ from pos_app.engine.providers.base import (
     NativeOrder,
     Notification,
     NotificationAck,
-    NotificationInvalid,
     OrderNotFound,
-    OutcomeUnknownError,
     RefundResult,
     ResponseVerificationError,
     ReverseResult,
@@ -45,6 +42,8 @@ from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
 from pos_app.engine.providers.tls import gateway_tls
 from pos_app.engine.providers.wechatpay import codes
 from pos_app.engine.providers.wechatpay.jsapi import BridgePay, bridge_pay
+from pos_app.engine.providers.wechatpay.notifications import NotificationParser, UnknownSigningKey
+from pos_app.engine.providers.wechatpay.results import inconclusive, refund_result, trade_result
 from pos_app.engine.providers.wechatpay.signing import SignatureRejected, WechatPayAuth, new_nonce
 from pos_app.engine.providers.wechatpay.verifier import CERTIFICATES_PATH, CertificateError, WechatPayVerifier
 
@@ -52,87 +51,10 @@ log = logging.getLogger(__name__)
 
 FAIL_BODY = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-_REFUND_STATES: dict[str, RefundState] = {
-    "SUCCESS": RefundState.SUCCESS,
-    "PROCESSING": RefundState.PROCESSING,
-    "CLOSED": RefundState.FAILED,
-    "ABNORMAL": RefundState.FAILED,
-}
-_REFUND_REASONS = {
-    "CLOSED": "The refund was closed by WeChat Pay — refund another way",
-    "ABNORMAL": "The refund could not reach the customer's account — contact WeChat Pay support",
-}
-
 
 def _dump(body: Mapping[str, Any]) -> bytes:
     """Serialise once; these exact bytes are signed and sent."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _unknown(detail: str, code: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"WeChat Pay's answer is not conclusive ({detail}) — the result is being checked, do not charge again.",
-        code=code,
-    )
-
-
-def trade_result(data: Mapping[str, Any], *, out_trade_no: str | None = None) -> TradeResult:
-    """A WeChat transaction object (query, codepay answer, decrypted notification) as a TradeResult."""
-    trade_state = str(data.get("trade_state", ""))
-    state = codes.TRADE_STATES.get(trade_state)
-    if state is None:
-        raise _unknown(f"trade_state {trade_state[:32]!r}", "UNKNOWN_TRADE_STATE")
-    number = str(data.get("out_trade_no") or out_trade_no or "")
-    if out_trade_no is not None and data.get("out_trade_no") not in (None, out_trade_no):
-        raise ResponseVerificationError(
-            "WeChat Pay answered about another order — the result is being checked.", code="ORDER_MISMATCH"
-        )
-    amount = _mapping(data.get("amount"))
-    return TradeResult(
-        out_trade_no=number,
-        state=state,
-        transaction_id=data.get("transaction_id") or None,
-        amount_fen=_int_or_none(amount.get("total")),
-        paid_at=_parse_time(data.get("success_time")) if state is PaymentState.PAID else None,
-        reason=codes.DEFINITE_REASONS["PAYERROR"] if state is PaymentState.FAILED else None,
-        gateway_code=trade_state,
-        raw=dict(data),
-    )
-
-
-def refund_result(data: Mapping[str, Any], *, out_trade_no: str | None = None) -> RefundResult:
-    """A WeChat refund object (refund answer, refund query, decrypted REFUND.* resource)."""
-    status = str(data.get("status") or data.get("refund_status") or "")
-    state = _REFUND_STATES.get(status)
-    if state is None:
-        raise _unknown(f"refund status {status[:32]!r}", "UNKNOWN_REFUND_STATUS")
-    amount = _mapping(data.get("amount"))
-    return RefundResult(
-        out_trade_no=str(data.get("out_trade_no") or out_trade_no or ""),
-        out_refund_no=str(data.get("out_refund_no", "")),
-        state=state,
-        amount_fen=_int_or_none(amount.get("refund")) or 0,
-        refund_id=data.get("refund_id") or None,
-        reason=_REFUND_REASONS.get(status),
-        raw=dict(data),
-    )
 
 
 class WechatPayClient:
@@ -158,12 +80,12 @@ class WechatPayClient:
         self.mchid = mchid
         self.appid = appid
         self._private_key = merchant_private_key  # also signs the JSAPI bridge parameters (paySign)
-        self._apiv3_key = apiv3_key
         self.verifier = verifier
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._refresh_lock = asyncio.Lock()
         self._refresh_task: asyncio.Task[None] | None = None
+        self._notifications = NotificationParser(mchid=mchid, appid=appid, apiv3_key=apiv3_key, verifier=verifier)
         self._certificates_tried = False
         auth = WechatPayAuth(
             mchid=mchid,
@@ -274,7 +196,7 @@ class WechatPayClient:
         status = response.status_code
         code, message = self._error_fields(response)
         if status >= 500 or status == 429 or code in codes.UNKNOWN_CODES:
-            return _unknown(f"HTTP {status} {code}".strip(), code or f"HTTP_{status}")
+            return inconclusive(f"HTTP {status} {code}".strip(), code or f"HTTP_{status}")
         if code in codes.NOT_FOUND_CODES:
             return OrderNotFound("WeChat Pay has no such order.", code=code)
         if code in codes.CONFIGURATION_CODES:
@@ -292,9 +214,9 @@ class WechatPayClient:
         try:
             data = json.loads(response.content)
         except ValueError:
-            raise _unknown("unreadable body", "UNREADABLE") from None
+            raise inconclusive("unreadable body", "UNREADABLE") from None
         if not isinstance(data, dict):
-            raise _unknown("unexpected body", "UNREADABLE")
+            raise inconclusive("unexpected body", "UNREADABLE")
         return data
 
     # ---------------------------------------------------------------- payments
@@ -317,7 +239,7 @@ class WechatPayClient:
             raise self._error(response)
         code_url = self._json(response).get("code_url")
         if not isinstance(code_url, str) or not code_url:
-            raise _unknown("no code_url", "NO_CODE_URL")
+            raise inconclusive("no code_url", "NO_CODE_URL")
         return NativeOrder(out_trade_no=out_trade_no, code_url=code_url, expires_at=expires_at)
 
     async def create_jsapi(
@@ -352,7 +274,7 @@ class WechatPayClient:
             raise self._error(response)
         prepay_id = self._json(response).get("prepay_id")
         if not isinstance(prepay_id, str) or not prepay_id or len(prepay_id) > 64:
-            raise _unknown("no prepay_id", "NO_PREPAY_ID")
+            raise inconclusive("no prepay_id", "NO_PREPAY_ID")
         return prepay_id
 
     def bridge_pay(self, prepay_id: str, *, nonce_str: str | None = None) -> BridgePay:
@@ -492,95 +414,11 @@ class WechatPayClient:
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """Raw bytes + headers → verified, decrypted Notification, or NotificationInvalid (4xx/5xx)."""
         try:
-            self.verifier.verify(headers, body)
-        except SignatureRejected as exc:
-            if exc.unknown_serial and self.verifier.use_platform_certificates:
-                # A rotated certificate: answer 5xx so WeChat re-sends, and refresh the list meanwhile.
-                self._schedule_certificate_refresh()
-                raise NotificationInvalid(
-                    f"notification signed by an unknown key: {exc.reason}", status_code=503
-                ) from None
-            raise NotificationInvalid(f"notification signature refused: {exc.reason}", status_code=401) from None
-        try:
-            envelope = json.loads(body)
-            resource = envelope["resource"]
-            event_id = str(envelope["id"])
-            event_type = str(envelope["event_type"])
-            if resource.get("algorithm") != "AEAD_AES_256_GCM":
-                raise NotificationInvalid("unsupported resource algorithm")
-            plain = decrypt_resource(
-                self._apiv3_key, resource["nonce"], resource.get("associated_data") or "", resource["ciphertext"]
-            )
-            data = json.loads(plain)
-        except NotificationInvalid:
+            return self._notifications.parse(headers, body)
+        except UnknownSigningKey:
+            # A rotated certificate: WeChat is answered 5xx and sends again; refresh the list meanwhile.
+            self._schedule_certificate_refresh()
             raise
-        except DecryptionFailed:
-            raise NotificationInvalid("notification resource did not decrypt (check the APIv3 key)") from None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise NotificationInvalid("notification body is not the expected JSON") from None
-        if not isinstance(data, dict):
-            raise NotificationInvalid("notification resource is not a JSON object")
-        out_trade_no = data.get("out_trade_no")
-        try:
-            if event_type == "TRANSACTION.SUCCESS":
-                return Notification(
-                    channel=self.channel,
-                    event_id=event_id,
-                    kind="payment",
-                    out_trade_no=out_trade_no,
-                    trade=trade_result(data),
-                    event_type=event_type,
-                    raw=data,
-                    problems=self._payment_problems(data),
-                )
-            if event_type.startswith("REFUND."):
-                return Notification(
-                    channel=self.channel,
-                    event_id=event_id,
-                    kind="refund",
-                    out_trade_no=out_trade_no,
-                    refund=refund_result(data),
-                    event_type=event_type,
-                    raw=data,
-                    problems=self._refund_problems(event_type, data),
-                )
-        except OutcomeUnknownError as exc:
-            raise NotificationInvalid(f"notification resource not understood: {exc.code}") from None
-        return Notification(
-            channel=self.channel,
-            event_id=event_id,
-            kind="other",
-            out_trade_no=out_trade_no,
-            event_type=event_type,
-            raw=data,
-        )
-
-    def _merchant_problems(self, data: Mapping[str, Any], *, appid: bool) -> list[str]:
-        problems = []
-        if data.get("mchid") != self.mchid:
-            problems.append(f"mchid {str(data.get('mchid'))[:16]!r} is not this merchant's")
-        if appid and data.get("appid") != self.appid:
-            problems.append(f"appid {str(data.get('appid'))[:20]!r} is not this merchant's")
-        return problems
-
-    def _payment_problems(self, data: Mapping[str, Any]) -> tuple[str, ...]:
-        """TRANSACTION.SUCCESS: our merchant and app, a paid resource, and an amount to check."""
-        problems = self._merchant_problems(data, appid=True)
-        if data.get("trade_state") != "SUCCESS":
-            problems.append(f"TRANSACTION.SUCCESS whose trade_state is {str(data.get('trade_state'))[:16]!r}")
-        if _int_or_none(_mapping(data.get("amount")).get("total")) is None:
-            problems.append("TRANSACTION.SUCCESS without amount.total")
-        return tuple(problems)
-
-    def _refund_problems(self, event_type: str, data: Mapping[str, Any]) -> tuple[str, ...]:
-        """REFUND.*: our merchant (refund resources carry no appid), the status the event names, an amount."""
-        problems = self._merchant_problems(data, appid=False)
-        status = str(data.get("refund_status") or data.get("status") or "")
-        if event_type.removeprefix("REFUND.") != status:
-            problems.append(f"{event_type[:24]} whose refund_status is {status[:16]!r}")
-        if _int_or_none(_mapping(data.get("amount")).get("refund")) is None:
-            problems.append(f"{event_type[:24]} without amount.refund")
-        return tuple(problems)
 
     def _schedule_certificate_refresh(self) -> None:
         try:
@@ -614,7 +452,7 @@ class WechatPayClient:
         info = self._json(response)
         url, hash_type, hash_value = info.get("download_url"), info.get("hash_type"), info.get("hash_value")
         if not isinstance(url, str) or not isinstance(hash_value, str) or hash_type != "SHA1":
-            raise _unknown("bill answer without download_url/SHA1", "BILL_ANSWER")
+            raise inconclusive("bill answer without download_url/SHA1", "BILL_ANSWER")
         # The download is signed like any request, but its answer is not signed (spec §5).
         file = await self._send("GET", url, idempotent=True, verify=False)
         if file.status_code != 200:
