@@ -40,7 +40,10 @@ class TerminalSettings(_Section):
     engine_url: str = Field("http://127.0.0.1:8700", description="Base URL of the payment engine.")
     store_id: str = Field("S00001", description="Store code (1–6 letters/digits), part of every order number.")
     store_name: str = Field("Demo Store", description="Printed on receipts and shown in the header.")
-    terminal_id: str = Field("T001", description="Terminal code (1–4 letters/digits), unique within the store.")
+    terminal_id: str = Field(
+        "T001",
+        description="Terminal code (1–4 letters/digits), unique among all the terminals of one engine (every store).",
+    )
     name: str = Field("Till 1", description="Human name of this till.")
     journal_path: Path = Field(Path("journal.sqlite3"), description="The terminal's fsynced SQLite journal.")
     terminal_key_file: Path = Field(
