@@ -13,6 +13,7 @@ import click
 from pos_app import __version__
 from pos_app.domain.errors import PosError
 from pos_app.lean_imports import skip_unused_imports
+from pos_app.process_gc import pause_during_start
 
 # name -> ("module:attribute", one-line help shown by `pos --help` without importing the module)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -66,9 +67,21 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(command)
 
 
+#: The commands whose process runs until stopped and ends its start by freezing it (pos_app.process_gc).
+LONG_RUNNING = (["terminal"], ["engine", "serve"], ["sandbox", "serve"], ["console", "serve"])
+
+
+def starts_long_running(args: list[str]) -> bool:
+    """``args`` are `pos` alone (the till) or, options aside, a command in LONG_RUNNING."""
+    words = [arg for arg in args if not arg.startswith("-")]
+    return not args or any(words[: len(command)] == command for command in LONG_RUNNING)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: a PosError becomes one line on stderr and exit code 1, never a traceback."""
     skip_unused_imports()  # before any subcommand is imported: see pos_app.lean_imports
+    if starts_long_running(sys.argv[1:] if argv is None else argv):
+        pause_during_start()  # no collection while it starts: it freezes its start once up
     try:
         return cli.main(args=argv, prog_name="pos", standalone_mode=False)
     except click.exceptions.Abort:

@@ -52,6 +52,17 @@ def _child_setup(nice: int) -> None:  # pragma: no cover - runs in the child bet
         _die_with_parent()
     if nice:
         os.nice(nice)
+        _lower_session_priority(nice)
+
+
+def _lower_session_priority(nice: int) -> None:  # pragma: no cover - runs in the child (see _child_setup)
+    """Linux with autogroups (``/proc/sys/kernel/sched_autogroup_enabled``, on in most desktop
+    distributions): the scheduler shares the CPU between sessions first, and a process's nice value
+    counts only against the other processes of its own session. Each child has a session of its own
+    (``start_new_session``), so its nice value alone would change nothing: its session's is set too
+    (a process may lower its own session's priority; ``/proc/self/autogroup`` is absent without them)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(str(nice))
 
 
 class ChildFailed(PosError):

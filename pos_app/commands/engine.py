@@ -70,7 +70,9 @@ def serve(config: Path | None, log_level: str) -> None:
     }
     if settings.engine.workers > 1:
         from pos_app.engine.workers import serve_workers
+        from pos_app.process_gc import end_pause
 
+        end_pause()  # this process only supervises; each worker freezes its own start
         log.info(
             "engine listening on http://%s:%d with %d workers (profile %s)",
             host, port, settings.engine.workers, settings.home,

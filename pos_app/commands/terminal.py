@@ -150,8 +150,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 )
 def terminal(profile: str | None, config: Path | None) -> None:
     """Open the checkout terminal (the default command)."""
-    from pos_app.tui.app import make_app
-
+    # The children first: the till's own imports (a third of its start) run while they start.
     settings, supervisor = prepare(profile, config)
     watchdog = getattr(supervisor, "problem", None)
     progress = getattr(supervisor, "progress", None)
@@ -159,6 +158,8 @@ def terminal(profile: str | None, config: Path | None) -> None:
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _exit_on_signal)
     try:
+        from pos_app.tui.app import make_app
+
         # The embedded default starts the managers' console too (when installed): F2 says where it is.
         console_url = (
             f"http://{settings.console.listen}/" if supervisor is not None and not missing("console") else None

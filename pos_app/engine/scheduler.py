@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable
+from datetime import time
 
 from pos_app.config import Settings
 from pos_app.engine.event_watch import watch_events
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: The ledger lease naming the worker that runs the scheduled jobs.
 SCHEDULER_LEASE = "scheduler"
+#: The daily reconciliation starts this long after the jobs (see reconcile_daily_after_start).
+RECONCILE_AFTER_START_S = 5.0
 #: How long a worker giving the scheduler up lets its jobs finish before cancelling them.
 _JOBS_STOP_S = 8.0
 
@@ -39,11 +43,9 @@ def start_background(
     def jobs(until: asyncio.Event) -> list[asyncio.Task[None]]:
         tasks = [asyncio.create_task(use_cases.resolver.run(until), name="pos-engine-resolver")]
         if reconcile_daily and settings.engine.reconcile_at is not None:
-            from pos_app.engine.reconcile.runner import run_scheduler
-
             tasks.append(
                 asyncio.create_task(
-                    run_scheduler(settings, run_at=settings.engine.reconcile_at, stop=until),
+                    reconcile_daily_after_start(settings, settings.engine.reconcile_at, until),
                     name="pos-engine-reconcile",
                 )
             )
@@ -57,6 +59,20 @@ def start_background(
         asyncio.create_task(run_when_leased(lease, jobs, stop, ctx.timings.lease_renew_s), name="pos-engine-scheduler"),
         asyncio.create_task(watch_events(ctx, stop), name="pos-engine-event-watch"),
     ]
+
+
+async def reconcile_daily_after_start(
+    settings: Settings, run_at: time, stop: asyncio.Event, *, after_s: float = RECONCILE_AFTER_START_S
+) -> None:
+    """The daily reconciliation (``run_scheduler``), its code imported ``after_s`` into the start and
+    in a thread: the bill parsers and pyarrow cost ~0.1 s of CPU the engine's readiness does not need,
+    and a day's reconciliation is not due to the second."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=after_s)
+    if stop.is_set():
+        return
+    runner = await asyncio.to_thread(importlib.import_module, "pos_app.engine.reconcile.runner")
+    await runner.run_scheduler(settings, run_at=run_at, stop=stop)
 
 
 async def run_when_leased(lease: JobLease, jobs: Jobs, stop: asyncio.Event, renew_s: float) -> None:

@@ -148,6 +148,7 @@ class PosApp(App[None]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.push_screen(LoginScreen())
+        self.call_after_refresh(self.collector.sign_in_drawn)
         if self.starting is None:
             self.call_after_refresh(self.import_later_screens)
         self.health_loop()

@@ -10,8 +10,10 @@ their parents, messages, workers), and collecting those can just as well wait un
 
 So:
 
-1. What start-up built (modules, classes, the stylesheet, the app) is frozen once the cashier is
-   signed in (``gc.freeze``): it lives as long as the process and is never walked again.
+1. What start-up built (modules, classes, the stylesheet, the app) is frozen once the sign-in screen
+   is drawn, and again once the cashier is signed in (``gc.freeze``): it lives as long as the
+   process and is never walked again. Until the sign-in screen is drawn, `pos` runs with automatic
+   collection off (``pos_app.process_gc.pause_during_start``).
 2. Automatic full collections are pushed far out (``FULL_EVERY``), left only as a safety net.
 3. :meth:`Collector.idle` runs a full collection when a sale has ended (the receipt on screen,
    seconds before the next customer's key) and, as a fallback, when none ran for ``IDLE_EVERY_S``.
@@ -26,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from pos_app.process_gc import freeze_startup
+from pos_app.process_gc import freeze_startup, paused
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,12 @@ class Collector:
         if self.frozen:
             gc.unfreeze()
             self.frozen = False
+
+    def sign_in_drawn(self) -> None:
+        """The start is over: end the entry point's pause of the collector (``process_gc``), after
+        one collection and a freeze of what the start built. Nothing if nothing paused it (tests)."""
+        if paused():
+            freeze_startup()
 
     def signed_in(self) -> None:
         """Freeze what is alive now, once: collect first, so only live objects are frozen."""

@@ -50,6 +50,7 @@ from pos_app.engine.providers.base import (
     TradeResult,
 )
 from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
+from pos_app.engine.providers.tls import gateway_tls
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class AlipayClient:
         self._gateway = gateway
         self._clock = clock
         self._retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s)
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s, verify=gateway_tls())
 
     # ---------------------------------------------------------------- transport and mapping
 

@@ -39,6 +39,7 @@ from pos_app.engine.providers.base import (
     TradeResult,
 )
 from pos_app.engine.providers.common import Clock, RetryPolicy, system_clock
+from pos_app.engine.providers.tls import gateway_tls
 from pos_app.engine.providers.wechatpay import codes
 from pos_app.engine.providers.wechatpay.jsapi import BridgePay, bridge_pay
 from pos_app.engine.providers.wechatpay.notifications import NotificationParser, UnknownSigningKey
@@ -94,7 +95,9 @@ class WechatPayClient:
             nonce_factory=new_nonce,
             wechatpay_serial=verifier.public_key_id,
         )
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s, auth=auth)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s, auth=auth, verify=gateway_tls()
+        )
 
     # ---------------------------------------------------------------- transport and mapping
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from pos_app.engine.providers.base import ConfigurationError, DefiniteFailure, OAuthCodeInvalid, OutcomeUnknownError
+from pos_app.engine.providers.tls import gateway_tls
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ class WechatOAuth:
         self.appid = appid
         self._secret = secret
         self._oauth_url = oauth_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=sns_url.rstrip("/"), transport=transport, timeout=timeout_s)
+        self._http = httpx.AsyncClient(
+            base_url=sns_url.rstrip("/"), transport=transport, timeout=timeout_s, verify=gateway_tls()
+        )
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """The authorize link with its parameters in the documented order (WeChat matches it strictly)."""
