@@ -1,13 +1,13 @@
 """The Textual app and its one factory, :func:`make_app`, used by `pos terminal` and by the tests.
 
 The app owns what every screen shares: the :class:`~pos_app.terminal.till.Till` (journal + engine
-client), the sign-in and sale navigation, the function-key actions, and the one handler that turns
-any failed worker into a message the cashier can act on — never a traceback. Its other jobs are
-parts it inherits, one module each: the engine link's loops (:mod:`pos_app.tui.engine_link`), the
-start and watchdog of the embedded default's children (:mod:`pos_app.tui.children_view`) and the
-open money alerts (:mod:`pos_app.tui.alerts_view`). The sign-in screen is drawn while the
-children start (a cashier can sign in and sell for cash meanwhile). Screens see the app only
-through :class:`~pos_app.tui.context.TillApp` and never import this module.
+client), the sign-in and sale navigation and the function-key actions. Its other jobs are parts it
+inherits, one module each: the engine link's loops (:mod:`pos_app.tui.engine_link`), the start and
+watchdog of the embedded default's children (:mod:`pos_app.tui.children_view`), the open money
+alerts (:mod:`pos_app.tui.alerts_view`) and the one handler that turns any failed worker into a
+message the cashier can act on, never a traceback (:mod:`pos_app.tui.worker_errors`). The sign-in
+screen is drawn while the children start (a cashier can sign in and sell for cash meanwhile).
+Screens see the app only through :class:`~pos_app.tui.context.TillApp` and never import this module.
 """
 
 from __future__ import annotations
@@ -17,23 +17,19 @@ import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
-from pos_app.api.auth import decode_key
 from pos_app.api.client import EngineClient
 from pos_app.config import Settings
 from pos_app.i18n import _, set_language
 from pos_app.sync.outbox import OutboxDrain
 from pos_app.terminal.channels import CHANNELS_INTERVAL_S
 from pos_app.terminal.core import utc_now
-from pos_app.terminal.error_words import describe
 from pos_app.terminal.till import Till
 from pos_app.terminal.wedge import DEFAULT_MAX_GAP_S
 from pos_app.tui.alerts_view import AlertsView
@@ -43,6 +39,8 @@ from pos_app.tui.context import TillApp
 from pos_app.tui.engine_link import SYNC_SETTLE_S, EngineLink
 from pos_app.tui.modals.background import BackgroundModal
 from pos_app.tui.screens.login import LoginScreen
+from pos_app.tui.terminal_key import read_terminal_key
+from pos_app.tui.worker_errors import WorkerErrors
 
 __all__ = ["PROGRESS_INTERVAL_S", "SYNC_SETTLE_S", "PosApp", "Progress", "Watchdog", "make_app", "read_terminal_key"]
 
@@ -62,7 +60,7 @@ LATER_SCREENS = (
 )
 
 
-class PosApp(EngineLink, ChildrenView, AlertsView):
+class PosApp(EngineLink, ChildrenView, AlertsView, WorkerErrors):
     CSS_PATH = "styles/app.tcss"
     TITLE = "pos"
     ENABLE_COMMAND_PALETTE = False
@@ -232,29 +230,6 @@ class PosApp(EngineLink, ChildrenView, AlertsView):
         elif not isinstance(self.screen, ShiftScreen):
             self.push_screen(ShiftScreen())
 
-    # -- the one error handler -------------------------------------------------------------------
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.worker_state_changed(event)
-
-    def worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every worker's failure, the app's own and (forwarded, since ``Worker.StateChanged`` does not
-        bubble) each screen's: worded for the cashier, then handed to the screen's ``worker_failed``."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        if event.worker.group in {"health", "events"}:
-            log.warning("background worker %s failed: %r", event.worker.group, error)
-        message = describe(error)
-        if message.unexpected:
-            log.exception("worker %s failed", event.worker.name, exc_info=error)
-        self.notify(message.text, title=message.title, severity=message.severity, timeout=10)  # type: ignore[arg-type]
-        # The screen (or modal) that started the worker hears of it, not whichever is on top now.
-        origin = event.worker.node
-        handler = getattr(origin if origin is not self else self.screen, "worker_failed", None)
-        if callable(handler):
-            handler(error)
-
 
 def make_app(
     settings: Settings,
@@ -294,15 +269,3 @@ def _help_screen() -> Screen[Any]:
     from pos_app.tui.screens.help import HelpScreen
 
     return HelpScreen()
-
-
-def read_terminal_key(path: Path) -> bytes:
-    """The terminal's HMAC key, stored base64url at activation (0600)."""
-    from pos_app.domain.errors import ConfigError
-
-    try:
-        return decode_key(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: this terminal is not activated yet (run `pos engine activation-code` on the engine)."
-        ) from None
