@@ -36,7 +36,7 @@ class ChildrenView(App[None]):
     #: Follows the children's start (set on mount when there is a start to follow).
     progress_timer: Timer
     problem: BackgroundProblem | None
-    #: The engine link's (see pos_app.tui.engine_link), which a ready engine sets going at once.
+    #: Owned by the engine link (pos_app.tui.engine_link), which a ready engine sets going at once.
     events_connected: bool
 
     if TYPE_CHECKING:  # the app's other parts, which the end of a start drives

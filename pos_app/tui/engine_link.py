@@ -46,7 +46,7 @@ class EngineLink(App[None]):
     drain_stop: asyncio.Event
     #: Events already sent when the link went down; set while a "caught up" notice is owed.
     sent_before_outage: int | None
-    #: The alerts' (see pos_app.tui.alerts_view): a journal write may have raised one.
+    #: Owned by the alerts part (pos_app.tui.alerts_view): a journal write may have raised an alert.
     alerts_read: int
 
     if TYPE_CHECKING:  # the app's other parts, which the link consults or tells
