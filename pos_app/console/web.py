@@ -112,6 +112,18 @@ def csrf_ok(viewer: Viewer, form: FormData) -> bool:
     return isinstance(sent, str) and same(sent, viewer.csrf_token)
 
 
+async def signed_form(request: Request) -> tuple[Viewer, FormData] | Response:
+    """A posted form of a signed-in manager with its CSRF token right; otherwise the answer to give
+    (to the sign-in page, or 403 "this form has expired")."""
+    viewer = await signed_in(request)
+    if viewer is None:
+        return to_login()
+    form = await request.form()
+    if not csrf_ok(viewer, form):
+        return forbidden(request, viewer)
+    return viewer, form
+
+
 def forbidden(request: Request, viewer: Viewer | None) -> HTMLResponse:
     return render(
         request,

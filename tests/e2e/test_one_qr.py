@@ -12,52 +12,22 @@ serve the one code makes Q say so, and W / A still show the per-channel codes.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from pos_app.api.client import EngineClient
-from pos_app.config import Settings, load_settings
+from pos_app.config import Settings
 from pos_app.domain.routing import Channel, PaymentMode
 from pos_app.domain.states import PaymentState
-from pos_app.journal import Sale, add_staff, open_journal, session_scope
-from pos_app.sandbox.demo import init_demo_profile
+from pos_app.journal import Sale, session_scope
 from pos_app.sandbox.phone import scan
 from pos_app.tui.app import make_app
-from tests.tui.support import Stack, qr_drawn, qr_on_screen, screen_text, start_stack, wait_until
+from tests.tui.support import Stack, qr_drawn, qr_on_screen, screen_text, wait_until
 
 SIZE = (100, 30)
 OPENED = {"wechat": "Opened in WeChat", "alipay": "Opened in Alipay"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    profile = init_demo_profile(tmp_path_factory.mktemp("one-qr") / "profile")
-    yield from start_stack(load_settings(profile.config))
-
-
-@pytest.fixture
-def settings(stack: Stack, tmp_path: Path) -> Settings:
-    return stack.terminal_settings(tmp_path)
-
-
-@pytest.fixture
-def journal_engine(settings: Settings) -> Iterator[Engine]:
-    engine = open_journal(settings.path(settings.terminal.journal_path))
-    with session_scope(engine) as session:
-        add_staff(session, "Demo Cashier", "1234", "cashier", terminal_id=settings.terminal.terminal_id)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-async def client(stack: Stack, settings: Settings) -> AsyncIterator[EngineClient]:
-    engine_client = await stack.activated_client(settings)
-    yield engine_client
-    await engine_client.aclose()
 
 
 def press_amount(amount: str) -> list[str]:

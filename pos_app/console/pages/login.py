@@ -22,10 +22,9 @@ from pos_app.console.secret_key import same, sign
 from pos_app.console.web import (
     SESSION_COOKIE,
     client_of,
-    csrf_ok,
-    forbidden,
     render,
     set_session_cookie,
+    signed_form,
     signed_in,
     state,
     to_login,
@@ -89,12 +88,10 @@ async def login_post(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    viewer = await signed_in(request)
-    if viewer is None:
-        return to_login()
-    form = await request.form()
-    if not csrf_ok(viewer, form):
-        return forbidden(request, viewer)
+    signed = await signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    viewer, form = signed
     token = request.cookies.get(SESSION_COOKIE, "")
     await run_in_threadpool(
         accounts.sign_out, state(request).ledger, token=token, viewer=viewer, client=client_of(request)

@@ -21,7 +21,13 @@ from pos_app.console.engine_link import EngineRefused
 from pos_app.console.refund_form import OPEN_STATES, RefundForm, new_refund_no, read_refund_form
 from pos_app.console.search import PaymentTrail, payment_trail
 from pos_app.console.viewer import Viewer
-from pos_app.console.web import client_of, csrf_ok, forbidden, not_found, render, signed_in, state, to_login
+from pos_app.console.web import (
+    client_of,
+    not_found,
+    render,
+    signed_form,
+    state,
+)
 from pos_app.domain.money import format_fen
 
 
@@ -43,12 +49,10 @@ def payment_context(trail: PaymentTrail, form: RefundForm | None = None) -> dict
 
 
 async def start_refund(request: Request) -> Response:
-    viewer = await signed_in(request)
-    if viewer is None:
-        return to_login()
-    form = await request.form()
-    if not csrf_ok(viewer, form):
-        return forbidden(request, viewer)
+    signed = await signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    viewer, form = signed
     out_trade_no = request.path_params["out_trade_no"]
     console = state(request)
     trail = await run_in_threadpool(payment_trail, console.reads, out_trade_no, viewer.stores())

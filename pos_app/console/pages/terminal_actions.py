@@ -21,7 +21,7 @@ from pos_app.console.pages.refund_start import acting
 from pos_app.console.pages.terminals import show_terminals
 from pos_app.console.terminals import tills
 from pos_app.console.viewer import Viewer
-from pos_app.console.web import client_of, csrf_ok, forbidden, signed_in, state, to_login
+from pos_app.console.web import client_of, signed_form, state
 from pos_app.i18n import N_
 
 
@@ -37,12 +37,10 @@ async def _audit(request: Request, viewer: Viewer, action: str, detail: str) -> 
 
 
 async def disable_terminal(request: Request) -> Response:
-    viewer = await signed_in(request)
-    if viewer is None:
-        return to_login()
-    form = await request.form()
-    if not csrf_ok(viewer, form):
-        return forbidden(request, viewer)
+    signed = await signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    viewer, form = signed
     terminal_id = _field(form, "terminal_id", 4)
     mine = await run_in_threadpool(tills, state(request).reads, viewer.stores())
     if not any(t.terminal_id == terminal_id for t in mine):
@@ -62,12 +60,10 @@ async def disable_terminal(request: Request) -> Response:
 
 
 async def make_activation_code(request: Request) -> Response:
-    viewer = await signed_in(request)
-    if viewer is None:
-        return to_login()
-    form = await request.form()
-    if not csrf_ok(viewer, form):
-        return forbidden(request, viewer)
+    signed = await signed_form(request)
+    if isinstance(signed, Response):
+        return signed
+    viewer, form = signed
     store_id = _field(form, "store_id", 6) if viewer.is_owner else (viewer.store_id or "")
     terminal_id = _field(form, "terminal_id", 4) or None
     if not store_id:

@@ -14,23 +14,29 @@ import re
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pos_app.domain.china_time import CHINA_TZ
-from pos_app.domain.errors import AmountError
-from pos_app.domain.money import fen_to_yuan, yuan_to_fen
+from pos_app.domain.money import fen_to_yuan
 from pos_app.domain.routing import Channel, mask_code
 from pos_app.domain.states import PaymentState, RefundState
 from pos_app.engine.crypto.rsa import SignatureInvalid
 from pos_app.engine.providers.alipay import codes
+from pos_app.engine.providers.alipay.notifications import NotificationParser
+from pos_app.engine.providers.alipay.results import (
+    TIME_FORMAT,
+    cst_time,
+    fen_or_none,
+    inconclusive,
+    trade_status_result,
+)
 from pos_app.engine.providers.alipay.signing import (
     EnvelopeError,
     sign_request,
-    verify_notification,
     verify_response,
 )
 from pos_app.engine.providers.base import (
@@ -40,10 +46,8 @@ from pos_app.engine.providers.base import (
     NativeOrder,
     Notification,
     NotificationAck,
-    NotificationInvalid,
     OAuthCodeInvalid,
     OrderNotFound,
-    OutcomeUnknownError,
     RefundResult,
     ResponseVerificationError,
     ReverseResult,
@@ -56,58 +60,6 @@ log = logging.getLogger(__name__)
 
 CHARSET = "utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _unknown(detail: str, code: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"Alipay's answer is not conclusive ({detail}) — the result is being checked, do not charge again.",
-        code=code,
-    )
-
-
-def _fen(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return yuan_to_fen(value)
-    except AmountError:
-        return None
-
-
-def _cst_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.strptime(value[:19], TIME_FORMAT).replace(tzinfo=CHINA_TZ)
-    except ValueError:
-        return None
-
-
-def trade_status_result(data: Mapping[str, Any], *, out_trade_no: str) -> TradeResult:
-    """A query answer or notification (``trade_status``) as a TradeResult."""
-    status = str(data.get("trade_status", ""))
-    state = codes.TRADE_STATUSES.get(status)
-    if state is None:
-        raise _unknown(f"trade_status {status[:32]!r}", "UNKNOWN_TRADE_STATUS")
-    refunded = _fen(data.get("refund_fee")) or 0
-    total = _fen(data.get("total_amount"))
-    if refunded and state is PaymentState.PAID:
-        state = PaymentState.REFUNDED if total is not None and refunded >= total else PaymentState.PARTIALLY_REFUNDED
-    elif refunded and state is PaymentState.CLOSED:
-        state = PaymentState.REFUNDED  # TRADE_CLOSED after a full refund
-    paid = state not in (PaymentState.AWAITING_SCAN, PaymentState.CLOSED)
-    paid_at = _cst_time(data.get("gmt_payment") or data.get("send_pay_date")) if paid else None
-    return TradeResult(
-        out_trade_no=out_trade_no,
-        state=state,
-        transaction_id=data.get("trade_no") or None,
-        amount_fen=total,
-        paid_at=paid_at,
-        gateway_code=status,
-        refunded_fen=refunded,
-        raw=dict(data),
-    )
 
 
 OAUTH_TOKEN = "alipay.system.oauth.token"
@@ -153,6 +105,7 @@ class AlipayClient:
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s, verify=gateway_tls())
+        self._notifications = NotificationParser(app_id=app_id, seller_id=seller_id, public_key=alipay_public_key)
 
     # ---------------------------------------------------------------- transport and mapping
 
@@ -201,7 +154,7 @@ class AlipayClient:
 
         response = await self._retry.run(once, idempotent=idempotent)
         if response.status_code >= 500:
-            raise _unknown(f"HTTP {response.status_code}", f"HTTP_{response.status_code}")
+            raise inconclusive(f"HTTP {response.status_code}", f"HTTP_{response.status_code}")
         if response.status_code != 200:
             raise ConfigurationError(
                 f"Alipay gave an unexpected answer (HTTP {response.status_code}) — check the gateway URL.",
@@ -217,7 +170,7 @@ class AlipayClient:
             data = json.loads(signed)
         except (UnicodeDecodeError, EnvelopeError, ValueError) as exc:
             log.warning("Alipay %s answer unreadable: %s", method, exc)
-            raise _unknown("unreadable answer", "UNREADABLE") from None
+            raise inconclusive("unreadable answer", "UNREADABLE") from None
         except SignatureInvalid as exc:
             log.warning("Alipay %s answer refused: %s", method, exc)
             raise ResponseVerificationError(
@@ -225,7 +178,7 @@ class AlipayClient:
                 code="RESPONSE_SIGNATURE",
             ) from None
         if not isinstance(data, dict):
-            raise _unknown("unexpected answer", "UNREADABLE")
+            raise inconclusive("unexpected answer", "UNREADABLE")
         return data
 
     @staticmethod
@@ -234,7 +187,7 @@ class AlipayClient:
         sub_code = str(data.get("sub_code", ""))
         label = sub_code or code
         if code == codes.UNKNOWN or sub_code in codes.UNKNOWN_SUB_CODES:
-            return _unknown(label, label or "UNKNOWN")
+            return inconclusive(label, label or "UNKNOWN")
         if code in codes.CONFIGURATION_CODES or sub_code in codes.CONFIGURATION_SUB_CODES:
             return ConfigurationError(
                 f"Alipay refused the request as misconfigured ({label}) — contact the administrator.", code=label
@@ -243,7 +196,7 @@ class AlipayClient:
             if sub_code == codes.TRADE_NOT_EXIST:
                 return OrderNotFound("Alipay has no such order.", code=sub_code)
             return DefiniteFailure(codes.refusal_reason(sub_code), code=label)
-        return _unknown(f"code {code[:16]!r}", label or "UNKNOWN")
+        return inconclusive(f"code {code[:16]!r}", label or "UNKNOWN")
 
     # ---------------------------------------------------------------- payments
 
@@ -263,7 +216,7 @@ class AlipayClient:
             raise self._error(data)
         qr_code = data.get("qr_code")
         if not isinstance(qr_code, str) or not qr_code:
-            raise _unknown("no qr_code", "NO_QR_CODE")
+            raise inconclusive("no qr_code", "NO_QR_CODE")
         return NativeOrder(out_trade_no=out_trade_no, code_url=qr_code, expires_at=expires_at)
 
     async def oauth_token(self, auth_code: str) -> str:
@@ -286,7 +239,7 @@ class AlipayClient:
             value = data.get(key)
             if isinstance(value, str) and 1 <= len(value) <= 128:
                 return value
-        raise _unknown("no buyer id", "NO_BUYER_ID")
+        raise inconclusive("no buyer id", "NO_BUYER_ID")
 
     async def create_for_buyer(
         self,
@@ -315,7 +268,7 @@ class AlipayClient:
             raise self._error(data)
         trade_no = data.get("trade_no")
         if not isinstance(trade_no, str) or not trade_no or len(trade_no) > 64:
-            raise _unknown("no trade_no", "NO_TRADE_NO")
+            raise inconclusive("no trade_no", "NO_TRADE_NO")
         return trade_no
 
     async def micropay(
@@ -340,8 +293,8 @@ class AlipayClient:
                 out_trade_no=out_trade_no,
                 state=PaymentState.PAID,
                 transaction_id=data.get("trade_no") or None,
-                amount_fen=_fen(data.get("total_amount")) or amount_fen,
-                paid_at=_cst_time(data.get("gmt_payment")),
+                amount_fen=fen_or_none(data.get("total_amount")) or amount_fen,
+                paid_at=cst_time(data.get("gmt_payment")),
                 gateway_code=codes.SUCCESS,
                 raw=data,
             )
@@ -388,7 +341,7 @@ class AlipayClient:
             cancelled = await self.reverse(out_trade_no)
             if cancelled.done:
                 return TradeResult(out_trade_no, PaymentState.CLOSED, gateway_code=codes.TRADE_NOT_EXIST, raw=data)
-            raise _unknown("cancel asked to retry", "RETRY_CANCEL")
+            raise inconclusive("cancel asked to retry", "RETRY_CANCEL")
         raise self._error(data)
 
     async def reverse(self, out_trade_no: str) -> ReverseResult:
@@ -426,7 +379,7 @@ class AlipayClient:
             out_refund_no=out_refund_no,
             state=RefundState.SUCCESS,
             amount_fen=amount_fen,
-            refunded_total_fen=_fen(data.get("refund_fee")),
+            refunded_total_fen=fen_or_none(data.get("refund_fee")),
             raw=data,
         )
 
@@ -443,7 +396,7 @@ class AlipayClient:
             out_trade_no=out_trade_no,
             out_refund_no=out_refund_no,
             state=RefundState.SUCCESS,
-            amount_fen=_fen(data.get("refund_amount")) or 0,
+            amount_fen=fen_or_none(data.get("refund_amount")) or 0,
             raw=data,
         )
 
@@ -451,69 +404,7 @@ class AlipayClient:
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """Form body raw bytes → verified Notification, or NotificationInvalid."""
-        charset = "gbk" if b"charset=gbk" in body.lower() else CHARSET
-        try:
-            pairs = parse_qsl(
-                body.decode("ascii"), keep_blank_values=True, strict_parsing=True, encoding=charset, errors="strict"
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise NotificationInvalid("notification body is not a URL-encoded form") from None
-        params: dict[str, str] = {}
-        for key, value in pairs:
-            if key in params:
-                raise NotificationInvalid(f"notification repeats the field {key[:40]!r}")
-            params[key] = value
-        if params.get("sign_type", "RSA2") != "RSA2":
-            raise NotificationInvalid("notification sign_type is not RSA2", status_code=401)
-        try:
-            verify_notification(params, self._public_key, charset=charset)
-        except SignatureInvalid as exc:
-            raise NotificationInvalid(f"notification signature refused: {exc}", status_code=401) from None
-        out_trade_no = params.get("out_trade_no") or None
-        event_id = params.get("notify_id", "")
-        status = params.get("trade_status", "")
-        if not out_trade_no or not event_id:
-            raise NotificationInvalid("notification without out_trade_no or notify_id")
-        try:
-            trade = trade_status_result(params, out_trade_no=out_trade_no) if status else None
-        except OutcomeUnknownError:
-            trade = None
-        refund = None
-        refunded = _fen(params.get("refund_fee")) or 0
-        if params.get("out_biz_no") and refunded:
-            refund = RefundResult(
-                out_trade_no=out_trade_no,
-                out_refund_no=params["out_biz_no"],
-                state=RefundState.SUCCESS,
-                amount_fen=refunded,  # Alipay notifies the cumulative refund_fee
-                refunded_total_fen=refunded,
-                raw=params,
-            )
-        kind: Literal["payment", "refund", "other"] = "refund" if refund else ("payment" if trade else "other")
-        return Notification(
-            channel=self.channel,
-            event_id=event_id,
-            kind=kind,
-            out_trade_no=out_trade_no,
-            trade=trade,
-            refund=refund,
-            event_type=status,
-            raw=params,
-            problems=self._notification_problems(params, trade),
-        )
-
-    def _notification_problems(self, params: Mapping[str, str], trade: TradeResult | None) -> tuple[str, ...]:
-        """Our app and seller, and an amount to check against the order (see Notification.problems)."""
-        problems = []
-        if params.get("app_id") != self.app_id:
-            problems.append(f"app_id {params.get('app_id', '')[:20]!r} is not this merchant's")
-        if self.seller_id and params.get("seller_id") != self.seller_id:
-            problems.append(f"seller_id {params.get('seller_id', '')[:20]!r} is not this merchant's")
-        if trade is not None and trade.amount_fen is None:
-            problems.append(f"{params.get('trade_status', '')[:20]} without a valid total_amount")
-        if params.get("trade_status") and trade is None:
-            problems.append(f"trade_status {params.get('trade_status', '')[:20]!r} not understood")
-        return tuple(problems)
+        return self._notifications.parse(body)
 
     def ack(self, ok: bool) -> NotificationAck:
         """Alipay reads the body: exactly ``success``, anything else makes it re-send."""
@@ -531,14 +422,14 @@ class AlipayClient:
             raise self._error(data)
         url = data.get("bill_download_url")
         if not isinstance(url, str) or not url:
-            raise _unknown("no bill_download_url", "BILL_ANSWER")
+            raise inconclusive("no bill_download_url", "BILL_ANSWER")
 
         async def fetch() -> httpx.Response:
             return await self._http.get(url)
 
         response = await self._retry.run(fetch, idempotent=True)
         if response.status_code != 200:
-            raise _unknown(f"bill download HTTP {response.status_code}", "BILL_DOWNLOAD")
+            raise inconclusive(f"bill download HTTP {response.status_code}", "BILL_DOWNLOAD")
         if not zipfile.is_zipfile(io.BytesIO(response.content)):
             raise ResponseVerificationError("The Alipay bill is not a ZIP file — download it again.", code="BILL_ZIP")
         return response.content
